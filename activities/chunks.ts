@@ -1,0 +1,138 @@
+import { Context, log } from '@temporalio/activity';
+import { ApplicationFailure } from '@temporalio/common';
+import type { PromptSpec } from '../domain/batch-spec.js';
+import { buildMessages } from '../domain/prompt.js';
+import type { ProviderName } from '../providers/limits.js';
+import type { BatchProvider, ProviderResultLine } from '../providers/types.js';
+import { getChunk } from '../store/chunks.js';
+import type { Db } from '../store/db.js';
+import { unfinishedItems } from '../store/items.js';
+import { findJob, jobKey, recordInputFile, recordProviderBatch, reserveJob, setJobStatus } from '../store/provider-jobs.js';
+import { markUnanswered, tallyAttempt, upsertResults, type NewResult } from '../store/results.js';
+import type { AttemptTally, ChunkRef, CollectChunkInput, PollResult, SubmitChunkResult } from '../workflows/contracts.js';
+import { loadBatch } from './batches.js';
+import { withHeartbeat } from './heartbeat.js';
+import { asProviderCall } from './provider-failure.js';
+
+export type Providers = Partial<Record<ProviderName, BatchProvider>>;
+
+const WRITE_PAGE = 1000;
+/** Provider batches are listed newest first; a day bounds the search for an orphan without missing one. */
+const LOOKBACK_MS = 24 * 3600_000;
+
+export function createChunkActivities(db: Db, providers: Providers) {
+  const providerFor = (name: string): BatchProvider => {
+    const p = providers[name as ProviderName];
+    if (!p) throw ApplicationFailure.nonRetryable(`provider "${name}" is not configured on this worker`, 'InvalidBatch');
+    return p;
+  };
+
+  return {
+    /**
+     * Sends the chunk's unfinished items as one provider batch. Exactly once: the provider job
+     * row (key batch:chunk:attempt) is claimed before any provider call; a retry returns the
+     * recorded batch, or — after a crash between create and record — finds it at the provider
+     * by the key it carries in its metadata, before it would ever create another.
+     */
+    async submitChunk(ref: ChunkRef): Promise<SubmitChunkResult> {
+      const key = jobKey(ref.batchId, ref.chunkIndex, ref.attempt);
+      const existing = await findJob(db, key);
+      if (existing?.provider_batch_id) return { providerBatchId: existing.provider_batch_id, itemCount: existing.item_count };
+
+      const batch = await loadBatch(db, ref.batchId);
+      const chunk = await getChunk(db, ref.batchId, ref.chunkIndex);
+      const items = await unfinishedItems(db, ref.batchId, chunk.seq_start, chunk.seq_end);
+      if (items.length === 0) return { providerBatchId: null, itemCount: 0 };
+      const provider = providerFor(batch.provider);
+
+      const job = await reserveJob(db, { tenant_id: batch.tenant_id, batch_id: ref.batchId, chunk_idx: ref.chunkIndex, attempt: ref.attempt, provider: provider.name, item_count: items.length });
+      return withHeartbeat(async () => {
+        if (job.input_file_id) {
+          const found = await asProviderCall(provider, () => provider.findBatch(key, new Date(Date.now() - LOOKBACK_MS)));
+          if (found) {
+            log.warn('found provider batch created by an earlier try', { key, providerBatchId: found });
+            await recordProviderBatch(db, key, found);
+            return { providerBatchId: found, itemCount: job.item_count };
+          }
+        }
+        let fileId = job.input_file_id;
+        if (!fileId) {
+          const jsonl = encodeChunk(provider, batch.spec, items);
+          fileId = await asProviderCall(provider, () => provider.uploadInput(key, jsonl));
+          await recordInputFile(db, key, fileId);
+        }
+        const providerBatchId = await asProviderCall(provider, () => provider.createBatch(key, fileId));
+        await recordProviderBatch(db, key, providerBatchId);
+        return { providerBatchId, itemCount: job.item_count };
+      });
+    },
+
+    async pollProviderBatch({ batchId, providerBatchId }: { batchId: string; providerBatchId: string }): Promise<PollResult> {
+      const provider = providerFor((await loadBatch(db, batchId)).provider);
+      const s = await asProviderCall(provider, () => provider.retrieve(providerBatchId));
+      return { state: s.state, terminal: s.terminal, counts: s.counts };
+    },
+
+    /**
+     * Reads the provider's output and error files as streams and writes one row per item, a page
+     * at a time. Items the provider did not answer are recorded too. Retry-safe: rows are keyed
+     * by item and attempt, and the tally is read back from the store.
+     */
+    async collectChunk(input: CollectChunkInput): Promise<AttemptTally> {
+      const batch = await loadBatch(db, input.batchId);
+      const chunk = await getChunk(db, input.batchId, input.chunkIndex);
+      const provider = providerFor(batch.provider);
+      const key = jobKey(input.batchId, input.chunkIndex, input.attempt);
+      const wantsJson = batch.spec.response_format?.type === 'json_schema';
+
+      return withHeartbeat(async () => {
+        const status = await asProviderCall(provider, () => provider.retrieve(input.providerBatchId));
+        let page: NewResult[] = [];
+        const flush = async () => {
+          await upsertResults(db, batch.tenant_id, input.batchId, input.attempt, page);
+          page = [];
+          Context.current().heartbeat();
+        };
+        await asProviderCall(provider, async () => {
+          for await (const line of provider.results(input.providerBatchId)) {
+            const seq = Number(line.customId);
+            if (!Number.isInteger(seq) || seq < chunk.seq_start || seq >= chunk.seq_end) {
+              log.warn('provider returned a result for an unknown custom_id', { key, customId: line.customId.slice(0, 80) });
+              continue;
+            }
+            page.push(toResult(seq, line, wantsJson, input.final));
+            if (page.length >= WRITE_PAGE) await flush();
+          }
+        });
+        await flush();
+        await markUnanswered(db, batch.tenant_id, input.batchId, chunk, input.attempt, input.final ? 'failed' : 'pending', {
+          code: status.state === 'completed' ? 'missing_result' : `provider_batch_${status.state}`,
+          message: status.error ?? `the provider batch ended ${status.state} without a result for this item`,
+        });
+        await setJobStatus(db, key, `collected:${status.state}`);
+        return tallyAttempt(db, input.batchId, chunk, input.attempt);
+      });
+    },
+  };
+}
+
+export function encodeChunk(provider: BatchProvider, spec: PromptSpec, items: Array<{ seq: number; input: Parameters<typeof buildMessages>[1] }>): Buffer {
+  const lines = items.map(({ seq, input }) => {
+    const request = { model: spec.model, messages: buildMessages(spec, input), ...(spec.response_format ? { response_format: spec.response_format } : {}), ...(spec.max_output_tokens ? { max_output_tokens: spec.max_output_tokens } : {}) };
+    return provider.encodeLine(String(seq), request);
+  });
+  return Buffer.from(lines.join('\n') + '\n');
+}
+
+/** A line in store terms: JSON outputs are parsed; a retryable failure stays pending until the last attempt. */
+export function toResult(seq: number, line: ProviderResultLine, wantsJson: boolean, final: boolean): NewResult {
+  const retryStatus = final ? 'failed' : 'pending';
+  if (!line.ok) return { seq, status: line.retryable ? retryStatus : 'failed', output: null, error: line.error, usage: line.usage };
+  if (!wantsJson) return { seq, status: 'succeeded', output: line.text, error: null, usage: line.usage };
+  try {
+    return { seq, status: 'succeeded', output: JSON.parse(line.text), error: null, usage: line.usage };
+  } catch {
+    const code = line.truncated ? 'output_truncated' : 'invalid_json';
+    return { seq, status: retryStatus, output: null, usage: line.usage, error: { code, message: `the model's output is not valid JSON (${line.text.length} chars)` } };
+  }
+}

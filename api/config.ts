@@ -1,0 +1,14 @@
+import { z } from 'zod';
+import { CommonEnv } from '../config/env.js';
+
+export const ApiEnv = CommonEnv.extend({
+  PORT: z.coerce.number().int().min(0).max(65535).default(3000),
+  HOST: z.string().default('127.0.0.1'),
+  /** Largest JSON body; bigger batches go through NDJSON, which streams. */
+  DROVER_JSON_LIMIT: z.string().default('100mb'),
+  /** First and longest wait between polls of a provider batch. Real batches take minutes to hours. */
+  DROVER_POLL_INITIAL_MS: z.coerce.number().int().positive().default(5_000),
+  DROVER_POLL_MAX_MS: z.coerce.number().int().positive().default(60_000),
+  DROVER_CHUNKS_PER_RUN: z.coerce.number().int().positive().optional(),
+});
+export type ApiEnv = z.infer<typeof ApiEnv>;

@@ -1,0 +1,87 @@
+import { z } from 'zod';
+
+/**
+ * The request a user makes: the single source of truth for the API body, the NDJSON
+ * query string, the stored `batches.spec` column and the types built from them.
+ */
+
+export const MessageRole = z.enum(['system', 'user', 'assistant']);
+export const ChatMessage = z.strictObject({ role: MessageRole, content: z.string() });
+export type ChatMessage = z.infer<typeof ChatMessage>;
+
+export const ResponseFormat = z.discriminatedUnion('type', [
+  z.strictObject({ type: z.literal('text') }),
+  z.strictObject({
+    type: z.literal('json_schema'),
+    json_schema: z.strictObject({
+      name: z.string().regex(/^[a-zA-Z0-9_-]{1,64}$/, 'letters, digits, _ or -, at most 64'),
+      description: z.string().optional(),
+      schema: z.record(z.string(), z.unknown()),
+      strict: z.boolean().optional(),
+    }),
+  }),
+]);
+export type ResponseFormat = z.infer<typeof ResponseFormat>;
+
+const Metadata = z.record(z.string(), z.unknown());
+
+export const ItemInput = z.strictObject({
+  id: z.string().min(1).max(256),
+  content: z.string().optional(),
+  inputs: z.record(z.string(), z.unknown()).optional(),
+  messages: z.array(ChatMessage).min(1).optional(),
+  metadata: Metadata.optional(),
+});
+export type ItemInput = z.infer<typeof ItemInput>;
+
+/** Limits that keep one chunk inside every provider's batch limits and a workflow's history small. */
+export const LIMITS = {
+  maxChunkSize: 50_000,
+  maxParallelChunks: 100,
+  maxAttempts: 10,
+} as const;
+
+export const DEFAULTS = {
+  chunkSize: 10_000,
+  maxParallelChunks: 4,
+  maxAttempts: 3,
+} as const;
+
+/** Everything about a batch except its items; NDJSON bodies carry these in the query string. */
+export const BatchSettings = z.strictObject({
+  model: z.string().min(1).max(200),
+  system_prompt: z.string().optional(),
+  user_prompt_template: z.string().min(1).optional(),
+  response_format: ResponseFormat.optional(),
+  max_output_tokens: z.int().positive().max(1_000_000).optional(),
+  chunk_size: z.int().positive().max(LIMITS.maxChunkSize).default(DEFAULTS.chunkSize),
+  max_parallel_chunks: z.int().positive().max(LIMITS.maxParallelChunks).default(DEFAULTS.maxParallelChunks),
+  max_attempts: z.int().positive().max(LIMITS.maxAttempts).default(DEFAULTS.maxAttempts),
+  idempotency_key: z.string().min(1).max(200).optional(),
+  metadata: Metadata.optional(),
+});
+export type BatchSettings = z.infer<typeof BatchSettings>;
+
+/** Query strings are all strings: numbers are coerced and `response_format`/`metadata` are JSON. */
+export const BatchSettingsQuery = z.strictObject({
+  model: z.string(),
+  system_prompt: z.string().optional(),
+  user_prompt_template: z.string().optional(),
+  response_format: z.string().optional(),
+  max_output_tokens: z.coerce.number().optional(),
+  chunk_size: z.coerce.number().optional(),
+  max_parallel_chunks: z.coerce.number().optional(),
+  max_attempts: z.coerce.number().optional(),
+  idempotency_key: z.string().optional(),
+  metadata: z.string().optional(),
+});
+
+/** What the worker needs to build each request: stored once per batch in `batches.spec`. */
+export const PromptSpec = z.object({
+  model: z.string(),
+  system_prompt: z.string().optional(),
+  user_prompt_template: z.string().optional(),
+  response_format: ResponseFormat.optional(),
+  max_output_tokens: z.int().optional(),
+});
+export type PromptSpec = z.infer<typeof PromptSpec>;

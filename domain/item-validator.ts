@@ -1,0 +1,86 @@
+import { ItemInput, type BatchSettings } from './batch-spec.js';
+import { formatPath, zodIssues, type Issue } from './issues.js';
+import { buildMessages, type StoredInput } from './prompt.js';
+import { MissingPlaceholderError } from './template.js';
+
+/** An item ready for the store: `seq` is its position, the key everything else joins on. */
+export interface PreparedItem {
+  seq: number;
+  item_id: string;
+  input: StoredInput;
+  metadata: Record<string, unknown> | null;
+  /** Bytes of the rendered messages: what chunk planning sums to stay under provider file limits. */
+  request_bytes: number;
+}
+
+export const MAX_ISSUES = 200;
+
+/**
+ * Validates items one at a time, so the JSON and the streamed NDJSON paths share every rule
+ * and a million-item upload never needs all items in memory (only their ids, for duplicates).
+ */
+export class ItemValidator {
+  readonly issues: Issue[] = [];
+  issueCount = 0;
+  private readonly seen = new Map<string, number>();
+  private nextSeq = 0;
+
+  constructor(private readonly settings: Pick<BatchSettings, 'system_prompt' | 'user_prompt_template'>) {}
+
+  get count(): number {
+    return this.nextSeq;
+  }
+
+  /** `where` is `{ index }` for a JSON body or `{ line }` for NDJSON. */
+  accept(raw: unknown, where: { index?: number; line?: number }): PreparedItem | null {
+    const seq = this.nextSeq++;
+    const prefix = where.line === undefined ? `items[${where.index ?? seq}]` : '';
+    const parsed = ItemInput.safeParse(raw);
+    if (!parsed.success) {
+      for (const issue of zodIssues(parsed.error, prefix, where.line)) this.add(issue);
+      return null;
+    }
+    const item = parsed.data;
+    const at = (field: string): Issue => {
+      const issue: Issue = { path: formatPath([field], prefix), message: '' };
+      if (where.line !== undefined) issue.line = where.line;
+      return issue;
+    };
+
+    const firstSeen = this.seen.get(item.id);
+    if (firstSeen !== undefined) {
+      const where0 = where.line === undefined ? `items[${firstSeen}]` : `line ${firstSeen}`;
+      this.add({ ...at('id'), message: `duplicate id "${item.id}" (first at ${where0})` });
+      return null;
+    }
+    this.seen.set(item.id, where.line ?? where.index ?? seq);
+
+    if (item.content === undefined && item.inputs === undefined && item.messages === undefined) {
+      this.add({ ...at('content'), message: 'item has nothing to send: give content, inputs or messages' });
+      return null;
+    }
+    if (item.messages && (item.content !== undefined || item.inputs !== undefined)) {
+      this.add({ ...at('messages'), message: 'messages cannot be combined with content or inputs' });
+      return null;
+    }
+
+    const input: StoredInput = {};
+    if (item.content !== undefined) input.content = item.content;
+    if (item.inputs !== undefined) input.inputs = item.inputs;
+    if (item.messages !== undefined) input.messages = item.messages;
+    let bytes: number;
+    try {
+      bytes = Buffer.byteLength(JSON.stringify(buildMessages(this.settings, input)));
+    } catch (err) {
+      if (!(err instanceof MissingPlaceholderError)) throw err;
+      this.add({ ...at(item.inputs ? 'inputs' : 'content'), message: `user_prompt_template placeholder {${err.placeholder}} has no value in this item` });
+      return null;
+    }
+    return { seq, item_id: item.id, input, metadata: item.metadata ?? null, request_bytes: bytes };
+  }
+
+  add(issue: Issue): void {
+    this.issueCount++;
+    if (this.issues.length < MAX_ISSUES) this.issues.push(issue);
+  }
+}

@@ -1,0 +1,21 @@
+import type { ChatMessage, ItemInput, PromptSpec } from './batch-spec.js';
+import { renderTemplate } from './template.js';
+
+/** The part of an item that is sent: what `items.input` stores. */
+export type StoredInput = Pick<ItemInput, 'content' | 'inputs' | 'messages'>;
+
+/**
+ * Turns a stored item into chat messages. The template defaults to `{content}`; `inputs`
+ * fields and `content` are all placeholders. Throws MissingPlaceholderError.
+ */
+export function buildMessages(spec: Pick<PromptSpec, 'system_prompt' | 'user_prompt_template'>, item: StoredInput): ChatMessage[] {
+  const messages: ChatMessage[] = [];
+  if (spec.system_prompt) messages.push({ role: 'system', content: spec.system_prompt });
+  if (item.messages) {
+    messages.push(...item.messages);
+    return messages;
+  }
+  const template = spec.user_prompt_template ?? '{content}';
+  messages.push({ role: 'user', content: renderTemplate(template, { ...item.inputs, content: item.content }) });
+  return messages;
+}

@@ -1,0 +1,70 @@
+import type { Usage } from '../domain/usage.js';
+import type { Queryable } from './db.js';
+import { BatchRow, type BatchStatus, type StoredSettings } from './rows.js';
+import type { PromptSpec } from '../domain/batch-spec.js';
+
+export interface NewBatch {
+  id: string;
+  tenant_id: string;
+  idempotency_key: string | null;
+  provider: string;
+  model: string;
+  spec: PromptSpec;
+  settings: StoredSettings;
+  metadata: Record<string, unknown> | null;
+  item_count: number;
+}
+
+/** Inserts the batch unless its idempotency key is taken; `null` means it was. */
+export async function insertBatch(db: Queryable, b: NewBatch): Promise<BatchRow | null> {
+  const { rows } = await db.query(
+    `INSERT INTO batches (id, tenant_id, idempotency_key, status, provider, model, spec, settings, metadata, item_count)
+     VALUES ($1, $2, $3, 'queued', $4, $5, $6, $7, $8, $9)
+     ON CONFLICT (tenant_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
+     RETURNING *`,
+    [b.id, b.tenant_id, b.idempotency_key, b.provider, b.model, b.spec, b.settings, b.metadata, b.item_count],
+  );
+  return rows[0] ? BatchRow.parse(rows[0]) : null;
+}
+
+export async function setItemCount(db: Queryable, id: string, itemCount: number): Promise<void> {
+  await db.query('UPDATE batches SET item_count = $2 WHERE id = $1', [id, itemCount]);
+}
+
+export async function findBatch(db: Queryable, tenantId: string, id: string): Promise<BatchRow | null> {
+  const { rows } = await db.query('SELECT * FROM batches WHERE tenant_id = $1 AND id = $2', [tenantId, id]);
+  return rows[0] ? BatchRow.parse(rows[0]) : null;
+}
+
+export async function findBatchById(db: Queryable, id: string): Promise<BatchRow | null> {
+  const { rows } = await db.query('SELECT * FROM batches WHERE id = $1', [id]);
+  return rows[0] ? BatchRow.parse(rows[0]) : null;
+}
+
+export async function findBatchByIdempotencyKey(db: Queryable, tenantId: string, key: string): Promise<BatchRow | null> {
+  const { rows } = await db.query('SELECT * FROM batches WHERE tenant_id = $1 AND idempotency_key = $2', [tenantId, key]);
+  return rows[0] ? BatchRow.parse(rows[0]) : null;
+}
+
+export async function markBatchRunning(db: Queryable, id: string, chunkCount: number): Promise<void> {
+  await db.query(
+    `UPDATE batches SET status = 'running', chunk_count = $2, started_at = COALESCE(started_at, now()) WHERE id = $1`,
+    [id, chunkCount],
+  );
+}
+
+export interface BatchOutcome {
+  status: BatchStatus;
+  succeeded: number;
+  failed: number;
+  usage: Usage;
+  error?: string | null;
+}
+
+export async function finishBatch(db: Queryable, id: string, o: BatchOutcome): Promise<void> {
+  await db.query(
+    `UPDATE batches SET status = $2, succeeded = $3, failed = $4, usage = $5, error = $6,
+       completed_at = COALESCE(completed_at, now()) WHERE id = $1`,
+    [id, o.status, o.succeeded, o.failed, o.usage, o.error ?? null],
+  );
+}

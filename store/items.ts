@@ -1,0 +1,43 @@
+import type { PreparedItem } from '../domain/item-validator.js';
+import type { StoredInput } from '../domain/prompt.js';
+import type { Queryable } from './db.js';
+
+/** One statement per call, whatever the count: callers pass pages of a few thousand items. */
+export async function insertItems(db: Queryable, tenantId: string, batchId: string, items: PreparedItem[]): Promise<void> {
+  if (items.length === 0) return;
+  await db.query(
+    `INSERT INTO items (tenant_id, batch_id, seq, item_id, input, metadata, request_bytes)
+     SELECT $1, $2, t.seq, t.item_id, t.input::jsonb, t.metadata::jsonb, t.request_bytes
+     FROM unnest($3::int[], $4::text[], $5::text[], $6::text[], $7::int[]) AS t(seq, item_id, input, metadata, request_bytes)`,
+    [
+      tenantId,
+      batchId,
+      items.map((i) => i.seq),
+      items.map((i) => i.item_id),
+      items.map((i) => JSON.stringify(i.input)),
+      items.map((i) => (i.metadata === null ? null : JSON.stringify(i.metadata))),
+      items.map((i) => i.request_bytes),
+    ],
+  );
+}
+
+/** Sizes in `seq` order after `afterSeq`, for chunk planning without loading item texts. */
+export async function itemSizesPage(db: Queryable, batchId: string, afterSeq: number, limit: number): Promise<Array<{ seq: number; request_bytes: number }>> {
+  const { rows } = await db.query(
+    'SELECT seq, request_bytes FROM items WHERE batch_id = $1 AND seq > $2 ORDER BY seq LIMIT $3',
+    [batchId, afterSeq, limit],
+  );
+  return rows;
+}
+
+/** Items in a chunk that have no final outcome yet: what an attempt sends. */
+export async function unfinishedItems(db: Queryable, batchId: string, seqStart: number, seqEnd: number): Promise<Array<{ seq: number; input: StoredInput }>> {
+  const { rows } = await db.query(
+    `SELECT i.seq, i.input FROM items i
+     LEFT JOIN results r ON r.batch_id = i.batch_id AND r.seq = i.seq
+     WHERE i.batch_id = $1 AND i.seq >= $2 AND i.seq < $3 AND (r.seq IS NULL OR r.status = 'pending')
+     ORDER BY i.seq`,
+    [batchId, seqStart, seqEnd],
+  );
+  return rows;
+}

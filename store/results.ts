@@ -1,0 +1,154 @@
+import type { Usage } from '../domain/usage.js';
+import type { Queryable } from './db.js';
+import { ResultRow, type ItemError, type ResultStatus } from './rows.js';
+
+export interface NewResult {
+  seq: number;
+  status: ResultStatus;
+  output: unknown;
+  error: ItemError | null;
+  usage: Usage | null;
+}
+
+/**
+ * Writes one attempt's outcomes in a single statement. The `attempt <=` guard makes a retried
+ * collect rewrite identical rows instead of adding any, and stops a stale attempt from
+ * overwriting a newer one.
+ */
+export async function upsertResults(db: Queryable, tenantId: string, batchId: string, attempt: number, rows: NewResult[]): Promise<void> {
+  if (rows.length === 0) return;
+  await db.query(
+    `INSERT INTO results (tenant_id, batch_id, seq, status, output, error, usage, attempt)
+     SELECT $1, $2, t.seq, t.status, t.output::jsonb, t.error::jsonb, t.usage::jsonb, $3
+     FROM unnest($4::int[], $5::text[], $6::text[], $7::text[], $8::text[]) AS t(seq, status, output, error, usage)
+     ON CONFLICT (batch_id, seq) DO UPDATE SET status = EXCLUDED.status, output = EXCLUDED.output,
+       error = EXCLUDED.error, usage = EXCLUDED.usage, attempt = EXCLUDED.attempt, updated_at = now()
+     WHERE results.attempt <= EXCLUDED.attempt AND results.status = 'pending' OR results.attempt = EXCLUDED.attempt`,
+    [
+      tenantId,
+      batchId,
+      attempt,
+      rows.map((r) => r.seq),
+      rows.map((r) => r.status),
+      rows.map((r) => (r.output === undefined || r.output === null ? null : JSON.stringify(r.output))),
+      rows.map((r) => (r.error ? JSON.stringify(r.error) : null)),
+      rows.map((r) => (r.usage ? JSON.stringify(r.usage) : null)),
+    ],
+  );
+}
+
+/**
+ * Items of the range that this attempt sent but the provider never answered (a failed or
+ * cancelled provider batch, a line it dropped) get `error` so nothing is silently lost.
+ */
+export async function markUnanswered(
+  db: Queryable,
+  tenantId: string,
+  batchId: string,
+  range: { seq_start: number; seq_end: number },
+  attempt: number,
+  status: ResultStatus,
+  error: ItemError,
+): Promise<void> {
+  await db.query(
+    `INSERT INTO results (tenant_id, batch_id, seq, status, error, attempt)
+     SELECT $1, i.batch_id, i.seq, $5, $6::jsonb, $7 FROM items i
+     LEFT JOIN results r ON r.batch_id = i.batch_id AND r.seq = i.seq
+     WHERE i.batch_id = $2 AND i.seq >= $3 AND i.seq < $4 AND (r.seq IS NULL OR (r.status = 'pending' AND r.attempt < $7))
+     ON CONFLICT (batch_id, seq) DO UPDATE SET status = EXCLUDED.status, error = EXCLUDED.error, output = NULL,
+       usage = NULL, attempt = EXCLUDED.attempt, updated_at = now()`,
+    [tenantId, batchId, range.seq_start, range.seq_end, status, JSON.stringify(error), attempt],
+  );
+}
+
+export interface AttemptTally {
+  succeeded: number;
+  failed: number;
+  pending: number;
+  usage: Usage;
+}
+
+/** What one attempt of one chunk produced, read back from the store so retries report the same. */
+export async function tallyAttempt(db: Queryable, batchId: string, range: { seq_start: number; seq_end: number }, attempt: number): Promise<AttemptTally> {
+  const { rows } = await db.query(
+    `SELECT count(*) FILTER (WHERE status = 'succeeded')::int AS succeeded,
+            count(*) FILTER (WHERE status = 'failed')::int AS failed,
+            count(*) FILTER (WHERE status = 'pending')::int AS pending,
+            COALESCE(sum((usage->>'input_tokens')::bigint), 0) AS input_tokens,
+            COALESCE(sum((usage->>'cached_input_tokens')::bigint), 0) AS cached_input_tokens,
+            COALESCE(sum((usage->>'output_tokens')::bigint), 0) AS output_tokens,
+            COALESCE(sum((usage->>'reasoning_tokens')::bigint), 0) AS reasoning_tokens
+     FROM results WHERE batch_id = $1 AND seq >= $2 AND seq < $3 AND attempt = $4`,
+    [batchId, range.seq_start, range.seq_end, attempt],
+  );
+  const r = rows[0];
+  return {
+    succeeded: r.succeeded,
+    failed: r.failed,
+    pending: r.pending,
+    usage: {
+      input_tokens: r.input_tokens,
+      cached_input_tokens: r.cached_input_tokens,
+      output_tokens: r.output_tokens,
+      reasoning_tokens: r.reasoning_tokens,
+    },
+  };
+}
+
+const RESULT_SELECT = `SELECT i.seq, i.item_id, COALESCE(r.status, 'pending') AS status, r.output, r.error, r.usage, r.attempt, i.metadata
+  FROM items i LEFT JOIN results r ON r.batch_id = i.batch_id AND r.seq = i.seq`;
+
+// `$2` is the status filter or NULL: one query text for every filter keeps the plans cached.
+const STATUS_FILTER = `($2::text IS NULL OR COALESCE(r.status, 'pending') = $2)`;
+
+export async function resultPage(
+  db: Queryable,
+  batchId: string,
+  q: { status?: ResultStatus; offset: number; limit: number },
+): Promise<{ rows: ResultRow[]; total: number }> {
+  const status = q.status ?? null;
+  const { rows } = await db.query(`${RESULT_SELECT} WHERE i.batch_id = $1 AND ${STATUS_FILTER} ORDER BY i.seq LIMIT $3 OFFSET $4`, [
+    batchId,
+    status,
+    q.limit,
+    q.offset,
+  ]);
+  const { rows: count } = await db.query(
+    `SELECT count(*)::int AS n FROM items i LEFT JOIN results r ON r.batch_id = i.batch_id AND r.seq = i.seq
+     WHERE i.batch_id = $1 AND ${STATUS_FILTER}`,
+    [batchId, status],
+  );
+  return { rows: rows.map((r) => ResultRow.parse(r)), total: count[0].n };
+}
+
+/** Every matching row in `seq` order, a page at a time (keyset), so exports stream in bounded memory. */
+export async function* iterateResults(db: Queryable, batchId: string, status?: ResultStatus, pageSize = 2000): AsyncGenerator<ResultRow> {
+  let after = -1;
+  for (;;) {
+    const { rows } = await db.query(`${RESULT_SELECT} WHERE i.batch_id = $1 AND ${STATUS_FILTER} AND i.seq > $3 ORDER BY i.seq LIMIT $4`, [
+      batchId,
+      status ?? null,
+      after,
+      pageSize,
+    ]);
+    for (const r of rows) yield ResultRow.parse(r);
+    if (rows.length < pageSize) return;
+    after = rows[rows.length - 1].seq;
+  }
+}
+
+export async function resultForItem(db: Queryable, batchId: string, itemId: string): Promise<ResultRow | null> {
+  const { rows } = await db.query(`${RESULT_SELECT} WHERE i.batch_id = $1 AND i.item_id = $2`, [batchId, itemId]);
+  return rows[0] ? ResultRow.parse(rows[0]) : null;
+}
+
+export async function countResults(db: Queryable, batchId: string): Promise<Record<ResultStatus, number>> {
+  const { rows } = await db.query(
+    `SELECT count(*) FILTER (WHERE r.status = 'succeeded')::int AS succeeded,
+            count(*) FILTER (WHERE r.status = 'failed')::int AS failed,
+            count(*) FILTER (WHERE r.seq IS NULL OR r.status = 'pending')::int AS pending
+     FROM items i LEFT JOIN results r ON r.batch_id = i.batch_id AND r.seq = i.seq WHERE i.batch_id = $1`,
+    [batchId],
+  );
+  return rows[0];
+}

@@ -1,0 +1,67 @@
+import { z } from 'zod';
+import { PromptSpec } from '../domain/batch-spec.js';
+
+/** Stored rows, parsed on the way out so a schema drift fails loudly at the edge of the store. */
+
+export const BatchStatus = z.enum(['queued', 'running', 'completed', 'completed_with_failures', 'failed']);
+export type BatchStatus = z.infer<typeof BatchStatus>;
+export const TERMINAL_STATUSES: readonly BatchStatus[] = ['completed', 'completed_with_failures', 'failed'];
+
+export const UsageRow = z.object({
+  input_tokens: z.number().default(0),
+  cached_input_tokens: z.number().default(0),
+  output_tokens: z.number().default(0),
+  reasoning_tokens: z.number().default(0),
+});
+
+export const StoredSettings = z.object({
+  chunk_size: z.int(),
+  max_parallel_chunks: z.int(),
+  max_attempts: z.int(),
+});
+export type StoredSettings = z.infer<typeof StoredSettings>;
+
+export const BatchRow = z.object({
+  id: z.string(),
+  tenant_id: z.string(),
+  idempotency_key: z.string().nullable(),
+  status: BatchStatus,
+  provider: z.string(),
+  model: z.string(),
+  spec: PromptSpec,
+  settings: StoredSettings,
+  metadata: z.record(z.string(), z.unknown()).nullable(),
+  item_count: z.int(),
+  chunk_count: z.int().nullable(),
+  succeeded: z.int(),
+  failed: z.int(),
+  usage: UsageRow,
+  error: z.string().nullable(),
+  created_at: z.date(),
+  started_at: z.date().nullable(),
+  completed_at: z.date().nullable(),
+});
+export type BatchRow = z.infer<typeof BatchRow>;
+
+export const ResultStatus = z.enum(['pending', 'succeeded', 'failed']);
+export type ResultStatus = z.infer<typeof ResultStatus>;
+
+export const ItemError = z.object({
+  code: z.string(),
+  message: z.string(),
+  status_code: z.int().optional(),
+});
+export type ItemError = z.infer<typeof ItemError>;
+
+/** An item joined with its result: what the results endpoints stream. */
+export const ResultRow = z.object({
+  seq: z.int(),
+  item_id: z.string(),
+  status: ResultStatus,
+  output: z.unknown().nullable(),
+  error: ItemError.nullable(),
+  usage: UsageRow.nullable(),
+  attempt: z.int().nullable(),
+  metadata: z.record(z.string(), z.unknown()).nullable(),
+});
+export type ResultRow = z.infer<typeof ResultRow>;

@@ -1,0 +1,29 @@
+import { DefaultLogger, makeTelemetryFilterString, Runtime } from '@temporalio/worker';
+import { parseEnv } from '../config/env.js';
+import { createLogger } from '../config/logger.js';
+import { createDb } from '../store/db.js';
+import { migrate } from '../store/migrate.js';
+import { WorkerEnv } from './config.js';
+import { PinoTemporalLogger } from './logger.js';
+import { createDroverWorker } from './worker.js';
+
+async function run(): Promise<void> {
+  const env = parseEnv(WorkerEnv);
+  const logger = createLogger(env.LOG_LEVEL, 'drover-worker');
+  Runtime.install({
+    logger: env.LOG_LEVEL === 'silent' ? new DefaultLogger('ERROR', () => {}) : new PinoTemporalLogger(logger),
+    telemetryOptions: { logging: { forward: {}, filter: makeTelemetryFilterString({ core: 'WARN' }) } },
+  });
+  const db = createDb(env.DATABASE_URL);
+  await migrate(db);
+  const { run, worker } = await createDroverWorker(env, db, logger);
+  logger.info({ taskQueue: env.DROVER_TASK_QUEUE, provider: env.OPENAI_API_KEY ? 'openai' : `emulator at ${env.OPENAI_BASE_URL}` }, 'worker started');
+  for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => worker.shutdown());
+  await run();
+  await db.end();
+}
+
+run().catch((err) => {
+  console.error(err instanceof Error ? err.message : err);
+  process.exit(1);
+});

@@ -1,0 +1,57 @@
+import { writeFile } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
+import { Connection } from '@temporalio/client';
+import { NativeConnection, Worker } from '@temporalio/worker';
+import type { Logger } from 'pino';
+import { createActivities } from '../activities/index.js';
+import { createOpenAIClient, OpenAIBatchProvider } from '../providers/openai.js';
+import type { Db } from '../store/db.js';
+import type { WorkerEnv } from './config.js';
+import { ensureSearchAttributes } from './search-attributes.js';
+
+// Sources run under tsx (.ts) in development and compiled (.js) in production images.
+const ext = import.meta.url.endsWith('.ts') ? '.ts' : '.js';
+export const WORKFLOWS_PATH = fileURLToPath(new URL(`../workflows/index${ext}`, import.meta.url));
+
+export interface DroverWorker {
+  worker: Worker;
+  run(): Promise<void>;
+}
+
+/** Builds the worker and everything it depends on; the one place provider clients are made. */
+export async function createDroverWorker(env: WorkerEnv, db: Db, logger: Logger): Promise<DroverWorker> {
+  const admin = await Connection.connect({ address: env.TEMPORAL_ADDRESS });
+  try {
+    const added = await ensureSearchAttributes(admin, env.TEMPORAL_NAMESPACE);
+    if (added.length) logger.info({ added }, 'registered search attributes');
+  } finally {
+    await admin.close();
+  }
+
+  const openai = createOpenAIClient({ apiKey: env.OPENAI_API_KEY ?? 'emulator', baseURL: env.OPENAI_BASE_URL });
+  const connection = await NativeConnection.connect({ address: env.TEMPORAL_ADDRESS });
+  const worker = await Worker.create({
+    connection,
+    namespace: env.TEMPORAL_NAMESPACE,
+    taskQueue: env.DROVER_TASK_QUEUE,
+    ...(env.DROVER_WORKFLOW_BUNDLE ? { workflowBundle: { codePath: env.DROVER_WORKFLOW_BUNDLE } } : { workflowsPath: WORKFLOWS_PATH }),
+    activities: createActivities({ db, providers: { openai: new OpenAIBatchProvider(openai) } }),
+    maxConcurrentActivityTaskExecutions: env.DROVER_MAX_CONCURRENT_ACTIVITIES,
+    shutdownGraceTime: '10 seconds',
+  });
+
+  return {
+    worker,
+    async run() {
+      const health = env.DROVER_HEALTH_FILE;
+      const touch = health ? setInterval(() => void writeFile(health, new Date().toISOString()).catch(() => {}), 10_000) : undefined;
+      if (health) await writeFile(health, new Date().toISOString());
+      try {
+        await worker.run();
+      } finally {
+        clearInterval(touch);
+        await connection.close();
+      }
+    },
+  };
+}

@@ -1,0 +1,20 @@
+import type { ActivityOptions } from '@temporalio/workflow';
+
+/** Provider errors that will fail the same way on every try (see providers/types.ts). */
+export const NON_RETRYABLE_ERRORS = ['ProviderInvalidRequest', 'ProviderAuthentication', 'InvalidBatch'];
+
+/**
+ * Submit and collect move up to 200 MB; they heartbeat every few seconds, so a worker that dies
+ * mid-call is noticed after `heartbeatTimeout`, not after the 30-minute ceiling.
+ */
+export const transferOptions: ActivityOptions = {
+  startToCloseTimeout: '30 minutes',
+  heartbeatTimeout: '20 seconds',
+  retry: { initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '2 minutes', maximumAttempts: 20, nonRetryableErrorTypes: NON_RETRYABLE_ERRORS },
+};
+
+/** One small provider or store call. */
+export const quickOptions: ActivityOptions = {
+  startToCloseTimeout: '1 minute',
+  retry: { initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 30, nonRetryableErrorTypes: NON_RETRYABLE_ERRORS },
+};

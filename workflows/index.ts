@@ -1,0 +1,3 @@
+/** The worker's `workflowsPath` target: every workflow type Drover registers. */
+export { processBatchWorkflow } from './process-batch.js';
+export { processChunkWorkflow } from './process-chunk.js';

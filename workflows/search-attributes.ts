@@ -1,0 +1,10 @@
+import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
+
+/** Drover's custom search attributes: what operators filter on in the Temporal UI. */
+export const DroverStatus = defineSearchAttributeKey('DroverStatus', SearchAttributeType.KEYWORD);
+export const DroverModel = defineSearchAttributeKey('DroverModel', SearchAttributeType.KEYWORD);
+export const DroverProvider = defineSearchAttributeKey('DroverProvider', SearchAttributeType.KEYWORD);
+export const DroverTenant = defineSearchAttributeKey('DroverTenant', SearchAttributeType.KEYWORD);
+export const DroverItemCount = defineSearchAttributeKey('DroverItemCount', SearchAttributeType.INT);
+
+export const SEARCH_ATTRIBUTES = [DroverStatus, DroverModel, DroverProvider, DroverTenant, DroverItemCount] as const;
