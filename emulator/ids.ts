@@ -1,0 +1,56 @@
+import { createHash, randomBytes } from 'node:crypto';
+
+const BASE62 = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
+
+// A batch mints three ids per line; drawing them from a pooled buffer instead of one
+// randomBytes() call each keeps 50,000-line batches fast.
+const POOL_SIZE = 64 * 1024;
+let pool = randomBytes(POOL_SIZE);
+let poolOffset = 0;
+
+function take(bytes: number): Buffer {
+  if (poolOffset + bytes > POOL_SIZE) {
+    pool = randomBytes(POOL_SIZE);
+    poolOffset = 0;
+  }
+  const out = pool.subarray(poolOffset, poolOffset + bytes);
+  poolOffset += bytes;
+  return out;
+}
+
+function base62(length: number): string {
+  let out = '';
+  for (const b of take(length)) out += BASE62[b % 62];
+  return out;
+}
+
+const hex = (bytes: number): string => take(bytes).toString('hex');
+
+/** Ids look like OpenAI's (prefix + opaque token) so log-reading and id-shape checks behave the same. */
+export const newFileId = (): string => `file-${base62(22)}`;
+export const newBatchId = (): string => `batch_${hex(16)}`;
+export const newBatchRequestId = (): string => `batch_req_${base62(24)}`;
+export const newChatCompletionId = (): string => `chatcmpl-${base62(29)}`;
+export const newRequestId = (): string => `req_${hex(16)}`;
+
+/** Hex SHA-256; stable across processes, so "same request, same output" holds between runs too. */
+export function sha256(text: string): string {
+  return createHash('sha256').update(text).digest('hex');
+}
+
+/**
+ * A small seeded PRNG (mulberry32). Output must depend only on the request, never on Math.random,
+ * or outputs stop being reproducible.
+ */
+export function seededRandom(seedHex: string): () => number {
+  let a = Number.parseInt(seedHex.slice(0, 8), 16) >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+export const nowSeconds = (ms: number = Date.now()): number => Math.floor(ms / 1000);

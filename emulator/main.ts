@@ -1,0 +1,49 @@
+/**
+ * Runs the emulator as its own process, for end-to-end runs and manual poking:
+ *   PORT=4010 EMULATOR_PROCESSING_MS=2000 npx tsx emulator/main.ts
+ */
+import { pino } from 'pino';
+import { z } from 'zod';
+import { startEmulator } from './index.js';
+
+const Env = z.object({
+  PORT: z.coerce.number().int().min(0).max(65535).default(4010),
+  HOST: z.string().default('127.0.0.1'),
+  EMULATOR_PROCESSING_MS: z.coerce.number().int().min(0).default(2000),
+  EMULATOR_VALIDATING_MS: z.coerce.number().int().min(0).default(0),
+  EMULATOR_FINALIZING_MS: z.coerce.number().int().min(0).default(0),
+});
+
+async function run(): Promise<void> {
+  const logger = pino({ name: 'drover-emulator' });
+  const env = Env.parse(process.env);
+  const emulator = await startEmulator({
+    port: env.PORT,
+    host: env.HOST,
+    processingMs: env.EMULATOR_PROCESSING_MS,
+    validatingMs: env.EMULATOR_VALIDATING_MS,
+    finalizingMs: env.EMULATOR_FINALIZING_MS,
+  });
+  logger.info({ url: emulator.url, openaiBaseURL: emulator.openaiBaseURL, processingMs: env.EMULATOR_PROCESSING_MS }, 'emulator listening');
+
+  let stopping = false;
+  const stop = (signal: NodeJS.Signals): void => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, 'emulator stopping');
+    emulator.close().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        logger.error({ err }, 'emulator failed to close');
+        process.exit(1);
+      },
+    );
+  };
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+}
+
+run().catch((err: unknown) => {
+  console.error(err);
+  process.exit(1);
+});
