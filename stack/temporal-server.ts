@@ -1,7 +1,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
 import { createServer } from 'node:net';
-import { delimiter, join } from 'node:path';
+import { delimiter, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Connection } from '@temporalio/client';
 import { SEARCH_ATTRIBUTES } from '../workflows/search-attributes.js';
@@ -64,12 +65,19 @@ export async function startTemporalDevServer(opts: DevServerOptions = {}): Promi
   else if (opts.uiPort) args.push('--ui-port', String(opts.uiPort));
   if (opts.dbFile) args.push('--db-filename', opts.dbFile);
   for (const key of SEARCH_ATTRIBUTES) args.push('--search-attribute', `${key.name}=${searchAttributeFlagType(key.type)}`);
+  if (opts.dbFile) await mkdir(dirname(opts.dbFile), { recursive: true });
   const child = spawn(cli, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-  const log = (data: Buffer) => opts.onLog?.(data.toString());
+  let recent = '';
+  const log = (data: Buffer) => {
+    recent = (recent + data.toString()).slice(-4000);
+    opts.onLog?.(data.toString());
+  };
   child.stdout.on('data', log);
   child.stderr.on('data', log);
   const address = `127.0.0.1:${port}`;
-  await waitForFrontend(address, child);
+  await waitForFrontend(address, child).catch((err: Error) => {
+    throw new Error(`${err.message}\n${recent.trim()}`);
+  });
   return {
     address,
     uiUrl: opts.headless ?? true ? null : `http://127.0.0.1:${opts.uiPort ?? port + 1000}`,

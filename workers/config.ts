@@ -4,7 +4,8 @@ import { CommonEnv } from '../config/env.js';
 export const WorkerEnv = CommonEnv.extend({
   /** Provider keys live only in the worker's environment, never in workflow inputs or logs. */
   OPENAI_API_KEY: z.string().optional(),
-  OPENAI_BASE_URL: z.url().optional(),
+  // Compose passes unset variables as empty strings.
+  OPENAI_BASE_URL: z.preprocess((v) => (v === '' ? undefined : v), z.url().optional()),
   /** A pre-built bundle (npm run build:workflows); without it the worker bundles at start. */
   DROVER_WORKFLOW_BUNDLE: z.string().optional(),
   DROVER_MAX_CONCURRENT_ACTIVITIES: z.coerce.number().int().positive().default(20),

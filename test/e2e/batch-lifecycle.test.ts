@@ -16,7 +16,8 @@ function items(n: number, prefix = 'item') {
 describe('a batch end to end', () => {
   let stack: TestStack;
   before(async () => {
-    stack = await TestStack.start({ processingMs: 200 });
+    // Four chunk starts per run, so a nine-chunk batch exercises continue-as-new twice.
+    stack = await TestStack.start({ processingMs: 200, api: { DROVER_CHUNKS_PER_RUN: '4' } });
     await stack.startWorker();
   });
   after(async () => stack?.stop());
@@ -157,6 +158,28 @@ describe('a batch end to end', () => {
     } finally {
       stack.emulator.setFaults({});
     }
+  });
+
+  test('a batch continues as new every few chunks, keeps its window and its tally', async () => {
+    const created = await stack.post('/v1/batches', { model: 'gpt-4.1-mini', items: items(27, 'can'), chunk_size: 3, max_parallel_chunks: 3 });
+    assert.equal(created.status, 202, created.text);
+    const id = created.body.id;
+    const done = await stack.waitForBatch(id);
+    assert.equal(done.status, 'completed');
+    assert.deepEqual(done.counts, { total: 27, succeeded: 27, failed: 0, pending: 0 });
+    assert.equal(done.usage.input_tokens > 0, true);
+
+    const runs: Array<{ runId: string; status: string }> = [];
+    for await (const wf of stack.client.workflow.list({ query: `WorkflowId = '${id}'` })) runs.push({ runId: wf.runId, status: wf.status.name });
+    assert.equal(runs.length, 3, 'nine chunks at four starts per run: three runs');
+    assert.equal(runs.filter((r) => r.status === 'CONTINUED_AS_NEW').length, 2);
+    for (const r of runs) {
+      const history = await stack.client.workflow.getHandle(id, r.runId).fetchHistory();
+      assert.ok(history.events!.length < 100, `run ${r.runId} has ${history.events!.length} events`);
+    }
+    const result = await stack.client.workflow.getHandle(id).result();
+    assert.equal(result.succeeded, 27);
+    assert.equal(result.chunkCount, 9);
   });
 
   test('the same idempotency key returns the same batch', async () => {

@@ -1,0 +1,93 @@
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { makeTelemetryFilterString, Runtime } from '@temporalio/worker';
+import { ApiEnv } from '../api/config.js';
+import { startApi } from '../api/start.js';
+import { parseEnv } from '../config/env.js';
+import { createLogger } from '../config/logger.js';
+import { startEmulator } from '../emulator/index.js';
+import { createDb } from '../store/db.js';
+import { migrate } from '../store/migrate.js';
+import { WorkerEnv } from '../workers/config.js';
+import { PinoTemporalLogger } from '../workers/logger.js';
+import { createDroverWorker } from '../workers/worker.js';
+import { startEmbeddedPostgres } from './embedded-postgres.js';
+import { startTemporalDevServer } from './temporal-server.js';
+
+const DATA_DIR = join(fileURLToPath(new URL('..', import.meta.url)), '.data');
+
+/**
+ * `npm run dev`: the whole of Drover on one machine with nothing installed but Node.
+ * Temporal dev server (UI on 8233), the worker, the API on 3000, an embedded PostgreSQL unless
+ * DATABASE_URL is set, and the provider emulator unless OPENAI_API_KEY is set. State lives in
+ * .data/ so batches survive a restart.
+ */
+async function run(): Promise<void> {
+  const logger = createLogger(process.env.LOG_LEVEL ?? 'info', 'drover-dev');
+  const stops: Array<() => Promise<void>> = [];
+  const stopAll = async () => {
+    for (const stop of stops.reverse()) await stop().catch((err) => logger.warn({ err }, 'shutdown step failed'));
+  };
+
+  try {
+    const temporalPort = Number(process.env.TEMPORAL_PORT ?? 7233);
+    const temporal = await startTemporalDevServer({ port: temporalPort, headless: false, uiPort: temporalPort + 1000, dbFile: join(DATA_DIR, 'temporal.db') });
+    stops.push(() => temporal.stop());
+    logger.info({ address: temporal.address, ui: temporal.uiUrl }, 'Temporal dev server ready');
+
+    let databaseUrl = process.env.DATABASE_URL;
+    if (!databaseUrl) {
+      const pg = await startEmbeddedPostgres({ dataDir: join(DATA_DIR, 'pglite') });
+      stops.push(() => pg.stop());
+      databaseUrl = pg.url;
+      logger.info({ dataDir: join(DATA_DIR, 'pglite') }, 'no DATABASE_URL: using embedded PostgreSQL (PGlite)');
+    }
+
+    let openaiBaseUrl = process.env.OPENAI_BASE_URL;
+    if (!process.env.OPENAI_API_KEY && !openaiBaseUrl) {
+      const emulator = await startEmulator({ port: Number(process.env.EMULATOR_PORT ?? 4010), processingMs: Number(process.env.EMULATOR_PROCESSING_MS ?? 3000) });
+      stops.push(() => emulator.close());
+      openaiBaseUrl = emulator.openaiBaseURL;
+      logger.warn({ url: openaiBaseUrl }, 'no OPENAI_API_KEY: using the provider emulator (outputs are synthetic)');
+    }
+
+    const env = { ...process.env, DATABASE_URL: databaseUrl, TEMPORAL_ADDRESS: temporal.address, ...(openaiBaseUrl ? { OPENAI_BASE_URL: openaiBaseUrl } : {}) };
+    const workerEnv = parseEnv(WorkerEnv, env);
+    const apiEnv = parseEnv(ApiEnv, env);
+    Runtime.install({
+      logger: new PinoTemporalLogger(logger.child({ name: 'drover-worker' })),
+      telemetryOptions: { logging: { forward: {}, filter: makeTelemetryFilterString({ core: 'WARN' }) } },
+    });
+
+    const db = createDb(databaseUrl);
+    stops.push(() => db.end());
+    await migrate(db);
+
+    const worker = await createDroverWorker(workerEnv, db, logger.child({ name: 'drover-worker' }));
+    const workerDone = worker.run();
+    stops.push(async () => {
+      worker.worker.shutdown();
+      await workerDone;
+    });
+
+    const api = await startApi(apiEnv, db, logger.child({ name: 'drover-api' }));
+    stops.push(() => api.close());
+    logger.info({ api: api.url, temporalUi: temporal.uiUrl }, `Drover is up: API ${api.url}, Temporal UI ${temporal.uiUrl}`);
+
+    await new Promise<void>((resolve) => {
+      process.once('SIGINT', resolve);
+      process.once('SIGTERM', resolve);
+    });
+    logger.info('shutting down');
+  } finally {
+    await stopAll();
+  }
+}
+
+run().then(
+  () => process.exit(0),
+  (err) => {
+    console.error(err instanceof Error ? err.message : err);
+    process.exit(1);
+  },
+);
