@@ -2,15 +2,17 @@ import type { Readable } from 'node:stream';
 import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/client';
 import { findBatch, findBatchByIdempotencyKey } from '../store/batches.js';
 import type { Db } from '../store/db.js';
-import { iterateResults, resultPage, resultForItem } from '../store/results.js';
+import { countResults, iterateResults, resultPage, resultForItem } from '../store/results.js';
 import { TERMINAL_STATUSES, type BatchRow, type ResultRow, type ResultStatus } from '../store/rows.js';
-import type { BatchProgress, PollPolicy } from '../workflows/contracts.js';
+import type { PollPolicy } from '../workflows/contracts.js';
 import { progressQuery } from '../workflows/definitions.js';
 import type { processBatchWorkflow } from '../workflows/process-batch.js';
 import { DroverItemCount, DroverModel, DroverProvider, DroverStatus, DroverTenant } from '../workflows/search-attributes.js';
 import { storeJsonBatch, storeNdjsonBatch, type BatchDraft, type Stored } from './batch-intake.js';
 import { NotFoundError } from './errors.js';
-import { batchView, type BatchView } from './views.js';
+import { batchView, type BatchView, type LiveFigures } from './views.js';
+
+const QUERY_DEADLINE_MS = 3000;
 
 export interface BatchServiceConfig {
   taskQueue: string;
@@ -82,14 +84,18 @@ export class BatchService {
     return row;
   }
 
-  /** Counts from the running workflow; the store is the fallback (and the truth once it ends). */
-  private async live(row: BatchRow): Promise<BatchProgress | undefined> {
+  /**
+   * Counts from the running workflow. A query needs a live worker, so it gets a short deadline;
+   * without an answer the store's counts stand in (the truth once the batch ends).
+   */
+  private async live(row: BatchRow): Promise<LiveFigures | undefined> {
     if (TERMINAL_STATUSES.includes(row.status)) return undefined;
-    try {
-      return await this.temporal.workflow.getHandle(row.id).query(progressQuery);
-    } catch {
-      return undefined;
-    }
+    const query = this.temporal.workflow.getHandle(row.id).query(progressQuery);
+    const timeout = new Promise<undefined>((resolve) => setTimeout(resolve, QUERY_DEADLINE_MS, undefined).unref());
+    const answer = await Promise.race([query.catch(() => undefined), timeout]);
+    if (answer) return answer;
+    const counts = await countResults(this.db, row.id);
+    return { status: row.status, succeeded: counts.succeeded, failed: counts.failed, usage: row.usage };
   }
 
   private async replay(tenantId: string, key: string): Promise<Submitted | null> {

@@ -1,5 +1,5 @@
 import type { BatchProgress } from '../workflows/contracts.js';
-import type { BatchRow, ResultRow } from '../store/rows.js';
+import { TERMINAL_STATUSES, type BatchRow, type ResultRow } from '../store/rows.js';
 
 /** The public shapes: snake_case like the provider APIs users know. */
 
@@ -19,7 +19,10 @@ export interface BatchView {
   completed_at: string | null;
 }
 
-export function batchView(row: BatchRow, live?: BatchProgress): BatchView {
+/** What is known of a running batch: from its workflow, or counted in the store when it cannot answer. */
+export type LiveFigures = Pick<BatchProgress, 'status' | 'succeeded' | 'failed' | 'usage'> & { chunks?: BatchProgress['chunks'] };
+
+export function batchView(row: BatchRow, live?: LiveFigures): BatchView {
   const succeeded = live?.succeeded ?? row.succeeded;
   const failed = live?.failed ?? row.failed;
   return {
@@ -30,7 +33,7 @@ export function batchView(row: BatchRow, live?: BatchProgress): BatchView {
     provider: row.provider,
     counts: { total: row.item_count, succeeded, failed, pending: row.item_count - succeeded - failed },
     usage: live?.usage ?? row.usage,
-    chunks: live?.chunks ?? (row.chunk_count === null ? null : { total: row.chunk_count, completed: row.chunk_count, running: 0, waiting: 0 }),
+    chunks: live?.chunks ?? (row.chunk_count !== null && TERMINAL_STATUSES.includes(row.status) ? { total: row.chunk_count, completed: row.chunk_count, running: 0, waiting: 0 } : null),
     metadata: row.metadata,
     error: row.error,
     created_at: row.created_at.toISOString(),

@@ -16,6 +16,7 @@ export function buildMessages(spec: Pick<PromptSpec, 'system_prompt' | 'user_pro
     return messages;
   }
   const template = spec.user_prompt_template ?? '{content}';
-  messages.push({ role: 'user', content: renderTemplate(template, { ...item.inputs, content: item.content }) });
+  const values = item.content === undefined ? { ...item.inputs } : { ...item.inputs, content: item.content };
+  messages.push({ role: 'user', content: renderTemplate(template, values) });
   return messages;
 }

@@ -14,7 +14,8 @@ export function renderTemplate(template: string, values: Record<string, unknown>
   return template.replace(PLACEHOLDER, (whole, name: string | undefined) => {
     if (whole === '{{') return '{';
     if (whole === '}}') return '}';
-    const v = values[name!];
+    // Own properties only: `{constructor}` must not find Object.prototype.constructor.
+    const v = Object.hasOwn(values, name!) ? values[name!] : undefined;
     if (v === undefined || v === null) throw new MissingPlaceholderError(name!);
     return typeof v === 'string' ? v : JSON.stringify(v);
   });

@@ -17,7 +17,9 @@ export function resolveModel(model: string): { provider: ProviderName; model: st
   if (!(PROVIDERS as string[]).includes(provider)) {
     return { error: `unknown provider "${provider}"; known providers: ${PROVIDERS.join(', ')}` };
   }
-  return { provider: provider as ProviderName, model: model.slice(slash + 1) };
+  const name = model.slice(slash + 1);
+  if (!name) return { error: `no model name after "${provider}/"` };
+  return { provider: provider as ProviderName, model: name };
 }
 
 export function chunkLimits(provider: ProviderName, chunkSize: number, spec: PromptSpec): ChunkLimits {

@@ -10,5 +10,5 @@ export async function* readLines(body: ReadableStream<Uint8Array> | null): Async
     for (const line of lines) if (line.trim()) yield line.replace(/\r$/, '');
   }
   rest += decoder.decode();
-  if (rest.trim()) yield rest;
+  if (rest.trim()) yield rest.replace(/\r$/, '');
 }

@@ -160,7 +160,8 @@ export function classifyOpenAIError(err: unknown): ProviderErrorInfo | null {
   if (err instanceof APIConnectionError) return { type: 'ProviderUnavailable', retryable: true, message: `OpenAI unreachable: ${err.message}` };
   if (!(err instanceof APIError) || err.status === undefined) return null;
   const status = err.status;
-  const message = `OpenAI ${status}: ${err.message}`;
+  // The SDK's message already starts with the status code.
+  const message = `OpenAI: ${err.message}`;
   if (status === 429) {
     const info: ProviderErrorInfo = { type: 'ProviderRateLimited', retryable: true, message, status };
     const retryAfterMs = parseRetryAfter(err.headers);
