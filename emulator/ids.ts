@@ -1,4 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
+import { mulberry32 } from '../domain/random.js';
 
 const BASE62 = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
 
@@ -38,19 +39,9 @@ export function sha256(text: string): string {
   return createHash('sha256').update(text).digest('hex');
 }
 
-/**
- * A small seeded PRNG (mulberry32). Output must depend only on the request, never on Math.random,
- * or outputs stop being reproducible.
- */
+/** Output must depend only on the request, never on Math.random, or outputs stop being reproducible. */
 export function seededRandom(seedHex: string): () => number {
-  let a = Number.parseInt(seedHex.slice(0, 8), 16) >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  return mulberry32(Number.parseInt(seedHex.slice(0, 8), 16));
 }
 
 export const nowSeconds = (ms: number = Date.now()): number => Math.floor(ms / 1000);

@@ -1,18 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { ChunkPlanner, type ChunkLimits, type ChunkRange } from '../../domain/chunk-plan.js';
+import { mulberry32 } from '../../domain/random.js';
 
-/** Deterministic PRNG (mulberry32) so a failing case can be replayed from its seed. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function plan(limits: ChunkLimits, sizes: number[], firstSeq = 0): ChunkRange[] {
   const p = new ChunkPlanner(limits);
