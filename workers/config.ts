@@ -9,6 +9,8 @@ export const WorkerEnv = CommonEnv.extend({
   /** A pre-built bundle (npm run build:workflows); without it the worker bundles at start. */
   DROVER_WORKFLOW_BUNDLE: z.string().optional(),
   DROVER_MAX_CONCURRENT_ACTIVITIES: z.coerce.number().int().positive().default(20),
+  /** Workflows kept in memory between tasks. The SDK sizes this from total RAM; each costs MBs. */
+  DROVER_MAX_CACHED_WORKFLOWS: z.coerce.number().int().min(0).default(200),
   /** Touched every 10 s, for container health checks. */
   DROVER_HEALTH_FILE: z.string().optional(),
 }).superRefine((env, ctx) => {

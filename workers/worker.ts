@@ -37,6 +37,7 @@ export async function createDroverWorker(env: WorkerEnv, db: Db, logger: Logger)
     ...(env.DROVER_WORKFLOW_BUNDLE ? { workflowBundle: { codePath: env.DROVER_WORKFLOW_BUNDLE } } : { workflowsPath: WORKFLOWS_PATH }),
     activities: createActivities({ db, providers: { openai: new OpenAIBatchProvider(openai) } }),
     maxConcurrentActivityTaskExecutions: env.DROVER_MAX_CONCURRENT_ACTIVITIES,
+    maxCachedWorkflows: env.DROVER_MAX_CACHED_WORKFLOWS,
     shutdownGraceTime: '10 seconds',
   });
 
