@@ -7,7 +7,16 @@ import { saveChunks } from '../store/chunks.js';
 import type { Db } from '../store/db.js';
 import { itemSizesPage } from '../store/items.js';
 import type { BatchRow } from '../store/rows.js';
-import type { FinishBatchInput } from '../workflows/contracts.js';
+import type { FinishBatchInput, PlanResult, StopReason } from '../workflows/contracts.js';
+import { estimateCost, outputTokensPerItem } from '../domain/estimate.js';
+import { closeUnfinished } from '../store/results.js';
+import type { ItemError } from '../store/rows.js';
+
+const STOP_ERRORS: Record<StopReason, ItemError> = {
+  cancelled: { code: 'batch_cancelled', message: 'the batch was cancelled before this item finished' },
+  timed_out: { code: 'deadline_exceeded', message: "the batch's deadline passed before this item finished" },
+  budget_exhausted: { code: 'budget_exhausted', message: "the batch's cost limit was reached before this item finished" },
+};
 
 export async function loadBatch(db: Db, batchId: string): Promise<BatchRow> {
   const batch = await findBatchById(db, batchId);
@@ -21,14 +30,17 @@ export function createBatchActivities(db: Db) {
      * Splits the stored items into chunks by count and bytes and stores the plan. Deterministic,
      * so a retry writes the same rows. Returns only the count: ranges stay in the store.
      */
-    async planBatch({ batchId }: { batchId: string }): Promise<{ chunkCount: number }> {
+    async planBatch({ batchId }: { batchId: string }): Promise<PlanResult> {
       const batch = await loadBatch(db, batchId);
+      const pricing = batch.pricing;
+      if (!pricing) throw ApplicationFailure.nonRetryable(`batch ${batchId} has no pricing`, 'InvalidBatch');
+      const perItem = outputTokensPerItem(batch.spec);
       const planner = new ChunkPlanner(chunkLimits(batch.provider as ProviderName, batch.settings.chunk_size, batch.spec));
       let after = -1;
       for (;;) {
         const page = await itemSizesPage(db, batchId, after, 50_000);
         try {
-          for (const row of page) planner.add(row.seq, row.request_bytes);
+          for (const row of page) planner.add(row.seq, row.request_bytes, row.est_input_tokens);
         } catch (err) {
           throw ApplicationFailure.nonRetryable((err as Error).message, 'InvalidBatch');
         }
@@ -36,15 +48,25 @@ export function createBatchActivities(db: Db) {
         if (page.length < 50_000) break;
         after = page[page.length - 1]!.seq;
       }
-      const chunks = planner.finish();
+      const chunks = planner.finish().map((c) => {
+        const { cost } = estimateCost(c.est_input_tokens, c.item_count, perItem, pricing);
+        return { ...c, est_cost_usd: cost.expected_usd, max_cost_usd: cost.high_usd };
+      });
       await saveChunks(db, batch.tenant_id, batchId, chunks);
       await markBatchRunning(db, batchId, chunks.length);
-      return { chunkCount: chunks.length };
+      return { chunkCount: chunks.length, expectedUsd: chunks.map((c) => c.est_cost_usd), reserveUsd: chunks.map((c) => c.max_cost_usd) };
     },
 
-    /** Records the final status and totals; idempotent (last write is the same write). */
+    /**
+     * Records the final status and totals; when the batch stopped early, closes the items that
+     * never got an outcome as cancelled with the reason. Idempotent.
+     */
     async finishBatch(input: FinishBatchInput): Promise<void> {
-      await storeFinish(db, input.batchId, input);
+      if (input.stopReason) {
+        const batch = await loadBatch(db, input.batchId);
+        await closeUnfinished(db, batch.tenant_id, input.batchId, STOP_ERRORS[input.stopReason]);
+      }
+      await storeFinish(db, input.batchId, { ...input, cost_usd: input.costUsd });
     },
   };
 }

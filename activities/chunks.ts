@@ -10,6 +10,7 @@ import { unfinishedItems } from '../store/items.js';
 import { findJob, jobKey, recordInputFile, recordProviderBatch, reserveJob, setJobStatus } from '../store/provider-jobs.js';
 import { markUnanswered, tallyAttempt, upsertResults, type NewResult } from '../store/results.js';
 import type { AttemptTally, ChunkRef, CollectChunkInput, PollResult, SubmitChunkResult } from '../workflows/contracts.js';
+import { costOf } from '../domain/pricing.js';
 import { loadBatch } from './batches.js';
 import { withHeartbeat } from './heartbeat.js';
 import { asProviderCall } from './provider-failure.js';
@@ -84,6 +85,9 @@ export function createChunkActivities(db: Db, providers: Providers) {
       const provider = providerFor(batch.provider);
       const key = jobKey(input.batchId, input.chunkIndex, input.attempt);
       const wantsJson = batch.spec.response_format?.type === 'json_schema';
+      const pricing = batch.pricing;
+      if (!pricing) throw ApplicationFailure.nonRetryable(`batch ${input.batchId} has no pricing`, 'InvalidBatch');
+      const outcome = { final: input.final, stopping: input.stopping ?? false };
 
       return withHeartbeat(async () => {
         const status = await asProviderCall(provider, () => provider.retrieve(input.providerBatchId));
@@ -100,18 +104,36 @@ export function createChunkActivities(db: Db, providers: Providers) {
               log.warn('provider returned a result for an unknown custom_id', { key, customId: line.customId.slice(0, 80) });
               continue;
             }
-            page.push(toResult(seq, line, wantsJson, input.final));
+            page.push({ ...toResult(seq, line, wantsJson, outcome), cost_usd: line.usage ? costOf(line.usage, pricing, true) : 0 });
             if (page.length >= WRITE_PAGE) await flush();
           }
         });
         await flush();
-        await markUnanswered(db, batch.tenant_id, input.batchId, chunk, input.attempt, input.final ? 'failed' : 'pending', {
+        await markUnanswered(db, batch.tenant_id, input.batchId, chunk, input.attempt, outcome.stopping ? 'cancelled' : input.final ? 'failed' : 'pending', {
           code: status.state === 'completed' ? 'missing_result' : `provider_batch_${status.state}`,
           message: status.error ?? `the provider batch ended ${status.state} without a result for this item`,
         });
         await setJobStatus(db, key, `collected:${status.state}`);
-        return tallyAttempt(db, input.batchId, chunk, input.attempt);
+        const t = await tallyAttempt(db, input.batchId, chunk, input.attempt);
+        return { succeeded: t.succeeded, failed: t.failed, cancelled: t.cancelled, pending: t.pending, usage: t.usage, costUsd: t.cost_usd };
       });
+    },
+
+    /**
+     * Cancels the provider batch of one chunk attempt, if it was created (looked up by key, so a
+     * submit interrupted before returning is covered) and is not over yet. Returns its id.
+     */
+    async cancelChunk(ref: ChunkRef): Promise<{ providerBatchId: string | null }> {
+      const job = await findJob(db, jobKey(ref.batchId, ref.chunkIndex, ref.attempt));
+      if (!job?.provider_batch_id) return { providerBatchId: null };
+      const id = job.provider_batch_id;
+      const provider = providerFor(job.provider);
+      const status = await asProviderCall(provider, () => provider.retrieve(id));
+      if (!status.terminal && status.state !== 'cancelling') {
+        await asProviderCall(provider, () => provider.cancel(id));
+        log.info('cancelled provider batch', { providerBatchId: id, chunkIndex: ref.chunkIndex });
+      }
+      return { providerBatchId: id };
     },
   };
 }
@@ -124,9 +146,12 @@ export function encodeChunk(provider: BatchProvider, spec: PromptSpec, items: Ar
   return Buffer.from(lines.join('\n') + '\n');
 }
 
-/** A line in store terms: JSON outputs are parsed; a retryable failure stays pending until the last attempt. */
-export function toResult(seq: number, line: ProviderResultLine, wantsJson: boolean, final: boolean): NewResult {
-  const retryStatus = final ? 'failed' : 'pending';
+/**
+ * A line in store terms: JSON outputs are parsed; a retryable failure stays pending until the
+ * last attempt, and becomes cancelled when the batch is stopping.
+ */
+export function toResult(seq: number, line: ProviderResultLine, wantsJson: boolean, when: { final: boolean; stopping?: boolean }): Omit<NewResult, 'cost_usd'> {
+  const retryStatus = when.stopping ? 'cancelled' : when.final ? 'failed' : 'pending';
   if (!line.ok) return { seq, status: line.retryable ? retryStatus : 'failed', output: null, error: line.error, usage: line.usage };
   if (!wantsJson) return { seq, status: 'succeeded', output: line.text, error: null, usage: line.usage };
   try {

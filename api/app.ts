@@ -1,12 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import express, { type Express } from 'express';
 import type { Logger } from 'pino';
+import type { IntakeContext } from './batch-intake.js';
 import type { BatchService } from './batch-service.js';
 import { errorBody, errorHandler } from './errors.js';
 import { batchesRouter } from './routes/batches.js';
 
 export interface AppDeps {
   batches: BatchService;
+  intake: IntakeContext;
   logger: Logger;
   jsonLimit?: string;
 }
@@ -30,7 +32,7 @@ export function createApp(deps: AppDeps): Express {
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
   });
-  app.use(batchesRouter(deps.batches));
+  app.use(batchesRouter(deps.batches, deps.intake));
 
   app.use((req, res) => {
     res.status(404).json(errorBody('not_found', `no route for ${req.method} ${req.path}`));

@@ -6,7 +6,11 @@ import { BatchSettings, BatchSettingsQuery, PromptSpec } from '../domain/batch-s
 import { zodIssues, type Issue } from '../domain/issues.js';
 import { ItemValidator, MAX_ISSUES, type PreparedItem } from '../domain/item-validator.js';
 import { jsonSchemaProblems } from '../domain/json-schema.js';
-import { resolveModel } from '../providers/limits.js';
+import { ChunkPlanner } from '../domain/chunk-plan.js';
+import { estimateCost, outputTokensPerItem, tokenCounterFor, type CostEstimate } from '../domain/estimate.js';
+import { roundUsd, type Pricing } from '../domain/pricing.js';
+import { chunkLimits, resolveModel, type ProviderName } from '../providers/limits.js';
+import { resolvePricing, type PriceOverrides } from '../providers/prices.js';
 import { insertBatch, setItemCount, type NewBatch } from '../store/batches.js';
 import { inTransaction, type Db } from '../store/db.js';
 import { insertItems } from '../store/items.js';
@@ -31,12 +35,19 @@ function templatesOf(raw: Record<string, unknown>): { system_prompt?: string; us
 /** A validated batch request without its items: what both body formats resolve to first. */
 export interface BatchDraft {
   settings: BatchSettings;
-  provider: string;
+  provider: ProviderName;
   spec: PromptSpec;
+  pricing: Pricing;
+  deadline: Date | null;
+}
+
+/** What intake needs beyond the request: the operator's price overrides. */
+export interface IntakeContext {
+  priceOverrides: PriceOverrides;
 }
 
 /** Checks everything about a request except its items; throws ValidationError naming each field. */
-export function draftFromSettings(raw: unknown, prefix = ''): BatchDraft {
+export function draftFromSettings(raw: unknown, ctx: IntakeContext, prefix = ''): BatchDraft {
   const parsed = BatchSettings.safeParse(raw);
   if (!parsed.success) throw new ValidationError(zodIssues(parsed.error, prefix));
   const settings = parsed.data;
@@ -48,21 +59,36 @@ export function draftFromSettings(raw: unknown, prefix = ''): BatchDraft {
       issues.push({ path: 'response_format.json_schema.schema', message: `not a valid JSON Schema: ${problem}` });
     }
   }
-  if (issues.length || 'error' in resolved) throw new ValidationError(issues);
+  let deadline: Date | null = null;
+  if (settings.deadline && settings.time_limit_seconds) issues.push({ path: 'deadline', message: 'give deadline or time_limit_seconds, not both' });
+  else if (settings.deadline) deadline = new Date(settings.deadline);
+  else if (settings.time_limit_seconds) deadline = new Date(Date.now() + settings.time_limit_seconds * 1000);
+  if (settings.deadline && deadline && deadline.getTime() <= Date.now()) issues.push({ path: 'deadline', message: `${settings.deadline} is in the past` });
+  let pricing: Pricing | null = null;
+  if (!('error' in resolved)) {
+    pricing = resolvePricing(resolved.provider, resolved.model, settings.prices, ctx.priceOverrides);
+    if (!pricing) {
+      issues.push({
+        path: 'model',
+        message: `no price is known for ${resolved.provider}/${resolved.model}: give "prices" ({"input_per_mtok", "output_per_mtok"}) or add it to the price override file, so spend is never billed at zero`,
+      });
+    }
+  }
+  if (issues.length || 'error' in resolved || !pricing) throw new ValidationError(issues);
   const spec: PromptSpec = { model: resolved.model };
   if (settings.system_prompt !== undefined) spec.system_prompt = settings.system_prompt;
   if (settings.user_prompt_template !== undefined) spec.user_prompt_template = settings.user_prompt_template;
   if (settings.response_format !== undefined) spec.response_format = settings.response_format;
   if (settings.max_output_tokens !== undefined) spec.max_output_tokens = settings.max_output_tokens;
-  return { settings, provider: resolved.provider, spec };
+  return { settings, provider: resolved.provider, spec, pricing, deadline };
 }
 
 /** The NDJSON form: settings come as query-string text, so JSON-valued ones are decoded here. */
-export function draftFromQuery(query: unknown): BatchDraft {
+export function draftFromQuery(query: unknown, ctx: IntakeContext): BatchDraft {
   const parsed = BatchSettingsQuery.safeParse(query);
   if (!parsed.success) throw new ValidationError(zodIssues(parsed.error));
   const raw: Record<string, unknown> = { ...parsed.data };
-  for (const field of ['response_format', 'metadata'] as const) {
+  for (const field of ['response_format', 'metadata', 'prices'] as const) {
     const text = parsed.data[field];
     if (text === undefined) continue;
     try {
@@ -72,10 +98,74 @@ export function draftFromQuery(query: unknown): BatchDraft {
     }
   }
   for (const key of Object.keys(raw)) if (raw[key] === undefined) delete raw[key];
-  return draftFromSettings(raw);
+  return draftFromSettings(raw, ctx);
 }
 
-export function newBatch(tenantId: string, draft: BatchDraft, itemCount: number): NewBatch {
+/**
+ * Follows items as they are accepted: the chunk plan (by count and bytes, as the worker will
+ * split) and the prompt tokens, so a dry run and a stored batch share one estimate.
+ */
+class Planner {
+  readonly chunks: ChunkPlanner;
+  inputTokens = 0;
+  items = 0;
+
+  constructor(private readonly draft: BatchDraft) {
+    this.chunks = new ChunkPlanner(chunkLimits(draft.provider, draft.settings.chunk_size, draft.spec));
+  }
+
+  add(item: PreparedItem): void {
+    this.chunks.add(item.seq, item.request_bytes, item.est_input_tokens);
+    this.inputTokens += item.est_input_tokens;
+    this.items++;
+  }
+
+  estimate(): CostEstimate {
+    return estimateCost(this.inputTokens, this.items, outputTokensPerItem(this.draft.spec), this.draft.pricing);
+  }
+}
+
+function validatorFor(settings: Pick<BatchSettings, 'system_prompt' | 'user_prompt_template'>, provider: string): { validator: ItemValidator; method: string } {
+  const counter = tokenCounterFor(provider);
+  return { validator: new ItemValidator(settings, counter.count), method: counter.method };
+}
+
+export interface BatchEstimate {
+  object: 'batch_estimate';
+  model: string;
+  provider: string;
+  item_count: number;
+  chunks: { count: number; plan: Array<{ index: number; items: number; bytes: number; input_tokens: number }> };
+  input_tokens: number;
+  input_token_method: string;
+  output_tokens: { typical: number; max: number; per_item_max: number };
+  cost: { low_usd: number; expected_usd: number; high_usd: number };
+  pricing: Pricing;
+}
+
+const PLAN_SHOWN = 100;
+
+function estimateView(draft: BatchDraft, planner: Planner, method: string): BatchEstimate {
+  const e = planner.estimate();
+  const chunks = planner.chunks.finish();
+  return {
+    object: 'batch_estimate',
+    model: draft.settings.model,
+    provider: draft.provider,
+    item_count: planner.items,
+    chunks: {
+      count: chunks.length,
+      plan: chunks.slice(0, PLAN_SHOWN).map((c) => ({ index: c.idx, items: c.item_count, bytes: c.bytes, input_tokens: c.est_input_tokens })),
+    },
+    input_tokens: e.input_tokens,
+    input_token_method: method,
+    output_tokens: { ...e.output_tokens, per_item_max: outputTokensPerItem(draft.spec).max },
+    cost: { low_usd: roundUsd(e.cost.low_usd), expected_usd: roundUsd(e.cost.expected_usd), high_usd: roundUsd(e.cost.high_usd) },
+    pricing: draft.pricing,
+  };
+}
+
+export function newBatch(tenantId: string, draft: BatchDraft, itemCount: number, estimatedCostUsd: number | null): NewBatch {
   const { settings } = draft;
   return {
     id: `batch_${randomUUID().replaceAll('-', '')}`,
@@ -87,32 +177,33 @@ export function newBatch(tenantId: string, draft: BatchDraft, itemCount: number)
     settings: { chunk_size: settings.chunk_size, max_parallel_chunks: settings.max_parallel_chunks, max_attempts: settings.max_attempts },
     metadata: settings.metadata ?? null,
     item_count: itemCount,
+    pricing: draft.pricing,
+    max_cost_usd: settings.max_cost_usd ?? null,
+    deadline: draft.deadline,
+    on_budget_exhausted: settings.on_budget_exhausted,
+    estimated_cost_usd: estimatedCostUsd,
   };
 }
 
-export type Stored = { batch: BatchRow; created: true } | { batch: null; created: false };
+export type Stored = { batch: BatchRow; created: true } | { batch: null; created: false } | { estimate: BatchEstimate; created: false; batch: null };
 
-/**
- * JSON body: every item is validated before anything is written, then the batch and its items
- * go in one transaction. `created: false` means the idempotency key already names a batch.
- */
-export async function storeJsonBatch(db: Db, tenantId: string, body: unknown): Promise<Stored> {
+/** A JSON body, validated whole: settings and items are checked together so one 400 lists both. */
+function prepareJson(body: unknown, ctx: IntakeContext): { draft: BatchDraft; items: PreparedItem[]; planner: Planner; method: string } {
   if (body === null || typeof body !== 'object' || Array.isArray(body)) {
     throw new ValidationError([{ path: '(body)', message: 'the body must be a JSON object (Content-Type: application/json) or NDJSON (application/x-ndjson)' }]);
   }
-  // Settings and items are checked separately so one 400 lists the problems of both.
   const { items: rawItems, ...rawSettings } = body as Record<string, unknown>;
   const issues: Issue[] = [];
   let draft: BatchDraft | null = null;
   try {
-    draft = draftFromSettings(rawSettings);
+    draft = draftFromSettings(rawSettings, ctx);
   } catch (err) {
     if (!(err instanceof ValidationError)) throw err;
     issues.push(...(err.issues ?? []));
   }
   const itemsParsed = ItemList.safeParse(rawItems);
   if (!itemsParsed.success) issues.push(...zodIssues(itemsParsed.error, 'items'));
-  const validator = new ItemValidator(draft?.settings ?? templatesOf(rawSettings));
+  const { validator, method } = validatorFor(draft?.settings ?? templatesOf(rawSettings), draft?.provider ?? 'openai');
   const items: PreparedItem[] = [];
   (itemsParsed.data ?? []).forEach((raw, index) => {
     const item = validator.accept(raw, { index });
@@ -120,9 +211,28 @@ export async function storeJsonBatch(db: Db, tenantId: string, body: unknown): P
   });
   const all = [...issues, ...validator.issues];
   if (all.length > 0 || !draft) throw new ValidationError(all.slice(0, MAX_ISSUES), issues.length + validator.issueCount);
+  const planner = new Planner(draft);
+  for (const item of items) planner.add(item);
+  return { draft, items, planner, method };
+}
 
+/** Validates, plans and prices a JSON body without storing or starting anything. */
+export function estimateJsonBatch(body: unknown, ctx: IntakeContext): BatchEstimate {
+  const { draft, planner, method } = prepareJson(body, ctx);
+  return estimateView(draft, planner, method);
+}
+
+/**
+ * JSON body: every item is validated before anything is written, then the batch and its items
+ * go in one transaction. `created: false` means the idempotency key already names a batch, or
+ * (with `estimate`) that it was a dry run.
+ */
+export async function storeJsonBatch(db: Db, tenantId: string, body: unknown, ctx: IntakeContext): Promise<Stored> {
+  const { draft, items, planner, method } = prepareJson(body, ctx);
+  if (draft.settings.dry_run) return { estimate: estimateView(draft, planner, method), created: false, batch: null };
+  const estimated = planner.estimate().cost.expected_usd;
   return inTransaction(db, async (tx) => {
-    const batch = await insertBatch(tx, newBatch(tenantId, draft, items.length));
+    const batch = await insertBatch(tx, newBatch(tenantId, draft, items.length, estimated));
     if (!batch) return { batch: null, created: false };
     for (let i = 0; i < items.length; i += INSERT_PAGE) await insertItems(tx, tenantId, batch.id, items.slice(i, i + INSERT_PAGE));
     return { batch, created: true };
@@ -130,42 +240,62 @@ export async function storeJsonBatch(db: Db, tenantId: string, body: unknown): P
 }
 
 /**
+ * Reads NDJSON lines one at a time: the 400 lists every bad line (up to a cap), not just the
+ * first, and `onItem` sees each good item while nothing is wrong yet.
+ */
+async function readNdjson(body: Readable, validator: ItemValidator, onItem: (item: PreparedItem) => Promise<void> | void): Promise<void> {
+  let lineNo = 0;
+  for await (const line of createInterface({ input: body, crlfDelay: Infinity })) {
+    lineNo++;
+    if (!line.trim()) continue;
+    let raw: unknown;
+    try {
+      raw = JSON.parse(line);
+    } catch (err) {
+      validator.add({ line: lineNo, path: '(line)', message: `not valid JSON: ${(err as Error).message}` });
+      continue;
+    }
+    const item = validator.accept(raw, { line: lineNo });
+    if (item && validator.issueCount === 0) await onItem(item);
+  }
+  if (validator.count === 0 && validator.issueCount === 0) validator.add({ path: '(body)', message: 'a batch needs at least one item: the body has no lines' });
+  if (validator.issueCount > 0) throw new ValidationError(validator.issues, validator.issueCount);
+}
+
+/** NDJSON dry run: the same checks and plan, nothing stored. */
+export async function estimateNdjsonBatch(draft: BatchDraft, body: Readable): Promise<BatchEstimate> {
+  const { validator, method } = validatorFor(draft.settings, draft.provider);
+  const planner = new Planner(draft);
+  await readNdjson(body, validator, (item) => planner.add(item));
+  return estimateView(draft, planner, method);
+}
+
+/**
  * NDJSON body, one item per line: read as a stream and written in pages inside one transaction,
- * so a million-line upload never sits in memory. Any problem rolls everything back; reading
- * continues so the 400 lists every bad line (up to a cap), not just the first.
+ * so a million-line upload never sits in memory. Any problem rolls everything back.
  */
 export async function storeNdjsonBatch(db: Db, tenantId: string, draft: BatchDraft, body: Readable): Promise<Stored> {
+  if (draft.settings.dry_run) return { estimate: await estimateNdjsonBatch(draft, body), created: false, batch: null };
   return inTransaction(db, async (tx) => {
-    const batch = await insertBatch(tx, newBatch(tenantId, draft, 0));
+    const batch = await insertBatch(tx, newBatch(tenantId, draft, 0, null));
     if (!batch) {
       body.resume();
       return { batch: null, created: false };
     }
-    const validator = new ItemValidator(draft.settings);
+    const { validator } = validatorFor(draft.settings, draft.provider);
+    const planner = new Planner(draft);
     let page: PreparedItem[] = [];
-    let lineNo = 0;
-    for await (const line of createInterface({ input: body, crlfDelay: Infinity })) {
-      lineNo++;
-      if (!line.trim()) continue;
-      let raw: unknown;
-      try {
-        raw = JSON.parse(line);
-      } catch (err) {
-        validator.add({ line: lineNo, path: '(line)', message: `not valid JSON: ${(err as Error).message}` });
-        continue;
-      }
-      const item = validator.accept(raw, { line: lineNo });
-      if (!item || validator.issueCount > 0) continue;
+    await readNdjson(body, validator, async (item) => {
+      planner.add(item);
       page.push(item);
       if (page.length >= INSERT_PAGE) {
         await insertItems(tx, tenantId, batch.id, page);
         page = [];
       }
-    }
-    if (validator.count === 0 && validator.issueCount === 0) validator.add({ path: '(body)', message: 'a batch needs at least one item: the body has no lines' });
-    if (validator.issueCount > 0) throw new ValidationError(validator.issues, validator.issueCount);
+    });
     await insertItems(tx, tenantId, batch.id, page);
-    await setItemCount(tx, batch.id, validator.count);
-    return { batch: { ...batch, item_count: validator.count }, created: true };
+    const estimated = planner.estimate().cost.expected_usd;
+    await setItemCount(tx, batch.id, validator.count, estimated);
+    return { batch: { ...batch, item_count: validator.count, estimated_cost_usd: estimated }, created: true };
   });
 }

@@ -1,29 +1,40 @@
 import type { Readable } from 'node:stream';
-import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/client';
-import { findBatch, findBatchByIdempotencyKey } from '../store/batches.js';
+import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError, WorkflowUpdateFailedError, type Client } from '@temporalio/client';
+import { batchesByIds, findBatch, findBatchByIdempotencyKey, setLimits } from '../store/batches.js';
 import type { Db } from '../store/db.js';
 import { countResults, iterateResults, resultPage, resultForItem } from '../store/results.js';
 import { TERMINAL_STATUSES, type BatchRow, type ResultRow, type ResultStatus } from '../store/rows.js';
-import type { PollPolicy } from '../workflows/contracts.js';
-import { progressQuery } from '../workflows/definitions.js';
+import type { LimitsPatch, PollPolicy } from '../workflows/contracts.js';
+import { cancelSignal, pauseSignal, progressQuery, resumeSignal, setLimitsUpdate } from '../workflows/definitions.js';
 import type { processBatchWorkflow } from '../workflows/process-batch.js';
 import { DroverItemCount, DroverModel, DroverProvider, DroverStatus, DroverTenant } from '../workflows/search-attributes.js';
-import { storeJsonBatch, storeNdjsonBatch, type BatchDraft, type Stored } from './batch-intake.js';
-import { NotFoundError } from './errors.js';
+import { estimateJsonBatch, estimateNdjsonBatch, storeJsonBatch, storeNdjsonBatch, type BatchDraft, type BatchEstimate, type IntakeContext, type Stored } from './batch-intake.js';
+import { AppError, NotFoundError } from './errors.js';
 import { batchView, type BatchView, type LiveFigures } from './views.js';
 
 const QUERY_DEADLINE_MS = 3000;
 
-export interface BatchServiceConfig {
+export interface BatchServiceConfig extends IntakeContext {
   taskQueue: string;
   poll: PollPolicy;
   chunksPerRun?: number | undefined;
 }
 
-export interface Submitted {
-  batch: BatchView;
-  /** true when the idempotency key named an existing batch and nothing new was created. */
-  replayed: boolean;
+export type Submitted = { batch: BatchView; replayed: boolean; estimate?: undefined } | { estimate: BatchEstimate; batch?: undefined; replayed?: undefined };
+
+export interface ListQuery {
+  status?: string | undefined;
+  model?: string | undefined;
+  created_after?: string | undefined;
+  limit: number;
+  cursor?: string | undefined;
+}
+
+/** A message for a batch that has ended: the caller's mistake, not the server's. */
+export class BatchEndedError extends AppError {
+  constructor(id: string, status: string, what: string) {
+    super(409, 'batch_ended', `batch ${id} has ended (${status}); it can no longer ${what}`);
+  }
 }
 
 /** Everything the batch routes do, behind one object the HTTP layer calls. */
@@ -35,17 +46,17 @@ export class BatchService {
   ) {}
 
   async submitJson(tenantId: string, body: unknown): Promise<Submitted> {
-    const raw = (body as { idempotency_key?: unknown } | null)?.idempotency_key;
-    const key = typeof raw === 'string' ? raw : undefined;
+    const raw = (body as { idempotency_key?: unknown; dry_run?: unknown } | null) ?? {};
+    const key = typeof raw.idempotency_key === 'string' && raw.dry_run !== true ? raw.idempotency_key : undefined;
     if (key) {
       const existing = await this.replay(tenantId, key);
       if (existing) return existing;
     }
-    return this.started(tenantId, await storeJsonBatch(this.db, tenantId, body), key);
+    return this.started(tenantId, await storeJsonBatch(this.db, tenantId, body, this.config), key);
   }
 
   async submitNdjson(tenantId: string, draft: BatchDraft, body: Readable): Promise<Submitted> {
-    const key = draft.settings.idempotency_key;
+    const key = draft.settings.dry_run ? undefined : draft.settings.idempotency_key;
     if (key) {
       const existing = await this.replay(tenantId, key);
       if (existing) {
@@ -56,9 +67,77 @@ export class BatchService {
     return this.started(tenantId, await storeNdjsonBatch(this.db, tenantId, draft, body), key);
   }
 
+  estimateJson(body: unknown): BatchEstimate {
+    return estimateJsonBatch(body, this.config);
+  }
+
+  estimateNdjson(draft: BatchDraft, body: Readable): Promise<BatchEstimate> {
+    return estimateNdjsonBatch(draft, body);
+  }
+
   async get(tenantId: string, id: string): Promise<BatchView> {
     const row = await this.load(tenantId, id);
     return batchView(row, await this.live(row));
+  }
+
+  /** Batches newest first, through Temporal visibility (status is its search attribute). */
+  async list(tenantId: string, q: ListQuery): Promise<{ data: BatchView[]; next_cursor: string | null }> {
+    const clauses = [`WorkflowType = 'processBatchWorkflow'`, `${DroverTenant.name} = '${tenantId}'`];
+    if (q.status) clauses.push(`${DroverStatus.name} = '${q.status}'`);
+    if (q.model) clauses.push(`${DroverModel.name} = '${q.model}'`);
+    if (q.created_after) clauses.push(`StartTime > '${q.created_after}'`);
+    const page = await this.temporal.workflowService.listWorkflowExecutions({
+      namespace: this.temporal.options.namespace,
+      query: clauses.join(' AND '),
+      pageSize: q.limit,
+      ...(q.cursor ? { nextPageToken: Buffer.from(q.cursor, 'base64url') } : {}),
+    });
+    // A batch that continued as new is listed once per run; keep its newest.
+    const ids = [...new Set((page.executions ?? []).map((e) => e.execution?.workflowId).filter((id): id is string => !!id))];
+    const statusById = new Map<string, string>();
+    for (const e of page.executions ?? []) {
+      const raw = e.searchAttributes?.indexedFields?.[DroverStatus.name]?.data;
+      const id = e.execution?.workflowId;
+      if (raw && id && !statusById.has(id)) statusById.set(id, JSON.parse(Buffer.from(raw).toString()) as string);
+    }
+    const rows = new Map((await batchesByIds(this.db, tenantId, ids)).map((r) => [r.id, r]));
+    const data = ids.flatMap((id) => {
+      const row = rows.get(id);
+      if (!row) return [];
+      const view = batchView(row);
+      const status = statusById.get(id);
+      return [TERMINAL_STATUSES.includes(row.status) || !status ? view : { ...view, status }];
+    });
+    const token = page.nextPageToken && page.nextPageToken.length > 0 ? Buffer.from(page.nextPageToken).toString('base64url') : null;
+    return { data, next_cursor: token };
+  }
+
+  async cancel(tenantId: string, id: string): Promise<BatchView> {
+    return this.message(tenantId, id, 'be cancelled', (h) => h.signal(cancelSignal));
+  }
+
+  async pause(tenantId: string, id: string): Promise<BatchView> {
+    return this.message(tenantId, id, 'be paused', (h) => h.signal(pauseSignal));
+  }
+
+  async resume(tenantId: string, id: string): Promise<BatchView> {
+    return this.message(tenantId, id, 'be resumed', (h) => h.signal(resumeSignal));
+  }
+
+  /** Runs the workflow's setLimits update; its validator's refusal comes back as a 400 with the reason. */
+  async setLimits(tenantId: string, id: string, patch: LimitsPatch): Promise<BatchView> {
+    const row = await this.loadActive(tenantId, id, 'change its limits');
+    try {
+      const progress = await this.temporal.workflow.getHandle(id).executeUpdate(setLimitsUpdate, { args: [patch] });
+      await setLimits(this.db, id, { max_cost_usd: progress.cost.limitUsd, deadline: progress.deadlineMs === null ? null : new Date(progress.deadlineMs) });
+      return batchView({ ...row, max_cost_usd: progress.cost.limitUsd }, progress);
+    } catch (err) {
+      if (err instanceof WorkflowUpdateFailedError) {
+        const reason = (err.cause as Error | undefined)?.message ?? err.message;
+        throw new AppError(400, 'invalid_limits', reason);
+      }
+      throw this.endedOr(err, row, 'change its limits');
+    }
   }
 
   async results(tenantId: string, id: string, q: { status?: ResultStatus; offset: number; limit: number }) {
@@ -78,6 +157,28 @@ export class BatchService {
     return row;
   }
 
+  private async message(tenantId: string, id: string, what: string, send: (h: ReturnType<Client['workflow']['getHandle']>) => Promise<void>): Promise<BatchView> {
+    const row = await this.loadActive(tenantId, id, what);
+    try {
+      await send(this.temporal.workflow.getHandle(id));
+    } catch (err) {
+      throw this.endedOr(err, row, what);
+    }
+    return this.get(tenantId, id);
+  }
+
+  /** The workflow may end between our read of the store and the message: that too is a 409. */
+  private endedOr(err: unknown, row: BatchRow, what: string): unknown {
+    if (err instanceof WorkflowNotFoundError || (err as { code?: number })?.code === 5) return new BatchEndedError(row.id, 'completed', what);
+    return err;
+  }
+
+  private async loadActive(tenantId: string, id: string, what: string): Promise<BatchRow> {
+    const row = await this.load(tenantId, id);
+    if (TERMINAL_STATUSES.includes(row.status)) throw new BatchEndedError(id, row.status, what);
+    return row;
+  }
+
   private async load(tenantId: string, id: string): Promise<BatchRow> {
     const row = await findBatch(this.db, tenantId, id);
     if (!row) throw new NotFoundError(`batch ${id}`);
@@ -85,7 +186,7 @@ export class BatchService {
   }
 
   /**
-   * Counts from the running workflow. A query needs a live worker, so it gets a short deadline;
+   * Figures from the running workflow. A query needs a live worker, so it gets a short deadline;
    * without an answer the store's counts stand in (the truth once the batch ends).
    */
   private async live(row: BatchRow): Promise<LiveFigures | undefined> {
@@ -95,7 +196,7 @@ export class BatchService {
     const answer = await Promise.race([query.catch(() => undefined), timeout]);
     if (answer) return answer;
     const counts = await countResults(this.db, row.id);
-    return { status: row.status, succeeded: counts.succeeded, failed: counts.failed, usage: row.usage };
+    return { status: row.status, succeeded: counts.succeeded, failed: counts.failed, cancelled: counts.cancelled, usage: row.usage, costUsd: counts.cost_usd };
   }
 
   private async replay(tenantId: string, key: string): Promise<Submitted | null> {
@@ -107,6 +208,7 @@ export class BatchService {
   }
 
   private async started(tenantId: string, stored: Stored, key: string | undefined): Promise<Submitted> {
+    if ('estimate' in stored && stored.estimate) return { estimate: stored.estimate };
     if (!stored.created) {
       // Lost a race with a concurrent request carrying the same key.
       const existing = key ? await this.replay(tenantId, key) : null;
@@ -118,6 +220,7 @@ export class BatchService {
   }
 
   private async start(row: BatchRow): Promise<void> {
+    const limit = row.max_cost_usd === null ? '' : ` · limit $${row.max_cost_usd}`;
     try {
       await this.temporal.workflow.start<typeof processBatchWorkflow>('processBatchWorkflow', {
         taskQueue: this.config.taskQueue,
@@ -129,6 +232,7 @@ export class BatchService {
             maxParallelChunks: row.settings.max_parallel_chunks,
             maxAttempts: row.settings.max_attempts,
             poll: this.config.poll,
+            limits: { maxCostUsd: row.max_cost_usd, deadlineMs: row.deadline?.getTime() ?? null, onBudgetExhausted: row.on_budget_exhausted },
             ...(this.config.chunksPerRun ? { chunksPerRun: this.config.chunksPerRun } : {}),
           },
         ],
@@ -140,7 +244,7 @@ export class BatchService {
           { key: DroverTenant, value: row.tenant_id },
           { key: DroverItemCount, value: row.item_count },
         ],
-        staticSummary: `${row.item_count.toLocaleString('en-US')} items · ${row.model}`.slice(0, 200),
+        staticSummary: `${row.item_count.toLocaleString('en-US')} items · ${row.model}${limit}`.slice(0, 200),
       });
     } catch (err) {
       if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;

@@ -2,6 +2,7 @@ import type { Server } from 'node:http';
 import { Client, Connection } from '@temporalio/client';
 import type { Logger } from 'pino';
 import type { Db } from '../store/db.js';
+import { loadPriceOverrides } from '../providers/prices.js';
 import { createApp } from './app.js';
 import { BatchService } from './batch-service.js';
 import type { ApiEnv } from './config.js';
@@ -16,12 +17,14 @@ export interface RunningApi {
 export async function startApi(env: ApiEnv, db: Db, logger: Logger): Promise<RunningApi> {
   const connection = await Connection.connect({ address: env.TEMPORAL_ADDRESS });
   const temporal = new Client({ connection, namespace: env.TEMPORAL_NAMESPACE });
+  const intake = { priceOverrides: loadPriceOverrides(env.DROVER_PRICES_FILE) };
   const batches = new BatchService(db, temporal, {
+    ...intake,
     taskQueue: env.DROVER_TASK_QUEUE,
     poll: { initialMs: env.DROVER_POLL_INITIAL_MS, maxMs: env.DROVER_POLL_MAX_MS, factor: 1.5 },
     chunksPerRun: env.DROVER_CHUNKS_PER_RUN,
   });
-  const app = createApp({ batches, logger, jsonLimit: env.DROVER_JSON_LIMIT });
+  const app = createApp({ batches, intake, logger, jsonLimit: env.DROVER_JSON_LIMIT });
   const server = app.listen(env.PORT, env.HOST);
   await new Promise<void>((resolve, reject) => server.once('listening', resolve).once('error', reject));
   const address = server.address();

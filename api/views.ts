@@ -1,5 +1,6 @@
 import type { BatchProgress } from '../workflows/contracts.js';
 import { TERMINAL_STATUSES, type BatchRow, type ResultRow } from '../store/rows.js';
+import { roundUsd } from '../domain/pricing.js';
 
 /** The public shapes: snake_case like the provider APIs users know. */
 
@@ -9,36 +10,52 @@ export interface BatchView {
   status: string;
   model: string;
   provider: string;
-  counts: { total: number; succeeded: number; failed: number; pending: number };
+  counts: { total: number; succeeded: number; failed: number; cancelled: number; pending: number };
   usage: BatchRow['usage'];
+  cost: { spent_usd: number; reserved_usd: number; limit_usd: number | null; estimated_total_usd: number | null };
+  deadline: string | null;
   chunks: { total: number; completed: number; running: number; waiting: number } | null;
   metadata: Record<string, unknown> | null;
   error: string | null;
   created_at: string;
   started_at: string | null;
   completed_at: string | null;
+  eta: string | null;
 }
 
 /** What is known of a running batch: from its workflow, or counted in the store when it cannot answer. */
-export type LiveFigures = Pick<BatchProgress, 'status' | 'succeeded' | 'failed' | 'usage'> & { chunks?: BatchProgress['chunks'] };
+export type LiveFigures = Pick<BatchProgress, 'status' | 'succeeded' | 'failed' | 'cancelled' | 'usage' | 'costUsd'> & Partial<Pick<BatchProgress, 'chunks' | 'cost' | 'deadlineMs' | 'etaMs'>>;
+
+const iso = (ms: number | null | undefined) => (ms === null || ms === undefined ? null : new Date(ms).toISOString());
 
 export function batchView(row: BatchRow, live?: LiveFigures): BatchView {
+  const ended = TERMINAL_STATUSES.includes(row.status);
   const succeeded = live?.succeeded ?? row.succeeded;
   const failed = live?.failed ?? row.failed;
+  const cancelled = live?.cancelled ?? (ended ? row.item_count - row.succeeded - row.failed : 0);
+  const spent = live?.costUsd ?? row.cost_usd;
   return {
     id: row.id,
     object: 'batch',
     status: live && row.status !== 'queued' ? live.status : row.status,
     model: row.model,
     provider: row.provider,
-    counts: { total: row.item_count, succeeded, failed, pending: row.item_count - succeeded - failed },
+    counts: { total: row.item_count, succeeded, failed, cancelled, pending: row.item_count - succeeded - failed - cancelled },
     usage: live?.usage ?? row.usage,
-    chunks: live?.chunks ?? (row.chunk_count !== null && TERMINAL_STATUSES.includes(row.status) ? { total: row.chunk_count, completed: row.chunk_count, running: 0, waiting: 0 } : null),
+    cost: {
+      spent_usd: roundUsd(spent),
+      reserved_usd: roundUsd(live?.cost?.reservedUsd ?? 0),
+      limit_usd: live?.cost ? live.cost.limitUsd : row.max_cost_usd,
+      estimated_total_usd: ended ? roundUsd(spent) : roundUsd(live?.cost?.estimatedTotalUsd ?? row.estimated_cost_usd ?? 0),
+    },
+    deadline: live?.cost ? iso(live.deadlineMs) : (row.deadline?.toISOString() ?? null),
+    chunks: live?.chunks ?? (row.chunk_count !== null && ended ? { total: row.chunk_count, completed: row.chunk_count, running: 0, waiting: 0 } : null),
     metadata: row.metadata,
     error: row.error,
     created_at: row.created_at.toISOString(),
     started_at: row.started_at?.toISOString() ?? null,
     completed_at: row.completed_at?.toISOString() ?? null,
+    eta: ended ? null : iso(live?.etaMs),
   };
 }
 
@@ -48,14 +65,27 @@ export interface ResultView {
   output: unknown;
   error: ResultRow['error'];
   usage: ResultRow['usage'];
+  cost_usd: number;
   metadata: ResultRow['metadata'];
 }
 
 export function resultView(r: ResultRow): ResultView {
-  return { id: r.item_id, status: r.status, output: r.output, error: r.error, usage: r.usage, metadata: r.metadata };
+  return { id: r.item_id, status: r.status, output: r.output, error: r.error, usage: r.usage, cost_usd: r.cost_usd, metadata: r.metadata };
 }
 
-export const CSV_COLUMNS = ['id', 'status', 'output', 'error_code', 'error_message', 'input_tokens', 'cached_input_tokens', 'output_tokens', 'reasoning_tokens', 'metadata'] as const;
+export const CSV_COLUMNS = [
+  'id',
+  'status',
+  'output',
+  'error_code',
+  'error_message',
+  'input_tokens',
+  'cached_input_tokens',
+  'output_tokens',
+  'reasoning_tokens',
+  'cost_usd',
+  'metadata',
+] as const;
 
 export function csvRow(r: ResultRow): string {
   const output = r.output === null || r.output === undefined ? '' : typeof r.output === 'string' ? r.output : JSON.stringify(r.output);
@@ -69,6 +99,7 @@ export function csvRow(r: ResultRow): string {
     r.usage?.cached_input_tokens ?? '',
     r.usage?.output_tokens ?? '',
     r.usage?.reasoning_tokens ?? '',
+    r.cost_usd,
     r.metadata ? JSON.stringify(r.metadata) : '',
   ];
   return cells.map(csvCell).join(',') + '\r\n';

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { Prices } from './pricing.js';
 
 /**
  * The request a user makes: the single source of truth for the API body, the NDJSON
@@ -59,6 +60,15 @@ export const BatchSettings = z.strictObject({
   max_attempts: z.int().positive().max(LIMITS.maxAttempts).default(DEFAULTS.maxAttempts),
   idempotency_key: z.string().min(1).max(200).optional(),
   metadata: Metadata.optional(),
+  /** Spend ceiling in dollars; chunks start only while their worst case fits under it. */
+  max_cost_usd: z.number().positive().optional(),
+  deadline: z.iso.datetime({ offset: true }).optional(),
+  time_limit_seconds: z.int().positive().optional(),
+  on_budget_exhausted: z.enum(['wait', 'stop']).default('wait'),
+  /** Prices for a model the price data does not know, per million tokens. */
+  prices: Prices.optional(),
+  /** Validate, plan and estimate the cost; store nothing, call no provider. */
+  dry_run: z.boolean().default(false),
 });
 export type BatchSettings = z.infer<typeof BatchSettings>;
 
@@ -74,6 +84,12 @@ export const BatchSettingsQuery = z.strictObject({
   max_attempts: z.coerce.number().optional(),
   idempotency_key: z.string().optional(),
   metadata: z.string().optional(),
+  max_cost_usd: z.coerce.number().optional(),
+  deadline: z.string().optional(),
+  time_limit_seconds: z.coerce.number().optional(),
+  on_budget_exhausted: z.string().optional(),
+  prices: z.string().optional(),
+  dry_run: z.enum(['true', 'false']).transform((v) => v === 'true').optional(),
 });
 
 /** What the worker needs to build each request: stored once per batch in `batches.spec`. */

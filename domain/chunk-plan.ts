@@ -5,6 +5,8 @@ export interface ChunkRange {
   seq_end: number;
   item_count: number;
   bytes: number;
+  /** Sum of the items' prompt-token estimates, for cost estimates and budget reservations. */
+  est_input_tokens: number;
 }
 
 export interface ChunkLimits {
@@ -26,7 +28,7 @@ export class ChunkPlanner {
 
   constructor(private readonly limits: ChunkLimits) {}
 
-  add(seq: number, requestBytes: number): void {
+  add(seq: number, requestBytes: number, estInputTokens = 0): void {
     const bytes = requestBytes + this.limits.lineOverhead;
     if (bytes > this.limits.maxBytes) {
       throw new Error(`item at position ${seq} is ${bytes} bytes, above the provider's ${this.limits.maxBytes}-byte batch file limit`);
@@ -36,9 +38,10 @@ export class ChunkPlanner {
       c.seq_end = seq + 1;
       c.item_count++;
       c.bytes += bytes;
+      c.est_input_tokens += estInputTokens;
       return;
     }
-    this.current = { idx: this.chunks.length, seq_start: seq, seq_end: seq + 1, item_count: 1, bytes };
+    this.current = { idx: this.chunks.length, seq_start: seq, seq_end: seq + 1, item_count: 1, bytes, est_input_tokens: estInputTokens };
     this.chunks.push(this.current);
   }
 

@@ -1,4 +1,5 @@
-import { ItemInput, type BatchSettings } from './batch-spec.js';
+import { ItemInput, type BatchSettings, type ChatMessage } from './batch-spec.js';
+import type { TokenCounter } from './estimate.js';
 import { formatPath, zodIssues, type Issue } from './issues.js';
 import { buildMessages, type StoredInput } from './prompt.js';
 import { MissingPlaceholderError } from './template.js';
@@ -11,6 +12,8 @@ export interface PreparedItem {
   metadata: Record<string, unknown> | null;
   /** Bytes of the rendered messages: what chunk planning sums to stay under provider file limits. */
   request_bytes: number;
+  /** Prompt tokens as the estimator counts them: what budgets reserve against. */
+  est_input_tokens: number;
 }
 
 export const MAX_ISSUES = 200;
@@ -25,7 +28,10 @@ export class ItemValidator {
   private readonly seen = new Map<string, number>();
   private nextSeq = 0;
 
-  constructor(private readonly settings: Pick<BatchSettings, 'system_prompt' | 'user_prompt_template'>) {}
+  constructor(
+    private readonly settings: Pick<BatchSettings, 'system_prompt' | 'user_prompt_template'>,
+    private readonly countTokens: TokenCounter = () => 0,
+  ) {}
 
   get count(): number {
     return this.nextSeq;
@@ -68,15 +74,22 @@ export class ItemValidator {
     if (item.content !== undefined) input.content = item.content;
     if (item.inputs !== undefined) input.inputs = item.inputs;
     if (item.messages !== undefined) input.messages = item.messages;
-    let bytes: number;
+    let messages: ChatMessage[];
     try {
-      bytes = Buffer.byteLength(JSON.stringify(buildMessages(this.settings, input)));
+      messages = buildMessages(this.settings, input);
     } catch (err) {
       if (!(err instanceof MissingPlaceholderError)) throw err;
       this.add({ ...at(item.inputs ? 'inputs' : 'content'), message: `user_prompt_template placeholder {${err.placeholder}} has no value in this item` });
       return null;
     }
-    return { seq, item_id: item.id, input, metadata: item.metadata ?? null, request_bytes: bytes };
+    return {
+      seq,
+      item_id: item.id,
+      input,
+      metadata: item.metadata ?? null,
+      request_bytes: Buffer.byteLength(JSON.stringify(messages)),
+      est_input_tokens: this.countTokens(messages),
+    };
   }
 
   add(issue: Issue): void {

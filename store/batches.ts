@@ -2,6 +2,7 @@ import type { Usage } from '../domain/usage.js';
 import type { Queryable } from './db.js';
 import { BatchRow, type BatchStatus, type StoredSettings } from './rows.js';
 import type { PromptSpec } from '../domain/batch-spec.js';
+import type { Pricing } from '../domain/pricing.js';
 
 export interface NewBatch {
   id: string;
@@ -13,22 +14,53 @@ export interface NewBatch {
   settings: StoredSettings;
   metadata: Record<string, unknown> | null;
   item_count: number;
+  pricing: Pricing;
+  max_cost_usd: number | null;
+  deadline: Date | null;
+  on_budget_exhausted: 'wait' | 'stop';
+  estimated_cost_usd: number | null;
 }
 
 /** Inserts the batch unless its idempotency key is taken; `null` means it was. */
 export async function insertBatch(db: Queryable, b: NewBatch): Promise<BatchRow | null> {
   const { rows } = await db.query(
-    `INSERT INTO batches (id, tenant_id, idempotency_key, status, provider, model, spec, settings, metadata, item_count)
-     VALUES ($1, $2, $3, 'queued', $4, $5, $6, $7, $8, $9)
+    `INSERT INTO batches (id, tenant_id, idempotency_key, status, provider, model, spec, settings, metadata, item_count,
+       pricing, max_cost_usd, deadline, on_budget_exhausted, estimated_cost_usd)
+     VALUES ($1, $2, $3, 'queued', $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
      ON CONFLICT (tenant_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
      RETURNING *`,
-    [b.id, b.tenant_id, b.idempotency_key, b.provider, b.model, b.spec, b.settings, b.metadata, b.item_count],
+    [
+      b.id,
+      b.tenant_id,
+      b.idempotency_key,
+      b.provider,
+      b.model,
+      b.spec,
+      b.settings,
+      b.metadata,
+      b.item_count,
+      b.pricing,
+      b.max_cost_usd,
+      b.deadline,
+      b.on_budget_exhausted,
+      b.estimated_cost_usd,
+    ],
   );
   return rows[0] ? BatchRow.parse(rows[0]) : null;
 }
 
-export async function setItemCount(db: Queryable, id: string, itemCount: number): Promise<void> {
-  await db.query('UPDATE batches SET item_count = $2 WHERE id = $1', [id, itemCount]);
+export async function setItemCount(db: Queryable, id: string, itemCount: number, estimatedCostUsd: number | null): Promise<void> {
+  await db.query('UPDATE batches SET item_count = $2, estimated_cost_usd = $3 WHERE id = $1', [id, itemCount, estimatedCostUsd]);
+}
+
+/** Records limits a running batch accepted (its workflow holds them; this keeps the row true). */
+export async function setLimits(db: Queryable, id: string, limits: { max_cost_usd: number | null; deadline: Date | null }): Promise<void> {
+  await db.query('UPDATE batches SET max_cost_usd = $2, deadline = $3 WHERE id = $1', [id, limits.max_cost_usd, limits.deadline]);
+}
+
+export async function batchesByIds(db: Queryable, tenantId: string, ids: string[]): Promise<BatchRow[]> {
+  const { rows } = await db.query('SELECT * FROM batches WHERE tenant_id = $1 AND id = ANY($2::text[])', [tenantId, ids]);
+  return rows.map((r) => BatchRow.parse(r));
 }
 
 export async function findBatch(db: Queryable, tenantId: string, id: string): Promise<BatchRow | null> {
@@ -58,13 +90,14 @@ export interface BatchOutcome {
   succeeded: number;
   failed: number;
   usage: Usage;
+  cost_usd: number;
   error?: string | null;
 }
 
 export async function finishBatch(db: Queryable, id: string, o: BatchOutcome): Promise<void> {
   await db.query(
-    `UPDATE batches SET status = $2, succeeded = $3, failed = $4, usage = $5, error = $6,
+    `UPDATE batches SET status = $2, succeeded = $3, failed = $4, usage = $5, error = $6, cost_usd = $7,
        completed_at = COALESCE(completed_at, now()) WHERE id = $1`,
-    [id, o.status, o.succeeded, o.failed, o.usage, o.error ?? null],
+    [id, o.status, o.succeeded, o.failed, o.usage, o.error ?? null, o.cost_usd],
   );
 }

@@ -6,9 +6,9 @@ import type { Queryable } from './db.js';
 export async function insertItems(db: Queryable, tenantId: string, batchId: string, items: PreparedItem[]): Promise<void> {
   if (items.length === 0) return;
   await db.query(
-    `INSERT INTO items (tenant_id, batch_id, seq, item_id, input, metadata, request_bytes)
-     SELECT $1, $2, t.seq, t.item_id, t.input::jsonb, t.metadata::jsonb, t.request_bytes
-     FROM unnest($3::int[], $4::text[], $5::text[], $6::text[], $7::int[]) AS t(seq, item_id, input, metadata, request_bytes)`,
+    `INSERT INTO items (tenant_id, batch_id, seq, item_id, input, metadata, request_bytes, est_input_tokens)
+     SELECT $1, $2, t.seq, t.item_id, t.input::jsonb, t.metadata::jsonb, t.request_bytes, t.est_input_tokens
+     FROM unnest($3::int[], $4::text[], $5::text[], $6::text[], $7::int[], $8::int[]) AS t(seq, item_id, input, metadata, request_bytes, est_input_tokens)`,
     [
       tenantId,
       batchId,
@@ -17,14 +17,20 @@ export async function insertItems(db: Queryable, tenantId: string, batchId: stri
       items.map((i) => JSON.stringify(i.input)),
       items.map((i) => (i.metadata === null ? null : JSON.stringify(i.metadata))),
       items.map((i) => i.request_bytes),
+      items.map((i) => i.est_input_tokens),
     ],
   );
 }
 
 /** Sizes in `seq` order after `afterSeq`, for chunk planning without loading item texts. */
-export async function itemSizesPage(db: Queryable, batchId: string, afterSeq: number, limit: number): Promise<Array<{ seq: number; request_bytes: number }>> {
+export async function itemSizesPage(
+  db: Queryable,
+  batchId: string,
+  afterSeq: number,
+  limit: number,
+): Promise<Array<{ seq: number; request_bytes: number; est_input_tokens: number }>> {
   const { rows } = await db.query(
-    'SELECT seq, request_bytes FROM items WHERE batch_id = $1 AND seq > $2 ORDER BY seq LIMIT $3',
+    'SELECT seq, request_bytes, est_input_tokens FROM items WHERE batch_id = $1 AND seq > $2 ORDER BY seq LIMIT $3',
     [batchId, afterSeq, limit],
   );
   return rows;

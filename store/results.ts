@@ -8,7 +8,14 @@ export interface NewResult {
   output: unknown;
   error: ItemError | null;
   usage: Usage | null;
+  cost_usd: number;
 }
+
+// On a newer attempt, what the row held moves into prior_*; on a rewrite of the same attempt
+// prior_* stays as it was. Either way prior + latest is what the item cost in all.
+const CARRY_PRIOR = `
+  prior_cost_usd = CASE WHEN results.attempt < EXCLUDED.attempt THEN results.prior_cost_usd + results.cost_usd ELSE results.prior_cost_usd END,
+  prior_usage = CASE WHEN results.attempt < EXCLUDED.attempt THEN add_usage(results.prior_usage, results.usage) ELSE results.prior_usage END`;
 
 /**
  * Writes one attempt's outcomes in a single statement. The `attempt <=` guard makes a retried
@@ -18,11 +25,11 @@ export interface NewResult {
 export async function upsertResults(db: Queryable, tenantId: string, batchId: string, attempt: number, rows: NewResult[]): Promise<void> {
   if (rows.length === 0) return;
   await db.query(
-    `INSERT INTO results (tenant_id, batch_id, seq, status, output, error, usage, attempt)
-     SELECT $1, $2, t.seq, t.status, t.output::jsonb, t.error::jsonb, t.usage::jsonb, $3
-     FROM unnest($4::int[], $5::text[], $6::text[], $7::text[], $8::text[]) AS t(seq, status, output, error, usage)
+    `INSERT INTO results (tenant_id, batch_id, seq, status, output, error, usage, cost_usd, attempt)
+     SELECT $1, $2, t.seq, t.status, t.output::jsonb, t.error::jsonb, t.usage::jsonb, t.cost_usd, $3
+     FROM unnest($4::int[], $5::text[], $6::text[], $7::text[], $8::text[], $9::numeric[]) AS t(seq, status, output, error, usage, cost_usd)
      ON CONFLICT (batch_id, seq) DO UPDATE SET status = EXCLUDED.status, output = EXCLUDED.output,
-       error = EXCLUDED.error, usage = EXCLUDED.usage, attempt = EXCLUDED.attempt, updated_at = now()
+       error = EXCLUDED.error, usage = EXCLUDED.usage, cost_usd = EXCLUDED.cost_usd, attempt = EXCLUDED.attempt, updated_at = now(),${CARRY_PRIOR}
      WHERE results.attempt <= EXCLUDED.attempt AND results.status = 'pending' OR results.attempt = EXCLUDED.attempt`,
     [
       tenantId,
@@ -33,6 +40,7 @@ export async function upsertResults(db: Queryable, tenantId: string, batchId: st
       rows.map((r) => (r.output === undefined || r.output === null ? null : JSON.stringify(r.output))),
       rows.map((r) => (r.error ? JSON.stringify(r.error) : null)),
       rows.map((r) => (r.usage ? JSON.stringify(r.usage) : null)),
+      rows.map((r) => r.cost_usd),
     ],
   );
 }
@@ -56,7 +64,7 @@ export async function markUnanswered(
      LEFT JOIN results r ON r.batch_id = i.batch_id AND r.seq = i.seq
      WHERE i.batch_id = $2 AND i.seq >= $3 AND i.seq < $4 AND (r.seq IS NULL OR (r.status = 'pending' AND r.attempt < $7))
      ON CONFLICT (batch_id, seq) DO UPDATE SET status = EXCLUDED.status, error = EXCLUDED.error, output = NULL,
-       usage = NULL, attempt = EXCLUDED.attempt, updated_at = now()`,
+       usage = NULL, cost_usd = 0, attempt = EXCLUDED.attempt, updated_at = now(),${CARRY_PRIOR}`,
     [tenantId, batchId, range.seq_start, range.seq_end, status, JSON.stringify(error), attempt],
   );
 }
@@ -64,8 +72,10 @@ export async function markUnanswered(
 export interface AttemptTally {
   succeeded: number;
   failed: number;
+  cancelled: number;
   pending: number;
   usage: Usage;
+  cost_usd: number;
 }
 
 /** What one attempt of one chunk produced, read back from the store so retries report the same. */
@@ -74,6 +84,8 @@ export async function tallyAttempt(db: Queryable, batchId: string, range: { seq_
     `SELECT count(*) FILTER (WHERE status = 'succeeded')::int AS succeeded,
             count(*) FILTER (WHERE status = 'failed')::int AS failed,
             count(*) FILTER (WHERE status = 'pending')::int AS pending,
+            count(*) FILTER (WHERE status = 'cancelled')::int AS cancelled,
+            COALESCE(sum(cost_usd), 0) AS cost_usd,
             COALESCE(sum((usage->>'input_tokens')::bigint), 0) AS input_tokens,
             COALESCE(sum((usage->>'cached_input_tokens')::bigint), 0) AS cached_input_tokens,
             COALESCE(sum((usage->>'output_tokens')::bigint), 0) AS output_tokens,
@@ -85,7 +97,9 @@ export async function tallyAttempt(db: Queryable, batchId: string, range: { seq_
   return {
     succeeded: r.succeeded,
     failed: r.failed,
+    cancelled: r.cancelled,
     pending: r.pending,
+    cost_usd: r.cost_usd,
     usage: {
       input_tokens: r.input_tokens,
       cached_input_tokens: r.cached_input_tokens,
@@ -95,7 +109,8 @@ export async function tallyAttempt(db: Queryable, batchId: string, range: { seq_
   };
 }
 
-const RESULT_SELECT = `SELECT i.seq, i.item_id, COALESCE(r.status, 'pending') AS status, r.output, r.error, r.usage, r.attempt, i.metadata
+const RESULT_SELECT = `SELECT i.seq, i.item_id, COALESCE(r.status, 'pending') AS status, r.output, r.error,
+    add_usage(r.prior_usage, r.usage) AS usage, COALESCE(r.prior_cost_usd + r.cost_usd, 0) AS cost_usd, r.attempt, i.metadata
   FROM items i LEFT JOIN results r ON r.batch_id = i.batch_id AND r.seq = i.seq`;
 
 // `$2` is the status filter or NULL: one query text for every filter keeps the plans cached.
@@ -142,13 +157,31 @@ export async function resultForItem(db: Queryable, batchId: string, itemId: stri
   return rows[0] ? ResultRow.parse(rows[0]) : null;
 }
 
-export async function countResults(db: Queryable, batchId: string): Promise<Record<ResultStatus, number>> {
+export async function countResults(db: Queryable, batchId: string): Promise<Record<ResultStatus, number> & { cost_usd: number }> {
   const { rows } = await db.query(
     `SELECT count(*) FILTER (WHERE r.status = 'succeeded')::int AS succeeded,
             count(*) FILTER (WHERE r.status = 'failed')::int AS failed,
+            count(*) FILTER (WHERE r.status = 'cancelled')::int AS cancelled,
+            COALESCE(sum(r.prior_cost_usd + r.cost_usd), 0) AS cost_usd,
             count(*) FILTER (WHERE r.seq IS NULL OR r.status = 'pending')::int AS pending
      FROM items i LEFT JOIN results r ON r.batch_id = i.batch_id AND r.seq = i.seq WHERE i.batch_id = $1`,
     [batchId],
   );
   return rows[0];
+}
+
+/**
+ * When a batch stops early (cancelled, deadline, budget), items that never got a final outcome
+ * are closed as `cancelled` with the reason, so every item is reported and none stays pending.
+ */
+export async function closeUnfinished(db: Queryable, tenantId: string, batchId: string, error: ItemError): Promise<number> {
+  const { rowCount } = await db.query(
+    `INSERT INTO results (tenant_id, batch_id, seq, status, error, attempt)
+     SELECT $1, i.batch_id, i.seq, 'cancelled', $3::jsonb, COALESCE(r.attempt, 0) FROM items i
+     LEFT JOIN results r ON r.batch_id = i.batch_id AND r.seq = i.seq
+     WHERE i.batch_id = $2 AND (r.seq IS NULL OR r.status = 'pending')
+     ON CONFLICT (batch_id, seq) DO UPDATE SET status = 'cancelled', error = EXCLUDED.error, updated_at = now()`,
+    [tenantId, batchId, JSON.stringify(error)],
+  );
+  return rowCount ?? 0;
 }

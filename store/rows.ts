@@ -1,11 +1,24 @@
 import { z } from 'zod';
 import { PromptSpec } from '../domain/batch-spec.js';
+import { Pricing } from '../domain/pricing.js';
 
 /** Stored rows, parsed on the way out so a schema drift fails loudly at the edge of the store. */
 
-export const BatchStatus = z.enum(['queued', 'running', 'completed', 'completed_with_failures', 'failed']);
+export const BatchStatus = z.enum([
+  'queued',
+  'running',
+  'paused',
+  'awaiting_budget',
+  'cancelling',
+  'completed',
+  'completed_with_failures',
+  'failed',
+  'cancelled',
+  'timed_out',
+  'budget_exhausted',
+]);
 export type BatchStatus = z.infer<typeof BatchStatus>;
-export const TERMINAL_STATUSES: readonly BatchStatus[] = ['completed', 'completed_with_failures', 'failed'];
+export const TERMINAL_STATUSES: readonly BatchStatus[] = ['completed', 'completed_with_failures', 'failed', 'cancelled', 'timed_out', 'budget_exhausted'];
 
 export const UsageRow = z.object({
   input_tokens: z.number().default(0),
@@ -37,13 +50,19 @@ export const BatchRow = z.object({
   failed: z.int(),
   usage: UsageRow,
   error: z.string().nullable(),
+  pricing: Pricing.nullable(),
+  max_cost_usd: z.number().nullable(),
+  deadline: z.date().nullable(),
+  on_budget_exhausted: z.enum(['wait', 'stop']),
+  cost_usd: z.number(),
+  estimated_cost_usd: z.number().nullable(),
   created_at: z.date(),
   started_at: z.date().nullable(),
   completed_at: z.date().nullable(),
 });
 export type BatchRow = z.infer<typeof BatchRow>;
 
-export const ResultStatus = z.enum(['pending', 'succeeded', 'failed']);
+export const ResultStatus = z.enum(['pending', 'succeeded', 'failed', 'cancelled']);
 export type ResultStatus = z.infer<typeof ResultStatus>;
 
 export const ItemError = z.object({
@@ -61,6 +80,7 @@ export const ResultRow = z.object({
   output: z.unknown().nullable(),
   error: ItemError.nullable(),
   usage: UsageRow.nullable(),
+  cost_usd: z.number(),
   attempt: z.int().nullable(),
   metadata: z.record(z.string(), z.unknown()).nullable(),
 });

@@ -1,6 +1,6 @@
 /**
- * Inputs and outputs of Drover's workflows and activities. Only ids, ranges, counts and token
- * usage cross these boundaries (claim check): item texts and outputs stay in the store.
+ * Inputs and outputs of Drover's workflows and activities. Only ids, ranges, counts, token usage
+ * and dollars cross these boundaries (claim check): item texts and outputs stay in the store.
  */
 import type { Usage } from '../domain/usage.js';
 
@@ -16,10 +16,46 @@ export interface PollPolicy {
 export interface Tally {
   succeeded: number;
   failed: number;
+  /** Items closed without an outcome because the batch stopped (cancel, deadline, budget). */
+  cancelled: number;
   usage: Usage;
+  costUsd: number;
 }
 
-export type BatchStatus = 'queued' | 'running' | 'completed' | 'completed_with_failures' | 'failed';
+export type BatchStatus =
+  | 'queued'
+  | 'running'
+  | 'paused'
+  | 'awaiting_budget'
+  | 'cancelling'
+  | 'completed'
+  | 'completed_with_failures'
+  | 'failed'
+  | 'cancelled'
+  | 'timed_out'
+  | 'budget_exhausted';
+
+export type StopReason = 'cancelled' | 'timed_out' | 'budget_exhausted';
+
+export interface Limits {
+  maxCostUsd: number | null;
+  /** Epoch milliseconds. */
+  deadlineMs: number | null;
+  /** What to do when the next chunk does not fit the budget: wait for a raise, or end the batch. */
+  onBudgetExhausted: 'wait' | 'stop';
+}
+
+/** A change of limits through the setLimits update; `null` removes a limit. */
+export interface LimitsPatch {
+  maxCostUsd?: number | null;
+  deadlineMs?: number | null;
+}
+
+/** Per-chunk cost estimates from planning: `expected` for forecasts, `reserve` for budgets. */
+export interface ChunkEstimates {
+  expectedUsd: number[];
+  reserveUsd: number[];
+}
 
 /** What a batch run carries into its next run on continue-as-new. */
 export interface BatchRunState {
@@ -27,6 +63,11 @@ export interface BatchRunState {
   nextChunk: number;
   inFlight: number[];
   totals: Tally;
+  estimates: ChunkEstimates;
+  limits: Limits;
+  paused: boolean;
+  stopReason: StopReason | null;
+  startedAtMs: number;
 }
 
 export interface ProcessBatchInput {
@@ -35,6 +76,7 @@ export interface ProcessBatchInput {
   maxParallelChunks: number;
   maxAttempts: number;
   poll: PollPolicy;
+  limits: Limits;
   /** Chunks started per run before continue-as-new; keeps each history far below 4,096 events. */
   chunksPerRun?: number;
   state?: BatchRunState;
@@ -70,7 +112,13 @@ export interface BatchProgress extends Tally {
   status: BatchStatus;
   itemCount: number;
   pending: number;
+  cost: { spentUsd: number; reservedUsd: number; limitUsd: number | null; estimatedTotalUsd: number };
+  deadlineMs: number | null;
+  paused: boolean;
   chunks: { total: number; completed: number; running: number; waiting: number };
+  startedAtMs: number;
+  /** Epoch ms when the batch should finish at its pace so far; null until there is a pace. */
+  etaMs: number | null;
 }
 
 // Activity contracts
@@ -79,6 +127,10 @@ export interface ChunkRef {
   batchId: string;
   chunkIndex: number;
   attempt: number;
+}
+
+export interface PlanResult extends ChunkEstimates {
+  chunkCount: number;
 }
 
 export interface SubmitChunkResult {
@@ -97,6 +149,8 @@ export interface CollectChunkInput extends ChunkRef {
   providerBatchId: string;
   /** The last allowed attempt: retryable failures become final failures. */
   final: boolean;
+  /** The batch is stopping: what did not finish is closed as cancelled, not failed. */
+  stopping?: boolean;
 }
 
 export interface AttemptTally extends Tally {
@@ -108,4 +162,6 @@ export interface FinishBatchInput extends Tally {
   batchId: string;
   status: BatchStatus;
   error?: string;
+  /** Set when the batch stopped early: items without an outcome are closed with this reason. */
+  stopReason?: StopReason;
 }

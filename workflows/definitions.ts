@@ -1,8 +1,21 @@
-import { defineQuery, defineSignal } from '@temporalio/workflow';
-import type { BatchProgress, ChunkCompletion } from './contracts.js';
+import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
+import type { BatchProgress, ChunkCompletion, LimitsPatch } from './contracts.js';
 
 /** A chunk tells its batch it is done; sent by workflow id so it reaches the batch's current run. */
 export const chunkCompletedSignal = defineSignal<[ChunkCompletion]>('chunkCompleted');
 
-/** Live status, counts and usage of a running batch. */
+/** Stop gracefully: running provider batches are cancelled, finished results kept. */
+export const cancelSignal = defineSignal('cancel');
+
+/** No new chunk starts while paused; running ones finish. */
+export const pauseSignal = defineSignal('pause');
+export const resumeSignal = defineSignal('resume');
+
+/**
+ * Changes the cost limit or the deadline; answers with the new progress. Its validator rejects a
+ * limit below what is already spent and a deadline in the past, before anything changes.
+ */
+export const setLimitsUpdate = defineUpdate<BatchProgress, [LimitsPatch]>('setLimits');
+
+/** Live status, counts, cost and ETA of a running batch. */
 export const progressQuery = defineQuery<BatchProgress>('progress');

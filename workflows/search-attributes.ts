@@ -6,5 +6,6 @@ export const DroverModel = defineSearchAttributeKey('DroverModel', SearchAttribu
 export const DroverProvider = defineSearchAttributeKey('DroverProvider', SearchAttributeType.KEYWORD);
 export const DroverTenant = defineSearchAttributeKey('DroverTenant', SearchAttributeType.KEYWORD);
 export const DroverItemCount = defineSearchAttributeKey('DroverItemCount', SearchAttributeType.INT);
+export const DroverCostUsd = defineSearchAttributeKey('DroverCostUsd', SearchAttributeType.DOUBLE);
 
-export const SEARCH_ATTRIBUTES = [DroverStatus, DroverModel, DroverProvider, DroverTenant, DroverItemCount] as const;
+export const SEARCH_ATTRIBUTES = [DroverStatus, DroverModel, DroverProvider, DroverTenant, DroverItemCount, DroverCostUsd] as const;

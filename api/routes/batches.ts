@@ -3,8 +3,9 @@ import { Router, type Response } from 'express';
 import { z } from 'zod';
 import { zodIssues } from '../../domain/issues.js';
 import { DEFAULT_TENANT } from '../../domain/tenant.js';
-import { ResultStatus, type ResultRow } from '../../store/rows.js';
-import { draftFromQuery } from '../batch-intake.js';
+import { BatchStatus, ResultStatus, type ResultRow } from '../../store/rows.js';
+import { draftFromQuery, type IntakeContext } from '../batch-intake.js';
+import type { LimitsPatch } from '../../workflows/contracts.js';
 import type { BatchService, Submitted } from '../batch-service.js';
 import { ValidationError } from '../errors.js';
 import { CSV_COLUMNS, csvRow, resultView } from '../views.js';
@@ -25,8 +26,29 @@ function parse<T extends z.ZodType>(schema: T, value: unknown): z.infer<T> {
 const NDJSON_TYPES = ['application/x-ndjson', 'application/jsonl', 'application/ndjson'];
 
 function sendSubmitted(res: Response, s: Submitted): void {
+  if (s.estimate) {
+    res.status(200).json(s.estimate);
+    return;
+  }
   res.status(s.replayed ? 200 : 202).set('Location', `/v1/batches/${s.batch.id}`).json(s.batch);
 }
+
+const ListQuery = z.strictObject({
+  status: BatchStatus.optional(),
+  model: z.string().regex(/^[A-Za-z0-9._:/-]+$/, 'a model name').optional(),
+  created_after: z.iso.datetime({ offset: true }).optional(),
+  limit: z.coerce.number().int().min(1).max(100).default(20),
+  cursor: z.string().regex(/^[A-Za-z0-9_-]+$/).optional(),
+});
+
+const LimitsBody = z
+  .strictObject({
+    max_cost_usd: z.number().positive().nullable().optional(),
+    deadline: z.iso.datetime({ offset: true }).nullable().optional(),
+    time_limit_seconds: z.int().positive().optional(),
+  })
+  .refine((b) => !(b.deadline !== undefined && b.time_limit_seconds !== undefined), { message: 'give deadline or time_limit_seconds, not both', path: ['deadline'] })
+  .refine((b) => Object.keys(b).length > 0, { message: 'give max_cost_usd, deadline or time_limit_seconds' });
 
 /** Writes with backpressure: a million-row export must not buffer in the socket. */
 async function streamRows(res: Response, rows: AsyncIterable<ResultRow>, encode: (r: ResultRow) => string): Promise<void> {
@@ -36,17 +58,49 @@ async function streamRows(res: Response, rows: AsyncIterable<ResultRow>, encode:
   res.end();
 }
 
-export function batchesRouter(service: BatchService): Router {
+export function batchesRouter(service: BatchService, intake: IntakeContext): Router {
   const router = Router();
   // Until API keys exist every caller is the default tenant; routes already pass it through.
   const tenant = DEFAULT_TENANT;
 
   router.post('/v1/batches', async (req, res) => {
     if (req.is(NDJSON_TYPES)) {
-      sendSubmitted(res, await service.submitNdjson(tenant, draftFromQuery(req.query), req));
+      sendSubmitted(res, await service.submitNdjson(tenant, draftFromQuery(req.query, intake), req));
       return;
     }
     sendSubmitted(res, await service.submitJson(tenant, req.body));
+  });
+
+  router.post('/v1/batches/estimate', async (req, res) => {
+    if (req.is(NDJSON_TYPES)) {
+      res.json(await service.estimateNdjson(draftFromQuery(req.query, intake), req));
+      return;
+    }
+    res.json(service.estimateJson(req.body));
+  });
+
+  router.get('/v1/batches', async (req, res) => {
+    const q = parse(ListQuery, req.query);
+    res.json({ object: 'list', ...(await service.list(tenant, q)) });
+  });
+
+  router.patch('/v1/batches/:id/limits', async (req, res) => {
+    const body = parse(LimitsBody, req.body);
+    const patch: LimitsPatch = {};
+    if (body.max_cost_usd !== undefined) patch.maxCostUsd = body.max_cost_usd;
+    if (body.deadline !== undefined) patch.deadlineMs = body.deadline === null ? null : Date.parse(body.deadline);
+    if (body.time_limit_seconds !== undefined) patch.deadlineMs = Date.now() + body.time_limit_seconds * 1000;
+    res.json(await service.setLimits(tenant, req.params.id, patch));
+  });
+
+  router.post('/v1/batches/:id/cancel', async (req, res) => {
+    res.status(202).json(await service.cancel(tenant, req.params.id));
+  });
+  router.post('/v1/batches/:id/pause', async (req, res) => {
+    res.json(await service.pause(tenant, req.params.id));
+  });
+  router.post('/v1/batches/:id/resume', async (req, res) => {
+    res.json(await service.resume(tenant, req.params.id));
   });
 
   router.get('/v1/batches/:id', async (req, res) => {

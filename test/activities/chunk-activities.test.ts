@@ -41,7 +41,7 @@ describe('chunk activities', () => {
       model: 'gpt-4.1-mini',
       items: Array.from({ length: n }, (_, i) => ({ id: `x${i}`, content: `item ${i}` })),
       chunk_size: 10,
-    });
+    }, { priceOverrides: {} });
     assert.ok(stored.created);
     await env().run(acts.planBatch, { batchId: stored.batch.id });
     return stored.batch.id;

@@ -38,7 +38,7 @@ describe('a batch end to end', () => {
 
     const done = await stack.waitForBatch(id);
     assert.equal(done.status, 'completed');
-    assert.deepEqual(done.counts, { total: 2500, succeeded: 2500, failed: 0, pending: 0 });
+    assert.deepEqual(done.counts, { total: 2500, succeeded: 2500, failed: 0, cancelled: 0, pending: 0 });
     assert.ok(done.usage.input_tokens > 0 && done.usage.output_tokens > 0, 'usage is aggregated');
     assert.equal(done.chunks.total, 3);
 
@@ -75,7 +75,7 @@ describe('a batch end to end', () => {
     // CSV: header + one row per item
     const csv = await stack.get(`/v1/batches/${id}/results?format=csv`);
     const rows = csv.text.trim().split('\r\n');
-    assert.equal(rows[0], 'id,status,output,error_code,error_message,input_tokens,cached_input_tokens,output_tokens,reasoning_tokens,metadata');
+    assert.equal(rows[0], 'id,status,output,error_code,error_message,input_tokens,cached_input_tokens,output_tokens,reasoning_tokens,cost_usd,metadata');
     assert.equal(rows.length, 2501);
 
     // One item
@@ -133,7 +133,7 @@ describe('a batch end to end', () => {
       const created = await stack.post('/v1/batches', { model: 'gpt-4.1-mini', items: items(10, 'bad'), max_attempts: 1 });
       const done = await stack.waitForBatch(created.body.id);
       assert.equal(done.status, 'completed_with_failures');
-      assert.deepEqual(done.counts, { total: 10, succeeded: 8, failed: 2, pending: 0 });
+      assert.deepEqual(done.counts, { total: 10, succeeded: 8, failed: 2, cancelled: 0, pending: 0 });
       const failed = await stack.get(`/v1/batches/${created.body.id}/results?status=failed`);
       assert.equal(failed.body.total, 2);
       for (const r of failed.body.data) {
@@ -152,7 +152,7 @@ describe('a batch end to end', () => {
       const created = await stack.post('/v1/batches', { model: 'gpt-4.1-mini', items: items(6, 'doomed'), max_attempts: 2 });
       const done = await stack.waitForBatch(created.body.id);
       assert.equal(done.status, 'failed');
-      assert.deepEqual(done.counts, { total: 6, succeeded: 0, failed: 6, pending: 0 });
+      assert.deepEqual(done.counts, { total: 6, succeeded: 0, failed: 6, cancelled: 0, pending: 0 });
       const { rows } = await stack.db.query('SELECT attempt, item_count FROM provider_jobs WHERE batch_id = $1 ORDER BY attempt', [created.body.id]);
       assert.deepEqual(rows, [{ attempt: 1, item_count: 6 }, { attempt: 2, item_count: 6 }]);
     } finally {
@@ -166,7 +166,7 @@ describe('a batch end to end', () => {
     const id = created.body.id;
     const done = await stack.waitForBatch(id);
     assert.equal(done.status, 'completed');
-    assert.deepEqual(done.counts, { total: 27, succeeded: 27, failed: 0, pending: 0 });
+    assert.deepEqual(done.counts, { total: 27, succeeded: 27, failed: 0, cancelled: 0, pending: 0 });
     assert.equal(done.usage.input_tokens > 0, true);
 
     const runs: Array<{ runId: string; status: string }> = [];

@@ -43,7 +43,7 @@ describe('a worker killed mid-batch', () => {
 
     const done = await stack.waitForBatch(id, 240_000);
     assert.equal(done.status, 'completed');
-    assert.deepEqual(done.counts, { total: 1200, succeeded: 1200, failed: 0, pending: 0 });
+    assert.deepEqual(done.counts, { total: 1200, succeeded: 1200, failed: 0, cancelled: 0, pending: 0 });
 
     // Exactly one provider batch per (chunk, attempt): the emulator counts creates per key.
     const stats = stack.emulator.stats();

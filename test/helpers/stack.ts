@@ -132,7 +132,7 @@ export class TestStack {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       const { body } = await this.get(`/v1/batches/${id}`);
-      if (['completed', 'completed_with_failures', 'failed'].includes(body?.status)) return body;
+      if (['completed', 'completed_with_failures', 'failed', 'cancelled', 'timed_out', 'budget_exhausted'].includes(body?.status)) return body;
       if (Date.now() > deadline) throw new Error(`batch ${id} still ${body?.status} after ${timeoutMs} ms: ${JSON.stringify(body)}`);
       await new Promise((r) => setTimeout(r, 250));
     }

@@ -12,56 +12,56 @@ const failLine = (retryable: boolean, u: Usage | null = null): ProviderResultLin
 
 describe('toResult', () => {
   test('text output succeeds as-is, even when it looks like JSON', () => {
-    assert.deepEqual(toResult(4, okLine('{"a":1}'), false, false), { seq: 4, status: 'succeeded', output: '{"a":1}', error: null, usage });
+    assert.deepEqual(toResult(4, okLine('{"a":1}'), false, { final: false }), { seq: 4, status: 'succeeded', output: '{"a":1}', error: null, usage });
   });
 
   test('text output that was truncated still succeeds (only JSON outputs are checked)', () => {
-    assert.equal(toResult(4, okLine('cut off', true), false, false).status, 'succeeded');
+    assert.equal(toResult(4, okLine('cut off', true), false, { final: false }).status, 'succeeded');
   });
 
   test('JSON output is parsed', () => {
-    assert.deepEqual(toResult(9, okLine('{"answer":"yes","n":[1,2]}'), true, false), { seq: 9, status: 'succeeded', output: { answer: 'yes', n: [1, 2] }, error: null, usage });
+    assert.deepEqual(toResult(9, okLine('{"answer":"yes","n":[1,2]}'), true, { final: false }), { seq: 9, status: 'succeeded', output: { answer: 'yes', n: [1, 2] }, error: null, usage });
   });
 
   test('invalid JSON is pending when not final, failed on the final attempt', () => {
-    const pending = toResult(2, okLine('{"answer": "ye'), true, false);
+    const pending = toResult(2, okLine('{"answer": "ye'), true, { final: false });
     assert.equal(pending.status, 'pending');
     assert.equal(pending.output, null);
     assert.equal(pending.error?.code, 'invalid_json');
     assert.match(pending.error!.message, /not valid JSON \(14 chars\)/);
     assert.deepEqual(pending.usage, usage, 'the tokens were spent: usage is kept');
-    assert.equal(toResult(2, okLine('{"answer": "ye'), true, true).status, 'failed');
+    assert.equal(toResult(2, okLine('{"answer": "ye'), true, { final: true }).status, 'failed');
   });
 
   test('invalid JSON from a truncated output is output_truncated', () => {
-    const r = toResult(2, okLine('{"answer": "ye', true), true, true);
+    const r = toResult(2, okLine('{"answer": "ye', true), true, { final: true });
     assert.deepEqual(r.error?.code, 'output_truncated');
     assert.equal(r.status, 'failed');
   });
 
   test('truncated output that still parses succeeds', () => {
-    const r = toResult(2, okLine('{"a":1}', true), true, false);
+    const r = toResult(2, okLine('{"a":1}', true), true, { final: false });
     assert.equal(r.status, 'succeeded');
     assert.deepEqual(r.output, { a: 1 });
   });
 
   test('empty JSON output is invalid_json', () => {
-    assert.equal(toResult(1, okLine(''), true, false).error?.code, 'invalid_json');
+    assert.equal(toResult(1, okLine(''), true, { final: false }).error?.code, 'invalid_json');
   });
 
   test('retryable failure: pending unless final', () => {
     const line = failLine(true);
-    assert.deepEqual(toResult(5, line, false, false), { seq: 5, status: 'pending', output: null, error: { code: 'server_error', message: 'boom', status_code: 500 }, usage: null });
-    assert.equal(toResult(5, line, false, true).status, 'failed');
-    assert.equal(toResult(5, line, true, false).status, 'pending');
+    assert.deepEqual(toResult(5, line, false, { final: false }), { seq: 5, status: 'pending', output: null, error: { code: 'server_error', message: 'boom', status_code: 500 }, usage: null });
+    assert.equal(toResult(5, line, false, { final: true }).status, 'failed');
+    assert.equal(toResult(5, line, true, { final: false }).status, 'pending');
   });
 
   test('non-retryable failure is failed even when not final, keeping its usage', () => {
-    const r = toResult(6, failLine(false, usage), true, false);
+    const r = toResult(6, failLine(false, usage), true, { final: false });
     assert.equal(r.status, 'failed');
     assert.deepEqual(r.usage, usage);
     assert.deepEqual(r.error, { code: 'server_error', message: 'boom', status_code: 500 });
-    assert.equal(toResult(6, failLine(false), false, false).status, 'failed');
+    assert.equal(toResult(6, failLine(false), false, { final: false }).status, 'failed');
   });
 });
 

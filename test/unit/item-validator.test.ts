@@ -75,6 +75,7 @@ describe('ItemValidator', () => {
       item_id: 'a',
       input: { content: 'hi' },
       metadata: { k: 1 },
+      est_input_tokens: 0,
       request_bytes: Buffer.byteLength('[{"role":"user","content":"hi"}]'),
     });
     assert.equal(v.count, 1);

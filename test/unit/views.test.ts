@@ -62,6 +62,12 @@ function row(over: Partial<BatchRow> = {}): BatchRow {
     created_at: new Date('2025-01-02T03:04:05.678Z'),
     started_at: new Date('2025-01-02T03:05:00.000Z'),
     completed_at: null,
+    pricing: { input_per_mtok: 1, output_per_mtok: 2, batch_multiplier: 0.5, source: 'request' },
+    max_cost_usd: null,
+    deadline: null,
+    on_budget_exhausted: 'wait',
+    cost_usd: 0,
+    estimated_cost_usd: null,
     ...over,
   };
 }
@@ -75,12 +81,19 @@ function progress(over: Partial<BatchProgress> = {}): BatchProgress {
     pending: 30,
     usage: { input_tokens: 99, cached_input_tokens: 0, output_tokens: 50, reasoning_tokens: 0 },
     chunks: { total: 10, completed: 6, running: 2, waiting: 2 },
+    cancelled: 0,
+    costUsd: 0.25,
+    cost: { spentUsd: 0.25, reservedUsd: 0.1, limitUsd: null, estimatedTotalUsd: 0.5 },
+    deadlineMs: null,
+    paused: false,
+    startedAtMs: 0,
+    etaMs: null,
     ...over,
   };
 }
 
 function result(over: Partial<ResultRow> = {}): ResultRow {
-  return { seq: 0, item_id: 'item-1', status: 'succeeded', output: 'hello', error: null, usage, attempt: 1, metadata: null, ...over };
+  return { seq: 0, item_id: 'item-1', status: 'succeeded', output: 'hello', error: null, usage, cost_usd: 0.001, attempt: 1, metadata: null, ...over };
 }
 
 describe('csvCell', () => {
@@ -121,6 +134,7 @@ describe('csvRow', () => {
       cached_input_tokens: '2',
       output_tokens: '7',
       reasoning_tokens: '1',
+      cost_usd: '0.001',
       metadata: '{"a":1}',
     });
   });
@@ -139,10 +153,10 @@ describe('csvRow', () => {
   });
 
   test('a failed item: empty output and usage, error code and message filled', () => {
-    const r = result({ status: 'failed', output: null, usage: null, error: { code: 'invalid_json', message: 'bad, "very"\nbad' } });
+    const r = result({ status: 'failed', output: null, usage: null, cost_usd: 0, error: { code: 'invalid_json', message: 'bad, "very"\nbad' } });
     const cells = parseCsvRecord(csvRow(r));
     assert.equal(cells.length, CSV_COLUMNS.length);
-    assert.deepEqual(cells, ['item-1', 'failed', '', 'invalid_json', 'bad, "very"\nbad', '', '', '', '', '']);
+    assert.deepEqual(cells, ['item-1', 'failed', '', 'invalid_json', 'bad, "very"\nbad', '', '', '', '', '0', '']);
   });
 
   test('zero token counts are written as 0, not blank', () => {
@@ -154,14 +168,14 @@ describe('csvRow', () => {
     const cells = parseCsvRecord(csvRow(result({ item_id: 'a,b', metadata: { k: 'x,y' } })));
     assert.equal(cells.length, CSV_COLUMNS.length);
     assert.equal(cells[0], 'a,b');
-    assert.deepEqual(JSON.parse(cells[9]!), { k: 'x,y' });
+    assert.deepEqual(JSON.parse(cells[CSV_COLUMNS.indexOf('metadata')]!), { k: 'x,y' });
   });
 });
 
 describe('resultView', () => {
   test('exposes item_id as id and drops seq and attempt', () => {
     const r = result({ seq: 5, attempt: 2, metadata: { m: 1 } });
-    assert.deepEqual(resultView(r), { id: 'item-1', status: 'succeeded', output: 'hello', error: null, usage, metadata: { m: 1 } });
+    assert.deepEqual(resultView(r), { id: 'item-1', status: 'succeeded', output: 'hello', error: null, usage, cost_usd: 0.001, metadata: { m: 1 } });
   });
 });
 
@@ -174,14 +188,17 @@ describe('batchView', () => {
       status: 'running',
       model: 'gpt-4o',
       provider: 'openai',
-      counts: { total: 100, succeeded: 20, failed: 5, pending: 75 },
+      counts: { total: 100, succeeded: 20, failed: 5, cancelled: 0, pending: 75 },
       usage,
+      cost: { spent_usd: 0, reserved_usd: 0, limit_usd: null, estimated_total_usd: 0 },
+      deadline: null,
       chunks: null,
       metadata: { project: 'x' },
       error: null,
       created_at: '2025-01-02T03:04:05.678Z',
       started_at: '2025-01-02T03:05:00.000Z',
       completed_at: null,
+      eta: null,
     });
   });
 
@@ -200,9 +217,9 @@ describe('batchView', () => {
   });
 
   test('store-counted figures (no chunks) override counts and usage but leave chunks unknown', () => {
-    const figures = { status: 'running' as const, succeeded: 30, failed: 4, usage: { ...usage, input_tokens: 1 } };
+    const figures = { status: 'running' as const, succeeded: 30, failed: 4, cancelled: 0, costUsd: 0, usage: { ...usage, input_tokens: 1 } };
     const v = batchView(row({ status: 'running' }), figures);
-    assert.deepEqual(v.counts, { total: 100, succeeded: 30, failed: 4, pending: 66 });
+    assert.deepEqual(v.counts, { total: 100, succeeded: 30, failed: 4, cancelled: 0, pending: 66 });
     assert.equal(v.usage.input_tokens, 1);
     assert.equal(v.chunks, null);
   });
@@ -212,14 +229,14 @@ describe('batchView', () => {
     assert.equal(v.status, 'failed');
     assert.equal(v.error, 'planning failed');
     assert.equal(v.completed_at, '2025-01-03T00:00:00.000Z');
-    assert.deepEqual(v.counts, { total: 100, succeeded: 0, failed: 100, pending: 0 });
+    assert.deepEqual(v.counts, { total: 100, succeeded: 0, failed: 100, cancelled: 0, pending: 0 });
   });
 
   test('live progress overrides status, counts, usage and chunks of a running batch', () => {
     const live = progress({ status: 'running' });
     const v = batchView(row({ status: 'running' }), live);
     assert.equal(v.status, 'running');
-    assert.deepEqual(v.counts, { total: 100, succeeded: 60, failed: 10, pending: 30 });
+    assert.deepEqual(v.counts, { total: 100, succeeded: 60, failed: 10, cancelled: 0, pending: 30 });
     assert.deepEqual(v.usage, live.usage);
     assert.deepEqual(v.chunks, live.chunks);
   });

@@ -1,0 +1,35 @@
+import { z } from 'zod';
+import type { Usage } from './usage.js';
+
+/** Prices per million tokens, as a user may give them and as a batch stores them. */
+export const Prices = z.strictObject({
+  input_per_mtok: z.number().nonnegative(),
+  output_per_mtok: z.number().nonnegative(),
+  /** Defaults to the input price: no discount is assumed that was not stated. */
+  cached_input_per_mtok: z.number().nonnegative().optional(),
+});
+export type Prices = z.infer<typeof Prices>;
+
+export const Pricing = Prices.extend({
+  /** Multiplier for native batch traffic (0.5: the providers' half price). */
+  batch_multiplier: z.number().min(0).max(1),
+  source: z.enum(['genai-prices', 'override-file', 'request']),
+});
+export type Pricing = z.infer<typeof Pricing>;
+
+/**
+ * Dollar cost of one call. `input_tokens` counts cached tokens too (every provider reports it
+ * that way after normalisation), so cached ones are billed at their own rate and the rest at
+ * the input rate. Reasoning tokens are already part of output tokens.
+ */
+export function costOf(usage: Usage, p: Pricing, batch = true): number {
+  const cached = Math.min(usage.cached_input_tokens, usage.input_tokens);
+  const uncached = usage.input_tokens - cached;
+  const dollars = (uncached * p.input_per_mtok + cached * (p.cached_input_per_mtok ?? p.input_per_mtok) + usage.output_tokens * p.output_per_mtok) / 1e6;
+  return dollars * (batch ? p.batch_multiplier : 1);
+}
+
+/** Cents are what users budget in; sums are kept exact enough by rounding only for display. */
+export function roundUsd(x: number): number {
+  return Math.round(x * 1e6) / 1e6;
+}
