@@ -34,7 +34,7 @@ export const badRequest = (message: string, param: string | null = null, code: s
 export const notFound = (message: string, param: string | null = null): ApiError =>
   new ApiError(404, message, 'invalid_request_error', param, null);
 
-/** The bodies OpenAI sends for statuses the fault injector can produce. */
+/** The bodies OpenAI sends for statuses the fault injector can produce (529 is Anthropic's overload). */
 export function faultError(status: number, retryAfterS?: number): ApiError {
   const headers: Record<string, string> = {};
   if (retryAfterS !== undefined) {
@@ -57,6 +57,10 @@ export function faultError(status: number, retryAfterS?: number): ApiError {
       return new ApiError(502, 'Bad gateway.', 'server_error', null, null, headers);
     case 503:
       return new ApiError(503, 'The engine is currently overloaded, please try again later.', 'server_error', null, null, headers);
+    case 504:
+      return new ApiError(504, 'Gateway timeout.', 'server_error', null, null, headers);
+    case 529:
+      return new ApiError(529, 'Overloaded', 'overloaded_error', null, null, headers);
     default:
       return new ApiError(
         status,

@@ -1,9 +1,12 @@
 import { z } from 'zod';
+import type { ProviderName } from './providers.js';
+import { RateLimiter, rateLimitError, rateLimitHeaders } from './rate-limit.js';
 import type { EmulatorStats } from './stats.js';
 
 /**
  * Faults a test switches on. `setFaults` replaces the whole config; every field is optional and
  * unknown fields are rejected, so a typo fails loudly instead of silently injecting nothing.
+ * Every fault applies to all three providers, each answering in its own error format.
  */
 export const FaultConfig = z.strictObject({
   /** Answer the next `count` matching requests with `status` instead of handling them. */
@@ -13,9 +16,10 @@ export const FaultConfig = z.strictObject({
         /** Prefix of the URL path, e.g. `/v1/batches` also matches `/v1/batches/batch_1/cancel`. */
         path: z.string().optional(),
         method: z.string().optional(),
-        status: z.literal([429, 500, 502, 503, 400]),
+        /** 529 is Anthropic's `overloaded_error`; 504 Gemini's `DEADLINE_EXCEEDED`. */
+        status: z.literal([429, 500, 502, 503, 400, 504, 529]),
         count: z.number().int().min(0),
-        /** Sets `retry-after` (seconds) and `retry-after-ms`, which the SDK's backoff reads. */
+        /** Sets `retry-after` (seconds) and `retry-after-ms`, which the SDK's backoff reads (Gemini: a RetryInfo detail). */
         retry_after_s: z.number().min(0).optional(),
       }),
     )
@@ -39,6 +43,18 @@ export const FaultConfig = z.strictObject({
     .optional(),
   /** Replaces the `processingMs` option for batches created from now on. */
   processing_ms: z.number().int().min(0).optional(),
+  /**
+   * Limits on the realtime endpoints (chat completions, messages, generateContent) over a sliding
+   * 60 s window: `rpm` requests and `tpm` prompt tokens, per model or globally. Excess requests get
+   * 429 with the wait until they would fit. Setting any fault config starts the windows afresh.
+   */
+  rate_limit: z
+    .strictObject({
+      rpm: z.number().int().min(1).optional(),
+      tpm: z.number().int().min(1).optional(),
+      scope: z.enum(['model', 'global']).optional(),
+    })
+    .optional(),
 });
 export type FaultConfig = z.infer<typeof FaultConfig>;
 
@@ -53,6 +69,7 @@ export class FaultState {
   private failedOnce = new Set<string>();
   private malformedOnce = new Set<string>();
   private jsonChats = 0;
+  private limiter: RateLimiter | undefined;
 
   constructor(private readonly stats: EmulatorStats) {}
 
@@ -62,6 +79,7 @@ export class FaultState {
     this.failedOnce.clear();
     this.malformedOnce.clear();
     this.jsonChats = 0;
+    this.limiter = config.rate_limit ? new RateLimiter(config.rate_limit) : undefined;
   }
 
   current(): FaultConfig {
@@ -93,6 +111,24 @@ export class FaultState {
     f.count--;
     this.stats.faults_injected.batch_expire++;
     return f.after_fraction ?? 0.5;
+  }
+
+  /**
+   * Admits a realtime request or throws the provider's 429. Returns the rate-limit headers to send
+   * with the answer (none when no `rate_limit` is configured). `promptTokens` counts against `tpm`.
+   */
+  admitRealtime(provider: ProviderName, model: string, promptTokens: number): Record<string, string> {
+    if (!this.limiter) {
+      this.stats.realtime_accepted++;
+      return {};
+    }
+    const admission = this.limiter.admit(model, promptTokens);
+    if (!admission.ok) {
+      this.stats.faults_injected.rate_limited++;
+      throw rateLimitError(provider, model, admission);
+    }
+    this.stats.realtime_accepted++;
+    return rateLimitHeaders(provider, admission);
   }
 
   processingMs(fallback: number): number {

@@ -1,12 +1,17 @@
 /**
  * @module
- * An in-process emulator of OpenAI's Files, Batch and Chat Completions APIs, faithful enough that
- * the official `openai` SDK runs against it unchanged:
+ * An in-process emulator of three providers' batch and realtime APIs, faithful enough that the
+ * official SDKs run against it unchanged, all on one port:
+ *   - OpenAI: Files, Batches and Chat Completions (`openai`);
+ *   - Anthropic: Message Batches and Messages (`@anthropic-ai/sdk`);
+ *   - Gemini Developer API: Batch Mode, generateContent and Files (`@google/genai`).
  *
  * ```ts
  * const emulator = await startEmulator({ processingMs: 100 });
- * const client = new OpenAI({ apiKey: 'x', baseURL: emulator.openaiBaseURL, maxRetries: 0 });
- * emulator.setFaults({ line_errors: { every: 10 } });
+ * const openai = new OpenAI({ apiKey: 'x', baseURL: emulator.openaiBaseURL, maxRetries: 0 });
+ * const anthropic = new Anthropic({ apiKey: 'x', baseURL: emulator.anthropicBaseURL, maxRetries: 0 });
+ * const gemini = new GoogleGenAI({ apiKey: 'x', httpOptions: { baseUrl: emulator.geminiBaseUrl } });
+ * emulator.setFaults({ line_errors: { every: 10 }, rate_limit: { rpm: 600 } });
  * // ... exercise the code under test, then assert on emulator.stats() ...
  * await emulator.close();
  * ```
@@ -15,7 +20,10 @@
  * `PUT /_emulator/faults`, `POST /_emulator/reset`, `GET /_emulator/health`.
  */
 import type { AddressInfo } from 'node:net';
+import { AnthropicBatchStore } from './anthropic-batches.js';
 import { FaultConfig, FaultState } from './faults.js';
+import { GeminiBatchStore } from './gemini-batches.js';
+import { GeminiFileStore } from './gemini-files.js';
 import { BatchStore } from './openai-batches.js';
 import { FileStore } from './openai-files.js';
 import { createEmulatorServer, type EmulatorState } from './server.js';
@@ -29,11 +37,11 @@ export interface EmulatorOptions {
   port?: number;
   /** @default '127.0.0.1' */
   host?: string;
-  /** How long a batch stays `in_progress`; 0 completes it by the next read. @default 2000 */
+  /** How long a batch of any provider processes (`in_progress`, RUNNING); 0 completes it by the next read. @default 2000 */
   processingMs?: number;
-  /** How long a batch stays `validating`. @default 0 */
+  /** How long an OpenAI batch stays `validating`, and a Gemini batch PENDING. @default 0 */
   validatingMs?: number;
-  /** How long a batch stays `finalizing`. @default 0 */
+  /** How long an OpenAI batch stays `finalizing`. @default 0 */
   finalizingMs?: number;
 }
 
@@ -42,6 +50,10 @@ export interface Emulator {
   url: string;
   /** `url + '/v1'`: pass as `baseURL` to the OpenAI SDK. */
   openaiBaseURL: string;
+  /** `url` itself (the Anthropic SDK's paths start with `/v1`): pass as `baseURL` to the Anthropic SDK. */
+  anthropicBaseURL: string;
+  /** `url` itself (the SDK adds the API version): pass as `httpOptions.baseUrl` to the Gemini SDK. */
+  geminiBaseUrl: string;
   /** A snapshot of the counters. */
   stats(): EmulatorStats;
   /** Replaces the whole fault config (validated; throws a ZodError if invalid). */
@@ -61,21 +73,32 @@ export async function startEmulator(opts: EmulatorOptions = {}): Promise<Emulato
   const stats = emptyStats();
   const faults = new FaultState(stats);
   const files = new FileStore();
-  const batches = new BatchStore({
-    files,
+  // Phase durations are read when a batch is created, so a `processing_ms` fault applies from then on.
+  const processingMs = (): number => faults.processingMs(defaults.processingMs);
+  const batches = new BatchStore({ files, faults, stats, timings: () => ({ ...defaults, processingMs: processingMs() }) });
+  const anthropicBatches = new AnthropicBatchStore({ faults, stats, processingMs });
+  const geminiFiles = new GeminiFileStore();
+  const geminiBatches = new GeminiBatchStore({
+    files: geminiFiles,
     faults,
     stats,
-    timings: () => ({ ...defaults, processingMs: faults.processingMs(defaults.processingMs) }),
+    timings: () => ({ validatingMs: defaults.validatingMs, processingMs: processingMs() }),
   });
   const state: EmulatorState = {
     stats,
     faults,
     files,
     batches,
+    anthropicBatches,
+    geminiFiles,
+    geminiBatches,
     reset() {
       faults.set({});
       batches.clear();
       files.clear();
+      anthropicBatches.clear();
+      geminiBatches.clear();
+      geminiFiles.clear();
       // In place, because the stores hold a reference to this object.
       Object.assign(stats, emptyStats());
     },
@@ -95,11 +118,15 @@ export async function startEmulator(opts: EmulatorOptions = {}): Promise<Emulato
   return {
     url,
     openaiBaseURL: `${url}/v1`,
+    anthropicBaseURL: url,
+    geminiBaseUrl: url,
     stats: () => structuredClone(stats),
     setFaults: (f) => faults.set(FaultConfig.parse(f)),
     reset: () => state.reset(),
     close: async () => {
       batches.clear();
+      anthropicBatches.clear();
+      geminiBatches.clear();
       await new Promise<void>((resolve, reject) => {
         server.close((err) => (err ? reject(err) : resolve()));
         // Keep-alive sockets from the SDK would otherwise hold close() open.

@@ -24,7 +24,16 @@ async function run(): Promise<void> {
     validatingMs: env.EMULATOR_VALIDATING_MS,
     finalizingMs: env.EMULATOR_FINALIZING_MS,
   });
-  logger.info({ url: emulator.url, openaiBaseURL: emulator.openaiBaseURL, processingMs: env.EMULATOR_PROCESSING_MS }, 'emulator listening');
+  logger.info(
+    {
+      url: emulator.url,
+      openaiBaseURL: emulator.openaiBaseURL,
+      anthropicBaseURL: emulator.anthropicBaseURL,
+      geminiBaseUrl: emulator.geminiBaseUrl,
+      processingMs: env.EMULATOR_PROCESSING_MS,
+    },
+    'emulator listening',
+  );
 
   let stopping = false;
   const stop = (signal: NodeJS.Signals): void => {

@@ -14,8 +14,8 @@ import { generateChatCompletion, hashBody, parseChatRequest } from './chat.js';
 import type { FaultState } from './faults.js';
 import { newBatchId, newBatchRequestId, newRequestId, nowSeconds, seededRandom, sha256 } from './ids.js';
 import type { FileStore } from './openai-files.js';
-import { cursorPage, jsonBody, limitParam, type Router } from './routing.js';
-import type { EmulatorStats } from './stats.js';
+import { cursorPage, headerValue, jsonBody, limitParam, type Router } from './routing.js';
+import { countBatchKeys, type EmulatorStats } from './stats.js';
 import type { WireBatch } from './wire-types.js';
 
 const CHAT_ENDPOINT = '/v1/chat/completions';
@@ -69,7 +69,8 @@ export class BatchStore {
 
   constructor(private readonly deps: BatchStoreDeps) {}
 
-  create(body: Record<string, unknown>): WireBatch {
+  /** `droverKey` is the `x-drover-key` request header, if any. */
+  create(body: Record<string, unknown>, droverKey?: string): WireBatch {
     const { input_file_id: fileId, endpoint, completion_window: window } = body;
     if (typeof fileId !== 'string' || fileId === '') {
       throw badRequest("Missing required parameter: 'input_file_id'.", 'input_file_id', 'missing_required_parameter');
@@ -157,6 +158,7 @@ export class BatchStore {
     stats.lines_received += input.ok ? input.lines.length : input.lineCount;
     const key = metadata?.drover_key;
     if (key !== undefined) stats.batches_by_metadata[key] = (stats.batches_by_metadata[key] ?? 0) + 1;
+    countBatchKeys(stats, droverKey, key);
 
     // The create response always shows `validating`, like the real API; later reads move it on.
     const response = structuredClone(wire);
@@ -423,7 +425,7 @@ function parseOutputExpiresAfter(value: unknown): number | undefined {
 
 export function registerBatchRoutes(router: Router, batches: BatchStore): void {
   router
-    .add('POST', '/v1/batches', (ctx) => ({ json: batches.create(jsonBody(ctx)) }))
+    .add('POST', '/v1/batches', (ctx) => ({ json: batches.create(jsonBody(ctx), headerValue(ctx.headers, 'x-drover-key')) }))
     .add('GET', '/v1/batches', (ctx) => ({
       json: cursorPage(batches.list(), ctx.query.get('after'), limitParam(ctx.query, 20, 100)),
     }))

@@ -1,5 +1,5 @@
 /** `POST /v1/chat/completions`: the realtime counterpart of a batch line, non-streaming only. */
-import { generateChatCompletion, parseChatRequest } from './chat.js';
+import { generateChatCompletion, parseChatRequest, promptTokens } from './chat.js';
 import type { FaultState } from './faults.js';
 import { jsonBody, type Router } from './routing.js';
 import type { EmulatorStats } from './stats.js';
@@ -7,9 +7,10 @@ import type { EmulatorStats } from './stats.js';
 export function registerChatRoutes(router: Router, faults: FaultState, stats: EmulatorStats): void {
   router.add('POST', '/v1/chat/completions', (ctx) => {
     const req = parseChatRequest(jsonBody(ctx));
+    const headers = faults.admitRealtime('openai', req.model, promptTokens(req.messages));
     const malformed = req.mode !== 'text' && faults.malformedChat(req.hash);
     const completion = generateChatCompletion(req, { malformed });
     stats.chat_completions++;
-    return { json: completion };
+    return { json: completion, headers };
   });
 }

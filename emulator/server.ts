@@ -1,22 +1,33 @@
 /**
- * The HTTP edge: reads the body, counts the request, checks auth, injects HTTP faults, dispatches to
- * a route and turns `ApiError`s into OpenAI's error body. Every response carries `x-request-id`.
+ * The HTTP edge: reads the body, works out which provider the request is for, counts it, checks
+ * credentials, injects HTTP faults, dispatches to that provider's routes and renders `ApiError`s in
+ * the provider's error format. Every response carries `x-request-id` (Anthropic's also `request-id`).
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { ApiError, faultError } from './api-error.js';
+import { AnthropicBatchStore, registerAnthropicBatchRoutes } from './anthropic-batches.js';
+import { registerAnthropicMessageRoutes } from './anthropic-messages.js';
 import { FaultConfig, type FaultState } from './faults.js';
+import { GeminiBatchStore, registerGeminiBatchRoutes } from './gemini-batches.js';
+import { GeminiFileStore, registerGeminiFileRoutes } from './gemini-files.js';
+import { registerGeminiGenerateRoutes } from './gemini-generate.js';
 import { newRequestId } from './ids.js';
 import { BatchStore, registerBatchRoutes } from './openai-batches.js';
 import { registerChatRoutes } from './openai-chat.js';
 import { FileStore, registerFileRoutes } from './openai-files.js';
+import { anthropicEdge, detectProvider, GEMINI_VERSIONS, geminiEdge, openaiEdge, type ProviderEdge, type ProviderName } from './providers.js';
 import { jsonBody, Router, type Reply, type RequestContext } from './routing.js';
 import type { EmulatorStats } from './stats.js';
 
 export interface EmulatorState {
   stats: EmulatorStats;
   faults: FaultState;
+  /** OpenAI's files and batches (the names predate the other providers). */
   files: FileStore;
   batches: BatchStore;
+  anthropicBatches: AnthropicBatchStore;
+  geminiFiles: GeminiFileStore;
+  geminiBatches: GeminiBatchStore;
   reset(): void;
 }
 
@@ -25,64 +36,65 @@ const MAX_BODY_BYTES = 513 * 1024 * 1024;
 const ADMIN_PREFIX = '/_emulator';
 
 export function createEmulatorServer(state: EmulatorState): Server {
-  const api = new Router();
-  registerFileRoutes(api, state.files, state.stats);
-  registerBatchRoutes(api, state.batches);
-  registerChatRoutes(api, state.faults, state.stats);
+  const openai = new Router();
+  registerFileRoutes(openai, state.files, state.stats);
+  registerBatchRoutes(openai, state.batches);
+  registerChatRoutes(openai, state.faults, state.stats);
+  const anthropic = new Router();
+  registerAnthropicMessageRoutes(anthropic, state.faults, state.stats);
+  registerAnthropicBatchRoutes(anthropic, state.anthropicBatches);
+  const gemini = new Router({ version: GEMINI_VERSIONS });
+  registerGeminiGenerateRoutes(gemini, state.faults, state.stats);
+  registerGeminiFileRoutes(gemini, state.geminiFiles, state.stats);
+  registerGeminiBatchRoutes(gemini, state.geminiBatches);
+  const edges: Record<ProviderName, ProviderEdge> = {
+    openai: openaiEdge(openai),
+    anthropic: anthropicEdge(anthropic),
+    gemini: geminiEdge(gemini),
+  };
   const admin = adminRouter(state);
 
   return createServer((req, res) => {
-    handle(req, res, api, admin, state).catch((err: unknown) => {
+    handle(req, res, edges, admin, state).catch((err: unknown) => {
       // Only reachable if writing the response itself failed; nothing left to tell the client.
       res.destroy(err instanceof Error ? err : undefined);
     });
   });
 }
 
-async function handle(req: IncomingMessage, res: ServerResponse, api: Router, admin: Router, state: EmulatorState): Promise<void> {
+async function handle(
+  req: IncomingMessage,
+  res: ServerResponse,
+  edges: Record<ProviderName, ProviderEdge>,
+  admin: Router,
+  state: EmulatorState,
+): Promise<void> {
   const requestId = newRequestId();
   res.setHeader('x-request-id', requestId);
   const method = (req.method ?? 'GET').toUpperCase();
   const url = new URL(req.url ?? '/', 'http://emulator.invalid');
   const path = url.pathname;
+  const isAdmin = path === ADMIN_PREFIX || path.startsWith(`${ADMIN_PREFIX}/`);
+  const edge = edges[detectProvider(path, req.headers, url.searchParams)];
+  for (const [name, value] of Object.entries(edge.responseHeaders(requestId))) res.setHeader(name, value);
   try {
     const body = await readBody(req);
-    const isAdmin = path === ADMIN_PREFIX || path.startsWith(`${ADMIN_PREFIX}/`);
-    const match = (isAdmin ? admin : api).match(method, path);
+    const match = (isAdmin ? admin : edge.router).match(method, path);
     if (!isAdmin) {
       const key = `${method} ${match?.route.pattern ?? '*'}`;
       state.stats.requests[key] = (state.stats.requests[key] ?? 0) + 1;
-      checkAuth(req.headers.authorization);
+      edge.authenticate(path, req.headers, url.searchParams);
       const fault = state.faults.takeHttp(method, path);
       if (fault) throw faultError(fault.status, fault.retry_after_s);
     }
-    if (!match) throw new ApiError(404, `Invalid URL (${method} ${path})`);
-    const ctx: RequestContext = { method, path, params: match.params, query: url.searchParams, headers: req.headers, body, requestId };
+    if (!match) throw isAdmin ? new ApiError(404, `Invalid URL (${method} ${path})`) : edge.notFound(method, path);
+    const origin = `http://${req.headers.host ?? `${req.socket.localAddress}:${req.socket.localPort}`}`;
+    const ctx: RequestContext = { method, path, origin, params: match.params, query: url.searchParams, headers: req.headers, body, requestId };
     send(res, await match.route.handler(ctx));
   } catch (err) {
-    const apiError =
-      err instanceof ApiError
-        ? err
-        : new ApiError(500, 'The server had an error while processing your request. Sorry about that!', 'server_error');
     if (!(err instanceof ApiError)) process.emitWarning(`emulator: unhandled error on ${method} ${path}: ${String((err as Error)?.stack ?? err)}`);
-    for (const [name, value] of Object.entries(apiError.headers)) res.setHeader(name, value);
-    send(res, { status: apiError.status, json: { error: apiError.toObject() } });
-  }
-}
-
-/**
- * Any bearer token is accepted; the key is never stored, logged or echoed, unlike the real API's
- * "Incorrect API key provided: sk-...", which would leak it into test logs.
- */
-function checkAuth(header: string | undefined): void {
-  if (!header || !/^Bearer\s+\S+/i.test(header)) {
-    throw new ApiError(
-      401,
-      "You didn't provide an API key. You need to provide your API key in an Authorization header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY).",
-      'invalid_request_error',
-      null,
-      header ? 'invalid_api_key' : null,
-    );
+    const apiError = err instanceof ApiError ? err : edge.internalError();
+    send(res, isAdmin ? { status: apiError.status, json: { error: apiError.toObject() } } : edge.errorReply(apiError, requestId));
   }
 }
 
@@ -99,6 +111,7 @@ async function readBody(req: IncomingMessage): Promise<Buffer> {
 
 function send(res: ServerResponse, reply: Reply): void {
   res.statusCode = reply.status ?? 200;
+  for (const [name, value] of Object.entries(reply.headers ?? {})) res.setHeader(name, value);
   if ('raw' in reply) {
     res.setHeader('content-type', reply.contentType);
     res.setHeader('content-length', reply.raw.length);

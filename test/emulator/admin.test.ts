@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import { ZodError } from 'zod';
 import { startEmulator, type Emulator, type EmulatorStats } from '../../emulator/index.js';
-import { createBatch, sdkClient, textLines, waitForBatch } from './helpers.js';
+import { anthropicClient, createBatch, geminiClient, sdkClient, textLines, uploadJsonl, waitForBatch } from './helpers.js';
 
 const SECRET = 'sk-secret-do-not-echo';
 
@@ -89,5 +89,40 @@ describe('emulator admin and auth', () => {
     assert.equal(res.status, 404);
     assert.deepEqual(await res.json(), { error: { message: 'Invalid URL (GET /v1/nowhere)', type: 'invalid_request_error', param: null, code: null } });
     assert.equal(emulator.stats().requests['GET *'], 1);
+  });
+
+  it('counts batches per x-drover-key across providers, and per metadata.drover_key for OpenAI', async () => {
+    const openai = sdkClient(emulator.openaiBaseURL);
+    const input_file_id = await uploadJsonl(openai, textLines(1));
+    const create = (metadata: Record<string, string> | undefined, key: string | undefined) =>
+      openai.batches.create(
+        { input_file_id, endpoint: '/v1/chat/completions', completion_window: '24h', ...(metadata ? { metadata } : {}) },
+        key ? { headers: { 'x-drover-key': key } } : {},
+      );
+    await create({ drover_key: 'same' }, 'same');
+    await create({ drover_key: 'meta' }, 'header');
+    await create(undefined, 'header');
+    await anthropicClient(emulator.anthropicBaseURL).messages.batches.create(
+      { requests: [{ custom_id: 'a', params: { model: 'm', max_tokens: 5, messages: [{ role: 'user', content: 'hi' }] } }] },
+      { headers: { 'x-drover-key': 'header' } },
+    );
+    await geminiClient(emulator.geminiBaseUrl).batches.create({
+      model: 'gemini-2.5-flash',
+      src: [{ contents: [{ role: 'user', parts: [{ text: 'hi' }] }] }],
+      config: { httpOptions: { headers: { 'x-drover-key': 'gemini' } } },
+    });
+    const stats = emulator.stats();
+    assert.deepEqual(stats.batches_by_key, { same: 1, meta: 1, header: 3, gemini: 1 });
+    assert.deepEqual(stats.batches_by_metadata, { same: 1, meta: 1 });
+  });
+
+  it('accepts a rate_limit fault config over HTTP and rejects a bad one', async () => {
+    const put = (body: unknown) =>
+      fetch(`${emulator.url}/_emulator/faults`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    const ok = await put({ rate_limit: { rpm: 600, tpm: 100_000, scope: 'global' } });
+    assert.equal(ok.status, 200);
+    assert.deepEqual(await ok.json(), { rate_limit: { rpm: 600, tpm: 100_000, scope: 'global' } });
+    assert.equal((await put({ rate_limit: { rpm: 0 } })).status, 400);
+    assert.equal((await put({ rate_limit: { rpm: 10, scope: 'tenant' } })).status, 400);
   });
 });

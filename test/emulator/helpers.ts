@@ -1,3 +1,5 @@
+import Anthropic from '@anthropic-ai/sdk';
+import { GoogleGenAI } from '@google/genai';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import OpenAI, { toFile } from 'openai';
 import type { Batch } from 'openai/resources/batches';
@@ -8,6 +10,23 @@ export const TERMINAL: ReadonlySet<Batch['status']> = new Set(['completed', 'fai
 export function sdkClient(baseURL: string, maxRetries = 0): OpenAI {
   return new OpenAI({ apiKey: 'sk-test-never-echoed', baseURL, maxRetries });
 }
+
+/** SDK 1.x defaults: `Authorization: Bearer` and `anthropic-version: 2026-10-21`. */
+export function anthropicClient(baseURL: string, opts: { maxRetries?: number; version?: string } = {}): Anthropic {
+  return new Anthropic({
+    apiKey: 'sk-ant-test-never-echoed',
+    baseURL,
+    maxRetries: opts.maxRetries ?? 0,
+    ...(opts.version ? { defaultHeaders: { 'anthropic-version': opts.version } } : {}),
+  });
+}
+
+/** The SDK's default API version (v1 in 3.x) unless told otherwise; it never retries by default. */
+export function geminiClient(baseUrl: string, apiVersion?: string): GoogleGenAI {
+  return new GoogleGenAI({ apiKey: 'gemini-test-key', httpOptions: { baseUrl, ...(apiVersion ? { apiVersion } : {}) } });
+}
+
+export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 export interface InputLine {
   custom_id: string;

@@ -126,6 +126,6 @@ describe('OpenAI Chat Completions', () => {
     await client.chat.completions.create(body(3));
     const secondAgain = await client.chat.completions.create(body(2));
     assert.doesNotThrow(() => JSON.parse(secondAgain.choices[0]!.message.content!));
-    assert.deepEqual(emulator.stats().faults_injected, { http: 1, line_errors: 0, malformed_json: 1, batch_fail: 0, batch_expire: 0 });
+    assert.deepEqual(emulator.stats().faults_injected, { http: 1, line_errors: 0, malformed_json: 1, batch_fail: 0, batch_expire: 0, rate_limited: 0 });
   });
 });
