@@ -70,7 +70,9 @@ export async function processBatchWorkflow(input: ProcessBatchInput): Promise<Pr
     startedAtMs: Date.now(),
   };
   const inFlight = new Set(state.inFlight);
-  let status: BatchStatus = state.stopReason ? 'cancelling' : state.paused ? 'paused' : 'running';
+  let status: BatchStatus = state.stopReason ? 'cancelling' : state.paused ? 'paused' : state.chunkCount < 0 ? 'queued' : 'running';
+  // Each run states its status once, so the search attribute never lags what this run believes.
+  upsertSearchAttributes([{ key: DroverStatus, value: status }]);
   let limitsVersion = 0;
 
   const setStatus = (next: BatchStatus) => {
