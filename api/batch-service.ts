@@ -5,7 +5,7 @@ import type { Db } from '../store/db.js';
 import { countResults, iterateResults, resultPage, resultForItem } from '../store/results.js';
 import { TERMINAL_STATUSES, type BatchRow, type ResultRow, type ResultStatus } from '../store/rows.js';
 import type { LimitsPatch, PollPolicy } from '../workflows/contracts.js';
-import { cancelSignal, pauseSignal, progressQuery, resumeSignal, setLimitsUpdate } from '../workflows/definitions.js';
+import { cancelUpdate, pauseUpdate, progressQuery, resumeUpdate, setLimitsUpdate } from '../workflows/definitions.js';
 import type { processBatchWorkflow } from '../workflows/process-batch.js';
 import { DroverItemCount, DroverModel, DroverProvider, DroverStatus, DroverTenant } from '../workflows/search-attributes.js';
 import { estimateJsonBatch, estimateNdjsonBatch, storeJsonBatch, storeNdjsonBatch, type BatchDraft, type BatchEstimate, type IntakeContext, type Stored } from './batch-intake.js';
@@ -113,15 +113,15 @@ export class BatchService {
   }
 
   async cancel(tenantId: string, id: string): Promise<BatchView> {
-    return this.message(tenantId, id, 'be cancelled', (h) => h.signal(cancelSignal));
+    return this.control(tenantId, id, 'be cancelled', cancelUpdate);
   }
 
   async pause(tenantId: string, id: string): Promise<BatchView> {
-    return this.message(tenantId, id, 'be paused', (h) => h.signal(pauseSignal));
+    return this.control(tenantId, id, 'be paused', pauseUpdate);
   }
 
   async resume(tenantId: string, id: string): Promise<BatchView> {
-    return this.message(tenantId, id, 'be resumed', (h) => h.signal(resumeSignal));
+    return this.control(tenantId, id, 'be resumed', resumeUpdate);
   }
 
   /** Runs the workflow's setLimits update; its validator's refusal comes back as a 400 with the reason. */
@@ -157,14 +157,13 @@ export class BatchService {
     return row;
   }
 
-  private async message(tenantId: string, id: string, what: string, send: (h: ReturnType<Client['workflow']['getHandle']>) => Promise<void>): Promise<BatchView> {
+  private async control(tenantId: string, id: string, what: string, update: typeof cancelUpdate): Promise<BatchView> {
     const row = await this.loadActive(tenantId, id, what);
     try {
-      await send(this.temporal.workflow.getHandle(id));
+      return batchView(row, await this.temporal.workflow.getHandle(id).executeUpdate(update));
     } catch (err) {
       throw this.endedOr(err, row, what);
     }
-    return this.get(tenantId, id);
   }
 
   /** The workflow may end between our read of the store and the message: that too is a 409. */

@@ -4,12 +4,15 @@ import type { BatchProgress, ChunkCompletion, LimitsPatch } from './contracts.js
 /** A chunk tells its batch it is done; sent by workflow id so it reaches the batch's current run. */
 export const chunkCompletedSignal = defineSignal<[ChunkCompletion]>('chunkCompleted');
 
-/** Stop gracefully: running provider batches are cancelled, finished results kept. */
-export const cancelSignal = defineSignal('cancel');
+/**
+ * Stop gracefully: running provider batches are cancelled, finished results kept. Updates, not
+ * signals, so the caller gets the state after the change (a query after a signal may not see it).
+ */
+export const cancelUpdate = defineUpdate<BatchProgress>('cancel');
 
 /** No new chunk starts while paused; running ones finish. */
-export const pauseSignal = defineSignal('pause');
-export const resumeSignal = defineSignal('resume');
+export const pauseUpdate = defineUpdate<BatchProgress>('pause');
+export const resumeUpdate = defineUpdate<BatchProgress>('resume');
 
 /**
  * Changes the cost limit or the deadline; answers with the new progress. Its validator rejects a

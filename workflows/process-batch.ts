@@ -17,7 +17,7 @@ import {
 import type { createActivities } from '../activities/index.js';
 import { quickOptions, transferOptions } from './activity-options.js';
 import type { BatchProgress, BatchRunState, BatchStatus, LimitsPatch, ProcessBatchInput, ProcessBatchResult, StopReason } from './contracts.js';
-import { cancelSignal, chunkCompletedSignal, pauseSignal, progressQuery, resumeSignal, setLimitsUpdate } from './definitions.js';
+import { cancelUpdate, chunkCompletedSignal, pauseUpdate, progressQuery, resumeUpdate, setLimitsUpdate } from './definitions.js';
 import { processChunkWorkflow } from './process-chunk.js';
 import { DroverCostUsd, DroverStatus } from './search-attributes.js';
 import { addTally, ZERO_TALLY } from './tally.js';
@@ -113,14 +113,19 @@ export async function processBatchWorkflow(input: ProcessBatchInput): Promise<Pr
     state.totals = addTally(state.totals, done);
     upsertSearchAttributes([{ key: DroverCostUsd, value: state.totals.costUsd }]);
   });
-  setHandler(cancelSignal, () => stop('cancelled'));
-  setHandler(pauseSignal, () => {
+  setHandler(cancelUpdate, () => {
+    stop('cancelled');
+    return progress();
+  });
+  setHandler(pauseUpdate, () => {
     state.paused = true;
     if (!state.stopReason && state.chunkCount >= 0) setStatus('paused');
+    return progress();
   });
-  setHandler(resumeSignal, () => {
+  setHandler(resumeUpdate, () => {
     state.paused = false;
     if (status === 'paused') setStatus('running');
+    return progress();
   });
   setHandler(
     setLimitsUpdate,

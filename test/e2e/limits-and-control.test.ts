@@ -185,6 +185,26 @@ describe('budgets, deadlines and live control', () => {
     }
   });
 
+  test("a Temporal cancel (the UI's Cancel button) is as graceful as the API's", async () => {
+    stack.emulator.setFaults({ processing_ms: 5000 });
+    try {
+      const cancelsBefore = stack.emulator.stats().batch_cancels;
+      const createdBefore = stack.emulator.stats().batches_created;
+      const created = await stack.post('/v1/batches', { model: 'gpt-4.1-mini', items: items(10, 'ui') });
+      await until(async () => stack.emulator.stats().batches_created, (n) => n >= createdBefore + 1);
+      const running = await stack.get(`/v1/batches?status=running`);
+      assert.ok(running.body.data.some((b: any) => b.id === created.body.id), 'visibility shows it running');
+      await stack.client.workflow.getHandle(created.body.id).cancel();
+      const done = await stack.waitForBatch(created.body.id);
+      assert.equal(done.status, 'cancelled');
+      assert.equal(stack.emulator.stats().batch_cancels - cancelsBefore, 1);
+      assert.equal(done.counts.pending, 0);
+      assert.equal(done.counts.succeeded + done.counts.cancelled, 10);
+    } finally {
+      stack.emulator.setFaults({});
+    }
+  });
+
   test('pause stops new chunks from starting; resume lets the batch finish', async () => {
     stack.emulator.setFaults({ processing_ms: 600 });
     try {
