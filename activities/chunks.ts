@@ -1,9 +1,9 @@
 import { Context, log } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import type { PromptSpec } from '../domain/batch-spec.js';
-import { buildMessages } from '../domain/prompt.js';
+import { buildMessages, type StoredInput } from '../domain/prompt.js';
 import type { ProviderName } from '../providers/limits.js';
-import type { BatchProvider, ProviderResultLine } from '../providers/types.js';
+import type { BatchProvider, BatchRequest, ChatRequest, ProviderResultLine } from '../providers/types.js';
 import { getChunk } from '../store/chunks.js';
 import type { Db } from '../store/db.js';
 import { unfinishedItems } from '../store/items.js';
@@ -48,21 +48,24 @@ export function createChunkActivities(db: Db, providers: Providers) {
 
       const job = await reserveJob(db, { tenant_id: batch.tenant_id, batch_id: ref.batchId, chunk_idx: ref.chunkIndex, attempt: ref.attempt, provider: provider.name, item_count: items.length });
       return withHeartbeat(async () => {
-        if (job.input_file_id) {
-          const found = await asProviderCall(provider, () => provider.findBatch(key, new Date(Date.now() - LOOKBACK_MS)));
+        if (job.status === 'creating') {
+          // An earlier try may have created the batch and died before recording it.
+          const hint = { createdAfter: new Date(Date.now() - LOOKBACK_MS), requestCount: job.item_count };
+          const found = await asProviderCall(provider, () => provider.findBatch(key, hint));
           if (found) {
             log.warn('found provider batch created by an earlier try', { key, providerBatchId: found });
             await recordProviderBatch(db, key, found);
             return { providerBatchId: found, itemCount: job.item_count };
           }
         }
-        let fileId = job.input_file_id;
-        if (!fileId) {
-          const jsonl = encodeChunk(provider, batch.spec, items);
-          fileId = await asProviderCall(provider, () => provider.uploadInput(key, jsonl));
-          await recordInputFile(db, key, fileId);
+        const requests = toBatchRequests(batch.spec, items);
+        let staged = job.input_file_id;
+        if (!staged) {
+          staged = await asProviderCall(provider, () => provider.stageInput(key, requests));
+          if (staged) await recordInputFile(db, key, staged);
         }
-        const providerBatchId = await asProviderCall(provider, () => provider.createBatch(key, fileId));
+        await setJobStatus(db, key, 'creating');
+        const providerBatchId = await asProviderCall(provider, () => provider.createBatch(key, requests, staged));
         await recordProviderBatch(db, key, providerBatchId);
         return { providerBatchId, itemCount: job.item_count };
       });
@@ -138,12 +141,18 @@ export function createChunkActivities(db: Db, providers: Providers) {
   };
 }
 
-export function encodeChunk(provider: BatchProvider, spec: PromptSpec, items: Array<{ seq: number; input: Parameters<typeof buildMessages>[1] }>): Buffer {
-  const lines = items.map(({ seq, input }) => {
-    const request = { model: spec.model, messages: buildMessages(spec, input), ...(spec.response_format ? { response_format: spec.response_format } : {}), ...(spec.max_output_tokens ? { max_output_tokens: spec.max_output_tokens } : {}) };
-    return provider.encodeLine(String(seq), request);
-  });
-  return Buffer.from(lines.join('\n') + '\n');
+/** The chat request for one stored item under the batch's prompt spec. */
+export function toChatRequest(spec: PromptSpec, input: StoredInput): ChatRequest {
+  const request: ChatRequest = { model: spec.model, messages: buildMessages(spec, input) };
+  if (spec.response_format) request.response_format = spec.response_format;
+  if (spec.max_output_tokens) request.max_output_tokens = spec.max_output_tokens;
+  if (spec.citations) request.citations = true;
+  return request;
+}
+
+/** Items as provider requests; the custom id is the item's seq, which results join back on. */
+export function toBatchRequests(spec: PromptSpec, items: Array<{ seq: number; input: StoredInput }>): BatchRequest[] {
+  return items.map(({ seq, input }) => ({ customId: String(seq), request: toChatRequest(spec, input) }));
 }
 
 /**

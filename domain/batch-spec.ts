@@ -7,8 +7,44 @@ import { Prices } from './pricing.js';
  */
 
 export const MessageRole = z.enum(['system', 'user', 'assistant']);
-export const ChatMessage = z.strictObject({ role: MessageRole, content: z.string() });
+
+export const TextPart = z.strictObject({ type: z.literal('text'), text: z.string() });
+
+/** An image by URL or as base64 data (then `media_type` says which format). */
+export const ImagePart = z
+  .strictObject({
+    type: z.literal('image'),
+    url: z.url().optional(),
+    data: z.base64().optional(),
+    media_type: z.enum(['image/png', 'image/jpeg', 'image/gif', 'image/webp']).optional(),
+  })
+  .refine((p) => (p.url === undefined) !== (p.data === undefined), { message: 'an image needs exactly one of url or data' })
+  .refine((p) => p.data === undefined || p.media_type !== undefined, { message: 'base64 image data needs media_type', path: ['media_type'] });
+
+/** A PDF (base64 data or URL) or a plain-text document; `title` names it in citations. */
+export const DocumentPart = z
+  .strictObject({
+    type: z.literal('document'),
+    media_type: z.enum(['application/pdf', 'text/plain']),
+    data: z.base64().optional(),
+    text: z.string().optional(),
+    url: z.url().optional(),
+    title: z.string().max(500).optional(),
+  })
+  .refine((p) => [p.data, p.text, p.url].filter((v) => v !== undefined).length === 1, { message: 'a document needs exactly one of data, text or url' })
+  .refine((p) => p.text === undefined || p.media_type === 'text/plain', { message: 'text documents have media_type text/plain', path: ['media_type'] });
+
+export const ContentPart = z.union([TextPart, ImagePart, DocumentPart]);
+export type ContentPart = z.infer<typeof ContentPart>;
+export type MediaPart = Exclude<ContentPart, { type: 'text' }>;
+
+export const ChatMessage = z.strictObject({ role: MessageRole, content: z.union([z.string(), z.array(ContentPart).min(1)]) });
 export type ChatMessage = z.infer<typeof ChatMessage>;
+
+/** The text of a message, whatever its form: what templates, estimates and echoes read. */
+export function messageText(m: ChatMessage): string {
+  return typeof m.content === 'string' ? m.content : m.content.map((p) => (p.type === 'text' ? p.text : p.type === 'document' && p.text ? p.text : '')).join('\n');
+}
 
 export const ResponseFormat = z.discriminatedUnion('type', [
   z.strictObject({ type: z.literal('text') }),
@@ -31,6 +67,8 @@ export const ItemInput = z.strictObject({
   content: z.string().optional(),
   inputs: z.record(z.string(), z.unknown()).optional(),
   messages: z.array(ChatMessage).min(1).optional(),
+  /** Images and documents sent with the item's prompt, after its text. */
+  attachments: z.array(z.union([ImagePart, DocumentPart])).min(1).optional(),
   metadata: Metadata.optional(),
 });
 export type ItemInput = z.infer<typeof ItemInput>;
@@ -95,6 +133,7 @@ export const BatchSettingsQuery = z.strictObject({
 /** What the worker needs to build each request: stored once per batch in `batches.spec`. */
 export const PromptSpec = z.object({
   model: z.string(),
+  citations: z.boolean().optional(),
   system_prompt: z.string().optional(),
   user_prompt_template: z.string().optional(),
   response_format: ResponseFormat.optional(),

@@ -1,5 +1,5 @@
 import { countTokens } from 'gpt-tokenizer/model/gpt-4o';
-import type { ChatMessage, PromptSpec } from './batch-spec.js';
+import { messageText, type ChatMessage, type PromptSpec } from './batch-spec.js';
 import { costOf, type Pricing } from './pricing.js';
 
 /**
@@ -25,9 +25,29 @@ export function tokenCounterFor(provider: string): { count: TokenCounter; method
       }
       return n;
     };
-    return { count: (ms) => ms.reduce((sum, m) => sum + tokens(m.content) + PER_MESSAGE, PER_REQUEST), method: 'tokenizer:o200k_base' };
+    return { count: (ms) => ms.reduce((sum, m) => sum + tokens(messageText(m)) + mediaTokens(m) + PER_MESSAGE, PER_REQUEST), method: 'tokenizer:o200k_base' };
   }
-  return { count: (ms) => ms.reduce((sum, m) => sum + Math.ceil(m.content.length / 4) + PER_MESSAGE, PER_REQUEST), method: 'approximation:chars/4' };
+  return { count: (ms) => ms.reduce((sum, m) => sum + Math.ceil(messageText(m).length / 4) + mediaTokens(m) + PER_MESSAGE, PER_REQUEST), method: 'approximation:chars/4' };
+}
+
+/** Images count as a 1024×1024 image does at OpenAI's high detail; PDFs as ~2,000 tokens a page. */
+export const IMAGE_TOKENS = 765;
+export const PDF_PAGE_TOKENS = 2000;
+
+function mediaTokens(m: ChatMessage): number {
+  if (typeof m.content === 'string') return 0;
+  let n = 0;
+  for (const p of m.content) {
+    if (p.type === 'image') n += IMAGE_TOKENS;
+    else if (p.type === 'document' && p.media_type === 'application/pdf') n += PDF_PAGE_TOKENS * (p.data ? pdfPages(p.data) : 1);
+  }
+  return n;
+}
+
+/** Page objects in a PDF, counted without parsing it: good enough for an estimate. */
+function pdfPages(base64: string): number {
+  const text = Buffer.from(base64, 'base64').toString('latin1');
+  return Math.max(1, (text.match(/\/Type\s*\/Page(?!s)/g) ?? []).length);
 }
 
 /** When a request sets no `max_output_tokens`, estimates assume this ceiling per item. */

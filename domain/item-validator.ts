@@ -1,4 +1,4 @@
-import { ItemInput, type BatchSettings, type ChatMessage } from './batch-spec.js';
+import { ItemInput, type BatchSettings, type ChatMessage, type ContentPart } from './batch-spec.js';
 import type { TokenCounter } from './estimate.js';
 import { formatPath, zodIssues, type Issue } from './issues.js';
 import { buildMessages, type StoredInput } from './prompt.js';
@@ -31,6 +31,7 @@ export class ItemValidator {
   constructor(
     private readonly settings: Pick<BatchSettings, 'system_prompt' | 'user_prompt_template'>,
     private readonly countTokens: TokenCounter = () => 0,
+    private readonly media: MediaLimits = { maxImageBytes: Infinity, maxDocumentBytes: Infinity },
   ) {}
 
   get count(): number {
@@ -61,12 +62,17 @@ export class ItemValidator {
     }
     this.seen.set(item.id, where.line ?? where.index ?? seq);
 
-    if (item.content === undefined && item.inputs === undefined && item.messages === undefined) {
+    if (item.content === undefined && item.inputs === undefined && item.messages === undefined && item.attachments === undefined) {
       this.add({ ...at('content'), message: 'item has nothing to send: give content, inputs or messages' });
       return null;
     }
-    if (item.messages && (item.content !== undefined || item.inputs !== undefined)) {
-      this.add({ ...at('messages'), message: 'messages cannot be combined with content or inputs' });
+    if (item.messages && (item.content !== undefined || item.inputs !== undefined || item.attachments !== undefined)) {
+      this.add({ ...at('messages'), message: 'messages cannot be combined with content, inputs or attachments (put parts in the messages)' });
+      return null;
+    }
+    const tooLarge = this.mediaProblems(item.attachments ?? item.messages?.flatMap((m) => (typeof m.content === 'string' ? [] : m.content)) ?? []);
+    if (tooLarge) {
+      this.add({ ...at(item.attachments ? 'attachments' : 'messages'), message: tooLarge });
       return null;
     }
 
@@ -74,6 +80,7 @@ export class ItemValidator {
     if (item.content !== undefined) input.content = item.content;
     if (item.inputs !== undefined) input.inputs = item.inputs;
     if (item.messages !== undefined) input.messages = item.messages;
+    if (item.attachments !== undefined) input.attachments = item.attachments;
     let messages: ChatMessage[];
     try {
       messages = buildMessages(this.settings, input);
@@ -92,8 +99,29 @@ export class ItemValidator {
     };
   }
 
+  /** The provider's size limits, checked on the decoded size of inline data. */
+  private mediaProblems(parts: ContentPart[]): string | null {
+    for (const [i, p] of parts.entries()) {
+      if (p.type === 'text' || !p.data) continue;
+      const bytes = decodedBase64Bytes(p.data);
+      const max = p.type === 'image' ? this.media.maxImageBytes : this.media.maxDocumentBytes;
+      if (bytes > max) return `${p.type} ${i} is ${(bytes / 1048576).toFixed(1)} MB; the provider takes at most ${(max / 1048576).toFixed(0)} MB`;
+    }
+    return null;
+  }
+
   add(issue: Issue): void {
     this.issueCount++;
     if (this.issues.length < MAX_ISSUES) this.issues.push(issue);
   }
+}
+
+export interface MediaLimits {
+  maxImageBytes: number;
+  maxDocumentBytes: number;
+}
+
+export function decodedBase64Bytes(data: string): number {
+  const padding = data.endsWith('==') ? 2 : data.endsWith('=') ? 1 : 0;
+  return Math.floor((data.length * 3) / 4) - padding;
 }

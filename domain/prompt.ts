@@ -2,11 +2,12 @@ import type { ChatMessage, ItemInput, PromptSpec } from './batch-spec.js';
 import { renderTemplate } from './template.js';
 
 /** The part of an item that is sent: what `items.input` stores. */
-export type StoredInput = Pick<ItemInput, 'content' | 'inputs' | 'messages'>;
+export type StoredInput = Pick<ItemInput, 'content' | 'inputs' | 'messages' | 'attachments'>;
 
 /**
  * Turns a stored item into chat messages. The template defaults to `{content}`; `inputs`
- * fields and `content` are all placeholders. Throws MissingPlaceholderError.
+ * fields and `content` are all placeholders; attachments follow the rendered text in the same
+ * user message. Throws MissingPlaceholderError.
  */
 export function buildMessages(spec: Pick<PromptSpec, 'system_prompt' | 'user_prompt_template'>, item: StoredInput): ChatMessage[] {
   const messages: ChatMessage[] = [];
@@ -17,6 +18,7 @@ export function buildMessages(spec: Pick<PromptSpec, 'system_prompt' | 'user_pro
   }
   const template = spec.user_prompt_template ?? '{content}';
   const values = item.content === undefined ? { ...item.inputs } : { ...item.inputs, content: item.content };
-  messages.push({ role: 'user', content: renderTemplate(template, values) });
+  const text = renderTemplate(template, values);
+  messages.push({ role: 'user', content: item.attachments ? [{ type: 'text', text }, ...item.attachments] : text });
   return messages;
 }

@@ -1,9 +1,13 @@
 import OpenAI, { APIConnectionError, APIError, toFile } from 'openai';
 import type { Usage } from '../domain/usage.js';
 import { readLines } from './lines.js';
+import type { ChatMessage, ContentPart } from '../domain/batch-spec.js';
 import {
   TERMINAL_PROVIDER_STATES,
   type BatchProvider,
+  type BatchRequest,
+  type CallOutcome,
+  type RealtimeProvider,
   type ChatRequest,
   type ProviderBatchState,
   type ProviderBatchStatus,
@@ -26,8 +30,23 @@ export function createOpenAIClient(opts: OpenAIProviderOptions): OpenAI {
   return new OpenAI({ apiKey: opts.apiKey, baseURL: opts.baseURL, maxRetries: 0, timeout: 10 * 60_000 });
 }
 
+/** Drover's content parts in Chat Completions form: images as URLs (data: for base64), PDFs as files. */
+export function encodeOpenAIMessage(m: ChatMessage): Record<string, unknown> {
+  if (typeof m.content === 'string') return { role: m.role, content: m.content };
+  return { role: m.role, content: m.content.map(encodeOpenAIPart) };
+}
+
+function encodeOpenAIPart(p: ContentPart): Record<string, unknown> {
+  if (p.type === 'text') return { type: 'text', text: p.text };
+  if (p.type === 'image') return { type: 'image_url', image_url: { url: p.url ?? `data:${p.media_type};base64,${p.data}` } };
+  if (p.text !== undefined) return { type: 'text', text: p.title ? `${p.title}\n\n${p.text}` : p.text };
+  if (p.data !== undefined) return { type: 'file', file: { filename: p.title ?? 'document.pdf', file_data: `data:${p.media_type};base64,${p.data}` } };
+  // Intake refuses document URLs for OpenAI (MEDIA_LIMITS), so this is never sent.
+  throw new Error('OpenAI chat completions take PDF documents as data, not URLs');
+}
+
 export function encodeOpenAIBody(request: ChatRequest): Record<string, unknown> {
-  const body: Record<string, unknown> = { model: request.model, messages: request.messages };
+  const body: Record<string, unknown> = { model: request.model, messages: request.messages.map(encodeOpenAIMessage) };
   if (request.response_format) body.response_format = request.response_format;
   if (request.max_output_tokens) body.max_completion_tokens = request.max_output_tokens;
   return body;
@@ -42,7 +61,9 @@ export class OpenAIBatchProvider implements BatchProvider {
     return JSON.stringify({ custom_id: customId, method: 'POST', url: ENDPOINT, body: encodeOpenAIBody(request) });
   }
 
-  async uploadInput(jobKey: string, jsonl: Buffer): Promise<string> {
+  /** The batch input is a JSONL file; uploads are free, so a repeated upload after a crash costs nothing. */
+  async stageInput(jobKey: string, requests: BatchRequest[]): Promise<string> {
+    const jsonl = Buffer.from(requests.map((r) => this.encodeLine(r.customId, r.request)).join('\n') + '\n');
     const file = await this.client.files.create({
       file: await toFile(jsonl, `${jobKey.replace(/[^A-Za-z0-9_-]/g, '_')}.jsonl`, { type: 'application/jsonl' }),
       purpose: 'batch',
@@ -50,8 +71,8 @@ export class OpenAIBatchProvider implements BatchProvider {
     return file.id;
   }
 
-  async findBatch(jobKey: string, createdAfter: Date): Promise<string | null> {
-    const horizon = Math.floor(createdAfter.getTime() / 1000) - 3600;
+  async findBatch(jobKey: string, hint: { createdAfter: Date }): Promise<string | null> {
+    const horizon = Math.floor(hint.createdAfter.getTime() / 1000) - 3600;
     // Newest first: stop once the list is older than the key's reservation (an hour of slack).
     for await (const batch of this.client.batches.list({ limit: 100 })) {
       if (batch.metadata?.[JOB_KEY_METADATA] === jobKey) return batch.id;
@@ -60,7 +81,8 @@ export class OpenAIBatchProvider implements BatchProvider {
     return null;
   }
 
-  async createBatch(jobKey: string, inputFileId: string): Promise<string> {
+  async createBatch(jobKey: string, _requests: BatchRequest[], inputFileId: string | null): Promise<string> {
+    if (!inputFileId) throw new Error('an OpenAI batch needs its staged input file');
     const batch = await this.client.batches.create({
       input_file_id: inputFileId,
       endpoint: ENDPOINT,
@@ -107,6 +129,33 @@ export class OpenAIBatchProvider implements BatchProvider {
   }
 }
 
+/** Chat Completions, one request per call: OpenAI itself or any OpenAI-compatible server. */
+export class OpenAIRealtimeProvider implements RealtimeProvider {
+  constructor(
+    private readonly client: OpenAI,
+    readonly name = 'openai',
+  ) {}
+
+  async complete(request: ChatRequest, opts: { signal?: AbortSignal } = {}): Promise<CallOutcome> {
+    const body = (await this.client.chat.completions.create(encodeOpenAIBody(request) as never, opts.signal ? { signal: opts.signal } : {})) as unknown;
+    return chatCompletionOutcome(body);
+  }
+
+  classifyError(err: unknown): ProviderErrorInfo | null {
+    return classifyOpenAIError(err);
+  }
+}
+
+/** A ChatCompletion body, from a batch output line or a realtime response, in Drover's terms. */
+export function chatCompletionOutcome(body: any): CallOutcome {
+  const choice = body?.choices?.[0];
+  const usage = openAIUsage(body?.usage);
+  if (choice?.message?.refusal) {
+    return { ok: false, retryable: false, usage, error: { code: 'refusal', message: String(choice.message.refusal) } };
+  }
+  return { ok: true, text: choice?.message?.content ?? '', usage, truncated: choice?.finish_reason === 'length' };
+}
+
 interface OutputLine {
   custom_id: string;
   response: { status_code: number; body: any } | null;
@@ -117,15 +166,7 @@ interface OutputLine {
 export function parseOutputLine(raw: string): ProviderResultLine {
   const line = JSON.parse(raw) as OutputLine;
   const customId = line.custom_id;
-  if (line.response && line.response.status_code === 200) {
-    const body = line.response.body;
-    const choice = body?.choices?.[0];
-    const usage = openAIUsage(body?.usage);
-    if (choice?.message?.refusal) {
-      return { customId, ok: false, retryable: false, usage, error: { code: 'refusal', message: String(choice.message.refusal) } };
-    }
-    return { customId, ok: true, text: choice?.message?.content ?? '', usage, truncated: choice?.finish_reason === 'length' };
-  }
+  if (line.response && line.response.status_code === 200) return { customId, ...chatCompletionOutcome(line.response.body) };
   if (line.response) {
     const status = line.response.status_code;
     const err = line.response.body?.error ?? {};

@@ -9,6 +9,14 @@ export interface ChatRequest {
   messages: ChatMessage[];
   response_format?: ResponseFormat;
   max_output_tokens?: number;
+  /** Ask for citations on document parts (Anthropic); other providers ignore it. */
+  citations?: boolean;
+}
+
+/** A request with the id its answer comes back under (Drover uses the item's seq). */
+export interface BatchRequest {
+  customId: string;
+  request: ChatRequest;
 }
 
 /** Drover's view of a provider batch's lifecycle, whatever the provider calls its states. */
@@ -25,25 +33,49 @@ export interface ProviderBatchStatus {
   error?: string;
 }
 
-export type ProviderResultLine =
-  | { customId: string; ok: true; text: string; usage: Usage; truncated: boolean }
-  | { customId: string; ok: false; error: ItemError; retryable: boolean; usage: Usage | null };
+/** A source a citation points into, as the provider reported it (Anthropic's char/page locations). */
+export type Citation = Record<string, unknown> & { type: string; cited_text?: string };
+
+/** The outcome of one model call, from a batch result line or a realtime response. */
+export type CallOutcome =
+  | { ok: true; text: string; usage: Usage; truncated: boolean; citations?: Citation[] }
+  | { ok: false; error: ItemError; retryable: boolean; usage: Usage | null };
+
+export type ProviderResultLine = CallOutcome & { customId: string };
 
 /**
  * A provider's native batch API. Implementations use the provider's official SDK with its own
  * retries off: Temporal is the one retrier, so every call here is a single attempt.
+ *
+ * Exactly once: the submit activity stages the input (free), records it, marks the job
+ * `creating`, then calls `createBatch` (where money is spent) and records the id. A retry that
+ * finds a job still `creating` asks `findBatch` before it would create another.
  */
 export interface BatchProvider {
   readonly name: ProviderName;
-  encodeLine(customId: string, request: ChatRequest): string;
-  uploadInput(jobKey: string, jsonl: Buffer): Promise<string>;
+  /**
+   * Puts the input where the provider reads it (a file for OpenAI, for Gemini above its inline
+   * limit) and returns its reference; null when requests travel inline in `createBatch`.
+   */
+  stageInput(jobKey: string, requests: BatchRequest[]): Promise<string | null>;
+  /** Creates the provider batch, marked with `jobKey` where the provider's API allows. */
+  createBatch(jobKey: string, requests: BatchRequest[], stagedInput: string | null): Promise<string>;
   /** Finds a batch this key created earlier (a crash between create and record), or null. */
-  findBatch(jobKey: string, createdAfter: Date): Promise<string | null>;
-  createBatch(jobKey: string, inputFileId: string): Promise<string>;
+  findBatch(jobKey: string, hint: { createdAfter: Date; requestCount: number }): Promise<string | null>;
   retrieve(providerBatchId: string): Promise<ProviderBatchStatus>;
   results(providerBatchId: string): AsyncIterable<ProviderResultLine>;
   cancel(providerBatchId: string): Promise<void>;
   /** How a failed call of this provider's SDK should be retried; null for errors not its own. */
+  classifyError(err: unknown): ProviderErrorInfo | null;
+}
+
+/**
+ * A provider's synchronous API, one request per call (OpenAI chat completions and any
+ * OpenAI-compatible server, Anthropic messages, Gemini generateContent). SDK retries off.
+ */
+export interface RealtimeProvider {
+  readonly name: string;
+  complete(request: ChatRequest, opts?: { signal?: AbortSignal }): Promise<CallOutcome>;
   classifyError(err: unknown): ProviderErrorInfo | null;
 }
 

@@ -4,12 +4,12 @@ import { ApplicationFailure } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { storeJsonBatch } from '../../api/batch-intake.js';
 import { createActivities } from '../../activities/index.js';
-import { encodeChunk } from '../../activities/chunks.js';
+import { toBatchRequests } from '../../activities/chunks.js';
 import { startEmulator, type Emulator } from '../../emulator/index.js';
 import { createOpenAIClient, OpenAIBatchProvider } from '../../providers/openai.js';
 import { getChunk } from '../../store/chunks.js';
 import { unfinishedItems } from '../../store/items.js';
-import { jobKey, recordInputFile, reserveJob } from '../../store/provider-jobs.js';
+import { jobKey, recordInputFile, reserveJob, setJobStatus } from '../../store/provider-jobs.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
 
 /**
@@ -56,9 +56,11 @@ describe('chunk activities', () => {
     const chunk = await getChunk(database.db, batchId, 1);
     const items = await unfinishedItems(database.db, batchId, chunk.seq_start, chunk.seq_end);
     await reserveJob(database.db, { tenant_id: 'default', batch_id: batchId, chunk_idx: 1, attempt: 1, provider: 'openai', item_count: items.length });
-    const fileId = await provider.uploadInput(key, encodeChunk(provider, { model: 'gpt-4.1-mini' }, items));
+    const requests = toBatchRequests({ model: 'gpt-4.1-mini' }, items);
+    const fileId = await provider.stageInput(key, requests);
     await recordInputFile(database.db, key, fileId);
-    const orphan = await provider.createBatch(key, fileId);
+    await setJobStatus(database.db, key, 'creating');
+    const orphan = await provider.createBatch(key, requests, fileId);
     assert.equal(emulator.stats().batches_created, 1);
 
     const first = await env().run(acts.submitChunk, { batchId, chunkIndex: 1, attempt: 1 });

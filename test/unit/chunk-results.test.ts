@@ -1,10 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { encodeChunk, toResult } from '../../activities/chunks.js';
-import type { PromptSpec } from '../../domain/batch-spec.js';
-import { MissingPlaceholderError } from '../../domain/template.js';
+import { toBatchRequests, toResult } from '../../activities/chunks.js';
 import type { Usage } from '../../domain/usage.js';
-import type { BatchProvider, ChatRequest, ProviderResultLine } from '../../providers/types.js';
+import type { ProviderResultLine } from '../../providers/types.js';
 
 const usage: Usage = { input_tokens: 3, cached_input_tokens: 1, output_tokens: 5, reasoning_tokens: 0 };
 const okLine = (text: string, truncated = false): ProviderResultLine => ({ customId: '0', ok: true, text, usage, truncated });
@@ -65,68 +63,40 @@ describe('toResult', () => {
   });
 });
 
-describe('encodeChunk', () => {
-  /** Records what encodeChunk asks the provider to encode. */
-  function recordingProvider(): { provider: BatchProvider; calls: Array<[string, ChatRequest]> } {
-    const calls: Array<[string, ChatRequest]> = [];
-    const unused = () => {
-      throw new Error('not used in this test');
-    };
-    const provider: BatchProvider = {
-      name: 'openai',
-      encodeLine: (id, req) => {
-        calls.push([id, req]);
-        return `line:${id}`;
-      },
-      uploadInput: unused,
-      findBatch: unused,
-      createBatch: unused,
-      retrieve: unused,
-      results: unused,
-      cancel: unused,
-      classifyError: () => null,
-    };
-    return { provider, calls };
-  }
-
-  test('one line per item, custom_id is the seq as a string, trailing newline', () => {
-    const { provider } = recordingProvider();
-    const buf = encodeChunk(provider, { model: 'm' }, [
+describe('toBatchRequests', () => {
+  test('one request per item, custom id is the seq as a string, in order', () => {
+    const requests = toBatchRequests({ model: 'm' }, [
       { seq: 10, input: { content: 'a' } },
       { seq: 11, input: { content: 'b' } },
       { seq: 13, input: { content: 'c' } },
     ]);
-    assert.ok(Buffer.isBuffer(buf));
-    assert.equal(buf.toString('utf8'), 'line:10\nline:11\nline:13\n');
+    assert.deepEqual(
+      requests.map((r) => r.customId),
+      ['10', '11', '13'],
+    );
   });
 
   test('requests carry the model, rendered messages and only the options that are set', () => {
-    const { provider, calls } = recordingProvider();
-    encodeChunk(provider, { model: 'gpt-4o', system_prompt: 'S', user_prompt_template: 'Q: {q}' }, [{ seq: 0, input: { inputs: { q: 'x' } } }]);
-    assert.deepEqual(calls, [
-      [
-        '0',
-        {
-          model: 'gpt-4o',
-          messages: [
-            { role: 'system', content: 'S' },
-            { role: 'user', content: 'Q: x' },
-          ],
-        },
+    const [r] = toBatchRequests({ model: 'gpt-4o', system_prompt: 'S', user_prompt_template: 'Q: {q}' }, [{ seq: 0, input: { inputs: { q: 'x' } } }]);
+    assert.deepEqual(r!.request, {
+      model: 'gpt-4o',
+      messages: [
+        { role: 'system', content: 'S' },
+        { role: 'user', content: 'Q: x' },
       ],
-    ]);
+    });
+    const [withOpts] = toBatchRequests(
+      { model: 'm', max_output_tokens: 7, citations: true, response_format: { type: 'text' } },
+      [{ seq: 1, input: { content: 'c' } }],
+    );
+    assert.equal(withOpts!.request.max_output_tokens, 7);
+    assert.equal(withOpts!.request.citations, true);
+    assert.deepEqual(withOpts!.request.response_format, { type: 'text' });
   });
 
-  test('response_format and max_output_tokens are passed on', () => {
-    const { provider, calls } = recordingProvider();
-    const spec: PromptSpec = { model: 'm', response_format: { type: 'json_schema', json_schema: { name: 'o', schema: { type: 'object' } } }, max_output_tokens: 64 };
-    encodeChunk(provider, spec, [{ seq: 1, input: { content: 'c' } }]);
-    assert.deepEqual(calls[0]![1].response_format, spec.response_format);
-    assert.equal(calls[0]![1].max_output_tokens, 64);
-  });
-
-  test('a missing placeholder surfaces as MissingPlaceholderError', () => {
-    const { provider } = recordingProvider();
-    assert.throws(() => encodeChunk(provider, { model: 'm', user_prompt_template: '{q}' }, [{ seq: 0, input: { content: 'x' } }]), MissingPlaceholderError);
+  test('attachments follow the rendered text in the user message', () => {
+    const image = { type: 'image' as const, url: 'https://example.com/a.png' };
+    const [r] = toBatchRequests({ model: 'm' }, [{ seq: 2, input: { content: 'Describe', attachments: [image] } }]);
+    assert.deepEqual(r!.request.messages, [{ role: 'user', content: [{ type: 'text', text: 'Describe' }, image] }]);
   });
 });

@@ -146,8 +146,8 @@ describe('ItemValidator', () => {
     assert.equal(v.accept({ id: 'a', messages, content: 'x' }, { index: 0 }), null);
     assert.equal(v.accept({ id: 'b', messages, inputs: { q: 1 } }, { line: 9 }), null);
     assert.deepEqual(v.issues, [
-      { path: 'items[0].messages', message: 'messages cannot be combined with content or inputs' },
-      { path: 'messages', line: 9, message: 'messages cannot be combined with content or inputs' },
+      { path: 'items[0].messages', message: 'messages cannot be combined with content, inputs or attachments (put parts in the messages)' },
+      { path: 'messages', line: 9, message: 'messages cannot be combined with content, inputs or attachments (put parts in the messages)' },
     ]);
   });
 

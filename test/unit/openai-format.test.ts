@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { APIConnectionError, APIError } from 'openai';
-import { encodeChunk } from '../../activities/chunks.js';
+import { toBatchRequests } from '../../activities/chunks.js';
 import type { PromptSpec, ResponseFormat } from '../../domain/batch-spec.js';
 import { buildMessages } from '../../domain/prompt.js';
 import { chunkLimits } from '../../providers/limits.js';
@@ -287,13 +287,13 @@ describe('OpenAI lines in chunk files', () => {
       { seq: 0, input: { content: 'line one\nline two' } },
       { seq: 1, input: { messages: [{ role: 'user' as const, content: 'héllo 😀' }] } },
     ];
-    const text = encodeChunk(provider, { model: 'gpt-4o', max_output_tokens: 10 }, items).toString('utf8');
+    const text = toBatchRequests({ model: 'gpt-4o', max_output_tokens: 10 }, items).map((r) => provider.encodeLine(r.customId, r.request) + '\n').join('');
     assert.ok(text.endsWith('\n'));
     const lines = text.slice(0, -1).split('\n');
     assert.equal(lines.length, 2, 'newlines inside content are escaped, not raw');
-    const parsed = lines.map((l) => JSON.parse(l));
+    const parsed = lines.map((l: string) => JSON.parse(l));
     assert.deepEqual(
-      parsed.map((p) => [p.custom_id, p.body.messages, p.body.max_completion_tokens]),
+      parsed.map((p: any) => [p.custom_id, p.body.messages, p.body.max_completion_tokens]),
       [
         ['0', [{ role: 'user', content: 'line one\nline two' }], 10],
         ['1', [{ role: 'user', content: 'héllo 😀' }], 10],
