@@ -3,7 +3,12 @@ import { ApplicationFailure } from '@temporalio/common';
 import type { PromptSpec } from '../domain/batch-spec.js';
 import { buildMessages, type StoredInput } from '../domain/prompt.js';
 import type { ProviderName } from '../providers/limits.js';
-import type { BatchProvider, BatchRequest, ChatRequest, ProviderResultLine } from '../providers/types.js';
+import { BATCH_PROVIDERS } from '../providers/limits.js';
+import type { BatchProvider, BatchRequest, ChatRequest, RealtimeProvider } from '../providers/types.js';
+import type { ItemError } from '../store/rows.js';
+import { choosePath } from '../domain/choose-path.js';
+import { repairMessages } from '../domain/output-validation.js';
+import { toResult } from './outcomes.js';
 import { getChunk } from '../store/chunks.js';
 import type { Db } from '../store/db.js';
 import { unfinishedItems } from '../store/items.js';
@@ -15,16 +20,19 @@ import { loadBatch } from './batches.js';
 import { withHeartbeat } from './heartbeat.js';
 import { asProviderCall } from './provider-failure.js';
 
-export type Providers = Partial<Record<ProviderName, BatchProvider>>;
+export interface Providers {
+  batch: Partial<Record<ProviderName, BatchProvider>>;
+  realtime: Partial<Record<ProviderName, RealtimeProvider>>;
+}
+
+export { toResult } from './outcomes.js';
 
 const WRITE_PAGE = 1000;
-/** Provider batches are listed newest first; a day bounds the search for an orphan without missing one. */
-const LOOKBACK_MS = 24 * 3600_000;
 
 export function createChunkActivities(db: Db, providers: Providers) {
   const providerFor = (name: string): BatchProvider => {
-    const p = providers[name as ProviderName];
-    if (!p) throw ApplicationFailure.nonRetryable(`provider "${name}" is not configured on this worker`, 'InvalidBatch');
+    const p = providers.batch[name as ProviderName];
+    if (!p) throw ApplicationFailure.nonRetryable(`provider "${name}" has no batch API configured on this worker`, 'InvalidBatch');
     return p;
   };
 
@@ -38,24 +46,29 @@ export function createChunkActivities(db: Db, providers: Providers) {
     async submitChunk(ref: ChunkRef): Promise<SubmitChunkResult> {
       const key = jobKey(ref.batchId, ref.chunkIndex, ref.attempt);
       const existing = await findJob(db, key);
-      if (existing?.provider_batch_id) return { providerBatchId: existing.provider_batch_id, itemCount: existing.item_count };
+      if (existing?.provider_batch_id) return { providerBatchId: existing.provider_batch_id, itemCount: existing.item_count, path: 'batch' };
 
       const batch = await loadBatch(db, ref.batchId);
       const chunk = await getChunk(db, ref.batchId, ref.chunkIndex);
       const items = await unfinishedItems(db, ref.batchId, chunk.seq_start, chunk.seq_end);
-      if (items.length === 0) return { providerBatchId: null, itemCount: 0 };
+      if (items.length === 0) return { providerBatchId: null, itemCount: 0, path: 'batch' };
+      // A job already reserved for this attempt means an earlier try chose the batch path.
+      const hasBatchApi = BATCH_PROVIDERS.includes(batch.provider as ProviderName) && providers.batch[batch.provider as ProviderName] !== undefined;
+      const path = existing ? 'batch' : choosePath(batch.mode, { hasBatchApi, items: items.length, attempt: ref.attempt, maxAttempts: batch.settings.max_attempts });
+      if (path === 'realtime') return { providerBatchId: null, itemCount: items.length, path };
       const provider = providerFor(batch.provider);
 
       const job = await reserveJob(db, { tenant_id: batch.tenant_id, batch_id: ref.batchId, chunk_idx: ref.chunkIndex, attempt: ref.attempt, provider: provider.name, item_count: items.length });
       return withHeartbeat(async () => {
         if (job.status === 'creating') {
           // An earlier try may have created the batch and died before recording it.
-          const hint = { createdAfter: new Date(Date.now() - LOOKBACK_MS), requestCount: job.item_count };
+          // Marked `creating` just before the create call: the orphan was made after this instant.
+          const hint = { createdAfter: job.updated_at, requestCount: job.item_count };
           const found = await asProviderCall(provider, () => provider.findBatch(key, hint));
           if (found) {
             log.warn('found provider batch created by an earlier try', { key, providerBatchId: found });
             await recordProviderBatch(db, key, found);
-            return { providerBatchId: found, itemCount: job.item_count };
+            return { providerBatchId: found, itemCount: job.item_count, path: 'batch' as const };
           }
         }
         const requests = toBatchRequests(batch.spec, items);
@@ -67,7 +80,7 @@ export function createChunkActivities(db: Db, providers: Providers) {
         await setJobStatus(db, key, 'creating');
         const providerBatchId = await asProviderCall(provider, () => provider.createBatch(key, requests, staged));
         await recordProviderBatch(db, key, providerBatchId);
-        return { providerBatchId, itemCount: job.item_count };
+        return { providerBatchId, itemCount: job.item_count, path: 'batch' as const };
       });
     },
 
@@ -87,7 +100,7 @@ export function createChunkActivities(db: Db, providers: Providers) {
       const chunk = await getChunk(db, input.batchId, input.chunkIndex);
       const provider = providerFor(batch.provider);
       const key = jobKey(input.batchId, input.chunkIndex, input.attempt);
-      const wantsJson = batch.spec.response_format?.type === 'json_schema';
+      const schema = schemaOf(batch.spec);
       const pricing = batch.pricing;
       if (!pricing) throw ApplicationFailure.nonRetryable(`batch ${input.batchId} has no pricing`, 'InvalidBatch');
       const outcome = { final: input.final, stopping: input.stopping ?? false };
@@ -107,7 +120,7 @@ export function createChunkActivities(db: Db, providers: Providers) {
               log.warn('provider returned a result for an unknown custom_id', { key, customId: line.customId.slice(0, 80) });
               continue;
             }
-            page.push({ ...toResult(seq, line, wantsJson, outcome), cost_usd: line.usage ? costOf(line.usage, pricing, true) : 0 });
+            page.push({ ...toResult(seq, line, schema, outcome, 'batch'), cost_usd: line.usage ? costOf(line.usage, pricing, true) : 0 });
             if (page.length >= WRITE_PAGE) await flush();
           }
         });
@@ -120,6 +133,13 @@ export function createChunkActivities(db: Db, providers: Providers) {
         const t = await tallyAttempt(db, input.batchId, chunk, input.attempt);
         return { succeeded: t.succeeded, failed: t.failed, cancelled: t.cancelled, pending: t.pending, usage: t.usage, costUsd: t.cost_usd };
       });
+    },
+
+    /** What one attempt of a chunk wrote so far: how a cancelled realtime attempt still reports. */
+    async tallyChunk(ref: ChunkRef): Promise<AttemptTally> {
+      const chunk = await getChunk(db, ref.batchId, ref.chunkIndex);
+      const t = await tallyAttempt(db, ref.batchId, chunk, ref.attempt);
+      return { succeeded: t.succeeded, failed: t.failed, cancelled: t.cancelled, pending: t.pending, usage: t.usage, costUsd: t.cost_usd };
     },
 
     /**
@@ -150,23 +170,20 @@ export function toChatRequest(spec: PromptSpec, input: StoredInput): ChatRequest
   return request;
 }
 
-/** Items as provider requests; the custom id is the item's seq, which results join back on. */
-export function toBatchRequests(spec: PromptSpec, items: Array<{ seq: number; input: StoredInput }>): BatchRequest[] {
-  return items.map(({ seq, input }) => ({ customId: String(seq), request: toChatRequest(spec, input) }));
+/**
+ * Items as provider requests; the custom id is the item's seq, which results join back on. An
+ * item whose last answer broke its schema is asked again with a repair prompt quoting the errors.
+ */
+export function toBatchRequests(spec: PromptSpec, items: Array<{ seq: number; input: StoredInput; error?: ItemError | null }>): BatchRequest[] {
+  return items.map(({ seq, input, error }) => ({ customId: String(seq), request: withRepair(toChatRequest(spec, input), error) }));
 }
 
-/**
- * A line in store terms: JSON outputs are parsed; a retryable failure stays pending until the
- * last attempt, and becomes cancelled when the batch is stopping.
- */
-export function toResult(seq: number, line: ProviderResultLine, wantsJson: boolean, when: { final: boolean; stopping?: boolean }): Omit<NewResult, 'cost_usd'> {
-  const retryStatus = when.stopping ? 'cancelled' : when.final ? 'failed' : 'pending';
-  if (!line.ok) return { seq, status: line.retryable ? retryStatus : 'failed', output: null, error: line.error, usage: line.usage };
-  if (!wantsJson) return { seq, status: 'succeeded', output: line.text, error: null, usage: line.usage };
-  try {
-    return { seq, status: 'succeeded', output: JSON.parse(line.text), error: null, usage: line.usage };
-  } catch {
-    const code = line.truncated ? 'output_truncated' : 'invalid_json';
-    return { seq, status: retryStatus, output: null, usage: line.usage, error: { code, message: `the model's output is not valid JSON (${line.text.length} chars)` } };
-  }
+/** Adds the repair turn when the previous answer was JSON that failed, or text that was not JSON. */
+export function withRepair(request: ChatRequest, error: ItemError | null | undefined): ChatRequest {
+  if (!error?.raw_output || (error.code !== 'schema_invalid' && error.code !== 'invalid_json')) return request;
+  return { ...request, messages: repairMessages(request.messages, error.raw_output, error.errors ?? [error.message]) };
+}
+
+export function schemaOf(spec: PromptSpec): Record<string, unknown> | null {
+  return spec.response_format?.type === 'json_schema' ? spec.response_format.json_schema.schema : null;
 }

@@ -1,16 +1,21 @@
 import type { Db } from '../store/db.js';
 import { createBatchActivities } from './batches.js';
 import { createChunkActivities, type Providers } from './chunks.js';
+import type { RateLimits } from './rate-limiter.js';
+import { createRealtimeActivities } from './realtime.js';
 
 export interface ActivityDeps {
   db: Db;
   providers: Providers;
+  rateLimits?: RateLimits;
+  realtimeConcurrency?: number;
 }
 
-/** Every activity Drover registers, built from its dependencies (workers/main.ts makes them). */
+/** Every activity Drover registers, built from its dependencies (workers/worker.ts makes them). */
 export function createActivities(deps: ActivityDeps) {
   return {
     ...createBatchActivities(deps.db),
     ...createChunkActivities(deps.db, deps.providers),
+    ...createRealtimeActivities({ db: deps.db, providers: deps.providers.realtime, rateLimits: deps.rateLimits ?? {}, concurrency: deps.realtimeConcurrency ?? 16 }),
   };
 }

@@ -9,7 +9,7 @@ import { jsonSchemaProblems } from '../domain/json-schema.js';
 import { ChunkPlanner } from '../domain/chunk-plan.js';
 import { estimateCost, outputTokensPerItem, tokenCounterFor, type CostEstimate } from '../domain/estimate.js';
 import { roundUsd, type Pricing } from '../domain/pricing.js';
-import { chunkLimits, resolveModel, type ProviderName } from '../providers/limits.js';
+import { chunkLimits, MEDIA_LIMITS, resolveModel, type ProviderName } from '../providers/limits.js';
 import { resolvePricing, type PriceOverrides } from '../providers/prices.js';
 import { insertBatch, setItemCount, type NewBatch } from '../store/batches.js';
 import { inTransaction, type Db } from '../store/db.js';
@@ -80,6 +80,7 @@ export function draftFromSettings(raw: unknown, ctx: IntakeContext, prefix = '')
   if (settings.user_prompt_template !== undefined) spec.user_prompt_template = settings.user_prompt_template;
   if (settings.response_format !== undefined) spec.response_format = settings.response_format;
   if (settings.max_output_tokens !== undefined) spec.max_output_tokens = settings.max_output_tokens;
+  if (settings.enable_citations) spec.citations = true;
   return { settings, provider: resolved.provider, spec, pricing, deadline };
 }
 
@@ -125,9 +126,9 @@ class Planner {
   }
 }
 
-function validatorFor(settings: Pick<BatchSettings, 'system_prompt' | 'user_prompt_template'>, provider: string): { validator: ItemValidator; method: string } {
+function validatorFor(settings: Pick<BatchSettings, 'system_prompt' | 'user_prompt_template'>, provider: ProviderName): { validator: ItemValidator; method: string } {
   const counter = tokenCounterFor(provider);
-  return { validator: new ItemValidator(settings, counter.count), method: counter.method };
+  return { validator: new ItemValidator(settings, counter.count, MEDIA_LIMITS[provider]), method: counter.method };
 }
 
 export interface BatchEstimate {
@@ -182,6 +183,7 @@ export function newBatch(tenantId: string, draft: BatchDraft, itemCount: number,
     deadline: draft.deadline,
     on_budget_exhausted: settings.on_budget_exhausted,
     estimated_cost_usd: estimatedCostUsd,
+    mode: settings.mode,
   };
 }
 

@@ -66,11 +66,25 @@ export interface ResultView {
   error: ResultRow['error'];
   usage: ResultRow['usage'];
   cost_usd: number;
+  /** `batch` or `realtime`: how the item's answer was obtained; null while pending. */
+  path: ResultRow['path'];
+  /** Anthropic citations into the item's documents, when `enable_citations` asked for them. */
+  citations?: ResultRow['citations'];
   metadata: ResultRow['metadata'];
 }
 
 export function resultView(r: ResultRow): ResultView {
-  return { id: r.item_id, status: r.status, output: r.output, error: r.error, usage: r.usage, cost_usd: r.cost_usd, metadata: r.metadata };
+  return {
+    id: r.item_id,
+    status: r.status,
+    output: r.output,
+    error: r.error,
+    usage: r.usage,
+    cost_usd: r.cost_usd,
+    path: r.path,
+    ...(r.citations ? { citations: r.citations } : {}),
+    metadata: r.metadata,
+  };
 }
 
 export const CSV_COLUMNS = [

@@ -107,6 +107,10 @@ export const BatchSettings = z.strictObject({
   prices: Prices.optional(),
   /** Validate, plan and estimate the cost; store nothing, call no provider. */
   dry_run: z.boolean().default(false),
+  /** `batch`: the provider's batch API; `realtime`: one call per item; `auto`: batch for large chunks. */
+  mode: z.enum(['batch', 'realtime', 'auto']).default('auto'),
+  /** Anthropic: cite the item's documents; citations come back with each result. */
+  enable_citations: z.boolean().default(false),
 });
 export type BatchSettings = z.infer<typeof BatchSettings>;
 
@@ -128,6 +132,8 @@ export const BatchSettingsQuery = z.strictObject({
   on_budget_exhausted: z.string().optional(),
   prices: z.string().optional(),
   dry_run: z.enum(['true', 'false']).transform((v) => v === 'true').optional(),
+  mode: z.string().optional(),
+  enable_citations: z.enum(['true', 'false']).transform((v) => v === 'true').optional(),
 });
 
 /** What the worker needs to build each request: stored once per batch in `batches.spec`. */

@@ -31,7 +31,7 @@ export class ItemValidator {
   constructor(
     private readonly settings: Pick<BatchSettings, 'system_prompt' | 'user_prompt_template'>,
     private readonly countTokens: TokenCounter = () => 0,
-    private readonly media: MediaLimits = { maxImageBytes: Infinity, maxDocumentBytes: Infinity },
+    private readonly media: MediaLimits = { maxImageBytes: Infinity, maxDocumentBytes: Infinity, documentUrls: true },
   ) {}
 
   get count(): number {
@@ -102,6 +102,7 @@ export class ItemValidator {
   /** The provider's size limits, checked on the decoded size of inline data. */
   private mediaProblems(parts: ContentPart[]): string | null {
     for (const [i, p] of parts.entries()) {
+      if (p.type === 'document' && p.url && !this.media.documentUrls) return `document ${i}: this provider does not fetch documents by URL; send the PDF as base64 data`;
       if (p.type === 'text' || !p.data) continue;
       const bytes = decodedBase64Bytes(p.data);
       const max = p.type === 'image' ? this.media.maxImageBytes : this.media.maxDocumentBytes;
@@ -119,6 +120,8 @@ export class ItemValidator {
 export interface MediaLimits {
   maxImageBytes: number;
   maxDocumentBytes: number;
+  /** Whether the provider fetches documents by URL itself. */
+  documentUrls: boolean;
 }
 
 export function decodedBase64Bytes(data: string): number {

@@ -5,9 +5,9 @@ import { Prices, type Pricing } from '../domain/pricing.js';
 import type { ProviderName } from './limits.js';
 
 /** Every provider's native batch API bills half the synchronous price. */
-export const BATCH_MULTIPLIER: Record<ProviderName, number> = { openai: 0.5 };
+export const BATCH_MULTIPLIER: Record<ProviderName, number> = { openai: 0.5, anthropic: 0.5, gemini: 0.5, openai_compatible: 1 };
 
-const GENAI_PRICES_PROVIDER: Record<ProviderName, string> = { openai: 'openai' };
+const GENAI_PRICES_PROVIDER: Record<ProviderName, string> = { openai: 'openai', anthropic: 'anthropic', gemini: 'google', openai_compatible: 'openai' };
 
 export const PriceOverrides = z.record(z.string().regex(/^[a-z]+\/.+$/, 'keys are provider/model'), Prices);
 export type PriceOverrides = z.infer<typeof PriceOverrides>;

@@ -1,6 +1,7 @@
 import type { PreparedItem } from '../domain/item-validator.js';
 import type { StoredInput } from '../domain/prompt.js';
 import type { Queryable } from './db.js';
+import type { ItemError } from './rows.js';
 
 /** One statement per call, whatever the count: callers pass pages of a few thousand items. */
 export async function insertItems(db: Queryable, tenantId: string, batchId: string, items: PreparedItem[]): Promise<void> {
@@ -37,9 +38,17 @@ export async function itemSizesPage(
 }
 
 /** Items in a chunk that have no final outcome yet: what an attempt sends. */
-export async function unfinishedItems(db: Queryable, batchId: string, seqStart: number, seqEnd: number): Promise<Array<{ seq: number; input: StoredInput }>> {
+export interface UnfinishedItem {
+  seq: number;
+  input: StoredInput;
+  /** The last attempt's failure, which a repair prompt quotes back. */
+  error: ItemError | null;
+  est_input_tokens: number;
+}
+
+export async function unfinishedItems(db: Queryable, batchId: string, seqStart: number, seqEnd: number): Promise<UnfinishedItem[]> {
   const { rows } = await db.query(
-    `SELECT i.seq, i.input FROM items i
+    `SELECT i.seq, i.input, r.error, i.est_input_tokens FROM items i
      LEFT JOIN results r ON r.batch_id = i.batch_id AND r.seq = i.seq
      WHERE i.batch_id = $1 AND i.seq >= $2 AND i.seq < $3 AND (r.seq IS NULL OR r.status = 'pending')
      ORDER BY i.seq`,

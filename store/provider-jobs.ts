@@ -11,6 +11,7 @@ export const ProviderJobRow = z.object({
   provider_batch_id: z.string().nullable(),
   status: z.string(),
   item_count: z.int(),
+  updated_at: z.date(),
 });
 export type ProviderJobRow = z.infer<typeof ProviderJobRow>;
 

@@ -9,6 +9,8 @@ export interface NewResult {
   error: ItemError | null;
   usage: Usage | null;
   cost_usd: number;
+  path?: 'batch' | 'realtime';
+  citations?: unknown[];
 }
 
 // On a newer attempt, what the row held moves into prior_*; on a rewrite of the same attempt
@@ -25,11 +27,13 @@ const CARRY_PRIOR = `
 export async function upsertResults(db: Queryable, tenantId: string, batchId: string, attempt: number, rows: NewResult[]): Promise<void> {
   if (rows.length === 0) return;
   await db.query(
-    `INSERT INTO results (tenant_id, batch_id, seq, status, output, error, usage, cost_usd, attempt)
-     SELECT $1, $2, t.seq, t.status, t.output::jsonb, t.error::jsonb, t.usage::jsonb, t.cost_usd, $3
-     FROM unnest($4::int[], $5::text[], $6::text[], $7::text[], $8::text[], $9::numeric[]) AS t(seq, status, output, error, usage, cost_usd)
-     ON CONFLICT (batch_id, seq) DO UPDATE SET status = EXCLUDED.status, output = EXCLUDED.output,
-       error = EXCLUDED.error, usage = EXCLUDED.usage, cost_usd = EXCLUDED.cost_usd, attempt = EXCLUDED.attempt, updated_at = now(),${CARRY_PRIOR}
+    `INSERT INTO results (tenant_id, batch_id, seq, status, output, error, usage, cost_usd, attempt, path, citations)
+     SELECT $1, $2, t.seq, t.status, t.output::jsonb, t.error::jsonb, t.usage::jsonb, t.cost_usd, $3, t.path, t.citations::jsonb
+     FROM unnest($4::int[], $5::text[], $6::text[], $7::text[], $8::text[], $9::numeric[], $10::text[], $11::text[])
+       AS t(seq, status, output, error, usage, cost_usd, path, citations)
+     ON CONFLICT (batch_id, seq) DO UPDATE SET status = EXCLUDED.status, output = EXCLUDED.output, error = EXCLUDED.error,
+       usage = EXCLUDED.usage, cost_usd = EXCLUDED.cost_usd, attempt = EXCLUDED.attempt, path = EXCLUDED.path,
+       citations = EXCLUDED.citations, updated_at = now(),${CARRY_PRIOR}
      WHERE results.attempt <= EXCLUDED.attempt AND results.status = 'pending' OR results.attempt = EXCLUDED.attempt`,
     [
       tenantId,
@@ -41,6 +45,8 @@ export async function upsertResults(db: Queryable, tenantId: string, batchId: st
       rows.map((r) => (r.error ? JSON.stringify(r.error) : null)),
       rows.map((r) => (r.usage ? JSON.stringify(r.usage) : null)),
       rows.map((r) => r.cost_usd),
+      rows.map((r) => r.path ?? 'batch'),
+      rows.map((r) => (r.citations ? JSON.stringify(r.citations) : null)),
     ],
   );
 }
@@ -110,7 +116,7 @@ export async function tallyAttempt(db: Queryable, batchId: string, range: { seq_
 }
 
 const RESULT_SELECT = `SELECT i.seq, i.item_id, COALESCE(r.status, 'pending') AS status, r.output, r.error,
-    add_usage(r.prior_usage, r.usage) AS usage, COALESCE(r.prior_cost_usd + r.cost_usd, 0) AS cost_usd, r.attempt, i.metadata
+    add_usage(r.prior_usage, r.usage) AS usage, COALESCE(r.prior_cost_usd + r.cost_usd, 0) AS cost_usd, r.attempt, r.path, r.citations, i.metadata
   FROM items i LEFT JOIN results r ON r.batch_id = i.batch_id AND r.seq = i.seq`;
 
 // `$2` is the status filter or NULL: one query text for every filter keeps the plans cached.

@@ -54,6 +54,7 @@ export const BatchRow = z.object({
   max_cost_usd: z.number().nullable(),
   deadline: z.date().nullable(),
   on_budget_exhausted: z.enum(['wait', 'stop']),
+  mode: z.enum(['batch', 'realtime', 'auto']),
   cost_usd: z.number(),
   estimated_cost_usd: z.number().nullable(),
   created_at: z.date(),
@@ -69,6 +70,9 @@ export const ItemError = z.object({
   code: z.string(),
   message: z.string(),
   status_code: z.int().optional(),
+  /** For an answer that failed its schema: what the validator said, and the answer itself. */
+  errors: z.array(z.string()).optional(),
+  raw_output: z.string().optional(),
 });
 export type ItemError = z.infer<typeof ItemError>;
 
@@ -82,6 +86,8 @@ export const ResultRow = z.object({
   usage: UsageRow.nullable(),
   cost_usd: z.number(),
   attempt: z.int().nullable(),
+  path: z.enum(['batch', 'realtime']).nullable(),
+  citations: z.array(z.record(z.string(), z.unknown())).nullable(),
   metadata: z.record(z.string(), z.unknown()).nullable(),
 });
 export type ResultRow = z.infer<typeof ResultRow>;

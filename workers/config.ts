@@ -1,11 +1,35 @@
 import { z } from 'zod';
+import { RateLimits } from '../activities/rate-limiter.js';
 import { CommonEnv } from '../config/env.js';
+
+// Compose passes unset variables as empty strings: treat them as unset.
+const OptionalUrl = z.preprocess((v) => (v === '' ? undefined : v), z.url().optional());
+const OptionalSecret = z.preprocess((v) => (v === '' ? undefined : v), z.string().optional());
+
+const JsonRateLimits = z.preprocess((v) => {
+  if (typeof v !== 'string' || v === '') return {};
+  try {
+    return JSON.parse(v);
+  } catch {
+    return v;
+  }
+}, RateLimits);
 
 export const WorkerEnv = CommonEnv.extend({
   /** Provider keys live only in the worker's environment, never in workflow inputs or logs. */
-  OPENAI_API_KEY: z.string().optional(),
-  // Compose passes unset variables as empty strings.
-  OPENAI_BASE_URL: z.preprocess((v) => (v === '' ? undefined : v), z.url().optional()),
+  OPENAI_API_KEY: OptionalSecret,
+  OPENAI_BASE_URL: OptionalUrl,
+  ANTHROPIC_API_KEY: OptionalSecret,
+  ANTHROPIC_BASE_URL: OptionalUrl,
+  GEMINI_API_KEY: OptionalSecret,
+  GEMINI_BASE_URL: OptionalUrl,
+  /** Any OpenAI-compatible server (vLLM, Ollama, llama.cpp, LiteLLM): models `openai_compatible/<name>`. */
+  OPENAI_COMPATIBLE_BASE_URL: OptionalUrl,
+  OPENAI_COMPATIBLE_API_KEY: OptionalSecret,
+  /** Shared requests/tokens per minute for realtime calls, e.g. {"openai/gpt-4.1-mini": {"rpm": 500, "tpm": 200000}}. */
+  DROVER_RATE_LIMITS: JsonRateLimits,
+  /** Realtime calls in flight per running chunk. */
+  DROVER_REALTIME_CONCURRENCY: z.coerce.number().int().positive().default(16),
   /** A pre-built bundle (npm run build:workflows); without it the worker bundles at start. */
   DROVER_WORKFLOW_BUNDLE: z.string().optional(),
   DROVER_MAX_CONCURRENT_ACTIVITIES: z.coerce.number().int().positive().default(20),
@@ -14,8 +38,13 @@ export const WorkerEnv = CommonEnv.extend({
   /** Touched every 10 s, for container health checks. */
   DROVER_HEALTH_FILE: z.string().optional(),
 }).superRefine((env, ctx) => {
-  if (!env.OPENAI_API_KEY && !env.OPENAI_BASE_URL) {
-    ctx.addIssue({ code: 'custom', path: ['OPENAI_API_KEY'], message: 'set OPENAI_API_KEY, or OPENAI_BASE_URL to the provider emulator' });
+  const configured = [env.OPENAI_API_KEY ?? env.OPENAI_BASE_URL, env.ANTHROPIC_API_KEY ?? env.ANTHROPIC_BASE_URL, env.GEMINI_API_KEY ?? env.GEMINI_BASE_URL, env.OPENAI_COMPATIBLE_BASE_URL];
+  if (!configured.some(Boolean)) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['OPENAI_API_KEY'],
+      message: 'configure at least one provider: OPENAI_API_KEY, ANTHROPIC_API_KEY, GEMINI_API_KEY, OPENAI_COMPATIBLE_BASE_URL, or a *_BASE_URL pointing at the provider emulator',
+    });
   }
 });
 export type WorkerEnv = z.infer<typeof WorkerEnv>;

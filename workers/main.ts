@@ -17,7 +17,7 @@ async function run(): Promise<void> {
   const db = createDb(env.DATABASE_URL);
   await migrate(db);
   const { run, worker } = await createDroverWorker(env, db, logger);
-  logger.info({ taskQueue: env.DROVER_TASK_QUEUE, provider: env.OPENAI_API_KEY ? 'openai' : `emulator at ${env.OPENAI_BASE_URL}` }, 'worker started');
+  logger.info({ taskQueue: env.DROVER_TASK_QUEUE }, 'worker started');
   for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => worker.shutdown());
   await run();
   await db.end();

@@ -4,7 +4,7 @@ import { Connection } from '@temporalio/client';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import type { Logger } from 'pino';
 import { createActivities } from '../activities/index.js';
-import { createOpenAIClient, OpenAIBatchProvider } from '../providers/openai.js';
+import { createProviders, describeProviders } from './providers.js';
 import type { Db } from '../store/db.js';
 import type { WorkerEnv } from './config.js';
 import { ensureSearchAttributes } from './search-attributes.js';
@@ -28,14 +28,15 @@ export async function createDroverWorker(env: WorkerEnv, db: Db, logger: Logger)
     await admin.close();
   }
 
-  const openai = createOpenAIClient({ apiKey: env.OPENAI_API_KEY ?? 'emulator', baseURL: env.OPENAI_BASE_URL });
+  const providers = createProviders(env);
+  logger.info({ providers: describeProviders(providers) }, 'providers configured');
   const connection = await NativeConnection.connect({ address: env.TEMPORAL_ADDRESS });
   const worker = await Worker.create({
     connection,
     namespace: env.TEMPORAL_NAMESPACE,
     taskQueue: env.DROVER_TASK_QUEUE,
     ...(env.DROVER_WORKFLOW_BUNDLE ? { workflowBundle: { codePath: env.DROVER_WORKFLOW_BUNDLE } } : { workflowsPath: WORKFLOWS_PATH }),
-    activities: createActivities({ db, providers: { openai: new OpenAIBatchProvider(openai) } }),
+    activities: createActivities({ db, providers, rateLimits: env.DROVER_RATE_LIMITS, realtimeConcurrency: env.DROVER_REALTIME_CONCURRENCY }),
     maxConcurrentActivityTaskExecutions: env.DROVER_MAX_CONCURRENT_ACTIVITIES,
     maxCachedWorkflows: env.DROVER_MAX_CACHED_WORKFLOWS,
     shutdownGraceTime: '10 seconds',

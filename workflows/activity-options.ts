@@ -18,3 +18,13 @@ export const quickOptions: ActivityOptions = {
   startToCloseTimeout: '1 minute',
   retry: { initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 30, nonRetryableErrorTypes: NON_RETRYABLE_ERRORS },
 };
+
+/**
+ * A realtime chunk runs as long as its rate limit needs (10,000 items at 500 RPM: 20 minutes);
+ * it heartbeats, and a retry resumes where the store says it stopped.
+ */
+export const realtimeOptions: ActivityOptions = {
+  startToCloseTimeout: '24 hours',
+  heartbeatTimeout: '20 seconds',
+  retry: { initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '2 minutes', maximumAttempts: 20, nonRetryableErrorTypes: NON_RETRYABLE_ERRORS },
+};

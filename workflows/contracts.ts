@@ -90,6 +90,8 @@ export interface ProcessBatchResult extends Tally {
 
 export interface ChunkRunState {
   attempt: number;
+  /** The path of the attempt in progress, once chosen. */
+  path?: 'batch' | 'realtime' | null;
   providerBatchId: string | null;
   pollMs: number;
   totals: Tally;
@@ -134,9 +136,15 @@ export interface PlanResult extends ChunkEstimates {
 }
 
 export interface SubmitChunkResult {
-  /** null when every item of the chunk already has a final outcome: nothing to send. */
+  /** null when nothing was submitted: every item is done, or the attempt goes realtime. */
   providerBatchId: string | null;
   itemCount: number;
+  /** `realtime`: the workflow runs the attempt with runRealtimeChunk instead of polling. */
+  path: 'batch' | 'realtime';
+}
+
+export interface RealtimeChunkInput extends ChunkRef {
+  final: boolean;
 }
 
 export interface PollResult {

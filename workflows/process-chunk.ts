@@ -9,7 +9,7 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { createActivities } from '../activities/index.js';
-import { quickOptions, transferOptions } from './activity-options.js';
+import { quickOptions, realtimeOptions, transferOptions } from './activity-options.js';
 import type { ChunkRunState, PollPolicy, ProcessChunkInput, Tally } from './contracts.js';
 import { chunkCompletedSignal } from './definitions.js';
 import { addTally, ZERO_TALLY } from './tally.js';
@@ -17,6 +17,7 @@ import { addTally, ZERO_TALLY } from './tally.js';
 type Activities = ReturnType<typeof createActivities>;
 const transfer = proxyActivities<Activities>(transferOptions);
 const quick = proxyActivities<Activities>(quickOptions);
+const realtime = proxyActivities<Activities>(realtimeOptions);
 
 /**
  * Runs one chunk through the provider's native batch API:
@@ -40,7 +41,20 @@ export async function processChunkWorkflow(input: ProcessChunkInput): Promise<Ta
       const ref = { batchId, chunkIndex, attempt: s.attempt };
       if (!s.providerBatchId) {
         const submitted = await transfer.submitChunk.executeWithOptions({ summary: `submit chunk ${chunkIndex}, attempt ${s.attempt}` }, [ref]);
+        if (submitted.path === 'realtime') {
+          s.path = 'realtime';
+          const tally = await realtime.runRealtimeChunk.executeWithOptions(
+            { summary: `realtime: ${submitted.itemCount} items of chunk ${chunkIndex}, attempt ${s.attempt}` },
+            [{ ...ref, final: s.attempt >= maxAttempts }],
+          );
+          s.totals = addTally(s.totals, tally);
+          s.path = null;
+          s.attempt++;
+          if (tally.pending === 0) break;
+          continue;
+        }
         if (!submitted.providerBatchId) break;
+        s.path = 'batch';
         s.providerBatchId = submitted.providerBatchId;
         s.pollMs = poll.initialMs;
       }
@@ -54,6 +68,7 @@ export async function processChunkWorkflow(input: ProcessChunkInput): Promise<Ta
       );
       s.totals = addTally(s.totals, tally);
       s.providerBatchId = null;
+      s.path = null;
       s.attempt++;
       if (tally.pending === 0) break;
       log.info('resubmitting failed items', { chunkIndex, pending: tally.pending, nextAttempt: s.attempt });
@@ -61,6 +76,11 @@ export async function processChunkWorkflow(input: ProcessChunkInput): Promise<Ta
   } catch (err) {
     if (!isCancellation(err)) throw err;
     await CancellationScope.nonCancellable(async () => {
+      if (s.path === 'realtime') {
+        // The realtime activity saved each finished item as it went: count what it wrote.
+        s.totals = addTally(s.totals, await quick.tallyChunk({ batchId, chunkIndex, attempt: s.attempt }));
+        return;
+      }
       // The provider batch of the interrupted attempt may exist even if submit never returned
       // its id here: the activity looks it up by key.
       const { providerBatchId } = await quick.cancelChunk({ batchId, chunkIndex, attempt: s.attempt });

@@ -29,7 +29,7 @@ describe('chunk activities', () => {
   before(async () => {
     [database, emulator] = await Promise.all([createTestDatabase(), startEmulator({ processingMs: 0 })]);
     provider = new OpenAIBatchProvider(createOpenAIClient({ apiKey: 'sk-test', baseURL: emulator.openaiBaseURL }));
-    acts = createActivities({ db: database.db, providers: { openai: provider } });
+    acts = createActivities({ db: database.db, providers: { batch: { openai: provider }, realtime: {} } });
   });
   after(async () => {
     await emulator?.close();

@@ -84,6 +84,12 @@ export class TestStack {
         DROVER_TASK_QUEUE: this.taskQueue,
         OPENAI_BASE_URL: this.emulator.openaiBaseURL,
         OPENAI_API_KEY: 'sk-test-secret-key-never-logged',
+        ANTHROPIC_BASE_URL: this.emulator.url,
+        ANTHROPIC_API_KEY: 'sk-ant-test-secret-never-logged',
+        GEMINI_BASE_URL: this.emulator.url,
+        GEMINI_API_KEY: 'gemini-test-secret-never-logged',
+        // The emulator's chat completions stand in for a self-hosted OpenAI-compatible server.
+        OPENAI_COMPATIBLE_BASE_URL: this.emulator.openaiBaseURL,
         DROVER_WORKFLOW_BUNDLE: this.bundlePath,
         LOG_LEVEL: 'info',
         ...extraEnv,

@@ -17,11 +17,20 @@ describe('resolveModel', () => {
   });
 
   test('an unknown provider is an error that names it and lists the known ones', () => {
-    const r = resolveModel('anthropic/claude');
+    const r = resolveModel('acme/model-1');
     assert.ok('error' in r);
-    assert.match(r.error, /unknown provider "anthropic"/);
+    assert.match(r.error, /unknown provider "acme"/);
     for (const p of PROVIDERS) assert.ok(r.error.includes(p), `lists ${p}`);
-    assert.match(r.error, /known providers: openai/);
+    assert.match(r.error, /known providers: openai, anthropic, gemini, openai_compatible/);
+  });
+
+  test('bare names map to their provider by prefix; anything else is an error naming what is known', () => {
+    assert.deepEqual(resolveModel('claude-sonnet-4-5'), { provider: 'anthropic', model: 'claude-sonnet-4-5' });
+    assert.deepEqual(resolveModel('gemini-2.5-flash'), { provider: 'gemini', model: 'gemini-2.5-flash' });
+    assert.deepEqual(resolveModel('o3-mini'), { provider: 'openai', model: 'o3-mini' });
+    assert.deepEqual(resolveModel('anthropic/claude-haiku-4-5'), { provider: 'anthropic', model: 'claude-haiku-4-5' });
+    const r = resolveModel('llama3');
+    assert.ok('error' in r && /unknown model "llama3"/.test(r.error) && /openai_compatible/.test(r.error));
   });
 
   test('provider matching is exact (case-sensitive)', () => {

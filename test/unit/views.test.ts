@@ -66,6 +66,7 @@ function row(over: Partial<BatchRow> = {}): BatchRow {
     max_cost_usd: null,
     deadline: null,
     on_budget_exhausted: 'wait',
+    mode: 'auto',
     cost_usd: 0,
     estimated_cost_usd: null,
     ...over,
@@ -93,7 +94,7 @@ function progress(over: Partial<BatchProgress> = {}): BatchProgress {
 }
 
 function result(over: Partial<ResultRow> = {}): ResultRow {
-  return { seq: 0, item_id: 'item-1', status: 'succeeded', output: 'hello', error: null, usage, cost_usd: 0.001, attempt: 1, metadata: null, ...over };
+  return { seq: 0, item_id: 'item-1', status: 'succeeded', output: 'hello', error: null, usage, cost_usd: 0.001, attempt: 1, path: 'batch', citations: null, metadata: null, ...over };
 }
 
 describe('csvCell', () => {
@@ -175,7 +176,7 @@ describe('csvRow', () => {
 describe('resultView', () => {
   test('exposes item_id as id and drops seq and attempt', () => {
     const r = result({ seq: 5, attempt: 2, metadata: { m: 1 } });
-    assert.deepEqual(resultView(r), { id: 'item-1', status: 'succeeded', output: 'hello', error: null, usage, cost_usd: 0.001, metadata: { m: 1 } });
+    assert.deepEqual(resultView(r), { id: 'item-1', status: 'succeeded', output: 'hello', error: null, usage, cost_usd: 0.001, path: 'batch', metadata: { m: 1 } });
   });
 });
 

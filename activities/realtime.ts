@@ -1,0 +1,135 @@
+import { Context, log, sleep } from '@temporalio/activity';
+import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
+import { checkJsonOutput, repairMessages } from '../domain/output-validation.js';
+import { costOf } from '../domain/pricing.js';
+import { addUsage, ZERO_USAGE, type Usage } from '../domain/usage.js';
+import type { ProviderName } from '../providers/limits.js';
+import type { CallOutcome, ChatRequest, RealtimeProvider } from '../providers/types.js';
+import { getChunk } from '../store/chunks.js';
+import type { Db } from '../store/db.js';
+import { unfinishedItems, type UnfinishedItem } from '../store/items.js';
+import { tallyAttempt, upsertResults, type NewResult } from '../store/results.js';
+import type { AttemptTally, RealtimeChunkInput } from '../workflows/contracts.js';
+import { loadBatch } from './batches.js';
+import { schemaOf, toChatRequest, withRepair } from './chunks.js';
+import { withHeartbeat } from './heartbeat.js';
+import { toResult } from './outcomes.js';
+import { SharedRateLimiter, type RateLimits } from './rate-limiter.js';
+
+export interface RealtimeDeps {
+  db: Db;
+  providers: Partial<Record<ProviderName, RealtimeProvider>>;
+  rateLimits: RateLimits;
+  /** Calls in flight per running chunk. */
+  concurrency: number;
+}
+
+/** Transient failures of one call are retried here, a few times, before the item waits for the next attempt. */
+const TRANSIENT_TRIES = 3;
+/** 429s are not failures of the item: they are waited out (Retry-After), up to this many per item. */
+const RATE_LIMIT_WAITS = 50;
+
+/**
+ * Realtime mode: one synchronous call per item, `concurrency` at a time, each call drawing on the
+ * shared rate limit first. Every finished item is written at once, so a retried activity (a
+ * crashed worker) resumes with the items still unfinished and never pays for one twice. Answers
+ * that break the schema are asked again with a repair prompt, up to `max_attempts` calls.
+ */
+export function createRealtimeActivities(deps: RealtimeDeps) {
+  return {
+    async runRealtimeChunk(input: RealtimeChunkInput): Promise<AttemptTally> {
+      const { db } = deps;
+      const batch = await loadBatch(db, input.batchId);
+      const chunk = await getChunk(db, input.batchId, input.chunkIndex);
+      const provider = deps.providers[batch.provider as ProviderName];
+      if (!provider) throw ApplicationFailure.nonRetryable(`provider "${batch.provider}" has no realtime API configured on this worker`, 'InvalidBatch');
+      const pricing = batch.pricing;
+      if (!pricing) throw ApplicationFailure.nonRetryable(`batch ${input.batchId} has no pricing`, 'InvalidBatch');
+      const limiter = SharedRateLimiter.for(db, deps.rateLimits, batch.provider, batch.spec.model);
+      const schema = schemaOf(batch.spec);
+      const ctx = Context.current();
+      const items = await unfinishedItems(db, input.batchId, chunk.seq_start, chunk.seq_end);
+
+      // One writer at a time; each finished item is queued and written within milliseconds.
+      let queue: NewResult[] = [];
+      let writing: Promise<void> = Promise.resolve();
+      const write = (r: NewResult) => {
+        queue.push(r);
+        writing = writing.then(async () => {
+          if (queue.length === 0) return;
+          const page = queue;
+          queue = [];
+          await upsertResults(db, batch.tenant_id, input.batchId, input.attempt, page);
+        });
+        return writing;
+      };
+
+      const callOnce = async (request: ChatRequest, tokens: number): Promise<CallOutcome> => {
+        let transient = 0;
+        let limited = 0;
+        for (;;) {
+          if (limiter) await limiter.acquire(tokens);
+          try {
+            return await provider.complete(request, { signal: ctx.cancellationSignal });
+          } catch (err) {
+            if (ctx.cancellationSignal.aborted) throw err;
+            const info = provider.classifyError(err);
+            if (!info) throw err;
+            if (info.type === 'ProviderRateLimited' && ++limited <= RATE_LIMIT_WAITS) {
+              await sleep(info.retryAfterMs ?? 1000);
+              continue;
+            }
+            if (info.retryable && ++transient < TRANSIENT_TRIES) {
+              await sleep(500 * 2 ** transient);
+              continue;
+            }
+            if (info.type === 'ProviderAuthentication') throw ApplicationFailure.nonRetryable(info.message, info.type);
+            return { ok: false, retryable: info.retryable, usage: null, error: { code: info.type, message: info.message, ...(info.status ? { status_code: info.status } : {}) } };
+          }
+        }
+      };
+
+      const runItem = async (item: UnfinishedItem) => {
+        let request = withRepair(toChatRequest(batch.spec, item.input), item.error);
+        const tokens = item.est_input_tokens + (batch.spec.max_output_tokens ?? 0);
+        let usage: Usage = ZERO_USAGE;
+        let outcome: CallOutcome;
+        for (let call = 1; ; call++) {
+          outcome = await callOnce(request, tokens);
+          if (outcome.usage) usage = addUsage(usage, outcome.usage);
+          if (!outcome.ok || !schema || call >= batch.settings.max_attempts) break;
+          const check = checkJsonOutput(outcome.text, schema, outcome.truncated);
+          if (check.ok || check.code === 'output_truncated') break;
+          request = { ...request, messages: repairMessages(request.messages, outcome.text, check.errors) };
+        }
+        const result = toResult(item.seq, outcome.ok ? { ...outcome, usage } : { ...outcome, usage: outcome.usage ? usage : null }, schema, { final: input.final }, 'realtime');
+        // Realtime calls are billed at the full (synchronous) price.
+        await write({ ...result, cost_usd: costOf(usage, pricing, false) });
+      };
+
+      await withHeartbeat(async () => {
+        let next = 0;
+        const worker = async () => {
+          while (next < items.length && !ctx.cancellationSignal.aborted) {
+            try {
+              await runItem(items[next++]!);
+            } catch (err) {
+              if (!ctx.cancellationSignal.aborted) throw err;
+            }
+          }
+        };
+        try {
+          await Promise.all(Array.from({ length: Math.min(deps.concurrency, items.length) }, worker));
+        } finally {
+          await writing;
+        }
+      });
+      if (ctx.cancellationSignal.aborted) {
+        log.info('realtime chunk cancelled; finished items are saved', { chunkIndex: input.chunkIndex });
+        throw new CancelledFailure('realtime chunk cancelled');
+      }
+      const t = await tallyAttempt(db, input.batchId, chunk, input.attempt);
+      return { succeeded: t.succeeded, failed: t.failed, cancelled: t.cancelled, pending: t.pending, usage: t.usage, costUsd: t.cost_usd };
+    },
+  };
+}

@@ -1,0 +1,386 @@
+import Anthropic, { APIConnectionError, APIError } from '@anthropic-ai/sdk';
+import type {
+  ContentBlockParam,
+  Message,
+  MessageCreateParamsNonStreaming,
+  MessageParam,
+  TextCitation,
+  Tool,
+} from '@anthropic-ai/sdk/resources/messages';
+import type { MessageBatch, MessageBatchIndividualResponse } from '@anthropic-ai/sdk/resources/messages/batches';
+import { messageText, type ChatMessage, type ContentPart } from '../domain/batch-spec.js';
+import type { Usage } from '../domain/usage.js';
+import {
+  TERMINAL_PROVIDER_STATES,
+  type BatchProvider,
+  type BatchRequest,
+  type CallOutcome,
+  type ChatRequest,
+  type Citation,
+  type ProviderBatchState,
+  type ProviderBatchStatus,
+  type ProviderErrorInfo,
+  type ProviderResultLine,
+  type RealtimeProvider,
+} from './types.js';
+
+/** Anthropic requires `max_tokens`; Drover's spec leaves it optional. */
+export const DEFAULT_MAX_TOKENS = 4096;
+/**
+ * Request header naming the Drover job key on `createBatch`. Anthropic ignores unknown headers
+ * (batches carry no metadata); the emulator counts creates per value in `stats().batches_by_key`.
+ */
+export const JOB_KEY_HEADER = 'x-drover-key';
+/** Slack for clock skew between this host and Anthropic when `findBatch` compares `created_at`. */
+const CLOCK_SKEW_MS = 5 * 60_000;
+
+export interface AnthropicProviderOptions {
+  apiKey: string;
+  /** Without `/v1` (the SDK's paths start with it). Undefined: `ANTHROPIC_BASE_URL`, else the real API. */
+  baseURL?: string | undefined;
+}
+
+export function createAnthropicClient(opts: AnthropicProviderOptions): Anthropic {
+  // maxRetries 0: Temporal retries activities; a second retrier would hide failures and could
+  // re-POST a batch create.
+  return new Anthropic({ apiKey: opts.apiKey, baseURL: opts.baseURL, maxRetries: 0, timeout: 10 * 60_000 });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Encoding
+
+/**
+ * A Messages body for one Drover request. System messages are hoisted into the top-level `system`
+ * (joined by blank lines); user and assistant messages keep their order (consecutive messages of
+ * one role are allowed by the API). No temperature/top_p/top_k: API version 2026-10-21, which SDK
+ * 1.x sends, rejects them. A JSON-schema response format becomes one forced tool whose
+ * `input_schema` is the schema; `anthropicOutcome` returns that tool's input as JSON text.
+ */
+export function encodeAnthropicParams(request: ChatRequest): MessageCreateParamsNonStreaming {
+  const system: string[] = [];
+  const messages: MessageParam[] = [];
+  for (const m of request.messages) {
+    if (m.role === 'system') system.push(messageText(m));
+    else messages.push(encodeAnthropicMessage(m.role, m, request.citations === true));
+  }
+  const params: MessageCreateParamsNonStreaming = {
+    model: request.model,
+    max_tokens: request.max_output_tokens ?? DEFAULT_MAX_TOKENS,
+    messages,
+  };
+  if (system.length > 0) params.system = system.join('\n\n');
+  const format = request.response_format;
+  if (format?.type === 'json_schema') {
+    const s = format.json_schema;
+    const tool: Tool = { name: s.name, input_schema: s.schema as Tool.InputSchema };
+    if (s.description !== undefined) tool.description = s.description;
+    if (s.strict === true) tool.strict = true;
+    params.tools = [tool];
+    params.tool_choice = { type: 'tool', name: s.name };
+  }
+  return params;
+}
+
+function encodeAnthropicMessage(role: 'user' | 'assistant', m: ChatMessage, citations: boolean): MessageParam {
+  if (typeof m.content === 'string') return { role, content: m.content };
+  return { role, content: m.content.map((p) => encodeAnthropicPart(p, citations)) };
+}
+
+export function encodeAnthropicPart(p: ContentPart, citations = false): ContentBlockParam {
+  if (p.type === 'text') return { type: 'text', text: p.text };
+  if (p.type === 'image') {
+    if (p.url !== undefined) return { type: 'image', source: { type: 'url', url: p.url } };
+    // Intake guarantees media_type with data.
+    return { type: 'image', source: { type: 'base64', media_type: p.media_type ?? 'image/png', data: p.data ?? '' } };
+  }
+  let source: Extract<ContentBlockParam, { type: 'document' }>['source'];
+  if (p.text !== undefined) source = { type: 'text', media_type: 'text/plain', data: p.text };
+  else if (p.url !== undefined) source = { type: 'url', url: p.url };
+  else if (p.media_type === 'text/plain') source = { type: 'text', media_type: 'text/plain', data: Buffer.from(p.data ?? '', 'base64').toString('utf8') };
+  else source = { type: 'base64', media_type: 'application/pdf', data: p.data ?? '' };
+  const block: Extract<ContentBlockParam, { type: 'document' }> = { type: 'document', source };
+  if (p.title !== undefined) block.title = p.title;
+  if (citations) block.citations = { enabled: true };
+  return block;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Decoding
+
+/**
+ * A Message, from a batch result or a realtime response, in Drover's terms. The answer is the
+ * first `tool_use` block's input as JSON (structured output), else the text blocks joined.
+ * `max_tokens` (and `model_context_window_exceeded`) mean truncated; `refusal` is a
+ * non-retryable failure. Citations of all text blocks are collected in order.
+ */
+export function anthropicOutcome(message: Message): CallOutcome {
+  const usage = anthropicUsage(message.usage);
+  const content = message.content ?? [];
+  const texts: string[] = [];
+  const citations: Citation[] = [];
+  let toolInput: unknown;
+  let hasTool = false;
+  for (const block of content) {
+    if (block.type === 'text') {
+      texts.push(block.text);
+      for (const c of block.citations ?? []) citations.push(c as TextCitation as unknown as Citation);
+    } else if (block.type === 'tool_use' && !hasTool) {
+      hasTool = true;
+      toolInput = block.input;
+    }
+  }
+  if (message.stop_reason === 'refusal') {
+    const said = texts.join('').trim();
+    return { ok: false, retryable: false, usage, error: { code: 'refusal', message: said || 'the model declined to answer (stop_reason refusal)' } };
+  }
+  const text = hasTool ? JSON.stringify(toolInput ?? {}) : texts.join('');
+  const truncated = message.stop_reason === 'max_tokens' || message.stop_reason === 'model_context_window_exceeded';
+  const outcome: CallOutcome = { ok: true, text, usage, truncated };
+  if (citations.length > 0) outcome.citations = citations;
+  return outcome;
+}
+
+/** Drover's input_tokens include cached ones; Anthropic reports cache reads and writes apart. */
+export function anthropicUsage(u: Partial<Message['usage']> | null | undefined): Usage {
+  const cacheRead = u?.cache_read_input_tokens ?? 0;
+  const cacheWrite = u?.cache_creation_input_tokens ?? 0;
+  return {
+    input_tokens: (u?.input_tokens ?? 0) + cacheRead + cacheWrite,
+    cached_input_tokens: cacheRead,
+    output_tokens: u?.output_tokens ?? 0,
+    reasoning_tokens: u?.output_tokens_details?.thinking_tokens ?? 0,
+  };
+}
+
+/** HTTP status of each Anthropic error type, for `status_code` of errored batch results. */
+const ERROR_TYPE_STATUS: Readonly<Record<string, number>> = {
+  invalid_request_error: 400,
+  authentication_error: 401,
+  billing_error: 402,
+  permission_error: 403,
+  not_found_error: 404,
+  conflict_error: 409,
+  request_too_large: 413,
+  rate_limit_error: 429,
+  api_error: 500,
+  timeout_error: 504,
+  overloaded_error: 529,
+};
+
+/** Error types that fail the same way on every resubmission. */
+const NON_RETRYABLE_ERROR_TYPES: ReadonlySet<string> = new Set(['invalid_request_error', 'request_too_large']);
+
+/**
+ * One line of a batch's results in Drover's terms: succeeded → the message's outcome; errored →
+ * a failure with the error type as code, retryable unless the request itself is invalid;
+ * canceled / expired → retryable `batch_cancelled` / `batch_expired`.
+ */
+export function anthropicResultLine(r: MessageBatchIndividualResponse): ProviderResultLine {
+  const customId = r.custom_id;
+  const result = r.result;
+  switch (result.type) {
+    case 'succeeded':
+      return { customId, ...anthropicOutcome(result.message) };
+    case 'errored': {
+      const inner = (result.error as { error?: { type?: string; message?: string } } | undefined)?.error;
+      const code = inner?.type ?? 'api_error';
+      const error: ProviderResultLine & { ok: false } = {
+        customId,
+        ok: false,
+        retryable: !NON_RETRYABLE_ERROR_TYPES.has(code),
+        usage: null,
+        error: { code, message: inner?.message ?? code },
+      };
+      const status = ERROR_TYPE_STATUS[code];
+      if (status !== undefined) error.error.status_code = status;
+      return error;
+    }
+    case 'canceled':
+      return { customId, ok: false, retryable: true, usage: null, error: { code: 'batch_cancelled', message: 'the batch was cancelled before this request was processed' } };
+    case 'expired':
+      return { customId, ok: false, retryable: true, usage: null, error: { code: 'batch_expired', message: 'the batch expired (24 h) before this request was processed' } };
+    default: {
+      const type = String((result as { type?: unknown }).type);
+      return { customId, ok: false, retryable: true, usage: null, error: { code: 'unknown_result', message: `unknown batch result type '${type}'` } };
+    }
+  }
+}
+
+/** Every request of a batch, whatever its state: the counts always add up to the total. */
+export function batchRequestTotal(c: MessageBatch['request_counts']): number {
+  return c.processing + c.succeeded + c.errored + c.canceled + c.expired;
+}
+
+/**
+ * Anthropic's `in_progress → [canceling →] ended` in Drover's states. Anthropic has no batch-level
+ * failure: every outcome is per request. An `ended` batch is:
+ *   - `cancelled` when a cancel was initiated (`cancel_initiated_at` set), even if every request
+ *     finished anyway;
+ *   - else `expired` when any request expired (the 24 h limit; without a cancel the only outcomes
+ *     besides succeeded/errored are expired, so the unfinished rest all expired);
+ *   - else `completed` (errored requests included: they are item failures, not a batch failure).
+ * Results are readable in every ended state.
+ */
+export function anthropicBatchState(b: Pick<MessageBatch, 'processing_status' | 'cancel_initiated_at' | 'request_counts'>): ProviderBatchState {
+  switch (b.processing_status) {
+    case 'in_progress':
+      return 'in_progress';
+    case 'canceling':
+      return 'cancelling';
+    case 'ended':
+      if (b.cancel_initiated_at) return 'cancelled';
+      if (b.request_counts.expired > 0) return 'expired';
+      return 'completed';
+    default:
+      return 'in_progress';
+  }
+}
+
+export function anthropicBatchStatus(b: MessageBatch): ProviderBatchStatus {
+  const state = anthropicBatchState(b);
+  return {
+    id: b.id,
+    state,
+    terminal: TERMINAL_PROVIDER_STATES.includes(state),
+    counts: { total: batchRequestTotal(b.request_counts), completed: b.request_counts.succeeded, failed: b.request_counts.errored },
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Providers
+
+export class AnthropicBatchProvider implements BatchProvider {
+  readonly name = 'anthropic' as const;
+
+  constructor(private readonly client: Anthropic) {}
+
+  /** Requests travel inline in the create call; nothing to stage. */
+  async stageInput(_jobKey: string, _requests: BatchRequest[]): Promise<null> {
+    return null;
+  }
+
+  async createBatch(jobKey: string, requests: BatchRequest[], _stagedInput: string | null = null): Promise<string> {
+    const batch = await this.client.messages.batches.create(
+      { requests: requests.map((r) => ({ custom_id: r.customId, params: encodeAnthropicParams(r.request) })) },
+      { headers: { [JOB_KEY_HEADER]: jobKey } },
+    );
+    return batch.id;
+  }
+
+  /**
+   * Best effort only. Anthropic batches carry no metadata, so nothing on a batch names the job
+   * that created it. This matches batches created since `createdAfter` (less a few minutes for
+   * clock skew; the list is newest first, so it stops there) whose total request count equals
+   * `requestCount`, and returns one only when exactly one matches. Consequences:
+   *   - several same-sized batches in the window (e.g. equal-sized chunks of one Drover batch, or
+   *     another client of the workspace) → null, and the caller creates again (a duplicate spend
+   *     is possible, a silent mix-up is avoided);
+   *   - if the earlier create never landed but exactly one unrelated batch of that size did, it is
+   *     returned; its results then carry custom_ids outside the chunk, which Drover skips, so the
+   *     chunk's items come back unanswered and are retried. The narrower `createdAfter`, the rarer.
+   */
+  async findBatch(_jobKey: string, hint: { createdAfter: Date; requestCount: number }): Promise<string | null> {
+    const horizon = hint.createdAfter.getTime() - CLOCK_SKEW_MS;
+    let match: string | null = null;
+    for await (const batch of this.client.messages.batches.list({ limit: 100 })) {
+      const created = Date.parse(batch.created_at);
+      if (Number.isFinite(created) && created < horizon) break;
+      if (batchRequestTotal(batch.request_counts) !== hint.requestCount) continue;
+      if (match !== null) return null; // ambiguous
+      match = batch.id;
+    }
+    return match;
+  }
+
+  async retrieve(providerBatchId: string): Promise<ProviderBatchStatus> {
+    return anthropicBatchStatus(await this.client.messages.batches.retrieve(providerBatchId));
+  }
+
+  /** Streams the results JSONL (order not guaranteed); only readable once the batch has ended. */
+  async *results(providerBatchId: string): AsyncGenerator<ProviderResultLine> {
+    const decoder = await this.client.messages.batches.results(providerBatchId);
+    for await (const r of decoder) yield anthropicResultLine(r);
+  }
+
+  /** Cancelling a batch that ended in the meantime is not an error. */
+  async cancel(providerBatchId: string): Promise<void> {
+    try {
+      await this.client.messages.batches.cancel(providerBatchId);
+    } catch (err) {
+      if (err instanceof APIError && err.status === 400) {
+        const b = await this.client.messages.batches.retrieve(providerBatchId);
+        if (b.processing_status === 'ended') return;
+      }
+      throw err;
+    }
+  }
+
+  classifyError(err: unknown): ProviderErrorInfo | null {
+    return classifyAnthropicError(err);
+  }
+}
+
+/** Anthropic Messages, one request per call. */
+export class AnthropicRealtimeProvider implements RealtimeProvider {
+  readonly name = 'anthropic';
+
+  constructor(private readonly client: Anthropic) {}
+
+  async complete(request: ChatRequest, opts: { signal?: AbortSignal } = {}): Promise<CallOutcome> {
+    const message = await this.client.messages.create(encodeAnthropicParams(request), opts.signal ? { signal: opts.signal } : {});
+    return anthropicOutcome(message);
+  }
+
+  classifyError(err: unknown): ProviderErrorInfo | null {
+    return classifyAnthropicError(err);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Errors
+
+/** 4xx other than 408 (timeout), 409 (conflict) and 429 (rate limit) will fail the same way again. */
+function isRetryableStatus(status: number): boolean {
+  return status < 400 || status >= 500 || status === 408 || status === 409 || status === 429;
+}
+
+/** Keys never belong in a message that ends up in logs or Temporal history. */
+function redact(s: string): string {
+  return s.replace(/sk-ant-[A-Za-z0-9_-]+/g, 'sk-ant-***');
+}
+
+/**
+ * Classifies an SDK error without copying request details (or the key) into the message:
+ * 429 → rate limited (with the server's retry-after); 529 overloaded and 5xx, 408, 409 and
+ * connection errors → unavailable, retryable; 401/403 → authentication; other 4xx → invalid
+ * request, not retryable. Null for errors that are not the SDK's (and for user aborts).
+ */
+export function classifyAnthropicError(err: unknown): ProviderErrorInfo | null {
+  if (err instanceof APIConnectionError) return { type: 'ProviderUnavailable', retryable: true, message: redact(`Anthropic unreachable: ${err.message}`) };
+  if (!(err instanceof APIError) || err.status === undefined) return null;
+  const status = err.status;
+  // The SDK's message already starts with the status code.
+  const message = redact(`Anthropic: ${err.message}`);
+  const retryAfterMs = parseRetryAfter(err.headers);
+  if (status === 429) {
+    const info: ProviderErrorInfo = { type: 'ProviderRateLimited', retryable: true, message, status };
+    if (retryAfterMs !== undefined) info.retryAfterMs = retryAfterMs;
+    return info;
+  }
+  if (status === 401 || status === 403) return { type: 'ProviderAuthentication', retryable: false, message, status };
+  if (!isRetryableStatus(status)) return { type: 'ProviderInvalidRequest', retryable: false, message, status };
+  const info: ProviderErrorInfo = { type: 'ProviderUnavailable', retryable: true, message, status };
+  if (retryAfterMs !== undefined) info.retryAfterMs = retryAfterMs;
+  return info;
+}
+
+function parseRetryAfter(headers: Headers | undefined): number | undefined {
+  const ms = Number(headers?.get('retry-after-ms'));
+  if (Number.isFinite(ms) && ms > 0) return ms;
+  const raw = headers?.get('retry-after');
+  if (!raw) return undefined;
+  const seconds = Number(raw);
+  if (Number.isFinite(seconds)) return Math.max(0, seconds * 1000);
+  const date = Date.parse(raw);
+  return Number.isFinite(date) ? Math.max(0, date - Date.now()) : undefined;
+}

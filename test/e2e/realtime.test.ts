@@ -1,0 +1,176 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { TestStack, type WorkerProcess } from '../helpers/stack.js';
+
+const SCHEMA = {
+  type: 'object',
+  properties: { topic: { type: 'string', enum: ['billing', 'shipping', 'other'] }, urgent: { type: 'boolean' } },
+  required: ['topic', 'urgent'],
+  additionalProperties: false,
+};
+const schemaFormat = { type: 'json_schema', json_schema: { name: 'triage', schema: SCHEMA, strict: true } };
+
+function items(n: number, prefix: string) {
+  return Array.from({ length: n }, (_, i) => ({ id: `${prefix}${i}`, content: `Ticket ${i}: my parcel has not arrived and I was charged twice.` }));
+}
+
+async function results(stack: TestStack, id: string): Promise<any[]> {
+  return (await stack.get(`/v1/batches/${id}/results?limit=1000`)).body.data;
+}
+
+describe('realtime mode, every provider', () => {
+  let stack: TestStack;
+  let worker: WorkerProcess;
+  before(async () => {
+    stack = await TestStack.start({ processingMs: 200 });
+    // Drover's own limit for one model; the other models rely on the provider's 429s alone.
+    worker = await stack.startWorker({ DROVER_RATE_LIMITS: JSON.stringify({ 'openai/gpt-4o-mini': { rpm: 600 } }), DROVER_REALTIME_CONCURRENCY: '8' });
+  });
+  after(async () => stack?.stop());
+
+  test('mode realtime: one call per item, schema-valid outputs, billed at the full price', async () => {
+    const before = stack.emulator.stats();
+    const created = await stack.post('/v1/batches', { model: 'gpt-4.1-mini', mode: 'realtime', items: items(30, 'rt'), response_format: schemaFormat });
+    assert.equal(created.status, 202, created.text);
+    const done = await stack.waitForBatch(created.body.id);
+    assert.equal(done.status, 'completed');
+    const rows = await results(stack, created.body.id);
+    assert.equal(rows.length, 30);
+    for (const r of rows) {
+      assert.equal(r.path, 'realtime');
+      assert.ok(['billing', 'shipping', 'other'].includes(r.output.topic));
+    }
+    const after = stack.emulator.stats();
+    assert.equal(after.chat_completions - before.chat_completions, 30);
+    assert.equal(after.batches_created, before.batches_created, 'no provider batch');
+    // gpt-4.1-mini: $0.40 / $1.60 per million tokens, no batch discount in realtime.
+    const expected = (done.usage.input_tokens * 0.4 + done.usage.output_tokens * 1.6) / 1e6;
+    assert.ok(Math.abs(done.cost.spent_usd - expected) < 1e-6, `${done.cost.spent_usd} vs ${expected}`);
+  });
+
+  test('mode auto: large chunks go through the batch API, small ones realtime; each result records its path', async () => {
+    const created = await stack.post('/v1/batches', { model: 'gpt-4.1-mini', items: items(120, 'auto'), chunk_size: 100 });
+    const done = await stack.waitForBatch(created.body.id);
+    assert.equal(done.status, 'completed');
+    const rows = await results(stack, created.body.id);
+    const paths = rows.reduce((acc: Record<string, number>, r: any) => ({ ...acc, [r.path]: (acc[r.path] ?? 0) + 1 }), {});
+    assert.deepEqual(paths, { batch: 100, realtime: 20 });
+  });
+
+  test('an OpenAI-compatible server (no batch API) runs every item realtime', async () => {
+    const created = await stack.post('/v1/batches', { model: 'openai_compatible/llama-3.1-8b', items: items(12, 'oc'), prices: { input_per_mtok: 0, output_per_mtok: 0 }, mode: 'batch' });
+    assert.equal(created.status, 202, created.text);
+    const done = await stack.waitForBatch(created.body.id);
+    assert.equal(done.status, 'completed');
+    assert.ok((await results(stack, created.body.id)).every((r) => r.path === 'realtime'));
+  });
+
+  test('Anthropic: native batch with tool-use structured output, and realtime', async () => {
+    const before = stack.emulator.stats().anthropic.batches_created;
+    const batch = await stack.post('/v1/batches', { model: 'claude-haiku-4-5', mode: 'batch', items: items(25, 'an'), response_format: schemaFormat, max_output_tokens: 200 });
+    assert.equal(batch.status, 202, batch.text);
+    const rt = await stack.post('/v1/batches', { model: 'anthropic/claude-haiku-4-5', mode: 'realtime', items: items(5, 'ar'), response_format: schemaFormat, max_output_tokens: 200 });
+    for (const [created, path] of [[batch, 'batch'], [rt, 'realtime']] as const) {
+      const done = await stack.waitForBatch(created.body.id);
+      assert.equal(done.status, 'completed', JSON.stringify(done));
+      for (const r of await results(stack, created.body.id)) {
+        assert.equal(r.path, path);
+        assert.ok(['billing', 'shipping', 'other'].includes(r.output.topic), JSON.stringify(r));
+        assert.ok(r.cost_usd > 0);
+      }
+    }
+    assert.equal(stack.emulator.stats().anthropic.batches_created - before, 1);
+  });
+
+  test('Gemini: native batch with responseJsonSchema, and realtime', async () => {
+    const before = stack.emulator.stats().gemini.batches_created;
+    const batch = await stack.post('/v1/batches', { model: 'gemini-2.5-flash', mode: 'batch', items: items(25, 'gm'), response_format: schemaFormat });
+    assert.equal(batch.status, 202, batch.text);
+    const rt = await stack.post('/v1/batches', { model: 'gemini/gemini-2.5-flash', mode: 'realtime', items: items(5, 'gr'), response_format: schemaFormat });
+    for (const [created, path] of [[batch, 'batch'], [rt, 'realtime']] as const) {
+      const done = await stack.waitForBatch(created.body.id);
+      assert.equal(done.status, 'completed', JSON.stringify(done));
+      for (const r of await results(stack, created.body.id)) {
+        assert.equal(r.path, path);
+        assert.ok(['billing', 'shipping', 'other'].includes(r.output.topic), JSON.stringify(r));
+      }
+    }
+    assert.equal(stack.emulator.stats().gemini.batches_created - before, 1);
+  });
+
+  test('schema-invalid outputs are repaired: realtime asks again at once, batch resubmits with the errors', async () => {
+    stack.emulator.setFaults({ malformed_json: { every: 3, once: true } });
+    try {
+      for (const mode of ['realtime', 'batch']) {
+        // Every third answer of each request is broken, and a repair is a new request: with 60
+        // items that takes up to four attempts in batch mode (20, 6, 2 broken, then none).
+        const created = await stack.post('/v1/batches', { model: 'gpt-4.1-mini', mode, items: items(60, `fix-${mode}`), response_format: schemaFormat, max_attempts: 5 });
+        const done = await stack.waitForBatch(created.body.id);
+        assert.equal(done.status, 'completed', `${mode}: ${JSON.stringify(done.counts)}`);
+        const rows = await results(stack, created.body.id);
+        assert.ok(rows.every((r) => r.output && typeof r.output.urgent === 'boolean'), mode);
+      }
+      assert.ok(stack.emulator.stats().faults_injected.malformed_json >= 20, 'outputs really were broken');
+    } finally {
+      stack.emulator.setFaults({});
+    }
+  });
+
+  test('a 429 storm: every item succeeds, each 429 waited out for its Retry-After', async () => {
+    stack.emulator.setFaults({ http: [{ path: '/v1/chat/completions', status: 429, count: 60, retry_after_s: 0.5 }] });
+    try {
+      const t0 = Date.now();
+      const created = await stack.post('/v1/batches', { model: 'gpt-4.1-nano', mode: 'realtime', items: items(40, 'storm') });
+      const done = await stack.waitForBatch(created.body.id);
+      const seconds = (Date.now() - t0) / 1000;
+      assert.equal(done.status, 'completed');
+      assert.equal(done.counts.succeeded, 40);
+      const limited = stack.emulator.stats().faults_injected.http;
+      console.log(`429 storm: 40 items in ${seconds.toFixed(1)} s through ${limited} answers of 429`);
+      assert.equal(limited, 60, 'the provider did push back, 60 times');
+      assert.ok(seconds >= 0.5 * Math.floor(60 / 8), 'each 429 was waited out');
+    } finally {
+      stack.emulator.setFaults({});
+    }
+  });
+
+  test("Drover's shared limiter keeps under the provider's limit: no 429 at all", async () => {
+    stack.emulator.setFaults({ rate_limit: { rpm: 600 } });
+    try {
+      const t0 = Date.now();
+      const created = await stack.post('/v1/batches', { model: 'gpt-4o-mini', mode: 'realtime', items: items(40, 'lim') });
+      const done = await stack.waitForBatch(created.body.id);
+      const seconds = (Date.now() - t0) / 1000;
+      assert.equal(done.counts.succeeded, 40);
+      assert.equal(stack.emulator.stats().faults_injected.rate_limited, 0);
+      // 600 RPM is 10 per second: 40 calls cannot take less than ~3.9 s.
+      assert.ok(seconds >= 3.5, `40 calls in ${seconds} s would break 600 RPM`);
+    } finally {
+      stack.emulator.setFaults({});
+    }
+  });
+
+  test('a worker killed mid-chunk resumes without redoing or re-billing finished items', async () => {
+    stack.emulator.setFaults({ rate_limit: { rpm: 1200 } });
+    try {
+      const before = stack.emulator.stats().chat_completions;
+      const created = await stack.post('/v1/batches', { model: 'gpt-4.1-mini', mode: 'realtime', items: items(80, 'crash') });
+      const id = created.body.id;
+      for (;;) {
+        const { rows } = await stack.db.query('SELECT count(*)::int AS n FROM results WHERE batch_id = $1', [id]);
+        if (rows[0].n >= 20) break;
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      await worker.kill('SIGKILL');
+      worker = await stack.startWorker({ DROVER_RATE_LIMITS: JSON.stringify({ 'openai/gpt-4o-mini': { rpm: 600 } }), DROVER_REALTIME_CONCURRENCY: '8' });
+      const done = await stack.waitForBatch(id, 120_000);
+      assert.equal(done.status, 'completed');
+      assert.equal(done.counts.succeeded, 80);
+      const calls = stack.emulator.stats().chat_completions - before;
+      // Only calls in flight at the kill (at most the concurrency, 8) can be repeated.
+      assert.ok(calls >= 80 && calls <= 88, `${calls} calls for 80 items`);
+    } finally {
+      stack.emulator.setFaults({});
+    }
+  });
+});

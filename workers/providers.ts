@@ -1,0 +1,41 @@
+import type { Providers } from '../activities/chunks.js';
+import { AnthropicBatchProvider, AnthropicRealtimeProvider, createAnthropicClient } from '../providers/anthropic.js';
+import { createGeminiClient, GeminiBatchProvider, GeminiRealtimeProvider } from '../providers/gemini.js';
+import { createOpenAIClient, OpenAIBatchProvider, OpenAIRealtimeProvider } from '../providers/openai.js';
+import type { WorkerEnv } from './config.js';
+
+/**
+ * The provider clients this worker can use, from its environment alone. A base URL without a
+ * key means the provider emulator (or a keyless local server), which takes any key.
+ */
+export function createProviders(env: WorkerEnv): Providers {
+  const providers: Providers = { batch: {}, realtime: {} };
+  if (env.OPENAI_API_KEY || env.OPENAI_BASE_URL) {
+    const client = createOpenAIClient({ apiKey: env.OPENAI_API_KEY ?? 'emulator', baseURL: env.OPENAI_BASE_URL });
+    providers.batch.openai = new OpenAIBatchProvider(client);
+    providers.realtime.openai = new OpenAIRealtimeProvider(client);
+  }
+  if (env.ANTHROPIC_API_KEY || env.ANTHROPIC_BASE_URL) {
+    const client = createAnthropicClient({ apiKey: env.ANTHROPIC_API_KEY ?? 'emulator', ...(env.ANTHROPIC_BASE_URL ? { baseURL: env.ANTHROPIC_BASE_URL } : {}) });
+    providers.batch.anthropic = new AnthropicBatchProvider(client);
+    providers.realtime.anthropic = new AnthropicRealtimeProvider(client);
+  }
+  if (env.GEMINI_API_KEY || env.GEMINI_BASE_URL) {
+    const client = createGeminiClient({ apiKey: env.GEMINI_API_KEY ?? 'emulator', ...(env.GEMINI_BASE_URL ? { baseUrl: env.GEMINI_BASE_URL } : {}) });
+    providers.batch.gemini = new GeminiBatchProvider(client);
+    providers.realtime.gemini = new GeminiRealtimeProvider(client);
+  }
+  if (env.OPENAI_COMPATIBLE_BASE_URL) {
+    const client = createOpenAIClient({ apiKey: env.OPENAI_COMPATIBLE_API_KEY ?? 'none', baseURL: env.OPENAI_COMPATIBLE_BASE_URL });
+    providers.realtime.openai_compatible = new OpenAIRealtimeProvider(client, 'openai_compatible');
+  }
+  return providers;
+}
+
+/** Which providers are configured, for the start-up log (never the keys). */
+export function describeProviders(p: Providers): Record<string, string[]> {
+  const out: Record<string, string[]> = {};
+  for (const [name] of Object.entries(p.batch)) (out[name] ??= []).push('batch');
+  for (const [name] of Object.entries(p.realtime)) (out[name] ??= []).push('realtime');
+  return out;
+}
