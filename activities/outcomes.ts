@@ -1,3 +1,4 @@
+import { withFieldPaths } from '../domain/citations.js';
 import { checkJsonOutput } from '../domain/output-validation.js';
 import type { Path } from '../domain/choose-path.js';
 import type { CallOutcome } from '../providers/types.js';
@@ -23,7 +24,10 @@ export function toResult(
   const citations = line.citations && line.citations.length > 0 ? { citations: line.citations } : {};
   if (!schema) return { seq, status: 'succeeded', output: line.text, error: null, usage: line.usage, path, ...citations };
   const check = checkJsonOutput(line.text, schema, line.truncated);
-  if (check.ok) return { seq, status: 'succeeded', output: check.value, error: null, usage: line.usage, path, ...citations };
+  if (check.ok) {
+    const mapped = line.citations && line.citations.length > 0 ? { citations: withFieldPaths(check.value, line.citations) } : {};
+    return { seq, status: 'succeeded', output: check.value, error: null, usage: line.usage, path, ...mapped };
+  }
   return {
     seq,
     status: retryStatus,

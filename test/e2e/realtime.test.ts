@@ -98,6 +98,46 @@ describe('realtime mode, every provider', () => {
     assert.equal(stack.emulator.stats().gemini.batches_created - before, 1);
   });
 
+  test('images and documents go with each item; Anthropic citations come back with the results', async () => {
+    // A 1×1 PNG and a small text document.
+    const png = 'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==';
+    const doc = 'The parcel left the depot on Monday. It was delivered to the wrong address on Thursday. The customer was refunded.';
+    const created = await stack.post('/v1/batches', {
+      model: 'claude-haiku-4-5',
+      mode: 'realtime',
+      enable_citations: true,
+      user_prompt_template: 'What happened to the parcel? {content}',
+      items: [
+        { id: 'doc', content: 'Answer from the document.', attachments: [{ type: 'document', media_type: 'text/plain', text: doc, title: 'Ticket 7' }] },
+        { id: 'img', content: 'Describe the photo.', attachments: [{ type: 'image', data: png, media_type: 'image/png' }] },
+      ],
+    });
+    assert.equal(created.status, 202, created.text);
+    const done = await stack.waitForBatch(created.body.id);
+    assert.equal(done.status, 'completed');
+    const withDoc = (await stack.get(`/v1/batches/${created.body.id}/items/doc`)).body;
+    assert.ok(withDoc.citations?.length > 0, JSON.stringify(withDoc));
+    for (const c of withDoc.citations) assert.ok(doc.includes(c.cited_text), `cites a real substring: ${c.cited_text}`);
+    assert.equal((await stack.get(`/v1/batches/${created.body.id}/items/img`)).body.status, 'succeeded');
+
+    const openaiImage = await stack.post('/v1/batches', { model: 'gpt-4.1-mini', mode: 'batch', items: [{ id: 'i', content: 'Describe.', attachments: [{ type: 'image', url: 'https://example.com/a.png' }] }] });
+    assert.equal((await stack.waitForBatch(openaiImage.body.id)).status, 'completed');
+  });
+
+  test('media limits are checked at submit, per provider', async () => {
+    const big = Buffer.alloc(6 * 1024 * 1024, 1).toString('base64');
+    const tooBig = await stack.post('/v1/batches', { model: 'claude-haiku-4-5', items: [{ id: 'x', content: 'see', attachments: [{ type: 'image', data: big, media_type: 'image/png' }] }] });
+    assert.equal(tooBig.status, 400);
+    assert.match(tooBig.body.error.issues[0].message, /image 0 is 6\.0 MB; the provider takes at most 5 MB/);
+    assert.equal(tooBig.body.error.issues[0].path, 'items[0].attachments');
+    const docUrl = await stack.post('/v1/batches', { model: 'gpt-4.1-mini', items: [{ id: 'x', content: 'read', attachments: [{ type: 'document', media_type: 'application/pdf', url: 'https://example.com/a.pdf' }] }] });
+    assert.equal(docUrl.status, 400);
+    assert.match(docUrl.body.error.issues[0].message, /does not fetch documents by URL/);
+    const unknown = await stack.post('/v1/batches', { model: 'llama3', items: [{ id: 'x', content: 'hi' }] });
+    assert.equal(unknown.status, 400);
+    assert.match(unknown.body.error.issues[0].message, /unknown model "llama3"/);
+  });
+
   test('schema-invalid outputs are repaired: realtime asks again at once, batch resubmits with the errors', async () => {
     stack.emulator.setFaults({ malformed_json: { every: 3, once: true } });
     try {
