@@ -1,0 +1,117 @@
+/**
+ * Realtime mode against a provider that enforces a fixed requests-per-minute limit (the
+ * emulator's sliding 60-second window), with Drover's shared limiter set to the same figure and
+ * two workers drawing on it together.
+ *
+ *   npm run bench:realtime -- --rpm 1200 --seconds 60 --workers 2
+ *
+ * Prints sustained throughput as a fraction of the limit (goal ≥ 0.95) and the items that failed
+ * because of rate limiting (goal 0).
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { parseArgs } from 'node:util';
+import { startEmulator } from '../emulator/index.js';
+import { freePort, startTemporalDevServer, stopChild } from '../stack/temporal-server.js';
+import { createTestDatabase } from '../test/helpers/db.js';
+
+const { values: args } = parseArgs({
+  options: {
+    rpm: { type: 'string', default: '1200' },
+    seconds: { type: 'string', default: '60' },
+    workers: { type: 'string', default: '2' },
+  },
+});
+const RPM = Number(args.rpm);
+const ITEMS = Math.round((RPM / 60) * Number(args.seconds));
+const WORKERS = Number(args.workers);
+
+function spawnNode(script: string, env: Record<string, string>, ready: string): Promise<ChildProcess> {
+  const child = spawn(process.execPath, ['--import', 'tsx', script], { env: { PATH: process.env.PATH, LOG_LEVEL: 'info', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  return new Promise((resolve, reject) => {
+    let out = '';
+    const on = (d: Buffer) => {
+      out += d.toString();
+      if (out.includes(ready)) resolve(child);
+    };
+    child.stdout!.on('data', on);
+    child.stderr!.on('data', on);
+    child.once('exit', (code) => reject(new Error(`${script} exited ${code}: ${out}`)));
+  });
+}
+
+async function main(): Promise<void> {
+  const [temporal, database, emulator] = await Promise.all([startTemporalDevServer(), createTestDatabase(), startEmulator({ processingMs: 0 })]);
+  emulator.setFaults({ rate_limit: { rpm: RPM } });
+  const common = { DATABASE_URL: database.url, TEMPORAL_ADDRESS: temporal.address, DROVER_TASK_QUEUE: 'bench-rt' };
+  const workers: ChildProcess[] = [];
+  for (let i = 0; i < WORKERS; i++) {
+    workers.push(
+      await spawnNode(
+        'workers/main.ts',
+        { ...common, OPENAI_BASE_URL: emulator.openaiBaseURL, OPENAI_API_KEY: 'bench', DROVER_RATE_LIMITS: JSON.stringify({ 'openai/gpt-4.1-mini': { rpm: RPM } }), DROVER_REALTIME_CONCURRENCY: '16' },
+        'worker started',
+      ),
+    );
+  }
+  const apiPort = await freePort();
+  const api = await spawnNode('api/server.ts', { ...common, PORT: String(apiPort), DROVER_POLL_INITIAL_MS: '250', DROVER_POLL_MAX_MS: '1000' }, 'API listening');
+  const base = `http://127.0.0.1:${apiPort}`;
+
+  console.log(`bench: ${ITEMS} items in realtime mode, provider limit ${RPM} RPM (sliding 60 s), Drover limit ${RPM} RPM shared by ${WORKERS} workers`);
+  const body = {
+    model: 'gpt-4.1-mini',
+    mode: 'realtime',
+    items: Array.from({ length: ITEMS }, (_, i) => ({ id: `r${i}`, content: `Short ticket ${i}: where is my parcel?` })),
+    // Several chunks so both workers carry load.
+    chunk_size: Math.ceil(ITEMS / (WORKERS * 2)),
+    max_parallel_chunks: WORKERS * 2,
+  };
+  // Sample the provider's accepted-call counter to time the steady state: from the first call
+  // to the last, leaving out batch start-up and the final status poll.
+  let firstCall = 0;
+  let lastCall = 0;
+  const sampler = setInterval(() => {
+    const n = emulator.stats().realtime_accepted;
+    if (n > 0 && !firstCall) firstCall = performance.now();
+    if (n >= ITEMS && !lastCall) lastCall = performance.now();
+  }, 10);
+  const t0 = performance.now();
+  const created = (await (await fetch(`${base}/v1/batches`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) })).json()) as { id: string };
+  let status = '';
+  let counts = { succeeded: 0, failed: 0 };
+  while (!['completed', 'completed_with_failures', 'failed'].includes(status)) {
+    await new Promise((r) => setTimeout(r, 250));
+    const b = (await (await fetch(`${base}/v1/batches/${created.id}`)).json()) as { status: string; counts: typeof counts };
+    status = b.status;
+    counts = b.counts;
+  }
+  const seconds = (performance.now() - t0) / 1000;
+  clearInterval(sampler);
+  const stats = emulator.stats();
+  // ITEMS calls spaced 60/RPM seconds apart span (ITEMS − 1) intervals.
+  const steadySeconds = (lastCall - firstCall) / 1000;
+  const sustained = (ITEMS - 1) / steadySeconds / (RPM / 60);
+  const failedByRateLimit = Number(
+    (await fetch(`${base}/v1/batches/${created.id}/results?status=failed&limit=1000`).then((r) => r.json()) as { data: Array<{ error: { code: string } }> }).data.filter((r) => /rate/i.test(r.error.code)).length,
+  );
+  console.log('');
+  console.log(`items                          ${ITEMS}`);
+  console.log(`status                         ${status} (${counts.succeeded} succeeded, ${counts.failed} failed)`);
+  console.log(`wall time                      ${seconds.toFixed(1)} s`);
+  console.log(`throughput, submit to done     ${((ITEMS / seconds) * 60).toFixed(0)} requests/min`);
+  console.log(`throughput, first to last call ${(((ITEMS - 1) / steadySeconds) * 60).toFixed(0)} requests/min`);
+  console.log(`sustained / limit              ${sustained.toFixed(3)}`);
+  console.log(`429s answered by the provider  ${stats.faults_injected.rate_limited}`);
+  console.log(`items failed by rate limiting  ${failedByRateLimit}`);
+
+  await stopChild(api);
+  for (const w of workers) await stopChild(w, 15_000);
+  await emulator.close();
+  await temporal.stop();
+  await database.drop();
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});
