@@ -43,15 +43,18 @@ async function run(): Promise<void> {
       logger.info({ dataDir: join(DATA_DIR, 'pglite') }, 'no DATABASE_URL: using embedded PostgreSQL (PGlite)');
     }
 
-    let openaiBaseUrl = process.env.OPENAI_BASE_URL;
-    if (!process.env.OPENAI_API_KEY && !openaiBaseUrl) {
+    // Each provider without a key (or base URL) is served by the emulator, and the log says so.
+    const emulated: Record<string, string> = {};
+    const missing = (['OPENAI', 'ANTHROPIC', 'GEMINI'] as const).filter((p) => !process.env[`${p}_API_KEY`] && !process.env[`${p}_BASE_URL`]);
+    if (missing.length > 0) {
       const emulator = await startEmulator({ port: Number(process.env.EMULATOR_PORT ?? 4010), processingMs: Number(process.env.EMULATOR_PROCESSING_MS ?? 3000) });
       stops.push(() => emulator.close());
-      openaiBaseUrl = emulator.openaiBaseURL;
-      logger.warn({ url: openaiBaseUrl }, 'no OPENAI_API_KEY: using the provider emulator (outputs are synthetic)');
+      const urls = { OPENAI: emulator.openaiBaseURL, ANTHROPIC: emulator.anthropicBaseURL, GEMINI: emulator.geminiBaseUrl };
+      for (const p of missing) emulated[`${p}_BASE_URL`] = urls[p];
+      logger.warn({ url: emulator.url, providers: missing.map((p) => p.toLowerCase()) }, `no ${missing.map((p) => `${p}_API_KEY`).join(', ')}: using the provider emulator (outputs are synthetic)`);
     }
 
-    const env = { ...process.env, DATABASE_URL: databaseUrl, TEMPORAL_ADDRESS: temporal.address, ...(openaiBaseUrl ? { OPENAI_BASE_URL: openaiBaseUrl } : {}) };
+    const env = { ...process.env, DATABASE_URL: databaseUrl, TEMPORAL_ADDRESS: temporal.address, ...emulated };
     const workerEnv = parseEnv(WorkerEnv, env);
     const apiEnv = parseEnv(ApiEnv, env);
     Runtime.install({
