@@ -11,35 +11,45 @@ export type RateLimits = z.infer<typeof RateLimits>;
 const UNLIMITED = 1e12;
 
 /**
- * A limit shared by every worker through one PostgreSQL row. Requests refill at rpm/60 per
- * second into a bucket that holds one, so no 60-second window ever sees more than `rpm`;
- * tokens refill at tpm/60 per second into a bucket that holds a second's worth (or the request).
+ * A limit shared by every worker through one PostgreSQL row. A token bucket of capacity C
+ * grants at most C − 1 + rate × 60 requests in any (half-open) 60-second window, so requests
+ * refill at (rpm − C + 1)/60 per second: a provider's sliding window never sees more than `rpm`, while the
+ * few spare tokens absorb the jitter of many workers waking to take them (a bucket of one loses
+ * every refill nobody is waiting for at that instant). Tokens refill at tpm/60 per second into
+ * a bucket that holds a second's worth (or the request).
  */
 export class SharedRateLimiter {
   constructor(
     private readonly db: Db,
     readonly key: string,
     private readonly limit: z.infer<typeof RateLimit>,
+    // The activity's sleep wakes on cancellation, so a cancelled chunk never waits out a bucket.
+    private readonly wait: (ms: number) => Promise<void> = sleep,
   ) {}
 
-  static for(db: Db, limits: RateLimits, provider: string, model: string): SharedRateLimiter | null {
+  static for(db: Db, limits: RateLimits, provider: string, model: string, wait?: (ms: number) => Promise<void>): SharedRateLimiter | null {
     const key = limits[`${provider}/${model}`] ? `${provider}/${model}` : limits[provider] ? provider : null;
-    return key ? new SharedRateLimiter(db, key, limits[key]!) : null;
+    return key ? new SharedRateLimiter(db, key, limits[key]!, wait) : null;
   }
 
   async acquire(tokens: number): Promise<void> {
     const { rpm, tpm } = this.limit;
+    const burst = rpm ? requestBurst(rpm) : 0;
     const spec: BucketSpec = {
-      requestRate: rpm ? rpm / 60 : UNLIMITED,
-      requestCapacity: rpm ? 1 : UNLIMITED,
+      requestRate: rpm ? (rpm - burst + 1) / 60 : UNLIMITED,
+      requestCapacity: rpm ? burst : UNLIMITED,
       tokenRate: tpm ? tpm / 60 : UNLIMITED,
       tokenCapacity: tpm ? Math.max(tpm / 60, tokens) : UNLIMITED,
     };
     for (;;) {
       const r = await tryAcquire(this.db, this.key, spec, tpm ? tokens : 0);
       if (r.granted) return;
-      // The activity's sleep wakes on cancellation, so a cancelled chunk never waits out a bucket.
-      await sleep(r.waitMs);
+      await this.wait(r.waitMs);
     }
   }
+}
+
+/** 1 up to 199 RPM, growing to 5 from 500 RPM: under 0.5% of the limit, never more than a few calls. */
+export function requestBurst(rpm: number): number {
+  return Math.max(1, Math.min(5, Math.floor(rpm / 100)));
 }
