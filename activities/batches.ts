@@ -1,7 +1,8 @@
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import { ChunkPlanner } from '../domain/chunk-plan.js';
-import { chunkLimits, type ProviderName } from '../providers/limits.js';
+import { choosePath } from '../domain/choose-path.js';
+import { BATCH_PROVIDERS, chunkLimits, type ProviderName } from '../providers/limits.js';
 import { findBatchById, finishBatch as storeFinish, markBatchRunning } from '../store/batches.js';
 import { saveChunks } from '../store/chunks.js';
 import type { Db } from '../store/db.js';
@@ -35,6 +36,7 @@ export function createBatchActivities(db: Db) {
       const pricing = batch.pricing;
       if (!pricing) throw ApplicationFailure.nonRetryable(`batch ${batchId} has no pricing`, 'InvalidBatch');
       const perItem = outputTokensPerItem(batch.spec);
+      const hasBatchApi = BATCH_PROVIDERS.includes(batch.provider as ProviderName);
       const planner = new ChunkPlanner(chunkLimits(batch.provider as ProviderName, batch.settings.chunk_size, batch.spec));
       let after = -1;
       for (;;) {
@@ -49,7 +51,8 @@ export function createBatchActivities(db: Db) {
         after = page[page.length - 1]!.seq;
       }
       const chunks = planner.finish().map((c) => {
-        const { cost } = estimateCost(c.est_input_tokens, c.item_count, perItem, pricing);
+        const path = choosePath(batch.mode, { hasBatchApi, items: c.item_count, attempt: 1, maxAttempts: batch.settings.max_attempts });
+        const { cost } = estimateCost(c.est_input_tokens, c.item_count, perItem, pricing, path === 'batch');
         return { ...c, est_cost_usd: cost.expected_usd, max_cost_usd: cost.high_usd };
       });
       await saveChunks(db, batch.tenant_id, batchId, chunks);

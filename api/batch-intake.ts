@@ -7,9 +7,10 @@ import { zodIssues, type Issue } from '../domain/issues.js';
 import { ItemValidator, MAX_ISSUES, type PreparedItem } from '../domain/item-validator.js';
 import { jsonSchemaProblems } from '../domain/json-schema.js';
 import { ChunkPlanner } from '../domain/chunk-plan.js';
-import { estimateCost, outputTokensPerItem, tokenCounterFor, type CostEstimate } from '../domain/estimate.js';
+import { choosePath } from '../domain/choose-path.js';
+import { estimateCost, outputTokensPerItem, sumEstimates, tokenCounterFor, type CostEstimate } from '../domain/estimate.js';
 import { roundUsd, type Pricing } from '../domain/pricing.js';
-import { chunkLimits, MEDIA_LIMITS, resolveModel, type ProviderName } from '../providers/limits.js';
+import { BATCH_PROVIDERS, chunkLimits, MEDIA_LIMITS, resolveModel, type ProviderName } from '../providers/limits.js';
 import { resolvePricing, type PriceOverrides } from '../providers/prices.js';
 import { insertBatch, setItemCount, type NewBatch } from '../store/batches.js';
 import { inTransaction, type Db } from '../store/db.js';
@@ -121,8 +122,16 @@ class Planner {
     this.items++;
   }
 
+  /** Each chunk at the price of the path its first attempt takes (small chunks go realtime). */
   estimate(): CostEstimate {
-    return estimateCost(this.inputTokens, this.items, outputTokensPerItem(this.draft.spec), this.draft.pricing);
+    const perItem = outputTokensPerItem(this.draft.spec);
+    const hasBatchApi = BATCH_PROVIDERS.includes(this.draft.provider);
+    return sumEstimates(
+      this.chunks.finish().map((c) => {
+        const path = choosePath(this.draft.settings.mode, { hasBatchApi, items: c.item_count, attempt: 1, maxAttempts: this.draft.settings.max_attempts });
+        return estimateCost(c.est_input_tokens, c.item_count, perItem, this.draft.pricing, path === 'batch');
+      }),
+    );
   }
 }
 

@@ -87,8 +87,8 @@ export interface CostEstimate {
  * writes its ceiling, with prompts counted 10% high. Budgets reserve the high figure, so a
  * limit holds even when outputs run long.
  */
-export function estimateCost(inputTokens: number, items: number, out: { typical: number; max: number }, pricing: Pricing): CostEstimate {
-  const at = (input: number, output: number) => costOf({ input_tokens: input, cached_input_tokens: 0, output_tokens: output, reasoning_tokens: 0 }, pricing, true);
+export function estimateCost(inputTokens: number, items: number, out: { typical: number; max: number }, pricing: Pricing, batch = true): CostEstimate {
+  const at = (input: number, output: number) => costOf({ input_tokens: input, cached_input_tokens: 0, output_tokens: output, reasoning_tokens: 0 }, pricing, batch);
   return {
     input_tokens: inputTokens,
     output_tokens: { typical: out.typical * items, max: out.max * items },
@@ -98,4 +98,17 @@ export function estimateCost(inputTokens: number, items: number, out: { typical:
       high_usd: at(Math.ceil(inputTokens * 1.1), out.max * items),
     },
   };
+}
+
+/** Sums estimates of chunks; each chunk is priced by the path its first attempt will take. */
+export function sumEstimates(parts: CostEstimate[]): CostEstimate {
+  const zero: CostEstimate = { input_tokens: 0, output_tokens: { typical: 0, max: 0 }, cost: { low_usd: 0, expected_usd: 0, high_usd: 0 } };
+  return parts.reduce(
+    (a, b) => ({
+      input_tokens: a.input_tokens + b.input_tokens,
+      output_tokens: { typical: a.output_tokens.typical + b.output_tokens.typical, max: a.output_tokens.max + b.output_tokens.max },
+      cost: { low_usd: a.cost.low_usd + b.cost.low_usd, expected_usd: a.cost.expected_usd + b.cost.expected_usd, high_usd: a.cost.high_usd + b.cost.high_usd },
+    }),
+    zero,
+  );
 }

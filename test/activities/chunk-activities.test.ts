@@ -41,6 +41,8 @@ describe('chunk activities', () => {
       model: 'gpt-4.1-mini',
       items: Array.from({ length: n }, (_, i) => ({ id: `x${i}`, content: `item ${i}` })),
       chunk_size: 10,
+      // Small chunks would go realtime under `auto`; these tests are about the batch path.
+      mode: 'batch',
     }, { priceOverrides: {} });
     assert.ok(stored.created);
     await env().run(acts.planBatch, { batchId: stored.batch.id });
@@ -93,7 +95,7 @@ describe('chunk activities', () => {
     assert.equal(rows[0].n, 10);
     // Nothing left to send: the next attempt submits nothing.
     const again = await env().run(acts.submitChunk, { batchId, chunkIndex: 0, attempt: 2 });
-    assert.deepEqual(again, { providerBatchId: null, itemCount: 0 });
+    assert.deepEqual(again, { providerBatchId: null, itemCount: 0, path: 'batch' });
   });
 
   test('a failed provider batch leaves its items pending for the next attempt, then failed on the last', async () => {

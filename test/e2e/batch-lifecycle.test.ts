@@ -92,6 +92,7 @@ describe('a batch end to end', () => {
       model: 'gpt-4.1-mini',
       items: Array.from({ length: 30 }, (_, i) => ({ id: `h${i}`, content: `${marker} ${i}` })),
       chunk_size: 10,
+      mode: 'batch',
     });
     assert.equal(created.status, 202, created.text);
     const id = created.body.id;
@@ -112,7 +113,7 @@ describe('a batch end to end', () => {
   test('per-line provider errors are resubmitted and succeed', async () => {
     stack.emulator.setFaults({ line_errors: { every: 4, status: 500, once: true } });
     try {
-      const created = await stack.post('/v1/batches', { model: 'gpt-4.1-mini', items: items(40, 'retry'), chunk_size: 20, max_attempts: 3 });
+      const created = await stack.post('/v1/batches', { model: 'gpt-4.1-mini', mode: 'batch', items: items(40, 'retry'), chunk_size: 20, max_attempts: 3 });
       assert.equal(created.status, 202, created.text);
       const done = await stack.waitForBatch(created.body.id);
       assert.equal(done.status, 'completed');
@@ -130,7 +131,7 @@ describe('a batch end to end', () => {
   test('items still failing at max_attempts end failed with their last error', async () => {
     stack.emulator.setFaults({ line_errors: { every: 5, status: 500, once: false } });
     try {
-      const created = await stack.post('/v1/batches', { model: 'gpt-4.1-mini', items: items(10, 'bad'), max_attempts: 1 });
+      const created = await stack.post('/v1/batches', { model: 'gpt-4.1-mini', mode: 'batch', items: items(10, 'bad'), max_attempts: 1 });
       const done = await stack.waitForBatch(created.body.id);
       assert.equal(done.status, 'completed_with_failures');
       assert.deepEqual(done.counts, { total: 10, succeeded: 8, failed: 2, cancelled: 0, pending: 0 });
@@ -149,7 +150,7 @@ describe('a batch end to end', () => {
   test('a batch whose every item fails on every attempt ends failed', async () => {
     stack.emulator.setFaults({ line_errors: { every: 1, status: 503, once: false } });
     try {
-      const created = await stack.post('/v1/batches', { model: 'gpt-4.1-mini', items: items(6, 'doomed'), max_attempts: 2 });
+      const created = await stack.post('/v1/batches', { model: 'gpt-4.1-mini', mode: 'batch', items: items(6, 'doomed'), max_attempts: 2 });
       const done = await stack.waitForBatch(created.body.id);
       assert.equal(done.status, 'failed');
       assert.deepEqual(done.counts, { total: 6, succeeded: 0, failed: 6, cancelled: 0, pending: 0 });
@@ -161,7 +162,7 @@ describe('a batch end to end', () => {
   });
 
   test('a batch continues as new every few chunks, keeps its window and its tally', async () => {
-    const created = await stack.post('/v1/batches', { model: 'gpt-4.1-mini', items: items(27, 'can'), chunk_size: 3, max_parallel_chunks: 3 });
+    const created = await stack.post('/v1/batches', { model: 'gpt-4.1-mini', mode: 'batch', items: items(27, 'can'), chunk_size: 3, max_parallel_chunks: 3 });
     assert.equal(created.status, 202, created.text);
     const id = created.body.id;
     const done = await stack.waitForBatch(id);

@@ -32,6 +32,7 @@ describe('budgets, deadlines and live control', () => {
   test('a dry run sends nothing and estimates what the real run uses', async () => {
     const body = {
       model: 'gpt-4.1-mini',
+      mode: 'batch',
       system_prompt: 'You are a support lead. Summarise the ticket in one sentence.',
       items: items(50, 'dry'),
       chunk_size: 20,
@@ -73,7 +74,7 @@ describe('budgets, deadlines and live control', () => {
   });
 
   test('a budget that runs out waits in awaiting_budget, never overspends, and a raise lets it finish', async () => {
-    const body = { model: 'gpt-4.1-mini', items: items(40, 'bud'), chunk_size: 10, max_parallel_chunks: 1, max_output_tokens: 40, prices: PRICES };
+    const body = { model: 'gpt-4.1-mini', mode: 'batch', items: items(40, 'bud'), chunk_size: 10, max_parallel_chunks: 1, max_output_tokens: 40, prices: PRICES };
     const estimate = await stack.post('/v1/batches/estimate', body);
     const reservePerChunk = estimate.body.cost.high_usd / 4;
     const limit = Number((reservePerChunk * 1.8).toFixed(4));
@@ -122,7 +123,7 @@ describe('budgets, deadlines and live control', () => {
   });
 
   test('on_budget_exhausted "stop" ends the batch instead of waiting', async () => {
-    const body = { model: 'gpt-4.1-mini', items: items(20, 'stop'), chunk_size: 10, max_parallel_chunks: 1, max_output_tokens: 40, prices: PRICES };
+    const body = { model: 'gpt-4.1-mini', mode: 'batch', items: items(20, 'stop'), chunk_size: 10, max_parallel_chunks: 1, max_output_tokens: 40, prices: PRICES };
     const estimate = await stack.post('/v1/batches/estimate', body);
     const created = await stack.post('/v1/batches', { ...body, max_cost_usd: Number(((estimate.body.cost.high_usd / 2) * 1.2).toFixed(4)), on_budget_exhausted: 'stop' });
     const done = await stack.waitForBatch(created.body.id);
@@ -137,7 +138,7 @@ describe('budgets, deadlines and live control', () => {
     stack.emulator.setFaults({ processing_ms: 4000 });
     try {
       const cancelsBefore = stack.emulator.stats().batch_cancels;
-      const created = await stack.post('/v1/batches', { model: 'gpt-4.1-mini', items: items(60, 'dl'), time_limit_seconds: 2 });
+      const created = await stack.post('/v1/batches', { model: 'gpt-4.1-mini', mode: 'batch', items: items(60, 'dl'), time_limit_seconds: 2 });
       assert.equal(created.status, 202, created.text);
       assert.ok(created.body.deadline);
       const done = await stack.waitForBatch(created.body.id);
@@ -159,7 +160,7 @@ describe('budgets, deadlines and live control', () => {
     try {
       const cancelsBefore = stack.emulator.stats().batch_cancels;
       const createdBefore = stack.emulator.stats().batches_created;
-      const created = await stack.post('/v1/batches', { model: 'gpt-4.1-mini', items: items(30, 'cx'), chunk_size: 10, max_parallel_chunks: 2 });
+      const created = await stack.post('/v1/batches', { model: 'gpt-4.1-mini', mode: 'batch', items: items(30, 'cx'), chunk_size: 10, max_parallel_chunks: 2 });
       const id = created.body.id;
       await until(async () => stack.emulator.stats().batches_created, (n) => n >= createdBefore + 2);
       const res = await stack.post(`/v1/batches/${id}/cancel`, {});
@@ -190,7 +191,7 @@ describe('budgets, deadlines and live control', () => {
     try {
       const cancelsBefore = stack.emulator.stats().batch_cancels;
       const createdBefore = stack.emulator.stats().batches_created;
-      const created = await stack.post('/v1/batches', { model: 'gpt-4.1-mini', items: items(10, 'ui') });
+      const created = await stack.post('/v1/batches', { model: 'gpt-4.1-mini', mode: 'batch', items: items(10, 'ui') });
       await until(async () => stack.emulator.stats().batches_created, (n) => n >= createdBefore + 1);
       const running = await stack.get(`/v1/batches?status=running`);
       assert.ok(running.body.data.some((b: any) => b.id === created.body.id), 'visibility shows it running');
@@ -209,7 +210,7 @@ describe('budgets, deadlines and live control', () => {
     stack.emulator.setFaults({ processing_ms: 600 });
     try {
       const createdBefore = stack.emulator.stats().batches_created;
-      const created = await stack.post('/v1/batches', { model: 'gpt-4.1-mini', items: items(40, 'pz'), chunk_size: 10, max_parallel_chunks: 1 });
+      const created = await stack.post('/v1/batches', { model: 'gpt-4.1-mini', mode: 'batch', items: items(40, 'pz'), chunk_size: 10, max_parallel_chunks: 1 });
       const id = created.body.id;
       await until(async () => stack.emulator.stats().batches_created, (n) => n >= createdBefore + 1);
       const paused = await stack.post(`/v1/batches/${id}/pause`, {});
