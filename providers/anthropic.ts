@@ -74,7 +74,8 @@ export function encodeAnthropicParams(request: ChatRequest): MessageCreateParams
     const s = format.json_schema;
     const tool: Tool = { name: s.name, input_schema: s.schema as Tool.InputSchema };
     if (s.description !== undefined) tool.description = s.description;
-    if (s.strict === true) tool.strict = true;
+    // No `strict`: Anthropic's strict tools refuse keywords such as minimum/maximum that
+    // OpenAI accepts. The forced tool already shapes the answer, and Ajv checks it afterwards.
     params.tools = [tool];
     params.tool_choice = { type: 'tool', name: s.name };
   }

@@ -253,6 +253,9 @@ export async function processBatchWorkflow(input: ProcessBatchInput): Promise<Pr
         ? 'failed'
         : 'completed_with_failures';
   const result = { ...totals, cancelled: itemCount - totals.succeeded - totals.failed };
+  // A query answered after this point (a reader that saw the store before finishBatch) must
+  // report the same closing counts the store will hold.
+  state.totals = result;
   await CancellationScope.nonCancellable(() => quick.finishBatch({ batchId, status: finalStatus, ...result, ...(stopReason ? { stopReason } : {}) }));
   setStatus(finalStatus);
   log.info('batch finished', { batchId, status: finalStatus, succeeded: totals.succeeded, failed: totals.failed, costUsd: totals.costUsd });

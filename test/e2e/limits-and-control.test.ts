@@ -170,7 +170,7 @@ describe('budgets, deadlines and live control', () => {
       assert.equal(done.status, 'cancelled');
       assert.equal(stack.emulator.stats().batch_cancels - cancelsBefore, 2, 'both running provider batches were cancelled');
       assert.equal(stack.emulator.stats().batches_created - createdBefore, 2, 'the third chunk never started');
-      assert.equal(done.counts.total, done.counts.succeeded + done.counts.failed + done.counts.cancelled);
+      assert.equal(done.counts.total, done.counts.succeeded + done.counts.failed + done.counts.cancelled, JSON.stringify(done));
       assert.equal(done.counts.pending, 0);
 
       for (const action of ['cancel', 'pause', 'resume']) {

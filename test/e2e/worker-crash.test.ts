@@ -25,6 +25,8 @@ describe('a worker killed mid-batch', () => {
       items: Array.from({ length: 1200 }, (_, i) => ({ id: `k${i}`, content: `text ${i}` })),
       chunk_size: 200,
       max_parallel_chunks: 3,
+      // Under `auto` the small second attempts would go realtime; this test counts provider batches.
+      mode: 'batch',
       max_attempts: 3,
     });
     assert.equal(created.status, 202, created.text);

@@ -1,3 +1,4 @@
+import { readdir } from 'node:fs/promises';
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { storeJsonBatch } from '../../api/batch-intake.js';
@@ -11,7 +12,8 @@ test('the embedded PostgreSQL (PGlite over the wire) runs the same store code as
   const db = createDb(pg.url, 4);
   const ctx = { priceOverrides: {} };
   try {
-    assert.deepEqual(await migrate(db), ['001_init.sql', '002_costs_and_limits.sql']);
+    const all = (await readdir(new URL('../../store/migrations/', import.meta.url))).filter((f) => f.endsWith('.sql')).sort();
+    assert.deepEqual(await migrate(db), all);
     assert.deepEqual(await migrate(db), [], 'migrations apply once');
     const body = { model: 'gpt-4.1-mini', items: Array.from({ length: 3000 }, (_, i) => ({ id: `e${i}`, content: `c${i}` })) };
     // Concurrent transactions from several pool connections must not interleave.
