@@ -60,6 +60,7 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
     }
     logger.error({ err, path: req.path }, 'unhandled error');
     if (!res.headersSent) res.status(500).json(errorBody('internal_error', 'internal error; see the server log'));
-    else res.end();
+    // Mid-stream: end the connection abruptly, so the client sees a broken export, not a short one.
+    else res.destroy(err instanceof Error ? err : new Error(String(err)));
   };
 }

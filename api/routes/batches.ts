@@ -1,4 +1,5 @@
-import { once } from 'node:events';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { Router, type Response } from 'express';
 import { z } from 'zod';
 import { zodIssues } from '../../domain/issues.js';
@@ -50,12 +51,17 @@ const LimitsBody = z
   .refine((b) => !(b.deadline !== undefined && b.time_limit_seconds !== undefined), { message: 'give deadline or time_limit_seconds, not both', path: ['deadline'] })
   .refine((b) => Object.keys(b).length > 0, { message: 'give max_cost_usd, deadline or time_limit_seconds' });
 
-/** Writes with backpressure: a million-row export must not buffer in the socket. */
-async function streamRows(res: Response, rows: AsyncIterable<ResultRow>, encode: (r: ResultRow) => string): Promise<void> {
-  for await (const row of rows) {
-    if (!res.write(encode(row))) await once(res, 'drain');
+/**
+ * Streams with backpressure (a million-row export must not buffer in the socket). pipeline also
+ * stops reading the store when the client goes away, and on a failure mid-export destroys the
+ * response, so a cut-off export never looks complete.
+ */
+async function streamRows(res: Response, rows: AsyncIterable<ResultRow>, encode: (r: ResultRow) => string, head = ''): Promise<void> {
+  async function* lines() {
+    if (head) yield head;
+    for await (const row of rows) yield encode(row);
   }
-  res.end();
+  await pipeline(Readable.from(lines()), res);
 }
 
 export function batchesRouter(service: BatchService, intake: IntakeContext): Router {
@@ -121,8 +127,7 @@ export function batchesRouter(service: BatchService, intake: IntakeContext): Rou
       return;
     }
     res.type('text/csv; charset=utf-8');
-    res.write(CSV_COLUMNS.join(',') + '\r\n');
-    await streamRows(res, rows, csvRow);
+    await streamRows(res, rows, csvRow, CSV_COLUMNS.join(',') + '\r\n');
   });
 
   router.get('/v1/batches/:id/items/:itemId', async (req, res) => {
