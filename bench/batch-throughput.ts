@@ -7,13 +7,13 @@
  * Prints wall time, items per second, the peak RSS (VmHWM) of the worker and API processes and
  * the event counts of the batch workflow's runs. The machine is shared: read medians.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { Client, Connection } from '@temporalio/client';
 import { startEmulator } from '../emulator/index.js';
 import { freePort, startTemporalDevServer, stopChild } from '../stack/temporal-server.js';
 import { createTestDatabase } from '../test/helpers/db.js';
+import { spawnNode } from './processes.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -27,20 +27,6 @@ const ITEMS = Number(args.items);
 const CHUNK = Number(args['chunk-size']);
 const PARALLEL = Number(args.parallel);
 const REPEAT = Number(args.repeat);
-
-function spawnNode(script: string, env: Record<string, string>, ready: string): Promise<ChildProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', script], { env: { PATH: process.env.PATH, LOG_LEVEL: 'warn', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  return new Promise((resolve, reject) => {
-    let out = '';
-    const on = (d: Buffer) => {
-      out += d.toString();
-      if (out.includes(ready)) resolve(child);
-    };
-    child.stdout!.on('data', on);
-    child.stderr!.on('data', on);
-    child.once('exit', (code) => reject(new Error(`${script} exited ${code}: ${out}`)));
-  });
-}
 
 async function peakRssMb(pid: number): Promise<number> {
   const status = await readFile(`/proc/${pid}/status`, 'utf8');

@@ -8,11 +8,12 @@
  * Prints sustained throughput as a fraction of the limit (goal ≥ 0.95) and the items that failed
  * because of rate limiting (goal 0).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { parseArgs } from 'node:util';
 import { startEmulator } from '../emulator/index.js';
 import { freePort, startTemporalDevServer, stopChild } from '../stack/temporal-server.js';
 import { createTestDatabase } from '../test/helpers/db.js';
+import { spawnNode } from './processes.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -24,20 +25,6 @@ const { values: args } = parseArgs({
 const RPM = Number(args.rpm);
 const ITEMS = Math.round((RPM / 60) * Number(args.seconds));
 const WORKERS = Number(args.workers);
-
-function spawnNode(script: string, env: Record<string, string>, ready: string): Promise<ChildProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', script], { env: { PATH: process.env.PATH, LOG_LEVEL: 'info', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  return new Promise((resolve, reject) => {
-    let out = '';
-    const on = (d: Buffer) => {
-      out += d.toString();
-      if (out.includes(ready)) resolve(child);
-    };
-    child.stdout!.on('data', on);
-    child.stderr!.on('data', on);
-    child.once('exit', (code) => reject(new Error(`${script} exited ${code}: ${out}`)));
-  });
-}
 
 async function main(): Promise<void> {
   const [temporal, database, emulator] = await Promise.all([startTemporalDevServer(), createTestDatabase(), startEmulator({ processingMs: 0 })]);

@@ -23,6 +23,7 @@ import {
   type ProviderResultLine,
   type RealtimeProvider,
 } from './types.js';
+import { parseRetryAfter } from './retry-after.js';
 
 /** Anthropic requires `max_tokens`; Drover's spec leaves it optional. */
 export const DEFAULT_MAX_TOKENS = 4096;
@@ -373,15 +374,4 @@ export function classifyAnthropicError(err: unknown): ProviderErrorInfo | null {
   const info: ProviderErrorInfo = { type: 'ProviderUnavailable', retryable: true, message, status };
   if (retryAfterMs !== undefined) info.retryAfterMs = retryAfterMs;
   return info;
-}
-
-function parseRetryAfter(headers: Headers | undefined): number | undefined {
-  const ms = Number(headers?.get('retry-after-ms'));
-  if (Number.isFinite(ms) && ms > 0) return ms;
-  const raw = headers?.get('retry-after');
-  if (!raw) return undefined;
-  const seconds = Number(raw);
-  if (Number.isFinite(seconds)) return Math.max(0, seconds * 1000);
-  const date = Date.parse(raw);
-  return Number.isFinite(date) ? Math.max(0, date - Date.now()) : undefined;
 }

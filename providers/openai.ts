@@ -14,6 +14,7 @@ import {
   type ProviderErrorInfo,
   type ProviderResultLine,
 } from './types.js';
+import { parseRetryAfter } from './retry-after.js';
 
 const ENDPOINT = '/v1/chat/completions';
 /** The provider-side mark that lets a retried submit find the batch it already created. */
@@ -212,15 +213,4 @@ export function classifyOpenAIError(err: unknown): ProviderErrorInfo | null {
   if (status === 401 || status === 403) return { type: 'ProviderAuthentication', retryable: false, message, status };
   if (!isRetryableStatus(status)) return { type: 'ProviderInvalidRequest', retryable: false, message, status };
   return { type: 'ProviderUnavailable', retryable: true, message, status };
-}
-
-function parseRetryAfter(headers: Headers | undefined): number | undefined {
-  const ms = Number(headers?.get('retry-after-ms'));
-  if (Number.isFinite(ms) && ms > 0) return ms;
-  const raw = headers?.get('retry-after');
-  if (!raw) return undefined;
-  const seconds = Number(raw);
-  if (Number.isFinite(seconds)) return Math.max(0, seconds * 1000);
-  const date = Date.parse(raw);
-  return Number.isFinite(date) ? Math.max(0, date - Date.now()) : undefined;
 }
