@@ -17,8 +17,11 @@ import { inTransaction, type Db } from '../store/db.js';
 import { insertItems } from '../store/items.js';
 import type { BatchRow } from '../store/rows.js';
 import { ValidationError } from './errors.js';
+import { applyOperation } from './operation-intake.js';
 
 const INSERT_PAGE = 2000;
+
+const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 const ItemList = z.array(z.unknown(), 'items must be an array of items').min(1, 'a batch needs at least one item');
 
@@ -48,7 +51,9 @@ export interface IntakeContext {
 }
 
 /** Checks everything about a request except its items; throws ValidationError naming each field. */
-export function draftFromSettings(raw: unknown, ctx: IntakeContext, prefix = ''): BatchDraft {
+export function draftFromSettings(input: unknown, ctx: IntakeContext, prefix = ''): BatchDraft {
+  const { settings: raw, issues: operationIssues } = isRecord(input) ? applyOperation(input) : { settings: input, issues: [] };
+  if (operationIssues.length > 0) throw new ValidationError(operationIssues);
   const parsed = BatchSettings.safeParse(raw);
   if (!parsed.success) throw new ValidationError(zodIssues(parsed.error, prefix));
   const settings = parsed.data;
@@ -86,7 +91,11 @@ export function draftFromSettings(raw: unknown, ctx: IntakeContext, prefix = '')
 }
 
 /** The NDJSON form: settings come as query-string text, so JSON-valued ones are decoded here. */
-export function draftFromQuery(query: unknown, ctx: IntakeContext): BatchDraft {
+export function draftFromQuery(input: unknown, ctx: IntakeContext): BatchDraft {
+  const { settings: query, issues: operationIssues } = isRecord(input) ? applyOperation(input, true) : { settings: input, issues: [] };
+  if (operationIssues.length > 0) throw new ValidationError(operationIssues);
+  // An operation compiles to structured fields; the query schema takes them as JSON text.
+  if (isRecord(query) && typeof query.response_format === 'object') query.response_format = JSON.stringify(query.response_format);
   const parsed = BatchSettingsQuery.safeParse(query);
   if (!parsed.success) throw new ValidationError(zodIssues(parsed.error));
   const raw: Record<string, unknown> = { ...parsed.data };
