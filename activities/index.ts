@@ -3,6 +3,7 @@ import { createBatchActivities } from './batches.js';
 import { createChunkActivities, type Providers } from './chunks.js';
 import type { RateLimits } from './rate-limiter.js';
 import { createRealtimeActivities } from './realtime.js';
+import { createWebhookActivities } from './webhooks.js';
 
 export interface ActivityDeps {
   db: Db;
@@ -16,6 +17,7 @@ export function createActivities(deps: ActivityDeps) {
   return {
     ...createBatchActivities(deps.db),
     ...createChunkActivities(deps.db, deps.providers),
+    ...createWebhookActivities(deps.db),
     ...createRealtimeActivities({ db: deps.db, providers: deps.providers.realtime, rateLimits: deps.rateLimits ?? {}, concurrency: deps.realtimeConcurrency ?? 16 }),
   };
 }

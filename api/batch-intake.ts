@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
 import { z } from 'zod';
@@ -202,6 +202,9 @@ export function newBatch(tenantId: string, draft: BatchDraft, itemCount: number,
     on_budget_exhausted: settings.on_budget_exhausted,
     estimated_cost_usd: estimatedCostUsd,
     mode: settings.mode,
+    webhook_url: settings.webhook_url ?? null,
+    // Shown once, in the answer to the submit; deliveries are signed with it.
+    webhook_secret: settings.webhook_url ? `whsec_${randomBytes(24).toString('hex')}` : null,
   };
 }
 

@@ -20,7 +20,7 @@ export interface BatchServiceConfig extends IntakeContext {
   chunksPerRun?: number | undefined;
 }
 
-export type Submitted = { batch: BatchView; replayed: boolean; estimate?: undefined } | { estimate: BatchEstimate; batch?: undefined; replayed?: undefined };
+export type Submitted = { batch: BatchView & { webhook_secret?: string }; replayed: boolean; estimate?: undefined } | { estimate: BatchEstimate; batch?: undefined; replayed?: undefined };
 
 export interface ListQuery {
   status?: string | undefined;
@@ -203,7 +203,7 @@ export class BatchService {
     if (!row) return null;
     // A previous request may have stored the batch and died before starting it.
     if (row.status === 'queued') await this.start(row);
-    return { batch: batchView(row, await this.live(row)), replayed: true };
+    return { batch: withSecret(batchView(row, await this.live(row)), row), replayed: true };
   }
 
   private async started(tenantId: string, stored: Stored, key: string | undefined): Promise<Submitted> {
@@ -215,7 +215,7 @@ export class BatchService {
       return existing;
     }
     await this.start(stored.batch);
-    return { batch: batchView(stored.batch), replayed: false };
+    return { batch: withSecret(batchView(stored.batch), stored.batch), replayed: false };
   }
 
   private async start(row: BatchRow): Promise<void> {
@@ -232,6 +232,7 @@ export class BatchService {
             maxAttempts: row.settings.max_attempts,
             poll: this.config.poll,
             limits: { maxCostUsd: row.max_cost_usd, deadlineMs: row.deadline?.getTime() ?? null, onBudgetExhausted: row.on_budget_exhausted },
+            ...(row.webhook_url ? { webhook: true } : {}),
             ...(this.config.chunksPerRun ? { chunksPerRun: this.config.chunksPerRun } : {}),
           },
         ],
@@ -249,4 +250,9 @@ export class BatchService {
       if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
     }
   }
+}
+
+/** The answer to a submit, and only that, shows the webhook secret: GET never does. */
+function withSecret(view: BatchView, row: BatchRow): BatchView & { webhook_secret?: string } {
+  return row.webhook_secret ? { ...view, webhook_secret: row.webhook_secret } : view;
 }

@@ -111,6 +111,8 @@ export const BatchSettings = z.strictObject({
   mode: z.enum(['batch', 'realtime', 'auto']).default('auto'),
   /** Anthropic: cite the item's documents; citations come back with each result. */
   enable_citations: z.boolean().default(false),
+  /** Where signed events go when the batch completes, fails, is cancelled, times out or waits for budget. */
+  webhook_url: z.url({ protocol: /^https?$/ }).optional(),
 });
 export type BatchSettings = z.infer<typeof BatchSettings>;
 
@@ -133,6 +135,7 @@ export const BatchSettingsQuery = z.strictObject({
   prices: z.string().optional(),
   dry_run: z.enum(['true', 'false']).transform((v) => v === 'true').optional(),
   mode: z.string().optional(),
+  webhook_url: z.string().optional(),
   enable_citations: z.enum(['true', 'false']).transform((v) => v === 'true').optional(),
 });
 

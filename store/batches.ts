@@ -20,14 +20,16 @@ export interface NewBatch {
   on_budget_exhausted: 'wait' | 'stop';
   estimated_cost_usd: number | null;
   mode: 'batch' | 'realtime' | 'auto';
+  webhook_url: string | null;
+  webhook_secret: string | null;
 }
 
 /** Inserts the batch unless its idempotency key is taken; `null` means it was. */
 export async function insertBatch(db: Queryable, b: NewBatch): Promise<BatchRow | null> {
   const { rows } = await db.query(
     `INSERT INTO batches (id, tenant_id, idempotency_key, status, provider, model, spec, settings, metadata, item_count,
-       pricing, max_cost_usd, deadline, on_budget_exhausted, estimated_cost_usd, mode)
-     VALUES ($1, $2, $3, 'queued', $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
+       pricing, max_cost_usd, deadline, on_budget_exhausted, estimated_cost_usd, mode, webhook_url, webhook_secret)
+     VALUES ($1, $2, $3, 'queued', $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
      ON CONFLICT (tenant_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
      RETURNING *`,
     [
@@ -46,6 +48,8 @@ export async function insertBatch(db: Queryable, b: NewBatch): Promise<BatchRow 
       b.on_budget_exhausted,
       b.estimated_cost_usd,
       b.mode,
+      b.webhook_url,
+      b.webhook_secret,
     ],
   );
   return rows[0] ? BatchRow.parse(rows[0]) : null;

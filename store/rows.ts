@@ -55,6 +55,8 @@ export const BatchRow = z.object({
   deadline: z.date().nullable(),
   on_budget_exhausted: z.enum(['wait', 'stop']),
   mode: z.enum(['batch', 'realtime', 'auto']),
+  webhook_url: z.string().nullable(),
+  webhook_secret: z.string().nullable(),
   cost_usd: z.number(),
   estimated_cost_usd: z.number().nullable(),
   created_at: z.date(),

@@ -28,3 +28,9 @@ export const realtimeOptions: ActivityOptions = {
   heartbeatTimeout: '20 seconds',
   retry: { initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '2 minutes', maximumAttempts: 20, nonRetryableErrorTypes: NON_RETRYABLE_ERRORS },
 };
+
+/** A webhook is retried with backoff until the receiver answers 2xx: up to about a day. */
+export const webhookOptions: ActivityOptions = {
+  startToCloseTimeout: '30 seconds',
+  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 hour', maximumAttempts: 40 },
+};

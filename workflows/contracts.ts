@@ -77,6 +77,8 @@ export interface ProcessBatchInput {
   maxAttempts: number;
   poll: PollPolicy;
   limits: Limits;
+  /** The batch has a webhook_url: events are delivered (the URL and secret stay in the store). */
+  webhook?: boolean;
   /** Chunks started per run before continue-as-new; keeps each history far below 4,096 events. */
   chunksPerRun?: number;
   state?: BatchRunState;

@@ -12,10 +12,12 @@ import {
   setHandler,
   startChild,
   upsertSearchAttributes,
+  uuid4,
   workflowInfo,
 } from '@temporalio/workflow';
+import type { WebhookEvent } from '../activities/webhooks.js';
 import type { createActivities } from '../activities/index.js';
-import { quickOptions, transferOptions } from './activity-options.js';
+import { quickOptions, transferOptions, webhookOptions } from './activity-options.js';
 import type { BatchProgress, BatchRunState, BatchStatus, LimitsPatch, ProcessBatchInput, ProcessBatchResult, StopReason } from './contracts.js';
 import { cancelUpdate, chunkCompletedSignal, pauseUpdate, progressQuery, resumeUpdate, setLimitsUpdate } from './definitions.js';
 import { processChunkWorkflow } from './process-chunk.js';
@@ -25,6 +27,7 @@ import { addTally, ZERO_TALLY } from './tally.js';
 type Activities = ReturnType<typeof createActivities>;
 const transfer = proxyActivities<Activities>(transferOptions);
 const quick = proxyActivities<Activities>(quickOptions);
+const webhooks = proxyActivities<Activities>(webhookOptions);
 
 export const DEFAULT_CHUNKS_PER_RUN = 250;
 /** Dollar amounts compare with a tolerance of a millionth of a cent. */
@@ -75,10 +78,21 @@ export async function processBatchWorkflow(input: ProcessBatchInput): Promise<Pr
   upsertSearchAttributes([{ key: DroverStatus, value: status }]);
   let limitsVersion = 0;
 
+  // Deliveries run beside the batch; every run waits for its own before it ends or continues.
+  const deliveries: Array<Promise<unknown>> = [];
+  const notify = (event: WebhookEvent) => {
+    if (!input.webhook) return;
+    deliveries.push(
+      webhooks.deliverWebhook
+        .executeWithOptions({ summary: `webhook ${event}` }, [{ batchId, event, eventId: `evt_${uuid4().replaceAll('-', '')}` }])
+        .catch((err: unknown) => log.warn('webhook not delivered', { event, error: String(err) })),
+    );
+  };
   const setStatus = (next: BatchStatus) => {
     if (next === status) return;
     status = next;
     upsertSearchAttributes([{ key: DroverStatus, value: next }]);
+    if (next === 'awaiting_budget') notify('batch.awaiting_budget');
   };
   const stop = (reason: StopReason) => {
     if (state.stopReason) return;
@@ -158,6 +172,8 @@ export async function processBatchWorkflow(input: ProcessBatchInput): Promise<Pr
       const error = errorMessage(err);
       setStatus('failed');
       await quick.finishBatch({ batchId, status: 'failed', ...ZERO_TALLY, error });
+      notify('batch.failed');
+      await Promise.all(deliveries);
       return { status: 'failed', chunkCount: 0, ...ZERO_TALLY, error };
     }
     setStatus('running');
@@ -211,6 +227,7 @@ export async function processBatchWorkflow(input: ProcessBatchInput): Promise<Pr
         continue;
       }
       if (startedThisRun >= chunksPerRun || workflowInfo().continueAsNewSuggested) {
+        await Promise.all(deliveries);
         await condition(allHandlersFinished);
         await continueAsNew<typeof processBatchWorkflow>({ ...input, state: { ...state, inFlight: [...inFlight] } });
       }
@@ -258,6 +275,8 @@ export async function processBatchWorkflow(input: ProcessBatchInput): Promise<Pr
   state.totals = result;
   await CancellationScope.nonCancellable(() => quick.finishBatch({ batchId, status: finalStatus, ...result, ...(stopReason ? { stopReason } : {}) }));
   setStatus(finalStatus);
+  notify(`batch.${finalStatus === 'completed_with_failures' ? 'completed' : finalStatus}` as WebhookEvent);
+  await CancellationScope.nonCancellable(() => Promise.all(deliveries));
   log.info('batch finished', { batchId, status: finalStatus, succeeded: totals.succeeded, failed: totals.failed, costUsd: totals.costUsd });
   return { status: finalStatus, chunkCount: state.chunkCount, ...result };
 }

@@ -67,6 +67,8 @@ function row(over: Partial<BatchRow> = {}): BatchRow {
     deadline: null,
     on_budget_exhausted: 'wait',
     mode: 'auto',
+    webhook_url: null,
+    webhook_secret: null,
     cost_usd: 0,
     estimated_cost_usd: null,
     ...over,

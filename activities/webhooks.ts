@@ -1,0 +1,59 @@
+import { ApplicationFailure } from '@temporalio/common';
+import { SIGNATURE_HEADER, signWebhook } from '../domain/webhook-signature.js';
+import type { Db } from '../store/db.js';
+import { countResults } from '../store/results.js';
+import { loadBatch } from './batches.js';
+
+export type WebhookEvent = 'batch.completed' | 'batch.failed' | 'batch.cancelled' | 'batch.timed_out' | 'batch.budget_exhausted' | 'batch.awaiting_budget';
+
+/**
+ * POSTs one signed event about a batch to its `webhook_url`. Anything but a 2xx throws, and the
+ * activity's retry policy tries again with backoff until the receiver answers. The body is built
+ * from the store at delivery time; the event id stays the same across retries so a receiver can
+ * drop duplicates.
+ */
+export function createWebhookActivities(db: Db, fetchImpl: typeof fetch = fetch) {
+  return {
+    async deliverWebhook(input: { batchId: string; event: WebhookEvent; eventId: string }): Promise<{ delivered: boolean; status?: number }> {
+      const batch = await loadBatch(db, input.batchId);
+      if (!batch.webhook_url || !batch.webhook_secret) return { delivered: false };
+      const counts = await countResults(db, batch.id);
+      const body = JSON.stringify({
+        id: input.eventId,
+        type: input.event,
+        created_at: new Date().toISOString(),
+        data: {
+          batch_id: batch.id,
+          status: batch.status,
+          counts: { total: batch.item_count, succeeded: counts.succeeded, failed: counts.failed, cancelled: counts.cancelled, pending: counts.pending },
+          cost_usd: counts.cost_usd,
+          metadata: batch.metadata,
+        },
+      });
+      let res: Response;
+      try {
+        res = await fetchImpl(batch.webhook_url, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', [SIGNATURE_HEADER]: signWebhook(batch.webhook_secret, body), 'drover-event-id': input.eventId },
+          body,
+          signal: AbortSignal.timeout(10_000),
+        });
+      } catch (err) {
+        throw ApplicationFailure.retryable(`webhook ${hostOf(batch.webhook_url)} unreachable: ${(err as Error).message}`, 'WebhookUndelivered');
+      }
+      if (res.status < 200 || res.status >= 300) {
+        throw ApplicationFailure.retryable(`webhook ${hostOf(batch.webhook_url)} answered ${res.status}`, 'WebhookUndelivered');
+      }
+      return { delivered: true, status: res.status };
+    },
+  };
+}
+
+/** Error messages name the receiver's host only: a URL may carry a token in its path or query. */
+function hostOf(url: string): string {
+  try {
+    return new URL(url).host;
+  } catch {
+    return '(invalid url)';
+  }
+}
