@@ -10,7 +10,7 @@ import type { processBatchWorkflow } from '../workflows/process-batch.js';
 import { DroverItemCount, DroverModel, DroverProvider, DroverStatus, DroverTenant } from '../workflows/search-attributes.js';
 import { estimateJsonBatch, estimateNdjsonBatch, storeJsonBatch, storeNdjsonBatch, type BatchDraft, type BatchEstimate, type IntakeContext, type Stored } from './batch-intake.js';
 import { AppError, NotFoundError } from './errors.js';
-import { batchView, type BatchView, type LiveFigures } from './views.js';
+import { batchView, outputColumnsOf, type BatchView, type LiveFigures } from './views.js';
 
 const QUERY_DEADLINE_MS = 3000;
 
@@ -148,6 +148,12 @@ export class BatchService {
   async streamResults(tenantId: string, id: string, status?: ResultStatus): Promise<AsyncGenerator<ResultRow>> {
     await this.load(tenantId, id);
     return iterateResults(this.db, id, status);
+  }
+
+  /** The output columns of a CSV export: the leaves of the batch's JSON schema, if it has one. */
+  async outputColumns(tenantId: string, id: string): Promise<string[] | null> {
+    const row = await this.load(tenantId, id);
+    return outputColumnsOf(row.spec.response_format?.type === 'json_schema' ? row.spec.response_format.json_schema.schema : null);
   }
 
   async item(tenantId: string, id: string, itemId: string): Promise<ResultRow> {

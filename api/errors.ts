@@ -16,9 +16,12 @@ export class AppError extends Error {
 }
 
 export class ValidationError extends AppError {
+  readonly issueCount: number;
+
   constructor(issues: Issue[], totalIssues = issues.length) {
     const more = totalIssues > issues.length ? ` (showing the first ${issues.length} of ${totalIssues})` : '';
     super(400, 'invalid_request', `the request has ${totalIssues} problem${totalIssues === 1 ? '' : 's'}${more}`, issues);
+    this.issueCount = totalIssues;
   }
 }
 

@@ -101,12 +101,45 @@ export const CSV_COLUMNS = [
   'metadata',
 ] as const;
 
-export function csvRow(r: ResultRow): string {
-  const output = r.output === null || r.output === undefined ? '' : typeof r.output === 'string' ? r.output : JSON.stringify(r.output);
+/**
+ * The CSV columns a JSON output flattens into: one per leaf of the batch's schema (nested
+ * objects by dotted path; arrays stay one JSON cell). null for text outputs: one `output` column.
+ */
+export function outputColumnsOf(schema: Record<string, unknown> | null): string[] | null {
+  if (!schema || typeof schema.properties !== 'object' || schema.properties === null) return null;
+  const columns: string[] = [];
+  const walk = (s: Record<string, unknown>, prefix: string, depth: number) => {
+    for (const [key, sub] of Object.entries((s.properties ?? {}) as Record<string, Record<string, unknown>>)) {
+      const path = prefix ? `${prefix}.${key}` : key;
+      if (depth < 4 && sub && typeof sub.properties === 'object' && sub.properties !== null) walk(sub, path, depth + 1);
+      else columns.push(path);
+    }
+  };
+  walk(schema, '', 0);
+  return columns.length > 0 ? columns : null;
+}
+
+export function csvHeader(outputColumns: string[] | null = null): string {
+  const columns = outputColumns ? CSV_COLUMNS.flatMap((c) => (c === 'output' ? outputColumns.map((p) => `output.${p}`) : [c])) : CSV_COLUMNS;
+  return columns.map(csvCell).join(',') + '\r\n';
+}
+
+function cellOf(v: unknown): string {
+  return v === null || v === undefined ? '' : typeof v === 'string' ? v : JSON.stringify(v);
+}
+
+function at(value: unknown, path: string): unknown {
+  let v = value;
+  for (const key of path.split('.')) v = typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>)[key] : undefined;
+  return v;
+}
+
+export function csvRow(r: ResultRow, outputColumns: string[] | null = null): string {
+  const output = outputColumns ? outputColumns.map((p) => cellOf(at(r.output, p))) : [cellOf(r.output)];
   const cells = [
     r.item_id,
     r.status,
-    output,
+    ...output,
     r.error?.code ?? '',
     r.error?.message ?? '',
     r.usage?.input_tokens ?? '',

@@ -9,7 +9,7 @@ import { draftFromQuery, type IntakeContext } from '../batch-intake.js';
 import type { LimitsPatch } from '../../workflows/contracts.js';
 import type { BatchService, Submitted } from '../batch-service.js';
 import { ValidationError } from '../errors.js';
-import { CSV_COLUMNS, csvRow, resultView } from '../views.js';
+import { csvHeader, csvRow, resultView } from '../views.js';
 
 const ResultsQuery = z.strictObject({
   format: z.enum(['json', 'jsonl', 'csv']).default('json'),
@@ -22,6 +22,19 @@ function parse<T extends z.ZodType>(schema: T, value: unknown): z.infer<T> {
   const r = schema.safeParse(value);
   if (!r.success) throw new ValidationError(zodIssues(r.error));
   return r.data;
+}
+
+const DownloadQuery = z.strictObject({ format: z.enum(['jsonl', 'csv']).default('csv'), status: ResultStatus.optional() });
+
+/** JSONL rows as the JSON page shows them; CSV with JSON outputs flattened into columns. */
+async function sendExport(res: Response, format: 'jsonl' | 'csv', rows: AsyncIterable<ResultRow>, outputColumns: string[] | null): Promise<void> {
+  if (format === 'jsonl') {
+    res.type('application/x-ndjson');
+    await streamRows(res, rows, (r) => JSON.stringify(resultView(r)) + '\n');
+    return;
+  }
+  res.type('text/csv; charset=utf-8');
+  await streamRows(res, rows, (r) => csvRow(r, outputColumns), csvHeader(outputColumns));
 }
 
 const NDJSON_TYPES = ['application/x-ndjson', 'application/jsonl', 'application/ndjson'];
@@ -85,6 +98,18 @@ export function batchesRouter(service: BatchService, intake: IntakeContext): Rou
     res.json(service.estimateJson(req.body));
   });
 
+  /** Every problem of a body, with its line or path, and nothing created: always a 200. */
+  router.post('/v1/batches/validate', async (req, res) => {
+    try {
+      const estimate = req.is(NDJSON_TYPES) ? await service.estimateNdjson(draftFromQuery(req.query, intake), req) : service.estimateJson(req.body);
+      res.json({ object: 'validation', valid: true, item_count: estimate.item_count, chunk_count: estimate.chunks.count, issue_count: 0, issues: [] });
+    } catch (err) {
+      if (!(err instanceof ValidationError)) throw err;
+      req.resume();
+      res.json({ object: 'validation', valid: false, issue_count: err.issueCount, issues: err.issues ?? [] });
+    }
+  });
+
   router.get('/v1/batches', async (req, res) => {
     const q = parse(ListQuery, req.query);
     res.json({ object: 'list', ...(await service.list(tenant, q)) });
@@ -121,13 +146,16 @@ export function batchesRouter(service: BatchService, intake: IntakeContext): Rou
       return;
     }
     const rows = await service.streamResults(tenant, req.params.id, q.status);
-    if (q.format === 'jsonl') {
-      res.type('application/x-ndjson');
-      await streamRows(res, rows, (r) => JSON.stringify(resultView(r)) + '\n');
-      return;
-    }
-    res.type('text/csv; charset=utf-8');
-    await streamRows(res, rows, csvRow, CSV_COLUMNS.join(',') + '\r\n');
+    await sendExport(res, q.format, rows, await service.outputColumns(tenant, req.params.id));
+  });
+
+  /** The whole export as a file, named after the batch. */
+  router.get('/v1/batches/:id/results/download', async (req, res) => {
+    const q = parse(DownloadQuery, req.query);
+    const rows = await service.streamResults(tenant, req.params.id, q.status);
+    const name = `${req.params.id}${q.status ? `-${q.status}` : ''}-results.${q.format}`;
+    res.attachment(name);
+    await sendExport(res, q.format, rows, await service.outputColumns(tenant, req.params.id));
   });
 
   router.get('/v1/batches/:id/items/:itemId', async (req, res) => {

@@ -77,6 +77,25 @@ describe('bad input', () => {
     });
   }
 
+  test('POST /v1/batches/validate lists every problem with its line and creates nothing', async () => {
+    const before = await counts();
+    const bad = await stack.request('POST', '/v1/batches/validate?model=gpt-4.1-mini', '{"id":"a","content":"x"}\nnot json\n{"id":"a","content":"y"}\n', {
+      'content-type': 'application/x-ndjson',
+    });
+    assert.equal(bad.status, 200);
+    assert.equal(bad.body.valid, false);
+    assert.deepEqual(
+      bad.body.issues.map((i: any) => [i.line, i.path]),
+      [
+        [2, '(line)'],
+        [3, 'id'],
+      ],
+    );
+    const good = await stack.post('/v1/batches/validate', { model: 'gpt-4.1-mini', chunk_size: 2, items: [{ id: 'a', content: 'x' }, { id: 'b', content: 'y' }, { id: 'c', content: 'z' }] });
+    assert.deepEqual(good.body, { object: 'validation', valid: true, item_count: 3, chunk_count: 2, issue_count: 0, issues: [] });
+    assert.deepEqual(await counts(), before);
+  });
+
   test('an unknown batch is a 404 in the shared error shape', async () => {
     for (const path of ['/v1/batches/batch_nope', '/v1/batches/batch_nope/results', '/v1/batches/batch_nope/items/x']) {
       const res = await stack.get(path);

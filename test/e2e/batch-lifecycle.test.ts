@@ -72,11 +72,22 @@ describe('a batch end to end', () => {
     assert.equal(lines.length, 2500);
     assert.equal(new Set(lines.map((l) => l.id)).size, 2500);
 
-    // CSV: header + one row per item
+    // CSV: header + one row per item, the JSON output flattened into one column per field
     const csv = await stack.get(`/v1/batches/${id}/results?format=csv`);
     const rows = csv.text.trim().split('\r\n');
-    assert.equal(rows[0], 'id,status,output,error_code,error_message,input_tokens,cached_input_tokens,output_tokens,reasoning_tokens,cost_usd,metadata');
+    assert.equal(rows[0], 'id,status,output.label,output.score,error_code,error_message,input_tokens,cached_input_tokens,output_tokens,reasoning_tokens,cost_usd,metadata');
     assert.equal(rows.length, 2501);
+    const first = rows[1]!.split(',');
+    assert.ok(['positive', 'negative', 'neutral'].includes(first[2]!), rows[1]);
+    assert.ok(Number(first[3]) >= 0 && Number(first[3]) <= 1, rows[1]);
+
+    // The download route streams the same export as a named file.
+    const file = await stack.request('GET', `/v1/batches/${id}/results/download?format=csv`);
+    assert.equal(file.headers.get('content-disposition'), `attachment; filename="${id}-results.csv"`);
+    assert.equal(file.text, csv.text);
+    const failedOnly = await stack.request('GET', `/v1/batches/${id}/results/download?format=jsonl&status=failed`);
+    assert.equal(failedOnly.headers.get('content-disposition'), `attachment; filename="${id}-failed-results.jsonl"`);
+    assert.equal(failedOnly.text, '');
 
     // One item
     const one = await stack.get(`/v1/batches/${id}/items/item-42`);
