@@ -5,6 +5,7 @@ import type { IntakeContext } from './batch-intake.js';
 import type { BatchService } from './batch-service.js';
 import { errorBody, errorHandler } from './errors.js';
 import { batchesRouter } from './routes/batches.js';
+import { eventsRouter } from './routes/events.js';
 
 export interface AppDeps {
   batches: BatchService;
@@ -33,6 +34,7 @@ export function createApp(deps: AppDeps): Express {
     res.json({ status: 'ok' });
   });
   app.use(batchesRouter(deps.batches, deps.intake));
+  app.use(eventsRouter(deps.batches));
 
   app.use((req, res) => {
     res.status(404).json(errorBody('not_found', `no route for ${req.method} ${req.path}`));

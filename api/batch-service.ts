@@ -2,7 +2,7 @@ import type { Readable } from 'node:stream';
 import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError, WorkflowUpdateFailedError, type Client } from '@temporalio/client';
 import { batchesByIds, findBatch, findBatchByIdempotencyKey, setLimits } from '../store/batches.js';
 import type { Db } from '../store/db.js';
-import { countResults, iterateResults, resultPage, resultForItem } from '../store/results.js';
+import { countResults, iterateResults, resultChanges, resultPage, resultForItem } from '../store/results.js';
 import { TERMINAL_STATUSES, type BatchRow, type ResultRow, type ResultStatus } from '../store/rows.js';
 import type { LimitsPatch, PollPolicy } from '../workflows/contracts.js';
 import { cancelUpdate, pauseUpdate, progressQuery, resumeUpdate, setLimitsUpdate } from '../workflows/definitions.js';
@@ -148,6 +148,12 @@ export class BatchService {
   async streamResults(tenantId: string, id: string, status?: ResultStatus): Promise<AsyncGenerator<ResultRow>> {
     await this.load(tenantId, id);
     return iterateResults(this.db, id, status);
+  }
+
+  /** Items finished after the cursor, for the event stream. */
+  async itemChanges(tenantId: string, id: string, after: { at: string; seq: number }, settled: boolean) {
+    await this.load(tenantId, id);
+    return resultChanges(this.db, id, after, settled);
   }
 
   /** The output columns of a CSV export: the leaves of the batch's JSON schema, if it has one. */

@@ -191,3 +191,28 @@ export async function closeUnfinished(db: Queryable, tenantId: string, batchId: 
   );
   return rowCount ?? 0;
 }
+
+export interface ResultChange {
+  seq: number;
+  item_id: string;
+  status: ResultStatus;
+  /** PostgreSQL's own text of the timestamp: microseconds intact, unlike a JS Date. */
+  at: string;
+}
+
+/**
+ * Items whose outcome was written after the cursor `(updated_at, seq)`, oldest first: what an
+ * event stream sends next; the cursor is the SSE event id, so it survives reconnects. Rows of
+ * the last second are held back while the batch runs: a transaction that began earlier may
+ * still commit rows with earlier timestamps, and the cursor must not have passed them.
+ */
+export async function resultChanges(db: Queryable, batchId: string, after: { at: string; seq: number }, settled: boolean, limit = 500): Promise<ResultChange[]> {
+  const { rows } = await db.query(
+    `SELECT r.seq, i.item_id, r.status, r.updated_at::text AS at FROM results r JOIN items i ON i.batch_id = r.batch_id AND i.seq = r.seq
+     WHERE r.batch_id = $1 AND r.status <> 'pending' AND (r.updated_at, r.seq) > ($2::timestamptz, $3::int)
+       AND ($4 OR r.updated_at < now() - interval '1 second')
+     ORDER BY r.updated_at, r.seq LIMIT $5`,
+    [batchId, after.at, after.seq, settled, limit],
+  );
+  return rows;
+}

@@ -1,0 +1,60 @@
+import { Router, type Response } from 'express';
+import { DEFAULT_TENANT } from '../../domain/tenant.js';
+import { TERMINAL_STATUSES } from '../../store/rows.js';
+import type { BatchService } from '../batch-service.js';
+
+const POLL_MS = 1000;
+
+function send(res: Response, event: string, data: unknown, id?: string): void {
+  res.write(`${id ? `id: ${id}\n` : ''}event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
+}
+
+const START = { at: '1970-01-01 00:00:00+00', seq: -1 };
+/** PostgreSQL's timestamptz text, e.g. `2026-11-22 04:30:01.123456+00`. */
+const TIMESTAMP = /^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}(\.\d{1,6})?[+-]\d{2}(:\d{2})?$/;
+
+/** `<timestamp>/<seq>`: where a reconnecting client (Last-Event-ID) picks up. */
+function parseCursor(raw: string | undefined): { at: string; seq: number } {
+  const slash = raw?.lastIndexOf('/') ?? -1;
+  if (!raw || slash < 0 || !TIMESTAMP.test(raw.slice(0, slash))) return START;
+  const seq = Number(raw.slice(slash + 1));
+  return Number.isInteger(seq) ? { at: raw.slice(0, slash), seq } : START;
+}
+
+/**
+ * `GET /v1/batches/:id/events`: Server-Sent Events. `progress` carries the batch view about once
+ * a second, `item` each finished item (id and status) as its outcome is written, and `done` the
+ * final view, after which the stream closes. Item events carry ids, so a client that reconnects
+ * with Last-Event-ID misses none and sees none twice.
+ */
+export function eventsRouter(service: BatchService): Router {
+  const router = Router();
+  router.get('/v1/batches/:id/events', async (req, res) => {
+    const id = req.params.id;
+    let view = await service.get(DEFAULT_TENANT, id);
+    res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' });
+    let cursor = parseCursor(req.get('last-event-id'));
+    let open = true;
+    req.on('close', () => (open = false));
+    while (open) {
+      const settled = TERMINAL_STATUSES.includes(view.status as (typeof TERMINAL_STATUSES)[number]);
+      for (;;) {
+        const changes = await service.itemChanges(DEFAULT_TENANT, id, cursor, settled);
+        for (const c of changes) {
+          cursor = { at: c.at, seq: c.seq };
+          send(res, 'item', { id: c.item_id, status: c.status }, `${c.at}/${c.seq}`);
+        }
+        if (changes.length < 500) break;
+      }
+      if (settled) {
+        send(res, 'done', view);
+        break;
+      }
+      send(res, 'progress', view);
+      await new Promise((r) => setTimeout(r, POLL_MS));
+      if (open) view = await service.get(DEFAULT_TENANT, id);
+    }
+    res.end();
+  });
+  return router;
+}
