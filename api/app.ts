@@ -6,9 +6,12 @@ import type { BatchService } from './batch-service.js';
 import { errorBody, errorHandler } from './errors.js';
 import { batchesRouter } from './routes/batches.js';
 import { eventsRouter } from './routes/events.js';
+import { filesRouter } from './routes/files.js';
+import type { Db } from '../store/db.js';
 
 export interface AppDeps {
   batches: BatchService;
+  db: Db;
   intake: IntakeContext;
   logger: Logger;
   jsonLimit?: string;
@@ -35,6 +38,7 @@ export function createApp(deps: AppDeps): Express {
   });
   app.use(batchesRouter(deps.batches, deps.intake));
   app.use(eventsRouter(deps.batches));
+  app.use(filesRouter(deps.db));
 
   app.use((req, res) => {
     res.status(404).json(errorBody('not_found', `no route for ${req.method} ${req.path}`));

@@ -1,5 +1,5 @@
 import { randomBytes, randomUUID } from 'node:crypto';
-import { createInterface } from 'node:readline';
+import { splitLines } from '../domain/lines.js';
 import type { Readable } from 'node:stream';
 import { z } from 'zod';
 import { BatchSettings, BatchSettingsQuery, PromptSpec } from '../domain/batch-spec.js';
@@ -266,10 +266,19 @@ export async function storeJsonBatch(db: Db, tenantId: string, body: unknown, ct
  * Reads NDJSON lines one at a time: the 400 lists every bad line (up to a cap), not just the
  * first, and `onItem` sees each good item while nothing is wrong yet.
  */
-async function readNdjson(body: Readable, validator: ItemValidator, onItem: (item: PreparedItem) => Promise<void> | void): Promise<void> {
+/** A request body's lines, numbered from 1. */
+export async function* numberedLines(body: Readable): AsyncGenerator<NumberedLine> {
   let lineNo = 0;
-  for await (const line of createInterface({ input: body, crlfDelay: Infinity })) {
-    lineNo++;
+  for await (const text of splitLines(body as AsyncIterable<Uint8Array>)) yield { lineNo: ++lineNo, text };
+}
+
+export interface NumberedLine {
+  lineNo: number;
+  text: string;
+}
+
+async function readNdjson(lines: AsyncIterable<NumberedLine>, validator: ItemValidator, onItem: (item: PreparedItem) => Promise<void> | void): Promise<void> {
+  for await (const { lineNo, text: line } of lines) {
     if (!line.trim()) continue;
     let raw: unknown;
     try {
@@ -286,7 +295,7 @@ async function readNdjson(body: Readable, validator: ItemValidator, onItem: (ite
 }
 
 /** NDJSON dry run: the same checks and plan, nothing stored. */
-export async function estimateNdjsonBatch(draft: BatchDraft, body: Readable): Promise<BatchEstimate> {
+export async function estimateNdjsonBatch(draft: BatchDraft, body: AsyncIterable<NumberedLine>): Promise<BatchEstimate> {
   const { validator, method } = validatorFor(draft.settings, draft.provider);
   const planner = new Planner(draft);
   await readNdjson(body, validator, (item) => planner.add(item));
@@ -297,14 +306,11 @@ export async function estimateNdjsonBatch(draft: BatchDraft, body: Readable): Pr
  * NDJSON body, one item per line: read as a stream and written in pages inside one transaction,
  * so a million-line upload never sits in memory. Any problem rolls everything back.
  */
-export async function storeNdjsonBatch(db: Db, tenantId: string, draft: BatchDraft, body: Readable): Promise<Stored> {
+export async function storeNdjsonBatch(db: Db, tenantId: string, draft: BatchDraft, body: AsyncIterable<NumberedLine>): Promise<Stored> {
   if (draft.settings.dry_run) return { estimate: await estimateNdjsonBatch(draft, body), created: false, batch: null };
   return inTransaction(db, async (tx) => {
     const batch = await insertBatch(tx, newBatch(tenantId, draft, 0, null));
-    if (!batch) {
-      body.resume();
-      return { batch: null, created: false };
-    }
+    if (!batch) return { batch: null, created: false };
     const { validator } = validatorFor(draft.settings, draft.provider);
     const planner = new Planner(draft);
     let page: PreparedItem[] = [];

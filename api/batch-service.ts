@@ -8,8 +8,21 @@ import type { LimitsPatch, PollPolicy } from '../workflows/contracts.js';
 import { cancelUpdate, pauseUpdate, progressQuery, resumeUpdate, setLimitsUpdate } from '../workflows/definitions.js';
 import type { processBatchWorkflow } from '../workflows/process-batch.js';
 import { DroverItemCount, DroverModel, DroverProvider, DroverStatus, DroverTenant } from '../workflows/search-attributes.js';
-import { estimateJsonBatch, estimateNdjsonBatch, storeJsonBatch, storeNdjsonBatch, type BatchDraft, type BatchEstimate, type IntakeContext, type Stored } from './batch-intake.js';
-import { AppError, NotFoundError } from './errors.js';
+import {
+  draftFromSettings,
+  estimateJsonBatch,
+  estimateNdjsonBatch,
+  numberedLines,
+  storeJsonBatch,
+  storeNdjsonBatch,
+  type BatchDraft,
+  type BatchEstimate,
+  type IntakeContext,
+  type NumberedLine,
+  type Stored,
+} from './batch-intake.js';
+import { AppError, NotFoundError, ValidationError } from './errors.js';
+import { fileLines, findFile } from '../store/files.js';
 import { batchView, outputColumnsOf, type BatchView, type LiveFigures } from './views.js';
 
 const QUERY_DEADLINE_MS = 3000;
@@ -64,7 +77,35 @@ export class BatchService {
         return existing;
       }
     }
-    return this.started(tenantId, await storeNdjsonBatch(this.db, tenantId, draft, body), key);
+    return this.started(tenantId, await storeNdjsonBatch(this.db, tenantId, draft, numberedLines(body)), key);
+  }
+
+  /** A batch whose items are an uploaded file (`input_file_id`), read back line by line. */
+  async submitFile(tenantId: string, body: Record<string, unknown>): Promise<Submitted> {
+    const { input_file_id: fileId, ...settings } = body;
+    const lines = await this.fileLines(tenantId, fileId);
+    const draft = draftFromSettings(settings, this.config);
+    const key = draft.settings.dry_run ? undefined : draft.settings.idempotency_key;
+    if (key) {
+      const existing = await this.replay(tenantId, key);
+      if (existing) return existing;
+    }
+    return this.started(tenantId, await storeNdjsonBatch(this.db, tenantId, draft, lines), key);
+  }
+
+  async estimateFile(tenantId: string, body: Record<string, unknown>): Promise<BatchEstimate> {
+    const { input_file_id: fileId, ...settings } = body;
+    return estimateNdjsonBatch(draftFromSettings(settings, this.config), await this.fileLines(tenantId, fileId));
+  }
+
+  private async fileLines(tenantId: string, fileId: unknown): Promise<AsyncIterable<NumberedLine>> {
+    if (typeof fileId !== 'string') throw new ValidationError([{ path: 'input_file_id', message: 'must be the id of an uploaded file' }]);
+    const file = await findFile(this.db, tenantId, fileId);
+    if (!file) throw new ValidationError([{ path: 'input_file_id', message: `no file ${fileId}` }]);
+    const db = this.db;
+    return (async function* () {
+      for await (const l of fileLines(db, file.id)) yield { lineNo: l.line_no, text: l.line };
+    })();
   }
 
   estimateJson(body: unknown): BatchEstimate {
@@ -72,7 +113,7 @@ export class BatchService {
   }
 
   estimateNdjson(draft: BatchDraft, body: Readable): Promise<BatchEstimate> {
-    return estimateNdjsonBatch(draft, body);
+    return estimateNdjsonBatch(draft, numberedLines(body));
   }
 
   async get(tenantId: string, id: string): Promise<BatchView> {

@@ -24,7 +24,7 @@ export async function startApi(env: ApiEnv, db: Db, logger: Logger): Promise<Run
     poll: { initialMs: env.DROVER_POLL_INITIAL_MS, maxMs: env.DROVER_POLL_MAX_MS, factor: 1.5 },
     chunksPerRun: env.DROVER_CHUNKS_PER_RUN,
   });
-  const app = createApp({ batches, intake, logger, jsonLimit: env.DROVER_JSON_LIMIT });
+  const app = createApp({ batches, db, intake, logger, jsonLimit: env.DROVER_JSON_LIMIT });
   const server = app.listen(env.PORT, env.HOST);
   await new Promise<void>((resolve, reject) => server.once('listening', resolve).once('error', reject));
   const address = server.address();

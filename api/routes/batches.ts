@@ -37,6 +37,11 @@ async function sendExport(res: Response, format: 'jsonl' | 'csv', rows: AsyncIte
   await streamRows(res, rows, (r) => csvRow(r, outputColumns), csvHeader(outputColumns));
 }
 
+/** A JSON body naming an uploaded file instead of listing items. */
+function hasFile(body: unknown): body is Record<string, unknown> {
+  return typeof body === 'object' && body !== null && 'input_file_id' in body;
+}
+
 const NDJSON_TYPES = ['application/x-ndjson', 'application/jsonl', 'application/ndjson'];
 
 function sendSubmitted(res: Response, s: Submitted): void {
@@ -87,7 +92,7 @@ export function batchesRouter(service: BatchService, intake: IntakeContext): Rou
       sendSubmitted(res, await service.submitNdjson(tenant, draftFromQuery(req.query, intake), req));
       return;
     }
-    sendSubmitted(res, await service.submitJson(tenant, req.body));
+    sendSubmitted(res, hasFile(req.body) ? await service.submitFile(tenant, req.body) : await service.submitJson(tenant, req.body));
   });
 
   router.post('/v1/batches/estimate', async (req, res) => {
@@ -95,13 +100,17 @@ export function batchesRouter(service: BatchService, intake: IntakeContext): Rou
       res.json(await service.estimateNdjson(draftFromQuery(req.query, intake), req));
       return;
     }
-    res.json(service.estimateJson(req.body));
+    res.json(hasFile(req.body) ? await service.estimateFile(tenant, req.body) : service.estimateJson(req.body));
   });
 
   /** Every problem of a body, with its line or path, and nothing created: always a 200. */
   router.post('/v1/batches/validate', async (req, res) => {
     try {
-      const estimate = req.is(NDJSON_TYPES) ? await service.estimateNdjson(draftFromQuery(req.query, intake), req) : service.estimateJson(req.body);
+      const estimate = req.is(NDJSON_TYPES)
+        ? await service.estimateNdjson(draftFromQuery(req.query, intake), req)
+        : hasFile(req.body)
+          ? await service.estimateFile(tenant, req.body)
+          : service.estimateJson(req.body);
       res.json({ object: 'validation', valid: true, item_count: estimate.item_count, chunk_count: estimate.chunks.count, issue_count: 0, issues: [] });
     } catch (err) {
       if (!(err instanceof ValidationError)) throw err;

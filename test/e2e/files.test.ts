@@ -1,0 +1,101 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
+import { Readable } from 'node:stream';
+import { after, before, describe, test } from 'node:test';
+import { freePort, stopChild } from '../../stack/temporal-server.js';
+import { TestStack } from '../helpers/stack.js';
+
+describe('files in', () => {
+  let stack: TestStack;
+  before(async () => {
+    stack = await TestStack.start({ processingMs: 200 });
+    await stack.startWorker();
+  });
+  after(async () => stack?.stop());
+
+  test('a CSV upload becomes a batch: columns become item fields, quoted cells survive', async () => {
+    const csv = [
+      'id,content,tone,metadata.row',
+      'a,"Hello, world",formal,1',
+      'b,"He said ""hi""\nthen left",casual,2',
+      'c,plain,formal,3',
+      '',
+    ].join('\r\n');
+    const up = await stack.request('POST', '/v1/files?filename=tickets.csv', csv, { 'content-type': 'text/csv' });
+    assert.equal(up.status, 201, up.text);
+    assert.match(up.body.id, /^file_[0-9a-f]{32}$/);
+    assert.deepEqual([up.body.format, up.body.line_count, up.body.bytes, up.body.filename], ['csv', 3, Buffer.byteLength(csv), 'tickets.csv']);
+    assert.equal((await stack.get(`/v1/files/${up.body.id}`)).body.line_count, 3);
+
+    const created = await stack.post('/v1/batches', { model: 'gpt-4.1-mini', input_file_id: up.body.id, user_prompt_template: 'Reply in a {tone} tone to: {content}' });
+    assert.equal(created.status, 202, created.text);
+    const done = await stack.waitForBatch(created.body.id);
+    assert.equal(done.counts.succeeded, 3);
+    const b = (await stack.get(`/v1/batches/${created.body.id}/items/b`)).body;
+    assert.match(b.output, /casual tone to: He said "hi"\nthen left/);
+    assert.deepEqual(b.metadata, { row: '2' });
+  });
+
+  test("problems in a file are reported by the file's own line numbers", async () => {
+    const jsonl = '{"id":"a","content":"x"}\n\n{"id":"b"}\nnot json\n';
+    const up = await stack.request('POST', '/v1/files?format=jsonl', jsonl, { 'content-type': 'application/octet-stream' });
+    assert.equal(up.status, 201, up.text);
+    const bad = await stack.post('/v1/batches', { model: 'gpt-4.1-mini', input_file_id: up.body.id });
+    assert.equal(bad.status, 400);
+    assert.deepEqual(
+      bad.body.error.issues.map((i: any) => i.line),
+      [3, 4],
+    );
+    const check = await stack.post('/v1/batches/validate', { model: 'gpt-4.1-mini', input_file_id: up.body.id });
+    assert.equal(check.body.valid, false);
+    assert.equal(check.body.issue_count, 2);
+    assert.equal((await stack.post('/v1/batches', { model: 'gpt-4.1-mini', input_file_id: 'file_nope' })).body.error.issues[0].path, 'input_file_id');
+    const csvWithoutId = await stack.request('POST', '/v1/files', 'content\nx\n', { 'content-type': 'text/csv' });
+    assert.equal(csvWithoutId.status, 400);
+    assert.match(csvWithoutId.body.error.issues[0].message, /needs an "id" column/);
+  });
+
+  test('a 100 MB upload streams: an API process with a 64 MB heap takes it', async () => {
+    // A separate API process whose V8 heap cannot hold the file: it survives only if the upload
+    // really streams. Its peak RSS (VmHWM) is printed.
+    const port = await freePort();
+    const api = spawn(process.execPath, ['--max-old-space-size=64', '--import', 'tsx', 'api/server.ts'], {
+      env: { PATH: process.env.PATH, DATABASE_URL: stack.database.url, TEMPORAL_ADDRESS: stack.temporal.address, PORT: String(port), LOG_LEVEL: 'info' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    try {
+      await new Promise<void>((resolve, reject) => {
+        let out = '';
+        api.stdout!.on('data', (d) => (out += d) && out.includes('API listening') && resolve());
+        api.once('exit', (code) => reject(new Error(`API exited ${code}`)));
+      });
+      const lines = 100_000;
+      const pad = 'x'.repeat(1000);
+      async function* body() {
+        for (let i = 0; i < lines; i += 1000) {
+          let chunk = '';
+          for (let j = i; j < i + 1000; j++) chunk += JSON.stringify({ id: `big${j}`, content: `${j} ${pad}` }) + '\n';
+          yield Buffer.from(chunk);
+        }
+      }
+      const t0 = Date.now();
+      const res = await fetch(`http://127.0.0.1:${port}/v1/files?format=jsonl`, {
+        method: 'POST',
+        body: Readable.toWeb(Readable.from(body())) as ReadableStream,
+        duplex: 'half',
+      } as RequestInit);
+      const file = (await res.json()) as { bytes: number; line_count: number };
+      assert.equal(res.status, 201);
+      assert.equal(file.line_count, lines);
+      assert.ok(file.bytes > 100 * 1e6, `${file.bytes} bytes`);
+      const status = await readFile(`/proc/${api.pid}/status`, 'utf8');
+      const peakMb = Number(/VmHWM:\s+(\d+) kB/.exec(status)![1]) / 1024;
+      console.log(`100 MB upload: ${(file.bytes / 1048576).toFixed(0)} MiB in ${((Date.now() - t0) / 1000).toFixed(1)} s into an API with a 64 MB heap; its peak RSS ${peakMb.toFixed(0)} MiB`);
+      assert.ok(peakMb < 400, `peak RSS ${peakMb.toFixed(0)} MiB`);
+    } finally {
+      await stopChild(api);
+    }
+  });
+
+});
