@@ -150,7 +150,11 @@ describe('DroverClient against the local stack', () => {
     assert.equal(Buffer.byteLength(csv), bytes);
     const lines = csv.split('\r\n');
     assert.equal(lines.pop(), '', 'ends with a line break');
-    assert.equal(lines[0], 'id,status,output,error_code,error_message,input_tokens,cached_input_tokens,output_tokens,reasoning_tokens,cost_usd,metadata');
+    // The JSON output is flattened into one column per field of the schema.
+    assert.equal(
+      lines[0],
+      'id,status,output.label,output.confidence,output.keywords,error_code,error_message,input_tokens,cached_input_tokens,output_tokens,reasoning_tokens,cost_usd,metadata',
+    );
     assert.equal(lines.length, 31);
     assert.deepEqual(new Set(lines.slice(1).map((l) => l.split(',')[0])), new Set(reviews(30, 'typed-').map((i) => i.id)));
     assert.ok(lines.slice(1).every((l) => l.split(',')[1] === 'succeeded'));
