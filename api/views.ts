@@ -109,7 +109,11 @@ export function outputColumnsOf(schema: Record<string, unknown> | null): string[
   if (!schema || typeof schema.properties !== 'object' || schema.properties === null) return null;
   const columns: string[] = [];
   const walk = (s: Record<string, unknown>, prefix: string, depth: number) => {
-    for (const [key, sub] of Object.entries((s.properties ?? {}) as Record<string, Record<string, unknown>>)) {
+    const properties = (s.properties ?? {}) as Record<string, Record<string, unknown>>;
+    // The spec is stored as jsonb, which reorders keys; `required` (an array) keeps the author's order.
+    const required = Array.isArray(s.required) ? (s.required as string[]).filter((k) => k in properties) : [];
+    const keys = [...required, ...Object.keys(properties).filter((k) => !required.includes(k))];
+    for (const [key, sub] of keys.map((k) => [k, properties[k]!] as const)) {
       const path = prefix ? `${prefix}.${key}` : key;
       if (depth < 4 && sub && typeof sub.properties === 'object' && sub.properties !== null) walk(sub, path, depth + 1);
       else columns.push(path);
