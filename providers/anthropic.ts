@@ -22,16 +22,13 @@ import {
   type ProviderErrorInfo,
   type ProviderResultLine,
   type RealtimeProvider,
+  JOB_KEY_HEADER,
 } from './types.js';
 import { parseRetryAfter } from './retry-after.js';
 
 /** Anthropic requires `max_tokens`; Drover's spec leaves it optional. */
 export const DEFAULT_MAX_TOKENS = 4096;
-/**
- * Request header naming the Drover job key on `createBatch`. Anthropic ignores unknown headers
- * (batches carry no metadata); the emulator counts creates per value in `stats().batches_by_key`.
- */
-export const JOB_KEY_HEADER = 'x-drover-key';
+export { JOB_KEY_HEADER } from './types.js';
 /** Slack for clock skew between this host and Anthropic when `findBatch` compares `created_at`. */
 const CLOCK_SKEW_MS = 5 * 60_000;
 

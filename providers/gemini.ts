@@ -20,6 +20,7 @@ import {
   type ProviderErrorInfo,
   type ProviderResultLine,
   type RealtimeProvider,
+  JOB_KEY_HEADER,
 } from './types.js';
 
 /**
@@ -38,8 +39,7 @@ import {
 /** Inline batch requests may total 20 MB; past this many bytes of request JSON, the input goes in a JSONL file. */
 export const GEMINI_INLINE_LIMIT_BYTES = 19_000_000;
 
-/** The header the emulator counts created batches by (`stats().batches_by_key`); Google ignores it. */
-export const JOB_KEY_HEADER = 'x-drover-key';
+export { JOB_KEY_HEADER } from './types.js';
 
 export interface GeminiProviderOptions {
   apiKey: string;

@@ -3,6 +3,12 @@ import type { Usage } from '../domain/usage.js';
 import type { ItemError } from '../store/rows.js';
 import type { ProviderName } from './limits.js';
 
+/**
+ * The request header that names a Drover job key on batch creation. Providers ignore unknown
+ * headers; the emulator counts creates per value (`stats().batches_by_key`).
+ */
+export const JOB_KEY_HEADER = 'x-drover-key';
+
 /** One model call in provider-neutral terms; each provider encodes it in its own wire format. */
 export interface ChatRequest {
   model: string;
