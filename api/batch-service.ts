@@ -26,6 +26,8 @@ import { fileLines, findFile } from '../store/files.js';
 import { batchView, outputColumnsOf, type BatchView, type LiveFigures } from './views.js';
 
 const QUERY_DEADLINE_MS = 3000;
+/** The most items the synchronous completions route takes; bigger sets are batches. */
+export const MAX_SYNC_ITEMS = 100;
 
 export interface BatchServiceConfig extends IntakeContext {
   taskQueue: string;
@@ -106,6 +108,30 @@ export class BatchService {
     return (async function* () {
       for await (const l of fileLines(db, file.id)) yield { lineNo: l.line_no, text: l.line };
     })();
+  }
+
+  /**
+   * The synchronous form of an operation: a small realtime batch the API waits on. Items may
+   * omit ids (they get their position). A batch that outlives `timeoutMs` answers 504 naming
+   * the batch, whose results stay available as for any batch.
+   */
+  async complete(tenantId: string, operation: string, body: unknown, timeoutMs: number): Promise<{ batch_id: string; results: ResultRow[] }> {
+    if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new ValidationError([{ path: '(body)', message: 'the body must be a JSON object' }]);
+    const { items, ...rest } = body as Record<string, unknown>;
+    if (!Array.isArray(items) || items.length === 0) throw new ValidationError([{ path: 'items', message: 'give 1 to 100 items' }]);
+    if (items.length > MAX_SYNC_ITEMS) throw new ValidationError([{ path: 'items', message: `at most ${MAX_SYNC_ITEMS} items here; send larger sets to POST /v1/batches` }]);
+    const withIds = items.map((item, i) => (typeof item === 'object' && item !== null && !('id' in item) ? { ...item, id: String(i) } : item));
+    const submitted = await this.submitJson(tenantId, { ...rest, operation, mode: 'realtime', items: withIds });
+    if (!submitted.batch) throw new Error('a completion cannot be a dry run');
+    const id = submitted.batch.id;
+    const done = this.temporal.workflow.getHandle(id).result();
+    const timer = new Promise<'timeout'>((resolve) => setTimeout(resolve, timeoutMs, 'timeout').unref());
+    if ((await Promise.race([done, timer])) === 'timeout') {
+      throw new AppError(504, 'timeout', `the items did not finish within ${timeoutMs / 1000} s; batch ${id} goes on, fetch its results later`);
+    }
+    const rows: ResultRow[] = [];
+    for await (const r of iterateResults(this.db, id)) rows.push(r);
+    return { batch_id: id, results: rows };
   }
 
   estimateJson(body: unknown): BatchEstimate {

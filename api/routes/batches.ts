@@ -24,6 +24,8 @@ function parse<T extends z.ZodType>(schema: T, value: unknown): z.infer<T> {
   return r.data;
 }
 
+const CompletionQuery = z.strictObject({ timeout_seconds: z.coerce.number().int().min(1).max(600).default(120) });
+
 const DownloadQuery = z.strictObject({ format: z.enum(['jsonl', 'csv']).default('csv'), status: ResultStatus.optional() });
 
 /** JSONL rows as the JSON page shows them; CSV with JSON outputs flattened into columns. */
@@ -117,6 +119,12 @@ export function batchesRouter(service: BatchService, intake: IntakeContext): Rou
       req.resume();
       res.json({ object: 'validation', valid: false, issue_count: err.issueCount, issues: err.issues ?? [] });
     }
+  });
+
+  router.post('/v1/completions/:operation', async (req, res) => {
+    const { timeout_seconds } = parse(CompletionQuery, req.query);
+    const done = await service.complete(tenant, req.params.operation, req.body, timeout_seconds * 1000);
+    res.json({ object: 'completion', batch_id: done.batch_id, results: done.results.map(resultView) });
   });
 
   router.get('/v1/batches', async (req, res) => {

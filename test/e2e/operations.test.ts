@@ -70,6 +70,40 @@ describe('operations', () => {
     assert.equal(rows[0].n, 0);
   });
 
+  test('POST /v1/completions/:operation answers with the results, in item order, ids by position', async () => {
+    const res = await stack.post('/v1/completions/classify', { model: 'gpt-4.1-mini', categories: ['billing', 'praise', 'account'], items: texts.map((content) => ({ content })) });
+    assert.equal(res.status, 200, res.text);
+    assert.equal(res.body.object, 'completion');
+    assert.deepEqual(
+      res.body.results.map((r: any) => r.id),
+      ['0', '1', '2'],
+    );
+    for (const r of res.body.results) {
+      assert.equal(r.path, 'realtime');
+      assert.ok(['billing', 'praise', 'account'].includes(r.output.label), JSON.stringify(r));
+    }
+    const enriched = await stack.post('/v1/completions/enrich', { model: 'gpt-4.1-mini', fields: [{ name: 'urgent', type: 'boolean' }], items: [{ id: 'x', content: 'help!' }] });
+    assert.equal(typeof enriched.body.results[0].output.urgent, 'boolean');
+
+    assert.equal((await stack.post('/v1/completions/translate', { model: 'gpt-4.1-mini', items: [{ content: 'x' }] })).status, 400);
+    const tooMany = await stack.post('/v1/completions/summarize', { model: 'gpt-4.1-mini', items: Array.from({ length: 101 }, () => ({ content: 'x' })) });
+    assert.equal(tooMany.status, 400);
+    assert.match(tooMany.body.error.issues[0].message, /at most 100 items here/);
+  });
+
+  test('a completion that outlives its timeout answers 504 naming the batch, which goes on', async () => {
+    stack.emulator.setFaults({ http: [{ path: '/v1/chat/completions', status: 429, count: 1, retry_after_s: 3 }] });
+    try {
+      const res = await stack.post('/v1/completions/summarize?timeout_seconds=1', { model: 'gpt-4.1-mini', items: [{ content: 'x' }] });
+      assert.equal(res.status, 504, res.text);
+      const id = /batch (batch_[0-9a-f]{32})/.exec(res.body.error.message)![1]!;
+      const done = await stack.waitForBatch(id);
+      assert.equal(done.status, 'completed');
+    } finally {
+      stack.emulator.setFaults({});
+    }
+  });
+
   test('an operation over NDJSON takes its fields from the query string', async () => {
     const lines = texts.map((content, i) => JSON.stringify({ id: `n${i}`, content })).join('\n');
     const q = new URLSearchParams({ model: 'gpt-4.1-mini', operation: 'classify', categories: JSON.stringify(['billing', 'praise', 'account']) });
