@@ -1,4 +1,6 @@
 import { Batches } from './batches.js';
+import { Completions, Files, validateBatch } from './completions.js';
+import type { ValidationResponse } from './schemas.js';
 import { Transport, type FetchLike } from './http.js';
 
 export interface DroverClientOptions {
@@ -36,6 +38,10 @@ export interface DroverClientOptions {
  */
 export class DroverClient {
   readonly batches: Batches;
+  readonly completions: Completions;
+  readonly files: Files;
+  /** `POST /v1/batches/validate`: every problem of a body, with its path or line; nothing is created. */
+  readonly validate: (body: Record<string, unknown>, signal?: AbortSignal) => Promise<ValidationResponse>;
   readonly baseUrl: string;
 
   constructor(options: DroverClientOptions) {
@@ -58,10 +64,14 @@ export class DroverClient {
       headers: { 'user-agent': 'drover-client/0.1', ...options.headers },
     });
     this.batches = new Batches(transport);
+    this.completions = new Completions(transport);
+    this.files = new Files(transport);
+    this.validate = (body, signal) => validateBatch(transport, body, signal);
   }
 }
 
 export { Batches, type TypedBatch } from './batches.js';
+export { Completions, Files } from './completions.js';
 export * from './errors.js';
 export type { FetchLike } from './http.js';
 export {
@@ -69,7 +79,9 @@ export {
   BatchList,
   BatchStatus,
   BatchView,
+  CompletionResponse,
   ErrorBody,
+  FileView,
   ItemError,
   Pricing,
   ResultPage,
@@ -77,6 +89,7 @@ export {
   ResultView,
   TERMINAL_STATUSES,
   Usage,
+  ValidationResponse,
   isTerminal,
 } from './schemas.js';
 export { withSchema, strictCompatible, type SchemaOptions, type StructuredOutput, type TypedResult } from './structured.js';

@@ -146,3 +146,30 @@ export const ErrorBody = z.object({
   error: z.object({ type: z.string(), message: z.string(), issues: z.array(Issue).optional() }),
 });
 export type ErrorBody = z.infer<typeof ErrorBody>;
+
+/** `POST /v1/completions/:operation`: the results, in item order. */
+export const CompletionResponse = z.object({ object: z.literal('completion'), batch_id: z.string(), results: z.array(ResultView) });
+export type CompletionResponse = z.infer<typeof CompletionResponse>;
+
+/** `POST /v1/batches/validate`: every problem, nothing created. */
+export const ValidationResponse = z.object({
+  object: z.literal('validation'),
+  valid: z.boolean(),
+  item_count: z.number().optional(),
+  chunk_count: z.number().optional(),
+  issue_count: z.number(),
+  issues: z.array(Issue),
+});
+export type ValidationResponse = z.infer<typeof ValidationResponse>;
+
+/** `POST /v1/files`, `GET /v1/files/:id`. */
+export const FileView = z.object({
+  id: z.string(),
+  object: z.literal('file'),
+  filename: z.string(),
+  format: z.enum(['jsonl', 'csv']),
+  bytes: z.number(),
+  line_count: z.number(),
+  created_at: z.string(),
+});
+export type FileView = z.infer<typeof FileView>;

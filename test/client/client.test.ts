@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -199,6 +199,29 @@ describe('DroverClient against the local stack', () => {
       n++;
     }
     assert.equal(n, 500);
+  });
+
+  test('completions, file uploads and validate', async () => {
+    const done = await client.completions.classify({ model: 'gpt-4.1-mini', categories: ['billing', 'shipping'], items: [{ content: 'charged twice' }, { content: 'late parcel' }] });
+    assert.deepEqual(
+      done.results.map((r) => r.id),
+      ['0', '1'],
+    );
+    assert.ok(done.results.every((r) => ['billing', 'shipping'].includes((r.output as { label: string }).label)));
+
+    const csvPath = join(await mkdtemp(join(tmpdir(), 'drover-upload-')), 'upload.csv');
+    await writeFile(csvPath, 'id,content\na,"hello, world"\nb,bye\n');
+    const file = await client.files.upload({ path: csvPath });
+    assert.deepEqual([file.format, file.line_count, file.filename], ['csv', 2, 'upload.csv']);
+    assert.equal((await client.files.retrieve(file.id)).id, file.id);
+    const fromMemory = await client.files.upload({ data: '{"id":"x","content":"y"}\n', format: 'jsonl' });
+    assert.equal(fromMemory.line_count, 1);
+
+    const ok = await client.validate({ model: 'gpt-4.1-mini', input_file_id: file.id });
+    assert.deepEqual([ok.valid, ok.item_count], [true, 2]);
+    const bad = await client.validate({ model: 'gpt-4.1-mini', items: [{ id: 'a' }] });
+    assert.equal(bad.valid, false);
+    assert.equal(bad.issues[0]!.path, 'items[0].content');
   });
 
   test('estimate prices a batch without storing it', async () => {
