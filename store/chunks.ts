@@ -39,8 +39,3 @@ export async function getChunk(db: Queryable, batchId: string, idx: number): Pro
   if (!rows[0]) throw new Error(`chunk ${idx} of batch ${batchId} is not planned`);
   return rows[0];
 }
-
-export async function countChunks(db: Queryable, batchId: string): Promise<number> {
-  const { rows } = await db.query('SELECT count(*)::int AS n FROM chunks WHERE batch_id = $1', [batchId]);
-  return rows[0].n;
-}

@@ -53,8 +53,3 @@ export async function recordProviderBatch(db: Queryable, key: string, providerBa
 export async function setJobStatus(db: Queryable, key: string, status: string): Promise<void> {
   await db.query('UPDATE provider_jobs SET status = $2, updated_at = now() WHERE job_key = $1', [key, status]);
 }
-
-export async function countJobs(db: Queryable, batchId: string): Promise<number> {
-  const { rows } = await db.query('SELECT count(*)::int AS n FROM provider_jobs WHERE batch_id = $1 AND provider_batch_id IS NOT NULL', [batchId]);
-  return rows[0].n;
-}
