@@ -10,6 +10,7 @@ import { ChunkPlanner } from '../domain/chunk-plan.js';
 import { choosePath } from '../domain/choose-path.js';
 import { estimateCost, outputTokensPerItem, sumEstimates, tokenCounterFor, type CostEstimate } from '../domain/estimate.js';
 import { roundUsd, type Pricing } from '../domain/pricing.js';
+import type { BatchEstimate } from '../domain/responses.js';
 import { BATCH_PROVIDERS, chunkLimits, MEDIA_LIMITS, resolveModel, type ProviderName } from '../providers/limits.js';
 import { resolvePricing, type PriceOverrides } from '../providers/prices.js';
 import { insertBatch, setItemCount, type NewBatch } from '../store/batches.js';
@@ -149,18 +150,7 @@ function validatorFor(settings: Pick<BatchSettings, 'system_prompt' | 'user_prom
   return { validator: new ItemValidator(settings, counter.count, MEDIA_LIMITS[provider]), method: counter.method };
 }
 
-export interface BatchEstimate {
-  object: 'batch_estimate';
-  model: string;
-  provider: string;
-  item_count: number;
-  chunks: { count: number; plan: Array<{ index: number; items: number; bytes: number; input_tokens: number }> };
-  input_tokens: number;
-  input_token_method: string;
-  output_tokens: { typical: number; max: number; per_item_max: number };
-  cost: { low_usd: number; expected_usd: number; high_usd: number };
-  pricing: Pricing;
-}
+export type { BatchEstimate };
 
 const PLAN_SHOWN = 100;
 

@@ -3,7 +3,7 @@ import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError, WorkflowUp
 import { batchesByIds, findBatch, findBatchByIdempotencyKey, setLimits } from '../store/batches.js';
 import type { Db } from '../store/db.js';
 import { countResults, iterateResults, resultChanges, resultPage, resultForItem } from '../store/results.js';
-import { TERMINAL_STATUSES, type BatchRow, type ResultRow, type ResultStatus } from '../store/rows.js';
+import { BatchStatus, TERMINAL_STATUSES, type BatchRow, type ResultRow, type ResultStatus } from '../store/rows.js';
 import type { LimitsPatch, PollPolicy } from '../workflows/contracts.js';
 import { cancelUpdate, pauseUpdate, progressQuery, resumeUpdate, setLimitsUpdate } from '../workflows/definitions.js';
 import type { processBatchWorkflow } from '../workflows/process-batch.js';
@@ -161,11 +161,13 @@ export class BatchService {
     });
     // A batch that continued as new is listed once per run; keep its newest.
     const ids = [...new Set((page.executions ?? []).map((e) => e.execution?.workflowId).filter((id): id is string => !!id))];
-    const statusById = new Map<string, string>();
+    const statusById = new Map<string, BatchStatus>();
     for (const e of page.executions ?? []) {
       const raw = e.searchAttributes?.indexedFields?.[DroverStatus.name]?.data;
       const id = e.execution?.workflowId;
-      if (raw && id && !statusById.has(id)) statusById.set(id, JSON.parse(Buffer.from(raw).toString()) as string);
+      // Anyone with access to the namespace can set a search attribute; only a known status counts.
+      const status = raw ? BatchStatus.safeParse(JSON.parse(Buffer.from(raw).toString())) : undefined;
+      if (status?.success && id && !statusById.has(id)) statusById.set(id, status.data);
     }
     const rows = new Map((await batchesByIds(this.db, tenantId, ids)).map((r) => [r.id, r]));
     const data = ids.flatMap((id) => {

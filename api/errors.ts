@@ -2,6 +2,7 @@ import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError } from '@te
 import type { ErrorRequestHandler } from 'express';
 import type { Logger } from 'pino';
 import type { Issue } from '../domain/issues.js';
+import type { ErrorBody } from '../domain/responses.js';
 
 /** An error whose HTTP meaning is known where it is thrown; mapped to a response at the edge. */
 export class AppError extends Error {
@@ -31,11 +32,8 @@ export class NotFoundError extends AppError {
   }
 }
 
-/** The one error body every route answers with. */
-export interface ErrorBody {
-  error: { type: string; message: string; issues?: Issue[] };
-}
 
+/** The one error body every route answers with. */
 export function errorBody(type: string, message: string, issues?: Issue[]): ErrorBody {
   return { error: { type, message, ...(issues ? { issues } : {}) } };
 }

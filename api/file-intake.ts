@@ -62,7 +62,3 @@ export async function storeUpload(db: Db, tenantId: string, file: { filename: st
     return finishFile(tx, id, bytes, count);
   });
 }
-
-export function fileView(f: FileRow) {
-  return { id: f.id, object: 'file', filename: f.filename, format: f.format, bytes: f.bytes, line_count: f.line_count, created_at: f.created_at.toISOString() };
-}

@@ -1,27 +1,12 @@
 import type { BatchProgress } from '../workflows/contracts.js';
 import { TERMINAL_STATUSES, type BatchRow, type ResultRow } from '../store/rows.js';
 import { roundUsd } from '../domain/pricing.js';
+import type { BatchView, FileView, ResultView } from '../domain/responses.js';
+import type { FileRow } from '../store/files.js';
 
-/** The public shapes: snake_case like the provider APIs users know. */
+/** Rows and live figures as the public shapes of domain/responses.ts: snake_case like the provider APIs users know. */
 
-export interface BatchView {
-  id: string;
-  object: 'batch';
-  status: string;
-  model: string;
-  provider: string;
-  counts: { total: number; succeeded: number; failed: number; cancelled: number; pending: number };
-  usage: BatchRow['usage'];
-  cost: { spent_usd: number; reserved_usd: number; limit_usd: number | null; estimated_total_usd: number | null };
-  deadline: string | null;
-  chunks: { total: number; completed: number; running: number; waiting: number } | null;
-  metadata: Record<string, unknown> | null;
-  error: string | null;
-  created_at: string;
-  started_at: string | null;
-  completed_at: string | null;
-  eta: string | null;
-}
+export type { BatchView, ResultView };
 
 /** What is known of a running batch: from its workflow, or counted in the store when it cannot answer. */
 export type LiveFigures = Pick<BatchProgress, 'status' | 'succeeded' | 'failed' | 'cancelled' | 'usage' | 'costUsd'> & Partial<Pick<BatchProgress, 'chunks' | 'cost' | 'deadlineMs' | 'etaMs'>>;
@@ -59,20 +44,6 @@ export function batchView(row: BatchRow, live?: LiveFigures): BatchView {
   };
 }
 
-export interface ResultView {
-  id: string;
-  status: ResultRow['status'];
-  output: unknown;
-  error: ResultRow['error'];
-  usage: ResultRow['usage'];
-  cost_usd: number;
-  /** `batch` or `realtime`: how the item's answer was obtained; null while pending. */
-  path: ResultRow['path'];
-  /** Anthropic citations into the item's documents, when `enable_citations` asked for them. */
-  citations?: ResultRow['citations'];
-  metadata: ResultRow['metadata'];
-}
-
 export function resultView(r: ResultRow): ResultView {
   return {
     id: r.item_id,
@@ -85,6 +56,10 @@ export function resultView(r: ResultRow): ResultView {
     ...(r.citations ? { citations: r.citations } : {}),
     metadata: r.metadata,
   };
+}
+
+export function fileView(f: FileRow): FileView {
+  return { id: f.id, object: 'file', filename: f.filename, format: f.format, bytes: f.bytes, line_count: f.line_count, created_at: f.created_at.toISOString() };
 }
 
 export const CSV_COLUMNS = [

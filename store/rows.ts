@@ -1,24 +1,12 @@
 import { z } from 'zod';
 import { PromptSpec } from '../domain/batch-spec.js';
 import { Pricing } from '../domain/pricing.js';
+import { BatchStatus, ItemError, ResultStatus } from '../domain/responses.js';
+
+// The statuses and an item's error are public: the API sends them as stored.
+export { BatchStatus, ItemError, ResultStatus, TERMINAL_STATUSES } from '../domain/responses.js';
 
 /** Stored rows, parsed on the way out so a schema drift fails loudly at the edge of the store. */
-
-export const BatchStatus = z.enum([
-  'queued',
-  'running',
-  'paused',
-  'awaiting_budget',
-  'cancelling',
-  'completed',
-  'completed_with_failures',
-  'failed',
-  'cancelled',
-  'timed_out',
-  'budget_exhausted',
-]);
-export type BatchStatus = z.infer<typeof BatchStatus>;
-export const TERMINAL_STATUSES: readonly BatchStatus[] = ['completed', 'completed_with_failures', 'failed', 'cancelled', 'timed_out', 'budget_exhausted'];
 
 export const UsageRow = z.object({
   input_tokens: z.number().default(0),
@@ -64,19 +52,6 @@ export const BatchRow = z.object({
   completed_at: z.date().nullable(),
 });
 export type BatchRow = z.infer<typeof BatchRow>;
-
-export const ResultStatus = z.enum(['pending', 'succeeded', 'failed', 'cancelled']);
-export type ResultStatus = z.infer<typeof ResultStatus>;
-
-export const ItemError = z.object({
-  code: z.string(),
-  message: z.string(),
-  status_code: z.int().optional(),
-  /** For an answer that failed its schema: what the validator said, and the answer itself. */
-  errors: z.array(z.string()).optional(),
-  raw_output: z.string().optional(),
-});
-export type ItemError = z.infer<typeof ItemError>;
 
 /** An item joined with its result: what the results endpoints stream. */
 export const ResultRow = z.object({

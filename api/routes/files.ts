@@ -5,7 +5,8 @@ import { DEFAULT_TENANT } from '../../domain/tenant.js';
 import { findFile } from '../../store/files.js';
 import type { Db } from '../../store/db.js';
 import { NotFoundError, ValidationError } from '../errors.js';
-import { fileView, storeUpload } from '../file-intake.js';
+import { storeUpload } from '../file-intake.js';
+import { fileView } from '../views.js';
 
 const UploadQuery = z.strictObject({
   filename: z.string().min(1).max(255).optional(),
