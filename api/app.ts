@@ -7,6 +7,7 @@ import { errorBody, errorHandler } from './errors.js';
 import { batchesRouter } from './routes/batches.js';
 import { eventsRouter } from './routes/events.js';
 import { filesRouter } from './routes/files.js';
+import { referenceRouter } from './routes/reference.js';
 import type { Db } from '../store/db.js';
 
 export interface AppDeps {
@@ -39,6 +40,7 @@ export function createApp(deps: AppDeps): Express {
   app.use(batchesRouter(deps.batches, deps.intake));
   app.use(eventsRouter(deps.batches));
   app.use(filesRouter(deps.db));
+  app.use(referenceRouter());
 
   app.use((req, res) => {
     res.status(404).json(errorBody('not_found', `no route for ${req.method} ${req.path}`));

@@ -1,4 +1,5 @@
 import type { Server } from 'node:http';
+import type { Express } from 'express';
 import { Client, Connection } from '@temporalio/client';
 import type { Logger } from 'pino';
 import type { Db } from '../store/db.js';
@@ -8,6 +9,7 @@ import { BatchService } from './batch-service.js';
 import type { ApiEnv } from './config.js';
 
 export interface RunningApi {
+  app: Express;
   server: Server;
   url: string;
   close(): Promise<void>;
@@ -30,6 +32,7 @@ export async function startApi(env: ApiEnv, db: Db, logger: Logger): Promise<Run
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : env.PORT;
   return {
+    app,
     server,
     url: `http://${env.HOST}:${port}`,
     async close() {

@@ -63,10 +63,10 @@ export type ResponseFormat = z.infer<typeof ResponseFormat>;
 const Metadata = z.record(z.string(), z.unknown());
 
 export const ItemInput = z.strictObject({
-  id: z.string().min(1).max(256),
-  content: z.string().optional(),
-  inputs: z.record(z.string(), z.unknown()).optional(),
-  messages: z.array(ChatMessage).min(1).optional(),
+  id: z.string().min(1).max(256).describe('Unique in the batch; results carry it.'),
+  content: z.string().optional().describe('The text; the user message itself unless a template says otherwise.'),
+  inputs: z.record(z.string(), z.unknown()).optional().describe('Values for the template\'s `{placeholders}`.'),
+  messages: z.array(ChatMessage).min(1).optional().describe('A whole conversation instead of content.'),
   /** Images and documents sent with the item's prompt, after its text. */
   attachments: z.array(z.union([ImagePart, DocumentPart])).min(1).optional(),
   metadata: Metadata.optional(),
@@ -88,31 +88,31 @@ export const DEFAULTS = {
 
 /** Everything about a batch except its items; NDJSON bodies carry these in the query string. */
 export const BatchSettings = z.strictObject({
-  model: z.string().min(1).max(200),
+  model: z.string().min(1).max(200).describe('`provider/model` (openai/gpt-4.1-mini, anthropic/…, gemini/…, openai_compatible/…) or a model name with a known prefix.'),
   system_prompt: z.string().optional(),
-  user_prompt_template: z.string().min(1).optional(),
+  user_prompt_template: z.string().min(1).optional().describe('The user message; `{field}` takes the item\'s `inputs.field` (or a CSV column), `{content}` its content.'),
   response_format: ResponseFormat.optional(),
   max_output_tokens: z.int().positive().max(1_000_000).optional(),
-  chunk_size: z.int().positive().max(LIMITS.maxChunkSize).default(DEFAULTS.chunkSize),
-  max_parallel_chunks: z.int().positive().max(LIMITS.maxParallelChunks).default(DEFAULTS.maxParallelChunks),
-  max_attempts: z.int().positive().max(LIMITS.maxAttempts).default(DEFAULTS.maxAttempts),
-  idempotency_key: z.string().min(1).max(200).optional(),
-  metadata: Metadata.optional(),
+  chunk_size: z.int().positive().max(LIMITS.maxChunkSize).default(DEFAULTS.chunkSize).describe('Items per provider batch.'),
+  max_parallel_chunks: z.int().positive().max(LIMITS.maxParallelChunks).default(DEFAULTS.maxParallelChunks).describe('Chunks in flight at once.'),
+  max_attempts: z.int().positive().max(LIMITS.maxAttempts).default(DEFAULTS.maxAttempts).describe('Tries per item; only retryable failures are sent again.'),
+  idempotency_key: z.string().min(1).max(200).optional().describe('A second submit with the same key returns the first batch instead of creating one.'),
+  metadata: Metadata.optional().describe('Yours; returned with the batch.'),
   /** Spend ceiling in dollars; chunks start only while their worst case fits under it. */
-  max_cost_usd: z.number().positive().optional(),
-  deadline: z.iso.datetime({ offset: true }).optional(),
-  time_limit_seconds: z.int().positive().optional(),
-  on_budget_exhausted: z.enum(['wait', 'stop']).default('wait'),
+  max_cost_usd: z.number().positive().optional().describe('Spend ceiling in dollars: a chunk starts only while its worst case fits under it.'),
+  deadline: z.iso.datetime({ offset: true }).optional().describe('Work still running then is cancelled (partial results kept); the batch ends timed_out.'),
+  time_limit_seconds: z.int().positive().optional().describe('The deadline as seconds from now.'),
+  on_budget_exhausted: z.enum(['wait', 'stop']).default('wait').describe('wait: the batch waits in awaiting_budget for a raised limit; stop: it ends budget_exhausted.'),
   /** Prices for a model the price data does not know, per million tokens. */
-  prices: Prices.optional(),
+  prices: Prices.optional().describe('Per million tokens, for a model the price data does not know.'),
   /** Validate, plan and estimate the cost; store nothing, call no provider. */
-  dry_run: z.boolean().default(false),
+  dry_run: z.boolean().default(false).describe('Answer with the estimate; store nothing, call no provider.'),
   /** `batch`: the provider's batch API; `realtime`: one call per item; `auto`: batch for large chunks. */
-  mode: z.enum(['batch', 'realtime', 'auto']).default('auto'),
+  mode: z.enum(['batch', 'realtime', 'auto']).default('auto').describe("batch: the provider's batch API (half price); realtime: rate-limited calls; auto: batch for attempts of 50 items or more."),
   /** Anthropic: cite the item's documents; citations come back with each result. */
-  enable_citations: z.boolean().default(false),
+  enable_citations: z.boolean().default(false).describe("Anthropic: cite the item's documents."),
   /** Where signed events go when the batch completes, fails, is cancelled, times out or waits for budget. */
-  webhook_url: z.url({ protocol: /^https?$/ }).optional(),
+  webhook_url: z.url({ protocol: /^https?$/ }).optional().describe('Gets a signed POST when the batch completes, fails, is cancelled, times out or waits for budget.'),
 });
 export type BatchSettings = z.infer<typeof BatchSettings>;
 

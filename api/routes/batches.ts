@@ -11,7 +11,7 @@ import type { BatchService, Submitted } from '../batch-service.js';
 import { ValidationError } from '../errors.js';
 import { csvHeader, csvRow, resultView } from '../views.js';
 
-const ResultsQuery = z.strictObject({
+export const ResultsQuery = z.strictObject({
   format: z.enum(['json', 'jsonl', 'csv']).default('json'),
   status: ResultStatus.optional(),
   offset: z.coerce.number().int().min(0).default(0),
@@ -24,9 +24,9 @@ function parse<T extends z.ZodType>(schema: T, value: unknown): z.infer<T> {
   return r.data;
 }
 
-const CompletionQuery = z.strictObject({ timeout_seconds: z.coerce.number().int().min(1).max(600).default(120) });
+export const CompletionQuery = z.strictObject({ timeout_seconds: z.coerce.number().int().min(1).max(600).default(120) });
 
-const DownloadQuery = z.strictObject({ format: z.enum(['jsonl', 'csv']).default('csv'), status: ResultStatus.optional() });
+export const DownloadQuery = z.strictObject({ format: z.enum(['jsonl', 'csv']).default('csv'), status: ResultStatus.optional() });
 
 /** JSONL rows as the JSON page shows them; CSV with JSON outputs flattened into columns. */
 async function sendExport(res: Response, format: 'jsonl' | 'csv', rows: AsyncIterable<ResultRow>, outputColumns: string[] | null): Promise<void> {
@@ -54,7 +54,7 @@ function sendSubmitted(res: Response, s: Submitted): void {
   res.status(s.replayed ? 200 : 202).set('Location', `/v1/batches/${s.batch.id}`).json(s.batch);
 }
 
-const ListQuery = z.strictObject({
+export const ListQuery = z.strictObject({
   status: BatchStatus.optional(),
   model: z.string().regex(/^[A-Za-z0-9._:/-]+$/, 'a model name').optional(),
   created_after: z.iso.datetime({ offset: true }).optional(),
@@ -62,7 +62,7 @@ const ListQuery = z.strictObject({
   cursor: z.string().regex(/^[A-Za-z0-9_-]+$/).optional(),
 });
 
-const LimitsBody = z
+export const LimitsBody = z
   .strictObject({
     max_cost_usd: z.number().positive().nullable().optional(),
     deadline: z.iso.datetime({ offset: true }).nullable().optional(),
