@@ -5,8 +5,9 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { z } from 'zod';
 import { DroverResponseError, WaitTimeoutError } from './errors.js';
+import { Files, validateBatch } from './completions.js';
 import { parseValue, sleep, type QueryValue, type Transport } from './http.js';
-import { BatchEstimate, BatchList, BatchView, ResultPage, ResultView, isTerminal } from './schemas.js';
+import { BatchEstimate, BatchList, BatchView, ResultPage, ResultView, isTerminal, type FileView, type ValidationResponse } from './schemas.js';
 import { ndjsonBody, splitLines } from './streams.js';
 import { withSchema, type SchemaOptions, type StructuredOutput, type TypedResult } from './structured.js';
 import type {
@@ -15,6 +16,7 @@ import type {
   DownloadParams,
   DownloadResult,
   ItemInput,
+  ItemsOrFile,
   IterOutputParams,
   LimitsParams,
   ListParams,
@@ -108,6 +110,16 @@ export class Batches {
   }
 
   /** `GET /v1/batches/:id`: live figures while it runs, final ones after. */
+  /** `POST /v1/files`: a JSONL or CSV file for `input_file_id`, streamed from disk; the same as `client.files.upload`. */
+  uploadFile(params: Parameters<Files['upload']>[0]): Promise<FileView> {
+    return new Files(this.t).upload(params);
+  }
+
+  /** `POST /v1/batches/validate`: every problem of a body (or of its `input_file_id`), with its path or line; nothing is created. */
+  validate(body: Record<string, unknown> | BatchCreateParams, opts: RequestOptions = {}): Promise<ValidationResponse> {
+    return validateBatch(this.t, body as Record<string, unknown>, opts.signal);
+  }
+
   retrieve(id: string, opts: RequestOptions = {}): Promise<BatchView> {
     return this.t.json({ method: 'GET', path: batchPath(id), signal: opts.signal }, BatchView);
   }
@@ -261,7 +273,7 @@ export class Batches {
    * collected in memory; for very large batches use `withSchema` with `iterOutput`.
    */
   async submitAndWaitTyped<S extends z.ZodType>(
-    body: Omit<BatchCreateParams, 'response_format'>,
+    body: Omit<BatchSettingsInput, 'response_format'> & ItemsOrFile,
     schema: S | StructuredOutput<S>,
     opts: TypedOptions = {},
   ): Promise<TypedBatch<z.output<S>>> {

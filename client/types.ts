@@ -1,5 +1,6 @@
 import type { z } from 'zod';
 import type { BatchSettings, ItemInput as ItemInputSchema, ResponseFormat } from '../domain/batch-spec.js';
+import type { Operation as OperationSchema } from '../domain/operations.js';
 import type { BatchStatus, BatchView, ResultStatus } from './schemas.js';
 
 /**
@@ -15,10 +16,14 @@ export type ItemInput = z.input<typeof ItemInputSchema>;
 
 export type ResponseFormatInput = z.input<typeof ResponseFormat>;
 
+/** A ready-made operation and its own fields (`categories`, `extraction_instructions`, …), or none. */
+export type OperationInput = z.input<typeof OperationSchema> | { operation?: undefined };
+
+/** The items themselves, or an uploaded file's id (`files.upload`). */
+export type ItemsOrFile = { items: ItemInput[]; input_file_id?: undefined } | { input_file_id: string; items?: undefined };
+
 /** The body of `POST /v1/batches`. For a dry run use `batches.estimate()`. */
-export interface BatchCreateParams extends BatchSettingsInput {
-  items: ItemInput[];
-}
+export type BatchCreateParams = BatchSettingsInput & ItemsOrFile & OperationInput;
 
 export interface RequestOptions {
   /** Aborts the call (and its retries); the signal's reason is thrown. */

@@ -224,6 +224,26 @@ describe('DroverClient against the local stack', () => {
     assert.equal(bad.issues[0]!.path, 'items[0].content');
   });
 
+  test('batches.uploadFile, then an operation over the file with batches.submit; batches.validate names the line', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'drover-upload-'));
+    const path = join(dir, 'tickets.jsonl');
+    await writeFile(path, ['{"id":"t1","content":"I was charged twice"}', '{"id":"t2","content":"Where is my parcel?"}', ''].join('\n'));
+    const file = await client.batches.uploadFile({ path });
+    assert.deepEqual([file.format, file.line_count, file.filename], ['jsonl', 2, 'tickets.jsonl']);
+    // Typed: operation fields and input_file_id compile on the body (BatchCreateParams).
+    const batch = await client.batches.submitAndWait({ model: 'gpt-4.1-mini', operation: 'classify', categories: ['billing', 'shipping'], input_file_id: file.id }, { pollMs: 200, timeoutMs: 30_000 });
+    assert.equal(batch.status, 'completed', JSON.stringify(batch));
+    const page = await client.batches.output(batch.id);
+    assert.deepEqual(page.data.map((r) => r.id).sort(), ['t1', 't2']);
+    assert.ok(page.data.every((r) => ['billing', 'shipping'].includes((r.output as { label: string }).label)));
+
+    const badPath = join(dir, 'bad.jsonl');
+    await writeFile(badPath, '{"id":"a","content":"x"}\n{"id":"b","contnet":"y"}\n');
+    const bad = await client.batches.validate({ model: 'gpt-4.1-mini', input_file_id: (await client.batches.uploadFile({ path: badPath })).id });
+    assert.equal(bad.valid, false);
+    assert.deepEqual(bad.issues.map((i) => i.line), [2]);
+  });
+
   test('estimate prices a batch without storing it', async () => {
     const before = await stack.db.query('SELECT count(*)::int AS n FROM batches');
     const est = await client.batches.estimate({ model: 'gpt-4.1-mini', system_prompt: 'Summarise.', items: reviews(50, 'est-'), chunk_size: 20, max_output_tokens: 64 });
