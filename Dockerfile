@@ -44,6 +44,10 @@ COPY --from=build /app/package.json ./package.json
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
 
+# The CLI, compiled, for `docker compose exec api drover status batch_…`.
+RUN printf '#!/bin/sh\nexec node /app/dist/cli/main.js "$@"\n' > /usr/local/bin/drover \
+ && chmod +x /usr/local/bin/drover
+
 USER node
 EXPOSE 3000
 

@@ -109,7 +109,6 @@ export class Batches {
     );
   }
 
-  /** `GET /v1/batches/:id`: live figures while it runs, final ones after. */
   /** `POST /v1/files`: a JSONL or CSV file for `input_file_id`, streamed from disk; the same as `client.files.upload`. */
   uploadFile(params: Parameters<Files['upload']>[0]): Promise<FileView> {
     return new Files(this.t).upload(params);
@@ -120,6 +119,7 @@ export class Batches {
     return validateBatch(this.t, body as Record<string, unknown>, opts.signal);
   }
 
+  /** `GET /v1/batches/:id`: live figures while it runs, final ones after. */
   retrieve(id: string, opts: RequestOptions = {}): Promise<BatchView> {
     return this.t.json({ method: 'GET', path: batchPath(id), signal: opts.signal }, BatchView);
   }

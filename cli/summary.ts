@@ -1,0 +1,106 @@
+import type { BatchEstimate, BatchList, BatchView } from '../client/index.js';
+import { isTerminal } from '../client/index.js';
+import { formatCount, formatDuration, formatUsd, plural, styleStatus, PLAIN, type Style } from './format.js';
+import { figures } from './progress.js';
+
+/** The human forms of the API's objects. Pure: a value and the time in, lines out. */
+
+const row = (key: string, value: string) => `  ${key.padEnd(9)} ${value}`;
+
+function when(iso: string, now: number): string {
+  const ms = Date.parse(iso) - now;
+  return `${iso} (${ms >= 0 ? `in ${formatDuration(ms)}` : `${formatDuration(-ms)} ago`})`;
+}
+
+/** How long the batch took, or has taken so far. */
+export function elapsed(b: BatchView, now: number): number {
+  return (b.completed_at ? Date.parse(b.completed_at) : now) - Date.parse(b.created_at);
+}
+
+export function batchSummary(b: BatchView, now: number, style: Style = PLAIN): string[] {
+  const f = figures(b);
+  const c = b.counts;
+  const lines = [`${style.bold(b.id)}  ${styleStatus(b.status, style)}`, row('model', `${b.model} (${b.provider})`)];
+  const failed = c.failed > 0 ? style.red(`${formatCount(c.failed)} failed`) : '0 failed';
+  lines.push(
+    row(
+      'items',
+      `${formatCount(f.done)}/${formatCount(f.total)} done (${f.percent}%): ${style.green(`${formatCount(c.succeeded)} succeeded`)}, ${failed}` +
+        `${c.cancelled > 0 ? `, ${formatCount(c.cancelled)} cancelled` : ''}${c.pending > 0 ? `, ${formatCount(c.pending)} pending` : ''}`,
+    ),
+  );
+  if (b.chunks) {
+    const ch = b.chunks;
+    lines.push(row('chunks', `${ch.completed}/${ch.total} done${isTerminal(b.status) ? '' : `, ${ch.running} running, ${ch.waiting} waiting`}`));
+  }
+  const cost = [`${formatUsd(b.cost.spent_usd)} spent`];
+  if (b.cost.limit_usd !== null) cost.push(`limit ${formatUsd(b.cost.limit_usd)}`);
+  if (!isTerminal(b.status)) {
+    if (b.cost.reserved_usd > 0) cost.push(`${formatUsd(b.cost.reserved_usd)} reserved`);
+    if (b.cost.estimated_total_usd !== null) cost.push(`~${formatUsd(b.cost.estimated_total_usd)} expected in all`);
+  }
+  lines.push(row('cost', cost.join(', ')));
+  lines.push(row('tokens', `${formatCount(b.usage.input_tokens)} in, ${formatCount(b.usage.output_tokens)} out`));
+  if (b.deadline) lines.push(row('deadline', when(b.deadline, now)));
+  lines.push(row('created', when(b.created_at, now)));
+  lines.push(row(isTerminal(b.status) ? 'took' : 'running', formatDuration(elapsed(b, now))));
+  if (b.eta && !isTerminal(b.status)) lines.push(row('eta', when(b.eta, now)));
+  if (b.error) lines.push(row('error', style.red(b.error)));
+  if (b.metadata && Object.keys(b.metadata).length > 0) lines.push(row('metadata', JSON.stringify(b.metadata)));
+  return lines;
+}
+
+/** What to run next once a batch has ended (or while it runs). */
+export function nextSteps(b: BatchView): string[] {
+  if (!isTerminal(b.status)) return [`follow it:  drover status ${b.id} --watch`];
+  const steps = [`results:    drover results ${b.id} --out results.csv`];
+  if (b.counts.failed > 0) steps.push(`failures:   drover results ${b.id} --status failed`);
+  return steps;
+}
+
+/** The short end-of-wait report: one line of status, counts, cost and duration. */
+export function finalLine(b: BatchView, now: number, style: Style = PLAIN): string {
+  const c = b.counts;
+  const parts = [`${b.id} ${styleStatus(b.status, style)} in ${formatDuration(elapsed(b, now))}`, `${formatCount(c.succeeded)}/${formatCount(c.total)} succeeded`];
+  if (c.failed > 0) parts.push(style.red(`${formatCount(c.failed)} failed`));
+  if (c.cancelled > 0) parts.push(`${formatCount(c.cancelled)} cancelled`);
+  parts.push(`cost ${formatUsd(b.cost.spent_usd)}${b.cost.limit_usd !== null ? ` (limit ${formatUsd(b.cost.limit_usd)})` : ''}`);
+  return parts.join(', ');
+}
+
+export function estimateSummary(e: BatchEstimate): string[] {
+  return [
+    row('model', `${e.model} (${e.provider})`),
+    row('items', `${formatCount(e.item_count)} in ${plural(e.chunks.count, 'chunk')}`),
+    row('input', `${formatCount(e.input_tokens)} tokens (${e.input_token_method})`),
+    row('output', `~${formatCount(e.output_tokens.typical)} tokens typical, at most ${formatCount(e.output_tokens.max)}`),
+    row('cost', `${formatUsd(e.cost.low_usd)} low, ${formatUsd(e.cost.expected_usd)} expected, ${formatUsd(e.cost.high_usd)} high`),
+    row(
+      'pricing',
+      `$${e.pricing.input_per_mtok} in / $${e.pricing.output_per_mtok} out per million tokens` +
+        `${e.pricing.batch_multiplier !== 1 ? `, x${e.pricing.batch_multiplier} on the batch API` : ''} (${e.pricing.source})`,
+    ),
+  ];
+}
+
+/** `drover list`: one batch per row, newest first. */
+export function batchTable(page: BatchList, now: number, style: Style = PLAIN): string[] {
+  if (page.data.length === 0) return ['no batches'];
+  const rows = page.data.map((b) => {
+    const f = figures(b);
+    return [b.id, b.status, `${formatCount(f.done)}/${formatCount(f.total)}`, formatUsd(b.cost.spent_usd), `${formatDuration(now - Date.parse(b.created_at))} ago`, b.model];
+  });
+  const head = ['ID', 'STATUS', 'DONE', 'COST', 'CREATED', 'MODEL'];
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  const fmt = (r: string[], styled = false) =>
+    r
+      .map((cell, i) => {
+        const padded = cell.padEnd(widths[i]!);
+        return styled && i === 1 ? padded.replace(cell, styleStatus(cell, style)) : padded;
+      })
+      .join('  ')
+      .trimEnd();
+  const lines = [style.dim(fmt(head)), ...rows.map((r) => fmt(r, true))];
+  if (page.next_cursor) lines.push(style.dim(`(more: --limit, or --cursor ${page.next_cursor})`));
+  return lines;
+}
