@@ -14,7 +14,7 @@ import type { BatchEstimate } from '../domain/responses.js';
 import { BATCH_PROVIDERS, chunkLimits, MEDIA_LIMITS, resolveModel, type ProviderName } from '../providers/limits.js';
 import { resolvePricing, type PriceOverrides } from '../providers/prices.js';
 import { insertBatch, setItemCount, type NewBatch } from '../store/batches.js';
-import { inTransaction, type Db } from '../store/db.js';
+import { inTransaction, type Db, type Queryable } from '../store/db.js';
 import { insertItems } from '../store/items.js';
 import type { BatchRow } from '../store/rows.js';
 import { ValidationError } from './errors.js';
@@ -296,9 +296,18 @@ export async function estimateNdjsonBatch(draft: BatchDraft, body: AsyncIterable
  * NDJSON body, one item per line: read as a stream and written in pages inside one transaction,
  * so a million-line upload never sits in memory. Any problem rolls everything back.
  */
-export async function storeNdjsonBatch(db: Db, tenantId: string, draft: BatchDraft, body: AsyncIterable<NumberedLine>): Promise<Stored> {
-  if (draft.settings.dry_run) return { estimate: await estimateNdjsonBatch(draft, body), created: false, batch: null };
+/**
+ * Lines to read, or a way to read them through a given connection: an uploaded file's lines are
+ * read inside the transaction that stores the items. Read through a second connection, they
+ * would wait forever behind that transaction on the embedded PostgreSQL, whose single session
+ * runs one transaction at a time.
+ */
+export type LineSource = AsyncIterable<NumberedLine> | ((q: Queryable) => AsyncIterable<NumberedLine>);
+
+export async function storeNdjsonBatch(db: Db, tenantId: string, draft: BatchDraft, source: LineSource): Promise<Stored> {
+  if (draft.settings.dry_run) return { estimate: await estimateNdjsonBatch(draft, typeof source === 'function' ? source(db) : source), created: false, batch: null };
   return inTransaction(db, async (tx) => {
+    const body = typeof source === 'function' ? source(tx) : source;
     const batch = await insertBatch(tx, newBatch(tenantId, draft, 0, null));
     if (!batch) return { batch: null, created: false };
     const { validator } = validatorFor(draft.settings, draft.provider);

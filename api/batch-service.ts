@@ -1,7 +1,7 @@
 import type { Readable } from 'node:stream';
 import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError, WorkflowUpdateFailedError, type Client } from '@temporalio/client';
 import { batchesByIds, findBatch, findBatchByIdempotencyKey, setLimits } from '../store/batches.js';
-import type { Db } from '../store/db.js';
+import type { Db, Queryable } from '../store/db.js';
 import { countResults, iterateResults, resultChanges, resultPage, resultForItem } from '../store/results.js';
 import { BatchStatus, TERMINAL_STATUSES, type BatchRow, type ResultRow, type ResultStatus } from '../store/rows.js';
 import type { LimitsPatch, PollPolicy } from '../workflows/contracts.js';
@@ -97,17 +97,17 @@ export class BatchService {
 
   async estimateFile(tenantId: string, body: Record<string, unknown>): Promise<BatchEstimate> {
     const { input_file_id: fileId, ...settings } = body;
-    return estimateNdjsonBatch(draftFromSettings(settings, this.config), await this.fileLines(tenantId, fileId));
+    return estimateNdjsonBatch(draftFromSettings(settings, this.config), (await this.fileLines(tenantId, fileId))(this.db));
   }
 
-  private async fileLines(tenantId: string, fileId: unknown): Promise<AsyncIterable<NumberedLine>> {
+  /** The file's lines, read through whichever connection the caller gives (see LineSource). */
+  private async fileLines(tenantId: string, fileId: unknown): Promise<(q: Queryable) => AsyncIterable<NumberedLine>> {
     if (typeof fileId !== 'string') throw new ValidationError([{ path: 'input_file_id', message: 'must be the id of an uploaded file' }]);
     const file = await findFile(this.db, tenantId, fileId);
     if (!file) throw new ValidationError([{ path: 'input_file_id', message: `no file ${fileId}` }]);
-    const db = this.db;
-    return (async function* () {
-      for await (const l of fileLines(db, file.id)) yield { lineNo: l.line_no, text: l.line };
-    })();
+    return async function* (q) {
+      for await (const l of fileLines(q, file.id)) yield { lineNo: l.line_no, text: l.line };
+    };
   }
 
   /**

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { createDb, type Db } from '../../store/db.js';
 import { migrate } from '../../store/migrate.js';
+import { startEmbeddedPostgres } from '../../stack/embedded-postgres.js';
 
 /** A server the tests may create databases on; CI and this machine have PostgreSQL on 5432. */
 const ADMIN_URL = process.env.TEST_DATABASE_ADMIN_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
@@ -32,6 +33,21 @@ export async function createTestDatabase(): Promise<TestDatabase> {
       await a.connect();
       await a.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
       await a.end();
+    },
+  };
+}
+
+/** The embedded store `npm run dev` uses without DATABASE_URL (PGlite over the wire), migrated. */
+export async function createEmbeddedDatabase(): Promise<TestDatabase> {
+  const pg = await startEmbeddedPostgres();
+  const db = createDb(pg.url);
+  await migrate(db);
+  return {
+    url: pg.url,
+    db,
+    async drop() {
+      await db.end();
+      await pg.stop();
     },
   };
 }

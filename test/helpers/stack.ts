@@ -11,7 +11,7 @@ import { startApi, type RunningApi } from '../../api/start.js';
 import { startEmulator, type Emulator } from '../../emulator/index.js';
 import { startTemporalDevServer, stopChild, type DevServer } from '../../stack/temporal-server.js';
 import { WORKFLOWS_PATH } from '../../workers/worker.js';
-import { createTestDatabase, type TestDatabase } from './db.js';
+import { createEmbeddedDatabase, createTestDatabase, type TestDatabase } from './db.js';
 
 const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -19,6 +19,8 @@ export interface StackOptions {
   processingMs?: number;
   /** Extra API settings (poll intervals, chunks per run). */
   api?: Record<string, string>;
+  /** The embedded PostgreSQL of `npm run dev` instead of the server on 5432. */
+  embeddedStore?: boolean;
 }
 
 export interface WorkerProcess {
@@ -49,7 +51,7 @@ export class TestStack {
   static async start(opts: StackOptions = {}): Promise<TestStack> {
     const [temporal, database, emulator, bundlePath] = await Promise.all([
       startTemporalDevServer(),
-      createTestDatabase(),
+      opts.embeddedStore ? createEmbeddedDatabase() : createTestDatabase(),
       startEmulator({ processingMs: opts.processingMs ?? 300 }),
       writeBundle(),
     ]);
