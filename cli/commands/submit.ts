@@ -28,7 +28,7 @@ ${BATCH_FLAGS_HELP}
 
 Examples
   drover submit reviews.jsonl -m gpt-4.1-mini --operation classify --categories positive,negative,neutral
-  drover submit tickets.csv -m gpt-4.1-mini --field urgency:categorical:low|high --field product:string
+  drover submit tickets.csv -m gpt-4.1-mini --field 'urgency:categorical:low|high' --field product:string
   drover submit docs.jsonl -m gpt-4.1-mini --operation summarize --max-words 50 --max-cost 20 --time-limit 6h
   drover submit rows.csv -m gpt-4.1-mini --prompt 'Translate to French: {text}' --detach
   drover submit items.jsonl --spec request.json --json | jq .counts`,
