@@ -293,10 +293,6 @@ export async function estimateNdjsonBatch(draft: BatchDraft, body: AsyncIterable
 }
 
 /**
- * NDJSON body, one item per line: read as a stream and written in pages inside one transaction,
- * so a million-line upload never sits in memory. Any problem rolls everything back.
- */
-/**
  * Lines to read, or a way to read them through a given connection: an uploaded file's lines are
  * read inside the transaction that stores the items. Read through a second connection, they
  * would wait forever behind that transaction on the embedded PostgreSQL, whose single session
@@ -304,6 +300,10 @@ export async function estimateNdjsonBatch(draft: BatchDraft, body: AsyncIterable
  */
 export type LineSource = AsyncIterable<NumberedLine> | ((q: Queryable) => AsyncIterable<NumberedLine>);
 
+/**
+ * NDJSON body, one item per line: read as a stream and written in pages inside one transaction,
+ * so a million-line upload never sits in memory. Any problem rolls everything back.
+ */
 export async function storeNdjsonBatch(db: Db, tenantId: string, draft: BatchDraft, source: LineSource): Promise<Stored> {
   if (draft.settings.dry_run) return { estimate: await estimateNdjsonBatch(draft, typeof source === 'function' ? source(db) : source), created: false, batch: null };
   return inTransaction(db, async (tx) => {

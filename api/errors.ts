@@ -32,7 +32,6 @@ export class NotFoundError extends AppError {
   }
 }
 
-
 /** The one error body every route answers with. */
 export function errorBody(type: string, message: string, issues?: Issue[]): ErrorBody {
   return { error: { type, message, ...(issues ? { issues } : {}) } };

@@ -68,7 +68,8 @@ const CompletionRequest = BatchSettings.omit({ dry_run: true, mode: true, idempo
   })
   .meta({ id: 'CompletionRequest' });
 
-const NdjsonSettings = BatchSettingsQuery.extend(
+/** The settings of an NDJSON body, in the query string; a JSON body carries them itself, so none is required here. */
+const NdjsonSettings = BatchSettingsQuery.partial().extend(
   Object.fromEntries(Object.keys(OperationFields).map((k) => [k, z.string().optional().meta({ description: 'Operation field; arrays and objects as JSON text.' })])),
 );
 
