@@ -434,8 +434,3 @@ export function openApiDocument(): Json {
   };
   return built;
 }
-
-/** Operations in document order, for the reference page. */
-export function documentedOperations(): ReadonlyArray<Pick<Operation, 'method' | 'path' | 'tag' | 'summary'>> {
-  return OPERATIONS;
-}

@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { basename, extname } from 'node:path';
 import { parseArgs, type ParseArgsOptionsConfig } from 'node:util';
 import { strictCompatible, type LimitsParams } from '../client/index.js';
+import { OPERATION_NAMES, type OperationName } from '../domain/operations.js';
 import { UsageError } from './errors.js';
 
 /**
@@ -206,9 +207,6 @@ export function parseMetadata(entries: readonly string[]): Record<string, string
 // The batch request
 // ---------------------------------------------------------------------------
 
-export const OPERATIONS = ['classify', 'extract', 'summarize', 'enrich', 'run'] as const;
-export type OperationName = (typeof OPERATIONS)[number];
-
 /** Flags that only one operation takes: giving one names the operation, so --operation may be left out. */
 const OPERATION_FLAGS: Record<string, OperationName> = {
   categories: 'classify',
@@ -237,7 +235,7 @@ function given(flags: Flags, name: string): boolean {
 
 function operationOf(flags: Flags, spec: Record<string, unknown>): OperationName | undefined {
   const named = str(flags, 'operation');
-  const explicit = named === undefined ? undefined : choice(named, OPERATIONS, '--operation');
+  const explicit = named === undefined ? undefined : choice(named, OPERATION_NAMES, '--operation');
   const implied = Object.entries(OPERATION_FLAGS).filter(([flag]) => given(flags, flag));
   for (const [flag, op] of implied) {
     if (explicit !== undefined && explicit !== op) throw new UsageError(`--${flag} is a flag of --operation ${op}, not ${explicit}`);
@@ -253,7 +251,7 @@ function operationOf(flags: Flags, spec: Record<string, unknown>): OperationName
     }
     return ops[0];
   }
-  return typeof spec.operation === 'string' && (OPERATIONS as readonly string[]).includes(spec.operation) ? (spec.operation as OperationName) : undefined;
+  return typeof spec.operation === 'string' && (OPERATION_NAMES as readonly string[]).includes(spec.operation) ? (spec.operation as OperationName) : undefined;
 }
 
 /** A `response_format.json_schema.name` from a file name: `invoice.schema.json` → `invoice_schema`. */

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, test } from 'node:test';
 import { TestStack } from '../helpers/stack.js';
+import { until } from '../helpers/wait.js';
 
 /**
  * `drover` as a user runs it: a child process against the real local stack (Temporal dev
@@ -30,7 +31,6 @@ interface Running {
   done: Promise<Run>;
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe('drover CLI against the local stack', () => {
   let stack: TestStack;
@@ -60,14 +60,6 @@ describe('drover CLI against the local stack', () => {
   }
 
   const drover = (...args: string[]) => start(args).done;
-
-  async function until(probe: () => boolean, what: string, timeoutMs = 30_000): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    while (!probe()) {
-      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-      await sleep(100);
-    }
-  }
 
   const batchCount = async () => (await stack.db.query<{ n: number }>('SELECT count(*)::int AS n FROM batches')).rows[0]!.n;
 
@@ -230,7 +222,7 @@ describe('drover CLI against the local stack', () => {
     stack.emulator.setFaults({ processing_ms: 20_000 });
     try {
       const watching = start(['submit', file('long.jsonl'), '--model', 'gpt-4.1-mini', '--mode', 'batch', '--chunk-size', '10', '--max-parallel-chunks', '1']);
-      await until(() => watching.stderr().includes('progress: '), 'the first progress line');
+      await until(() => watching.stderr().includes('progress: '), Boolean, { what: 'the first progress line', timeoutMs: 30_000 });
       watching.kill('SIGINT');
       const interrupted = await watching.done;
       assert.equal(interrupted.code, 130, interrupted.stderr);

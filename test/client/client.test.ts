@@ -19,13 +19,13 @@ import {
   type ItemInput,
 } from '../../client/index.js';
 import { TestStack } from '../helpers/stack.js';
+import { sleep, until } from '../helpers/wait.js';
 
 /**
  * The client against the real local stack: Temporal dev server, PostgreSQL, the provider
  * emulator, the API and a worker process. Nothing of Drover is mocked.
  */
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 const Review = z.object({
   label: z.enum(['positive', 'negative', 'neutral']),
@@ -35,16 +35,6 @@ const Review = z.object({
 
 function reviews(n: number, prefix: string): ItemInput[] {
   return Array.from({ length: n }, (_, i) => ({ id: `${prefix}${i}`, content: `Review ${i}: the kettle boils fast, but the lid, sadly, rattles "a lot".`, metadata: { row: i } }));
-}
-
-async function until<T>(probe: () => Promise<T>, ok: (v: T) => boolean, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await probe();
-    if (ok(v)) return v;
-    if (Date.now() > deadline) throw new Error(`condition not reached: ${JSON.stringify(v)}`);
-    await sleep(100);
-  }
 }
 
 /**

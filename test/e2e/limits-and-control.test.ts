@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { TestStack } from '../helpers/stack.js';
+import { sleep, until } from '../helpers/wait.js';
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 function items(n: number, prefix: string) {
   return Array.from({ length: n }, (_, i) => ({ id: `${prefix}${i}`, content: `Please summarise support ticket number ${i}: the parcel arrived late and the box was damaged.` }));
@@ -10,16 +10,6 @@ function items(n: number, prefix: string) {
 
 /** Dear prices make cents out of a few hundred tokens, so budget arithmetic is visible. */
 const PRICES = { input_per_mtok: 1000, output_per_mtok: 1000 };
-
-async function until<T>(probe: () => Promise<T>, ok: (v: T) => boolean, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await probe();
-    if (ok(v)) return v;
-    if (Date.now() > deadline) throw new Error(`condition not reached: ${JSON.stringify(v)}`);
-    await sleep(100);
-  }
-}
 
 describe('budgets, deadlines and live control', () => {
   let stack: TestStack;

@@ -3,6 +3,7 @@ import { createServer, type Server } from 'node:http';
 import { after, before, describe, test } from 'node:test';
 import { SIGNATURE_HEADER, verifyWebhook } from '../../domain/webhook-signature.js';
 import { TestStack } from '../helpers/stack.js';
+import { until } from '../helpers/wait.js';
 
 interface Delivery {
   body: string;
@@ -30,14 +31,6 @@ function receiver(failFirst: number): Promise<{ url: string; deliveries: Deliver
   return new Promise((resolve) =>
     server.listen(0, '127.0.0.1', () => resolve({ url: `http://127.0.0.1:${(server.address() as { port: number }).port}/hooks/drover`, deliveries, server })),
   );
-}
-
-async function until(check: () => boolean, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error('condition not reached');
-    await new Promise((r) => setTimeout(r, 50));
-  }
 }
 
 describe('webhooks', () => {

@@ -1,14 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { TestStack } from '../helpers/stack.js';
-
-async function until(check: () => boolean | Promise<boolean>, timeoutMs = 60_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error('condition not reached in time');
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
+import { until } from '../helpers/wait.js';
 
 describe('a worker killed mid-batch', () => {
   let stack: TestStack;
@@ -33,13 +26,13 @@ describe('a worker killed mid-batch', () => {
     const id = created.body.id;
 
     // First kill: while chunks are being submitted.
-    await until(() => stack.emulator.stats().files_uploaded >= 1);
+    await until(() => stack.emulator.stats().files_uploaded >= 1, Boolean, { intervalMs: 10 });
     await worker.kill('SIGKILL');
     const uploadsAtFirstKill = stack.emulator.stats().files_uploaded;
     worker = await stack.startWorker();
 
     // Second kill: once results are being written, i.e. during collect.
-    await until(async () => (await stack.db.query('SELECT count(*)::int AS n FROM results WHERE batch_id = $1', [id])).rows[0].n > 0);
+    await until(async () => (await stack.db.query('SELECT count(*)::int AS n FROM results WHERE batch_id = $1', [id])).rows[0].n > 0, Boolean, { intervalMs: 10 });
     await worker.kill('SIGKILL');
     worker = await stack.startWorker();
 
