@@ -4,14 +4,17 @@ import { ChunkPlanner } from '../domain/chunk-plan.js';
 import { choosePath } from '../domain/choose-path.js';
 import { BATCH_PROVIDERS, chunkLimits, type ProviderName } from '../providers/limits.js';
 import { findBatchById, finishBatch as storeFinish, markBatchRunning } from '../store/batches.js';
-import { saveChunks } from '../store/chunks.js';
+import { chunkEstimatePage, saveChunks } from '../store/chunks.js';
 import type { Db } from '../store/db.js';
 import { itemSizesPage } from '../store/items.js';
 import type { BatchRow } from '../store/rows.js';
-import type { FinishBatchInput, PlanResult, StopReason } from '../workflows/contracts.js';
+import type { ChunkEstimatePage, FinishBatchInput, FinishBatchResult, PlanResult, StopReason } from '../workflows/contracts.js';
+import { closingStatus } from '../workflows/batch-ledger.js';
 import { estimateCost, outputTokensPerItem } from '../domain/estimate.js';
-import { closeUnfinished } from '../store/results.js';
+import { closeUnfinished, tallyRange } from '../store/results.js';
 import type { ItemError } from '../store/rows.js';
+
+const NO_OUTCOME: ItemError = { code: 'not_processed', message: 'the batch ended before this item got an outcome' };
 
 const STOP_ERRORS: Record<StopReason, ItemError> = {
   cancelled: { code: 'batch_cancelled', message: 'the batch was cancelled before this item finished' },
@@ -57,19 +60,33 @@ export function createBatchActivities(db: Db) {
       });
       await saveChunks(db, batch.tenant_id, batchId, chunks);
       await markBatchRunning(db, batchId, chunks.length);
-      return { chunkCount: chunks.length, expectedUsd: chunks.map((c) => c.est_cost_usd), reserveUsd: chunks.map((c) => c.max_cost_usd) };
+      return { chunkCount: chunks.length, expectedUsd: chunks.reduce((sum, c) => sum + c.est_cost_usd, 0) };
+    },
+
+    /** Per-chunk estimates of a page of the plan: the batch reserves each chunk's before it starts. */
+    async chunkEstimates({ batchId, from, count }: { batchId: string; from: number; count: number }): Promise<ChunkEstimatePage> {
+      return { from, ...(await chunkEstimatePage(db, batchId, from, count)) };
     },
 
     /**
-     * Records the final status and totals; when the batch stopped early, closes the items that
-     * never got an outcome as cancelled with the reason. Idempotent.
+     * Closes every item still without an outcome (with the stop reason, or as failed when the
+     * batch ended without one, which only a chunk lost to the store can cause), then records
+     * the status and the totals the store counts. Idempotent; returns what it recorded.
      */
-    async finishBatch(input: FinishBatchInput): Promise<void> {
+    async finishBatch(input: FinishBatchInput): Promise<FinishBatchResult> {
+      const batch = await loadBatch(db, input.batchId);
       if (input.stopReason) {
-        const batch = await loadBatch(db, input.batchId);
         await closeUnfinished(db, batch.tenant_id, input.batchId, STOP_ERRORS[input.stopReason]);
+      } else {
+        await closeUnfinished(db, batch.tenant_id, input.batchId, input.failed ? { code: 'batch_failed', message: input.error ?? 'the batch failed' } : NO_OUTCOME, {
+          status: 'failed',
+        });
       }
-      await storeFinish(db, input.batchId, { ...input, cost_usd: input.costUsd });
+      const t = await tallyRange(db, input.batchId);
+      const totals = { succeeded: t.succeeded, failed: t.failed, cancelled: t.cancelled, usage: t.usage, costUsd: t.cost_usd };
+      const status = input.failed ? 'failed' : closingStatus(input.stopReason, totals);
+      await storeFinish(db, input.batchId, { status, ...totals, cost_usd: totals.costUsd, ...(input.error ? { error: input.error } : {}) });
+      return { status, ...totals };
     },
   };
 }

@@ -1,5 +1,5 @@
 import { Context, log } from '@temporalio/activity';
-import { ApplicationFailure } from '@temporalio/common';
+import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import type { PromptSpec } from '../domain/batch-spec.js';
 import { buildMessages, type StoredInput } from '../domain/prompt.js';
 import type { ProviderName } from '../providers/limits.js';
@@ -12,9 +12,9 @@ import { toResult } from './outcomes.js';
 import { getChunk } from '../store/chunks.js';
 import type { Db } from '../store/db.js';
 import { unfinishedItems } from '../store/items.js';
-import { findJob, jobKey, recordInputFile, recordProviderBatch, reserveJob, setJobStatus } from '../store/provider-jobs.js';
-import { markUnanswered, tallyAttempt, upsertResults, type NewResult } from '../store/results.js';
-import type { AttemptTally, ChunkRef, CollectChunkInput, PollResult, SubmitChunkResult } from '../workflows/contracts.js';
+import { findJob, jobKey, markCreating, recordInputFile, recordProviderBatch, requestCancel, reserveJob, setJobStatus } from '../store/provider-jobs.js';
+import { closeUnfinished, markUnanswered, tallyAttempt, tallyRange, upsertResults, type AttemptTally as StoreAttemptTally, type NewResult } from '../store/results.js';
+import type { AttemptTally, ChunkRef, CloseChunkInput, CollectChunkInput, PollResult, ReconciledChunk, SubmitChunkResult, Tally } from '../workflows/contracts.js';
 import { costOf } from '../domain/pricing.js';
 import { loadBatch } from './batches.js';
 import { withHeartbeat } from './heartbeat.js';
@@ -67,8 +67,8 @@ export function createChunkActivities(db: Db, providers: Providers) {
           const found = await asProviderCall(provider, () => provider.findBatch(key, hint));
           if (found) {
             log.warn('found provider batch created by an earlier try', { key, providerBatchId: found });
-            await recordProviderBatch(db, key, found);
-            return { providerBatchId: found, itemCount: job.item_count, path: 'batch' as const };
+            const recorded = await recordProviderBatch(db, key, found);
+            return { providerBatchId: recorded.providerBatchId, itemCount: job.item_count, path: 'batch' as const };
           }
         }
         const requests = toBatchRequests(batch.spec, items);
@@ -77,16 +77,29 @@ export function createChunkActivities(db: Db, providers: Providers) {
           staged = await asProviderCall(provider, () => provider.stageInput(key, requests));
           if (staged) await recordInputFile(db, key, staged);
         }
-        await setJobStatus(db, key, 'creating');
-        const providerBatchId = await asProviderCall(provider, () => provider.createBatch(key, requests, staged));
-        await recordProviderBatch(db, key, providerBatchId);
-        return { providerBatchId, itemCount: job.item_count, path: 'batch' as const };
+        // The last moment to stop for free: a cancel that reached this activity, or one that
+        // marked the job (the chunk is being cancelled while this try still runs), ends it here.
+        if (Context.current().cancellationSignal.aborted) throw new CancelledFailure('the chunk was cancelled before its provider batch was created');
+        if (!(await markCreating(db, key))) {
+          throw ApplicationFailure.nonRetryable('the chunk was cancelled before its provider batch was created', 'SubmitCancelled');
+        }
+        const created = await asProviderCall(provider, () => provider.createBatch(key, requests, staged));
+        const recorded = await recordProviderBatch(db, key, created);
+        if (recorded.providerBatchId !== created || recorded.cancelRequested) {
+          // Another live try recorded its batch first, or a cancel looked before this one
+          // existed: this batch is nobody's, so it is cancelled before it can bill.
+          log.warn('cancelling a provider batch nobody will collect', { key, providerBatchId: created, recorded: recorded.providerBatchId });
+          await asProviderCall(provider, () => provider.cancel(created));
+        }
+        return { providerBatchId: recorded.providerBatchId, itemCount: job.item_count, path: 'batch' as const };
       });
     },
 
+    /** A provider batch that no longer exists (404) is over: collect finds it gone and resends its items. */
     async pollProviderBatch({ batchId, providerBatchId }: { batchId: string; providerBatchId: string }): Promise<PollResult> {
       const provider = providerFor((await loadBatch(db, batchId)).provider);
-      const s = await asProviderCall(provider, () => provider.retrieve(providerBatchId));
+      const s = await retrieveOrGone(provider, providerBatchId);
+      if (!s) return { state: 'vanished', terminal: true, counts: { total: 0, completed: 0, failed: 0 } };
       return { state: s.state, terminal: s.terminal, counts: s.counts };
     },
 
@@ -106,7 +119,17 @@ export function createChunkActivities(db: Db, providers: Providers) {
       const outcome = { final: input.final, stopping: input.stopping ?? false };
 
       return withHeartbeat(async () => {
-        const status = await asProviderCall(provider, () => provider.retrieve(input.providerBatchId));
+        const status = await retrieveOrGone(provider, input.providerBatchId);
+        if (!status) {
+          // The provider lost the batch (expired from its store, or an emulator restarted): what
+          // it never answered is sent again by the next attempt, or fails on the last one.
+          await markUnanswered(db, batch.tenant_id, input.batchId, chunk, input.attempt, outcome.stopping ? 'cancelled' : input.final ? 'failed' : 'pending', {
+            code: 'provider_batch_vanished',
+            message: `the provider no longer knows batch ${input.providerBatchId}`,
+          });
+          await setJobStatus(db, key, 'collected:vanished');
+          return attemptTally(await tallyAttempt(db, input.batchId, chunk, input.attempt));
+        }
         let page: NewResult[] = [];
         const flush = async () => {
           await upsertResults(db, batch.tenant_id, input.batchId, input.attempt, page);
@@ -130,28 +153,62 @@ export function createChunkActivities(db: Db, providers: Providers) {
           message: status.error ?? `the provider batch ended ${status.state} without a result for this item`,
         });
         await setJobStatus(db, key, `collected:${status.state}`);
-        const t = await tallyAttempt(db, input.batchId, chunk, input.attempt);
-        return { succeeded: t.succeeded, failed: t.failed, cancelled: t.cancelled, pending: t.pending, usage: t.usage, costUsd: t.cost_usd };
+        return attemptTally(await tallyAttempt(db, input.batchId, chunk, input.attempt));
       });
     },
 
-    /** What one attempt of a chunk wrote so far: how a cancelled realtime attempt still reports. */
-    async tallyChunk(ref: ChunkRef): Promise<AttemptTally> {
-      const chunk = await getChunk(db, ref.batchId, ref.chunkIndex);
-      const t = await tallyAttempt(db, ref.batchId, chunk, ref.attempt);
-      return { succeeded: t.succeeded, failed: t.failed, cancelled: t.cancelled, pending: t.pending, usage: t.usage, costUsd: t.cost_usd };
+    /** Every item of a chunk by outcome, all attempts counted: what a chunk reports when it ends. */
+    async tallyChunkRange({ batchId, chunkIndex }: { batchId: string; chunkIndex: number }): Promise<Tally> {
+      return chunkTally(await tallyRange(db, batchId, await getChunk(db, batchId, chunkIndex)));
+    },
+
+    /** Ends a chunk that failed: its items without an outcome are closed with the reason. */
+    async closeChunk(input: CloseChunkInput): Promise<Tally> {
+      return closeChunkItems(input);
     },
 
     /**
-     * Cancels the provider batch of one chunk attempt, if it was created (looked up by key, so a
-     * submit interrupted before returning is covered) and is not over yet. Returns its id.
+     * The batch's safety net: looks its running chunks up in Temporal and closes each one that has
+     * ended without reporting (terminated from the UI, timed out, failed where its own code could
+     * not catch it), so the batch never waits on a chunk that will not come back.
+     */
+    async reconcileChunks({ batchId, chunkIndexes }: { batchId: string; chunkIndexes: number[] }): Promise<ReconciledChunk[]> {
+      const client = Context.current().client;
+      const closed: ReconciledChunk[] = [];
+      for (const chunkIndex of chunkIndexes) {
+        let state: string;
+        try {
+          state = (await client.workflow.getHandle(`${batchId}/chunk-${chunkIndex}`).describe()).status.name;
+        } catch (err) {
+          if ((err as Error).name !== 'WorkflowNotFoundError') throw err;
+          state = 'NOT_FOUND';
+        }
+        if (state === 'RUNNING') continue;
+        const error = `the chunk workflow ended ${state.toLowerCase()} without reporting`;
+        const tally = await closeChunkItems({ batchId, chunkIndex, status: 'failed', error: { code: 'chunk_failed', message: error } });
+        closed.push({ chunkIndex, tally, error });
+      }
+      return closed;
+    },
+    /**
+     * Cancels the provider batch of one chunk attempt and returns its id. The job is marked first,
+     * so a submit still running can no longer create; a job caught `creating` may have made a
+     * batch whose id was never recorded, so it is looked up at the provider by key.
      */
     async cancelChunk(ref: ChunkRef): Promise<{ providerBatchId: string | null }> {
-      const job = await findJob(db, jobKey(ref.batchId, ref.chunkIndex, ref.attempt));
-      if (!job?.provider_batch_id) return { providerBatchId: null };
-      const id = job.provider_batch_id;
-      const provider = providerFor(job.provider);
-      const status = await asProviderCall(provider, () => provider.retrieve(id));
+      const batch = await loadBatch(db, ref.batchId);
+      const key = jobKey(ref.batchId, ref.chunkIndex, ref.attempt);
+      const job = await requestCancel(db, { tenant_id: batch.tenant_id, batch_id: ref.batchId, chunk_idx: ref.chunkIndex, attempt: ref.attempt, provider: batch.provider });
+      let id = job.provider_batch_id;
+      const provider = providers.batch[job.provider as ProviderName];
+      if (!provider) return { providerBatchId: id };
+      if (!id && job.status === 'creating') {
+        const found = await asProviderCall(provider, () => provider.findBatch(key, { createdAfter: job.updated_at, requestCount: job.item_count }));
+        if (found) id = (await recordProviderBatch(db, key, found)).providerBatchId;
+      }
+      if (!id) return { providerBatchId: null };
+      const status = await retrieveOrGone(provider, id);
+      if (!status) return { providerBatchId: null };
       if (!status.terminal && status.state !== 'cancelling') {
         await asProviderCall(provider, () => provider.cancel(id));
         log.info('cancelled provider batch', { providerBatchId: id, chunkIndex: ref.chunkIndex });
@@ -159,6 +216,31 @@ export function createChunkActivities(db: Db, providers: Providers) {
       return { providerBatchId: id };
     },
   };
+
+  async function closeChunkItems(input: CloseChunkInput): Promise<Tally> {
+    const batch = await loadBatch(db, input.batchId);
+    const chunk = await getChunk(db, input.batchId, input.chunkIndex);
+    await closeUnfinished(db, batch.tenant_id, input.batchId, input.error, { status: input.status, range: chunk });
+    return chunkTally(await tallyRange(db, input.batchId, chunk));
+  }
+
+  /** The provider's view of a batch, or null when it answers that there is no such batch. */
+  async function retrieveOrGone(provider: BatchProvider, id: string) {
+    try {
+      return await provider.retrieve(id);
+    } catch (err) {
+      if (provider.classifyError(err)?.status === 404) return null;
+      return asProviderCall(provider, () => Promise.reject(err));
+    }
+  }
+}
+
+function attemptTally(t: StoreAttemptTally): AttemptTally {
+  return { succeeded: t.succeeded, failed: t.failed, cancelled: t.cancelled, pending: t.pending, usage: t.usage, costUsd: t.cost_usd };
+}
+
+function chunkTally(t: StoreAttemptTally): Tally {
+  return { succeeded: t.succeeded, failed: t.failed, cancelled: t.cancelled, usage: t.usage, costUsd: t.cost_usd };
 }
 
 /** The chat request for one stored item under the batch's prompt spec. */

@@ -39,3 +39,13 @@ export async function getChunk(db: Queryable, batchId: string, idx: number): Pro
   if (!rows[0]) throw new Error(`chunk ${idx} of batch ${batchId} is not planned`);
   return rows[0];
 }
+
+/** Per-chunk estimates of up to `count` chunks from `from`: the batch reads its plan a page at a time. */
+export async function chunkEstimatePage(db: Queryable, batchId: string, from: number, count: number): Promise<{ expectedUsd: number[]; reserveUsd: number[] }> {
+  const { rows } = await db.query('SELECT est_cost_usd, max_cost_usd FROM chunks WHERE batch_id = $1 AND idx >= $2 ORDER BY idx LIMIT $3', [
+    batchId,
+    from,
+    count,
+  ]);
+  return { expectedUsd: rows.map((r) => Number(r.est_cost_usd)), reserveUsd: rows.map((r) => Number(r.max_cost_usd)) };
+}

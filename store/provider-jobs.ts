@@ -11,6 +11,7 @@ export const ProviderJobRow = z.object({
   provider_batch_id: z.string().nullable(),
   status: z.string(),
   item_count: z.int(),
+  cancel_requested: z.boolean(),
   updated_at: z.date(),
 });
 export type ProviderJobRow = z.infer<typeof ProviderJobRow>;
@@ -43,11 +44,54 @@ export async function recordInputFile(db: Queryable, key: string, fileId: string
   await db.query(`UPDATE provider_jobs SET input_file_id = $2, status = 'uploaded', updated_at = now() WHERE job_key = $1`, [key, fileId]);
 }
 
-export async function recordProviderBatch(db: Queryable, key: string, providerBatchId: string): Promise<void> {
-  await db.query(
-    `UPDATE provider_jobs SET provider_batch_id = $2, status = 'submitted', updated_at = now() WHERE job_key = $1`,
+/**
+ * Records the provider batch of a job unless one is recorded already, and returns the one that
+ * stands. Two live tries of one submit (a stalled worker outlived by its retry) can both create:
+ * the first to record wins, and the loser sees another id and cancels its own.
+ */
+export async function recordProviderBatch(db: Queryable, key: string, providerBatchId: string): Promise<{ providerBatchId: string; cancelRequested: boolean }> {
+  const { rows } = await db.query(
+    `WITH won AS (
+       UPDATE provider_jobs SET provider_batch_id = $2, status = 'submitted', updated_at = now()
+       WHERE job_key = $1 AND provider_batch_id IS NULL RETURNING provider_batch_id, cancel_requested)
+     SELECT provider_batch_id, cancel_requested FROM won
+     UNION ALL SELECT provider_batch_id, cancel_requested FROM provider_jobs WHERE job_key = $1 AND NOT EXISTS (SELECT 1 FROM won)`,
     [key, providerBatchId],
   );
+  const row = rows[0] as { provider_batch_id: string; cancel_requested: boolean } | undefined;
+  if (!row) throw new Error(`provider job ${key} is not in the store`);
+  return { providerBatchId: row.provider_batch_id, cancelRequested: row.cancel_requested };
+}
+
+/**
+ * Moves a job to `creating` just before the paid create call, unless a cancel asked first: false
+ * means the chunk is being cancelled and nothing may be created.
+ */
+export async function markCreating(db: Queryable, key: string): Promise<boolean> {
+  const { rowCount } = await db.query(
+    `UPDATE provider_jobs SET status = 'creating', updated_at = now() WHERE job_key = $1 AND NOT cancel_requested`,
+    [key],
+  );
+  return (rowCount ?? 0) > 0;
+}
+
+/**
+ * Marks a job cancelled before the cancel looks for its provider batch. A job that does not exist
+ * yet is created marked, so a submit that claims the key later finds the mark and stops. The
+ * mark leaves `updated_at` alone: it dates the `creating` step that provider lookups start from.
+ */
+export async function requestCancel(
+  db: Queryable,
+  j: { tenant_id: string; batch_id: string; chunk_idx: number; attempt: number; provider: string },
+): Promise<ProviderJobRow> {
+  const key = jobKey(j.batch_id, j.chunk_idx, j.attempt);
+  const { rows } = await db.query(
+    `INSERT INTO provider_jobs (tenant_id, batch_id, chunk_idx, attempt, provider, job_key, status, item_count, cancel_requested)
+     VALUES ($1, $2, $3, $4, $5, $6, 'cancelled', 0, true)
+     ON CONFLICT (job_key) DO UPDATE SET cancel_requested = true RETURNING *`,
+    [j.tenant_id, j.batch_id, j.chunk_idx, j.attempt, j.provider, key],
+  );
+  return ProviderJobRow.parse(rows[0]);
 }
 
 export async function setJobStatus(db: Queryable, key: string, status: string): Promise<void> {

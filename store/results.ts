@@ -115,6 +115,42 @@ export async function tallyAttempt(db: Queryable, batchId: string, range: { seq_
   };
 }
 
+/**
+ * Every item of a range (or of the whole batch) by its outcome, with the cost and usage of all
+ * its attempts: what a chunk or a batch reports when it ends, so the workflow's counts are the
+ * store's.
+ */
+export async function tallyRange(db: Queryable, batchId: string, range?: { seq_start: number; seq_end: number }): Promise<AttemptTally> {
+  const { rows } = await db.query(
+    `SELECT count(*) FILTER (WHERE r.status = 'succeeded')::int AS succeeded,
+            count(*) FILTER (WHERE r.status = 'failed')::int AS failed,
+            count(*) FILTER (WHERE r.status = 'cancelled')::int AS cancelled,
+            count(*) FILTER (WHERE r.seq IS NULL OR r.status = 'pending')::int AS pending,
+            COALESCE(sum(r.prior_cost_usd + r.cost_usd), 0) AS cost_usd,
+            COALESCE(sum((add_usage(r.prior_usage, r.usage)->>'input_tokens')::bigint), 0) AS input_tokens,
+            COALESCE(sum((add_usage(r.prior_usage, r.usage)->>'cached_input_tokens')::bigint), 0) AS cached_input_tokens,
+            COALESCE(sum((add_usage(r.prior_usage, r.usage)->>'output_tokens')::bigint), 0) AS output_tokens,
+            COALESCE(sum((add_usage(r.prior_usage, r.usage)->>'reasoning_tokens')::bigint), 0) AS reasoning_tokens
+     FROM items i LEFT JOIN results r ON r.batch_id = i.batch_id AND r.seq = i.seq
+     WHERE i.batch_id = $1 AND i.seq >= $2 AND i.seq < $3`,
+    [batchId, range?.seq_start ?? 0, range?.seq_end ?? 2 ** 31 - 1],
+  );
+  const r = rows[0];
+  return {
+    succeeded: r.succeeded,
+    failed: r.failed,
+    cancelled: r.cancelled,
+    pending: r.pending,
+    cost_usd: Number(r.cost_usd),
+    usage: {
+      input_tokens: Number(r.input_tokens),
+      cached_input_tokens: Number(r.cached_input_tokens),
+      output_tokens: Number(r.output_tokens),
+      reasoning_tokens: Number(r.reasoning_tokens),
+    },
+  };
+}
+
 const RESULT_SELECT = `SELECT i.seq, i.item_id, COALESCE(r.status, 'pending') AS status, r.output, r.error,
     add_usage(r.prior_usage, r.usage) AS usage, COALESCE(r.prior_cost_usd + r.cost_usd, 0) AS cost_usd, r.attempt, r.path, r.citations, i.metadata
   FROM items i LEFT JOIN results r ON r.batch_id = i.batch_id AND r.seq = i.seq`;
@@ -180,14 +216,20 @@ export async function countResults(db: Queryable, batchId: string): Promise<Reco
  * When a batch stops early (cancelled, deadline, budget), items that never got a final outcome
  * are closed as `cancelled` with the reason, so every item is reported and none stays pending.
  */
-export async function closeUnfinished(db: Queryable, tenantId: string, batchId: string, error: ItemError): Promise<number> {
+export async function closeUnfinished(
+  db: Queryable,
+  tenantId: string,
+  batchId: string,
+  error: ItemError,
+  opts: { status?: 'cancelled' | 'failed'; range?: { seq_start: number; seq_end: number } } = {},
+): Promise<number> {
   const { rowCount } = await db.query(
     `INSERT INTO results (tenant_id, batch_id, seq, status, error, attempt)
-     SELECT $1, i.batch_id, i.seq, 'cancelled', $3::jsonb, COALESCE(r.attempt, 0) FROM items i
+     SELECT $1, i.batch_id, i.seq, $4, $3::jsonb, COALESCE(r.attempt, 0) FROM items i
      LEFT JOIN results r ON r.batch_id = i.batch_id AND r.seq = i.seq
-     WHERE i.batch_id = $2 AND (r.seq IS NULL OR r.status = 'pending')
-     ON CONFLICT (batch_id, seq) DO UPDATE SET status = 'cancelled', error = EXCLUDED.error, updated_at = now()`,
-    [tenantId, batchId, JSON.stringify(error)],
+     WHERE i.batch_id = $2 AND i.seq >= $5 AND i.seq < $6 AND (r.seq IS NULL OR r.status = 'pending')
+     ON CONFLICT (batch_id, seq) DO UPDATE SET status = EXCLUDED.status, error = EXCLUDED.error, updated_at = now()`,
+    [tenantId, batchId, JSON.stringify(error), opts.status ?? 'cancelled', opts.range?.seq_start ?? 0, opts.range?.seq_end ?? 2 ** 31 - 1],
   );
   return rowCount ?? 0;
 }

@@ -51,19 +51,33 @@ export interface LimitsPatch {
   deadlineMs?: number | null;
 }
 
-/** Per-chunk cost estimates from planning: `expected` for forecasts, `reserve` for budgets. */
-export interface ChunkEstimates {
+/** A chunk started and not yet reported, with what it reserved and is expected to cost. */
+export interface InFlightChunk {
+  chunkIndex: number;
+  reserveUsd: number;
+  expectedUsd: number;
+}
+
+/** Per-chunk estimates of consecutive chunks from `from`, read from the store a page at a time. */
+export interface ChunkEstimatePage {
+  from: number;
   expectedUsd: number[];
   reserveUsd: number[];
 }
 
-/** What a batch run carries into its next run on continue-as-new. */
-export interface BatchRunState {
+/**
+ * What a batch run carries into its next run on continue-as-new: sums and the chunks in flight
+ * (bounded by the window), never per-chunk arrays, so it stays small at any batch size.
+ */
+export interface LedgerState {
+  /** -1 until the batch is planned. */
   chunkCount: number;
   nextChunk: number;
-  inFlight: number[];
+  inFlight: InFlightChunk[];
   totals: Tally;
-  estimates: ChunkEstimates;
+  /** Expected cost of the whole plan, and of the chunks started so far: what the forecast uses. */
+  plannedExpectedUsd: number;
+  startedExpectedUsd: number;
   limits: Limits;
   paused: boolean;
   stopReason: StopReason | null;
@@ -81,7 +95,12 @@ export interface ProcessBatchInput {
   webhook?: boolean;
   /** Chunks started per run before continue-as-new; keeps each history far below 4,096 events. */
   chunksPerRun?: number;
-  state?: BatchRunState;
+  /**
+   * How long the batch waits on its chunks before it asks Temporal whether they still run: a
+   * chunk that was terminated or failed without reporting is then closed, so nothing hangs.
+   */
+  reconcileMs?: number;
+  state?: LedgerState;
 }
 
 export interface ProcessBatchResult extends Tally {
@@ -110,6 +129,13 @@ export interface ProcessChunkInput {
 
 export interface ChunkCompletion extends Tally {
   chunkIndex: number;
+  /** Set when the chunk failed: why its unfinished items were closed as failed. */
+  error?: string;
+}
+
+/** A chunk's final tally; `error` says why it failed, when it did. */
+export interface ChunkResult extends Tally {
+  error?: string;
 }
 
 export interface BatchProgress extends Tally {
@@ -121,8 +147,10 @@ export interface BatchProgress extends Tally {
   paused: boolean;
   chunks: { total: number; completed: number; running: number; waiting: number };
   startedAtMs: number;
-  /** Epoch ms when the batch should finish at its pace so far; null until there is a pace. */
+  /** Epoch ms when the batch should finish at its pace so far; null until there is a pace, or while it waits. */
   etaMs: number | null;
+  /** While awaiting budget: what the next chunk needs reserved and what the limit leaves free. */
+  budget?: { neededUsd: number; freeUsd: number } | null;
 }
 
 // Activity contracts
@@ -133,8 +161,25 @@ export interface ChunkRef {
   attempt: number;
 }
 
-export interface PlanResult extends ChunkEstimates {
+export interface PlanResult {
   chunkCount: number;
+  /** Expected cost of every chunk together; per-chunk figures stay in the store. */
+  expectedUsd: number;
+}
+
+/** A chunk the batch found closed without having reported, closed in the store in turn. */
+export interface ReconciledChunk {
+  chunkIndex: number;
+  tally: Tally;
+  error: string;
+}
+
+/** How a chunk ends: its unfinished items are closed with this status and reason. */
+export interface CloseChunkInput {
+  batchId: string;
+  chunkIndex: number;
+  status: 'failed' | 'cancelled';
+  error: { code: string; message: string };
 }
 
 export interface SubmitChunkResult {
@@ -168,10 +213,16 @@ export interface AttemptTally extends Tally {
   pending: number;
 }
 
-export interface FinishBatchInput extends Tally {
+export interface FinishBatchInput {
   batchId: string;
-  status: BatchStatus;
+  /** The batch could not run at all (planning failed): it ends `failed` with `error`. */
+  failed?: boolean;
   error?: string;
   /** Set when the batch stopped early: items without an outcome are closed with this reason. */
   stopReason?: StopReason;
+}
+
+/** The closing status and counts, read from the store after every item got an outcome. */
+export interface FinishBatchResult extends Tally {
+  status: BatchStatus;
 }

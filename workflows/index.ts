@@ -1,3 +1,4 @@
 /** The worker's `workflowsPath` target: every workflow type Drover registers. */
 export { processBatchWorkflow } from './process-batch.js';
 export { processChunkWorkflow } from './process-chunk.js';
+export { deliverWebhookWorkflow } from './deliver-webhook.js';

@@ -1,121 +1,159 @@
-import {
-  CancellationScope,
-  continueAsNew,
-  getExternalWorkflowHandle,
-  isCancellation,
-  log,
-  proxyActivities,
-  sleep,
-  workflowInfo,
-} from '@temporalio/workflow';
-import type { createActivities } from '../activities/index.js';
-import { quickOptions, realtimeOptions, transferOptions } from './activity-options.js';
-import type { ChunkRunState, PollPolicy, ProcessChunkInput, Tally } from './contracts.js';
+import { CancellationScope, continueAsNew, getExternalWorkflowHandle, isCancellation, log, sleep, workflowInfo } from '@temporalio/workflow';
+import type { ChunkResult, ChunkRunState, CloseChunkInput, PollPolicy, ProcessChunkInput, Tally } from './contracts.js';
 import { chunkCompletedSignal } from './definitions.js';
+import { quick, realtime, transfer } from './proxies.js';
 import { addTally, ZERO_TALLY } from './tally.js';
 
-type Activities = ReturnType<typeof createActivities>;
-const transfer = proxyActivities<Activities>(transferOptions);
-const quick = proxyActivities<Activities>(quickOptions);
-const realtime = proxyActivities<Activities>(realtimeOptions);
-
 /**
- * Runs one chunk through the provider's native batch API:
+ * Runs one chunk through the provider's native batch API (or realtime calls):
  * submit → poll on durable timers with backoff → collect, then resubmits only the items that
  * failed retryably, up to `maxAttempts`. Reports its tally to the batch by signal.
  *
- * Cancelled (by its batch, on cancel, deadline or budget): cancels the provider batch, waits
- * for it to end, collects the partial results and closes what did not finish as cancelled.
+ * Every way out reports to the batch, so a batch never waits on a chunk for ever:
+ * - cancelled (by its batch, on cancel, deadline or budget): cancels the provider batch, waits
+ *   for it to end and collects the partial results; the batch closes what did not finish;
+ * - failed (a provider that refuses the request, retries run out, a batch that cannot be read):
+ *   cancels whatever provider batch the attempt made and closes its unfinished items as failed,
+ *   with the reason.
+ * The tally it reports is read back from the store, so it is what the results say.
  *
  * Idempotency: every provider batch is keyed by (batch, chunk, attempt), so a retried submit
  * finds the batch it created; collect writes at most one row per item.
  * Continue-as-new: while polling, when Temporal suggests it (a day of polls), carrying
  * `state`, which includes the provider batch id so nothing is submitted twice.
  */
-export async function processChunkWorkflow(input: ProcessChunkInput): Promise<Tally> {
-  const { batchId, chunkIndex, maxAttempts, poll } = input;
-  const s: ChunkRunState = input.state ?? { attempt: 1, providerBatchId: null, pollMs: poll.initialMs, totals: ZERO_TALLY };
+export async function processChunkWorkflow(input: ProcessChunkInput): Promise<ChunkResult> {
+  const { batchId, chunkIndex } = input;
+  const s: ChunkRunState = input.state ?? { attempt: 1, providerBatchId: null, pollMs: input.poll.initialMs, totals: ZERO_TALLY };
 
+  let closing: CloseChunkInput | null = null;
   try {
-    while (s.attempt <= maxAttempts) {
-      const ref = { batchId, chunkIndex, attempt: s.attempt };
-      if (!s.providerBatchId) {
-        const submitted = await transfer.submitChunk.executeWithOptions({ summary: `submit chunk ${chunkIndex}, attempt ${s.attempt}` }, [ref]);
-        if (submitted.path === 'realtime') {
-          s.path = 'realtime';
-          const tally = await realtime.runRealtimeChunk.executeWithOptions(
-            { summary: `realtime: ${submitted.itemCount} items of chunk ${chunkIndex}, attempt ${s.attempt}` },
-            [{ ...ref, final: s.attempt >= maxAttempts }],
-          );
-          s.totals = addTally(s.totals, tally);
-          s.path = null;
-          s.attempt++;
-          if (tally.pending === 0) break;
-          continue;
-        }
-        if (!submitted.providerBatchId) break;
-        s.path = 'batch';
-        s.providerBatchId = submitted.providerBatchId;
-        s.pollMs = poll.initialMs;
-      }
-      const providerBatchId = s.providerBatchId;
-      await waitUntilTerminal(batchId, providerBatchId, s, poll, () => {
-        if (workflowInfo().continueAsNewSuggested) return continueAsNew<typeof processChunkWorkflow>({ ...input, state: s });
-      });
-      const tally = await transfer.collectChunk.executeWithOptions(
-        { summary: `collect ${providerBatchId}, attempt ${s.attempt}` },
-        [{ ...ref, providerBatchId, final: s.attempt >= maxAttempts }],
-      );
-      s.totals = addTally(s.totals, tally);
-      s.providerBatchId = null;
-      s.path = null;
-      s.attempt++;
-      if (tally.pending === 0) break;
-      log.info('resubmitting failed items', { chunkIndex, pending: tally.pending, nextAttempt: s.attempt });
-    }
+    await runAttempts(input, s);
   } catch (err) {
-    if (!isCancellation(err)) throw err;
-    await CancellationScope.nonCancellable(async () => {
-      if (s.path === 'realtime') {
-        // The realtime activity saved each finished item as it went: count what it wrote.
-        s.totals = addTally(s.totals, await quick.tallyChunk({ batchId, chunkIndex, attempt: s.attempt }));
-        return;
-      }
-      // The provider batch of the interrupted attempt may exist even if submit never returned
-      // its id here: the activity looks it up by key.
-      const { providerBatchId } = await quick.cancelChunk({ batchId, chunkIndex, attempt: s.attempt });
-      if (!providerBatchId) return;
-      s.pollMs = poll.initialMs;
-      await waitUntilTerminal(batchId, providerBatchId, s, poll);
-      const tally = await transfer.collectChunk.executeWithOptions(
-        { summary: `collect partial results of cancelled ${providerBatchId}` },
-        [{ batchId, chunkIndex, attempt: s.attempt, providerBatchId, final: true, stopping: true }],
-      );
-      s.totals = addTally(s.totals, tally);
-    });
+    if (isCancellation(err)) {
+      await CancellationScope.nonCancellable(() => stopAttempt(input, s));
+    } else {
+      const message = failureMessage(err);
+      log.warn('chunk failed; closing its unfinished items', { chunkIndex, attempt: s.attempt, error: message });
+      await CancellationScope.nonCancellable(() => abandonAttempt(input, s));
+      closing = { batchId, chunkIndex, status: 'failed', error: { code: 'chunk_failed', message } };
+    }
   }
+
+  const result: ChunkResult = await CancellationScope.nonCancellable(async () => {
+    try {
+      const tally = closing ? await quick.closeChunk(closing) : await quick.tallyChunkRange({ batchId, chunkIndex });
+      return closing ? { ...tally, error: closing.error.message } : tally;
+    } catch (err) {
+      // The store is out of reach: report what this workflow counted; the batch's closing
+      // step closes and counts every item from the store once it is back.
+      log.error('could not read the chunk back from the store', { chunkIndex, error: failureMessage(err) });
+      return closing ? { ...s.totals, error: closing.error.message } : s.totals;
+    }
+  });
 
   await CancellationScope.nonCancellable(async () => {
     try {
-      await getExternalWorkflowHandle(input.parentWorkflowId).signal(chunkCompletedSignal, { chunkIndex, ...s.totals });
+      await getExternalWorkflowHandle(input.parentWorkflowId).signal(chunkCompletedSignal, { chunkIndex, ...result });
     } catch (err) {
       // The batch was terminated or reset; the chunk's outcome is in the store either way.
       log.warn('could not report to batch workflow', { error: String(err) });
     }
   });
-  return s.totals;
+  return result;
+}
+
+async function runAttempts(input: ProcessChunkInput, s: ChunkRunState): Promise<void> {
+  const { batchId, chunkIndex, maxAttempts, poll } = input;
+  while (s.attempt <= maxAttempts) {
+    const ref = { batchId, chunkIndex, attempt: s.attempt };
+    const final = s.attempt >= maxAttempts;
+    if (!s.providerBatchId) {
+      const submitted = await transfer.submitChunk.executeWithOptions({ summary: `submit chunk ${chunkIndex}, attempt ${s.attempt}` }, [ref]);
+      if (submitted.path === 'realtime') {
+        s.path = 'realtime';
+        const tally = await realtime.runRealtimeChunk.executeWithOptions(
+          { summary: `realtime: ${submitted.itemCount} items of chunk ${chunkIndex}, attempt ${s.attempt}` },
+          [{ ...ref, final }],
+        );
+        if (!nextAttempt(s, tally)) return;
+        continue;
+      }
+      if (!submitted.providerBatchId) return;
+      s.path = 'batch';
+      s.providerBatchId = submitted.providerBatchId;
+      s.pollMs = poll.initialMs;
+    }
+    const providerBatchId = s.providerBatchId;
+    await waitUntilTerminal(batchId, providerBatchId, s, poll, () => {
+      if (workflowInfo().continueAsNewSuggested) return continueAsNew<typeof processChunkWorkflow>({ ...input, state: s });
+    });
+    const tally = await transfer.collectChunk.executeWithOptions({ summary: `collect ${providerBatchId}, attempt ${s.attempt}` }, [
+      { ...ref, providerBatchId, final },
+    ]);
+    if (!nextAttempt(s, tally)) return;
+    log.info('resubmitting failed items', { chunkIndex, pending: tally.pending, nextAttempt: s.attempt });
+  }
+}
+
+/** Counts an attempt and moves on; false when nothing is left to resend. */
+function nextAttempt(s: ChunkRunState, tally: Tally & { pending: number }): boolean {
+  s.totals = addTally(s.totals, tally);
+  s.providerBatchId = null;
+  s.path = null;
+  s.attempt++;
+  return tally.pending > 0;
+}
+
+/**
+ * The batch is stopping: the provider batch of the interrupted attempt is cancelled (looked up by
+ * key, so a submit interrupted before it returned the id is covered) and its partial results
+ * collected. A realtime attempt wrote each answer as it went; there is nothing to collect.
+ */
+async function stopAttempt(input: ProcessChunkInput, s: ChunkRunState): Promise<void> {
+  if (s.path === 'realtime') return;
+  const ref = { batchId: input.batchId, chunkIndex: input.chunkIndex, attempt: s.attempt };
+  try {
+    const { providerBatchId } = await quick.cancelChunk(ref);
+    if (!providerBatchId) return;
+    s.pollMs = input.poll.initialMs;
+    await waitUntilTerminal(input.batchId, providerBatchId, s, input.poll);
+    await transfer.collectChunk.executeWithOptions({ summary: `collect partial results of cancelled ${providerBatchId}` }, [
+      { ...ref, providerBatchId, final: true, stopping: true },
+    ]);
+  } catch (err) {
+    // The provider batch cannot be read (gone, or the provider refuses): its items stay
+    // unfinished and the batch closes them with its stop reason.
+    log.warn('could not collect the cancelled attempt', { chunkIndex: input.chunkIndex, error: failureMessage(err) });
+  }
+}
+
+/** A failed attempt may still have a provider batch running: cancel it so it stops billing. */
+async function abandonAttempt(input: ProcessChunkInput, s: ChunkRunState): Promise<void> {
+  if (s.path === 'realtime') return;
+  try {
+    await quick.cancelChunk({ batchId: input.batchId, chunkIndex: input.chunkIndex, attempt: s.attempt });
+  } catch (err) {
+    log.warn('could not cancel the failed attempt at the provider', { chunkIndex: input.chunkIndex, error: failureMessage(err) });
+  }
 }
 
 /** Polls with backoff on durable timers until the provider batch is terminal. */
 async function waitUntilTerminal(batchId: string, providerBatchId: string, s: ChunkRunState, poll: PollPolicy, beforeSleep?: () => unknown): Promise<void> {
   for (;;) {
-    const status = await quick.pollProviderBatch.executeWithOptions(
-      { summary: `poll provider batch ${providerBatchId}, attempt ${s.attempt}` },
-      [{ batchId, providerBatchId }],
-    );
+    const status = await quick.pollProviderBatch.executeWithOptions({ summary: `poll provider batch ${providerBatchId}, attempt ${s.attempt}` }, [
+      { batchId, providerBatchId },
+    ]);
     if (status.terminal) return;
     await beforeSleep?.();
     await sleep(s.pollMs, { summary: `wait for ${providerBatchId} (${status.state})` });
     s.pollMs = Math.min(Math.round(s.pollMs * poll.factor), poll.maxMs);
   }
+}
+
+/** The innermost message of an activity or child failure: what a user can act on. */
+export function failureMessage(err: unknown): string {
+  let e: unknown = err;
+  while (e instanceof Error && (e as { cause?: unknown }).cause instanceof Error) e = (e as { cause?: unknown }).cause;
+  return e instanceof Error ? e.message : String(err);
 }

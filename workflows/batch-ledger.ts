@@ -1,0 +1,218 @@
+import type { BatchProgress, BatchStatus, ChunkEstimatePage, InFlightChunk, LedgerState, Limits, LimitsPatch, StopReason, Tally } from './contracts.js';
+import { addTally, ZERO_TALLY } from './tally.js';
+
+/** Dollar amounts compare with a tolerance of a millionth of a cent. */
+export const EPSILON_USD = 1e-8;
+
+const FINAL_STATUS: Record<StopReason, BatchStatus> = { cancelled: 'cancelled', timed_out: 'timed_out', budget_exhausted: 'budget_exhausted' };
+
+/** The status a batch ends with, from why it stopped or else from its items' outcomes. */
+export function closingStatus(stopReason: StopReason | null | undefined, totals: Pick<Tally, 'succeeded' | 'failed' | 'cancelled'>): BatchStatus {
+  if (stopReason) return FINAL_STATUS[stopReason];
+  if (totals.failed === 0 && totals.cancelled === 0) return 'completed';
+  return totals.succeeded === 0 ? 'failed' : 'completed_with_failures';
+}
+
+/**
+ * The batch workflow's bookkeeping, kept apart from Temporal so it can be tested directly: which
+ * chunks run, what they reserved and spent, the limits and the progress a query reports.
+ *
+ * Everything it holds is small whatever the batch's size: per-chunk estimates live in the store
+ * and arrive a page at a time (`addEstimates`), so continue-as-new carries sums, not arrays.
+ */
+export class BatchLedger {
+  private readonly inFlight: Map<number, InFlightChunk>;
+  private estimates: ChunkEstimatePage | null = null;
+
+  constructor(
+    private readonly itemCount: number,
+    private readonly s: LedgerState,
+  ) {
+    this.inFlight = new Map(s.inFlight.map((c) => [c.chunkIndex, c]));
+  }
+
+  static fresh(itemCount: number, limits: Limits, nowMs: number): BatchLedger {
+    return new BatchLedger(itemCount, {
+      chunkCount: -1,
+      nextChunk: 0,
+      inFlight: [],
+      totals: ZERO_TALLY,
+      plannedExpectedUsd: 0,
+      startedExpectedUsd: 0,
+      limits,
+      paused: false,
+      stopReason: null,
+      startedAtMs: nowMs,
+    });
+  }
+
+  /** What continue-as-new carries: sums, limits and the chunks in flight (at most the window). */
+  snapshot(): LedgerState {
+    return { ...this.s, inFlight: [...this.inFlight.values()] };
+  }
+
+  get planned(): boolean {
+    return this.s.chunkCount >= 0;
+  }
+  get chunkCount(): number {
+    return this.s.chunkCount;
+  }
+  get limits(): Limits {
+    return this.s.limits;
+  }
+  get paused(): boolean {
+    return this.s.paused;
+  }
+  get stopReason(): StopReason | null {
+    return this.s.stopReason;
+  }
+  get totals(): Tally {
+    return this.s.totals;
+  }
+  get runningCount(): number {
+    return this.inFlight.size;
+  }
+  runningChunks(): number[] {
+    return [...this.inFlight.keys()];
+  }
+
+  setPlan(chunkCount: number, expectedUsd: number): void {
+    this.s.chunkCount = chunkCount;
+    this.s.plannedExpectedUsd = expectedUsd;
+  }
+
+  spent(): number {
+    return this.s.totals.costUsd;
+  }
+  reserved(): number {
+    let sum = 0;
+    for (const c of this.inFlight.values()) sum += c.reserveUsd;
+    return sum;
+  }
+
+  hasWork(): boolean {
+    return this.s.nextChunk < this.s.chunkCount;
+  }
+  allDone(): boolean {
+    return this.planned && !this.hasWork() && this.inFlight.size === 0;
+  }
+  windowOpen(maxParallel: number): boolean {
+    return this.hasWork() && this.inFlight.size < maxParallel;
+  }
+
+  /** The next chunk's estimates, or null when the page holding them must be read first. */
+  private nextEstimate(): { reserveUsd: number; expectedUsd: number } | null {
+    const page = this.estimates;
+    const i = this.s.nextChunk - (page?.from ?? 0);
+    if (!page || i < 0 || i >= page.reserveUsd.length) return null;
+    return { reserveUsd: page.reserveUsd[i]!, expectedUsd: page.expectedUsd[i]! };
+  }
+  needsEstimates(): boolean {
+    return this.hasWork() && this.nextEstimate() === null;
+  }
+  /** The first chunk whose estimates are not loaded: where the next page starts. */
+  get nextChunk(): number {
+    return this.s.nextChunk;
+  }
+  addEstimates(page: ChunkEstimatePage): void {
+    this.estimates = page;
+  }
+
+  /** Whether the next chunk's worst case fits under the cost limit beside what runs already. */
+  fitsBudget(): boolean {
+    const next = this.nextEstimate();
+    if (this.s.limits.maxCostUsd === null || !next) return true;
+    return this.spent() + this.reserved() + next.reserveUsd <= this.s.limits.maxCostUsd + EPSILON_USD;
+  }
+  /** What the next chunk needs and what the limit leaves free: what a waiting batch says. */
+  budgetShortfall(): { neededUsd: number; freeUsd: number } | null {
+    const next = this.nextEstimate();
+    if (this.s.limits.maxCostUsd === null || !next) return null;
+    return { neededUsd: next.reserveUsd, freeUsd: Math.max(this.s.limits.maxCostUsd - this.spent() - this.reserved(), 0) };
+  }
+  overspent(): boolean {
+    return this.s.limits.maxCostUsd !== null && this.spent() > this.s.limits.maxCostUsd + EPSILON_USD;
+  }
+  deadlinePassed(nowMs: number): boolean {
+    return this.s.limits.deadlineMs !== null && nowMs >= this.s.limits.deadlineMs;
+  }
+
+  /** Takes the next chunk into flight with its reservation; returns its index. */
+  startNext(): number {
+    const est = this.nextEstimate();
+    if (!est) throw new Error(`estimates of chunk ${this.s.nextChunk} are not loaded`);
+    const chunkIndex = this.s.nextChunk++;
+    this.inFlight.set(chunkIndex, { chunkIndex, ...est });
+    this.s.startedExpectedUsd += est.expectedUsd;
+    return chunkIndex;
+  }
+
+  /**
+   * A chunk's final tally. Anything not in flight is ignored, so a report that arrives twice
+   * (a replayed signal, a reconciliation racing the chunk's own report) never counts twice.
+   */
+  complete(chunkIndex: number, tally: Tally): boolean {
+    if (!this.inFlight.delete(chunkIndex)) return false;
+    this.s.totals = addTally(this.s.totals, tally);
+    return true;
+  }
+
+  stop(reason: StopReason): boolean {
+    if (this.s.stopReason) return false;
+    this.s.stopReason = reason;
+    return true;
+  }
+  pause(): void {
+    this.s.paused = true;
+  }
+  resume(): void {
+    this.s.paused = false;
+  }
+
+  /** Throws the reason a limits change is refused; nothing changes when it throws. */
+  validateLimits(patch: LimitsPatch, nowMs: number): void {
+    if (this.s.stopReason) throw new Error(`the batch is stopping (${this.s.stopReason}); its limits can no longer change`);
+    if (patch.maxCostUsd !== undefined && patch.maxCostUsd !== null && patch.maxCostUsd + EPSILON_USD < this.spent()) {
+      throw new Error(`max_cost_usd ${patch.maxCostUsd} is below the $${this.spent().toFixed(6)} already spent`);
+    }
+    if (patch.deadlineMs !== undefined && patch.deadlineMs !== null && patch.deadlineMs <= nowMs) {
+      throw new Error(`deadline ${new Date(patch.deadlineMs).toISOString()} is in the past`);
+    }
+  }
+  setLimits(patch: LimitsPatch): void {
+    if (patch.maxCostUsd !== undefined) this.s.limits = { ...this.s.limits, maxCostUsd: patch.maxCostUsd };
+    if (patch.deadlineMs !== undefined) this.s.limits = { ...this.s.limits, deadlineMs: patch.deadlineMs };
+  }
+
+  /** Closing counts replace the running tally, so a late query agrees with the store. */
+  close(totals: Tally): void {
+    this.s.totals = totals;
+    this.inFlight.clear();
+  }
+
+  progress(status: BatchStatus, nowMs: number): BatchProgress {
+    const t = this.s.totals;
+    const total = Math.max(this.s.chunkCount, 0);
+    const done = t.succeeded + t.failed + t.cancelled;
+    let inFlightExpected = 0;
+    for (const c of this.inFlight.values()) inFlightExpected += c.expectedUsd;
+    const notStarted = Math.max(this.s.plannedExpectedUsd - this.s.startedExpectedUsd, 0);
+    const elapsed = nowMs - this.s.startedAtMs;
+    // A paused or waiting batch has no pace to project; an ETA never lies in the past.
+    const moving = status === 'running' || status === 'queued';
+    const eta = moving && done > 0 && done < this.itemCount && elapsed > 0 ? nowMs + Math.max(Math.round((elapsed / done) * (this.itemCount - done)), 1) : null;
+    return {
+      status,
+      itemCount: this.itemCount,
+      ...t,
+      pending: this.itemCount - done,
+      cost: { spentUsd: this.spent(), reservedUsd: this.reserved(), limitUsd: this.s.limits.maxCostUsd, estimatedTotalUsd: this.spent() + inFlightExpected + notStarted },
+      deadlineMs: this.s.limits.deadlineMs,
+      paused: this.s.paused,
+      chunks: { total, completed: this.s.nextChunk - this.inFlight.size, running: this.inFlight.size, waiting: Math.max(total - this.s.nextChunk, 0) },
+      startedAtMs: this.s.startedAtMs,
+      etaMs: eta,
+      ...(status === 'awaiting_budget' ? { budget: this.budgetShortfall() } : {}),
+    };
+  }
+}
