@@ -83,7 +83,17 @@ export function createChunkActivities(db: Db, providers: Providers) {
         if (!(await markCreating(db, key))) {
           throw ApplicationFailure.nonRetryable('the chunk was cancelled before its provider batch was created', 'SubmitCancelled');
         }
-        const created = await asProviderCall(provider, () => provider.createBatch(key, requests, staged));
+        const created = await asProviderCall(provider, async () => {
+          try {
+            return await provider.createBatch(key, requests, staged);
+          } catch (err) {
+            // The staged input is gone (the provider expired or lost the file): stage it again.
+            if (!staged || provider.classifyError(err)?.status !== 404) throw err;
+            staged = await provider.stageInput(key, requests);
+            if (staged) await recordInputFile(db, key, staged);
+            return provider.createBatch(key, requests, staged);
+          }
+        });
         const recorded = await recordProviderBatch(db, key, created);
         if (recorded.providerBatchId !== created || recorded.cancelRequested) {
           // Another live try recorded its batch first, or a cancel looked before this one

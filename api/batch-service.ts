@@ -33,6 +33,7 @@ export interface BatchServiceConfig extends IntakeContext {
   taskQueue: string;
   poll: PollPolicy;
   chunksPerRun?: number | undefined;
+  reconcileMs?: number | undefined;
 }
 
 export type Submitted = { batch: BatchView & { webhook_secret?: string }; replayed: boolean; estimate?: undefined } | { estimate: BatchEstimate; batch?: undefined; replayed?: undefined };
@@ -315,6 +316,7 @@ export class BatchService {
             limits: { maxCostUsd: row.max_cost_usd, deadlineMs: row.deadline?.getTime() ?? null, onBudgetExhausted: row.on_budget_exhausted },
             ...(row.webhook_url ? { webhook: true } : {}),
             ...(this.config.chunksPerRun ? { chunksPerRun: this.config.chunksPerRun } : {}),
+            ...(this.config.reconcileMs ? { reconcileMs: this.config.reconcileMs } : {}),
           },
         ],
         workflowIdReusePolicy: 'REJECT_DUPLICATE',

@@ -10,6 +10,8 @@ export const ApiEnv = CommonEnv.extend({
   DROVER_POLL_INITIAL_MS: z.coerce.number().int().positive().default(5_000),
   DROVER_POLL_MAX_MS: z.coerce.number().int().positive().default(60_000),
   DROVER_CHUNKS_PER_RUN: z.coerce.number().int().positive().optional(),
+  /** How long a batch waits on silent chunks before it asks Temporal whether they still run. */
+  DROVER_RECONCILE_MS: z.coerce.number().int().positive().optional(),
   /** JSON of prices for models the price data lacks: {"openai/my-model": {"input_per_mtok", "output_per_mtok"}}. */
   DROVER_PRICES_FILE: z.string().optional(),
 });

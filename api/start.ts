@@ -25,6 +25,7 @@ export async function startApi(env: ApiEnv, db: Db, logger: Logger): Promise<Run
     taskQueue: env.DROVER_TASK_QUEUE,
     poll: { initialMs: env.DROVER_POLL_INITIAL_MS, maxMs: env.DROVER_POLL_MAX_MS, factor: 1.5 },
     chunksPerRun: env.DROVER_CHUNKS_PER_RUN,
+    reconcileMs: env.DROVER_RECONCILE_MS,
   });
   const app = createApp({ batches, db, intake, logger, jsonLimit: env.DROVER_JSON_LIMIT });
   const server = app.listen(env.PORT, env.HOST);

@@ -40,8 +40,12 @@ export async function reserveJob(
   return (await findJob(db, key))!;
 }
 
+/** A file staged again after the provider lost it keeps the job `creating`: a create may follow at any moment. */
 export async function recordInputFile(db: Queryable, key: string, fileId: string): Promise<void> {
-  await db.query(`UPDATE provider_jobs SET input_file_id = $2, status = 'uploaded', updated_at = now() WHERE job_key = $1`, [key, fileId]);
+  await db.query(
+    `UPDATE provider_jobs SET input_file_id = $2, status = CASE WHEN status = 'creating' THEN status ELSE 'uploaded' END, updated_at = now() WHERE job_key = $1`,
+    [key, fileId],
+  );
 }
 
 /**

@@ -1,0 +1,138 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { TestStack } from '../helpers/stack.js';
+import { until } from '../helpers/wait.js';
+
+function items(n: number, prefix: string) {
+  return Array.from({ length: n }, (_, i) => ({ id: `${prefix}${i}`, content: `Classify ticket ${i}: the parcel arrived late.` }));
+}
+
+const BATCH = { model: 'gpt-4.1-mini', mode: 'batch', chunk_size: 10, max_attempts: 2 };
+const ENDED = ['completed', 'completed_with_failures', 'failed', 'cancelled', 'timed_out', 'budget_exhausted'];
+
+/** Every item has exactly one outcome, the counts add up, and the spend is the sum of the result costs. */
+async function assertAddsUp(stack: TestStack, batch: any, itemCount: number) {
+  const c = batch.counts;
+  assert.equal(c.succeeded + c.failed + c.cancelled, itemCount, `counts add up: ${JSON.stringify(c)}`);
+  assert.equal(c.pending, 0, 'nothing left pending');
+  const { rows } = await stack.db.query(
+    `SELECT count(*)::int AS n, count(DISTINCT seq)::int AS distinct_seqs, COALESCE(sum(cost_usd + prior_cost_usd), 0)::float AS cost
+     FROM results WHERE batch_id = $1 AND status <> 'pending'`,
+    [batch.id],
+  );
+  assert.equal(rows[0].n, itemCount, 'one closed result row per item');
+  assert.equal(rows[0].distinct_seqs, itemCount, 'every item once');
+  assert.ok(Math.abs(rows[0].cost - batch.cost.spent_usd) < 1e-9, `spend ${batch.cost.spent_usd} is the sum of result costs ${rows[0].cost}`);
+}
+
+/**
+ * The failure paths of the core promise: whatever fails, a batch ends, its cancel ends, and its
+ * counts add up. Each case drives the real stack through the emulator's faults or through
+ * Temporal itself; nothing of Drover's is mocked.
+ */
+describe('every way a chunk can fail ends the batch', () => {
+  let stack: TestStack;
+  before(async () => {
+    stack = await TestStack.start({ processingMs: 300, api: { DROVER_RECONCILE_MS: '2000' } });
+    await stack.startWorker();
+  });
+  after(async () => stack?.stop());
+
+  test('a provider that refuses every create (400): the batch ends failed with the reason on every item', async () => {
+    stack.emulator.reset();
+    stack.emulator.setFaults({ http: [{ path: '/v1/batches', method: 'POST', status: 400, count: 1000 }] });
+    const created = await stack.post('/v1/batches', { ...BATCH, items: items(30, 'c400') });
+    assert.equal(created.status, 202, created.text);
+    const done = await stack.waitForBatch(created.body.id, 60_000);
+    stack.emulator.setFaults({});
+    assert.equal(done.status, 'failed');
+    assert.equal(done.counts.failed, 30);
+    await assertAddsUp(stack, done, 30);
+    const failedItem = (await stack.get(`/v1/batches/${done.id}/results?status=failed&limit=1`)).body.data[0];
+    assert.equal(failedItem.error.code, 'chunk_failed');
+    assert.match(failedItem.error.message, /400/);
+  });
+
+  test('a provider that refuses every poll: the provider batches are cancelled and the batch ends failed', async () => {
+    stack.emulator.reset();
+    stack.emulator.setFaults({ http: [{ path: '/v1/batches/', method: 'GET', status: 400, count: 1000 }] });
+    const created = await stack.post('/v1/batches', { ...BATCH, items: items(30, 'p400') });
+    const done = await stack.waitForBatch(created.body.id, 60_000);
+    stack.emulator.setFaults({});
+    assert.equal(done.status, 'failed');
+    await assertAddsUp(stack, done, 30);
+  });
+
+  test('the provider forgets its batches mid-run (a restart): the items are sent again and the batch completes', async () => {
+    stack.emulator.reset();
+    stack.emulator.setFaults({ processing_ms: 3000 });
+    const created = await stack.post('/v1/batches', { ...BATCH, max_attempts: 3, items: items(30, 'gone') });
+    await until(
+      () => stack.db.query(`SELECT count(*)::int AS n FROM provider_jobs WHERE batch_id = $1 AND provider_batch_id IS NOT NULL`, [created.body.id]),
+      (r) => r.rows[0].n >= 1,
+      { what: 'a provider batch submitted' },
+    );
+    stack.emulator.reset();
+    const done = await stack.waitForBatch(created.body.id, 90_000);
+    const failed = (await stack.get(`/v1/batches/${done.id}/results?status=failed&limit=1`)).body.data[0];
+    assert.equal(done.status, 'completed', JSON.stringify({ counts: done.counts, failed }));
+    await assertAddsUp(stack, done, 30);
+  });
+
+  test('a chunk terminated from the Temporal UI does not hang its batch', async () => {
+    stack.emulator.reset();
+    stack.emulator.setFaults({ processing_ms: 60_000 });
+    const created = await stack.post('/v1/batches', { ...BATCH, items: items(20, 'term') });
+    const id = created.body.id;
+    const chunk = stack.client.workflow.getHandle(`${id}/chunk-0`);
+    await until(() => chunk.describe().then((d) => d.status.name, () => 'NONE'), (s) => s === 'RUNNING', { what: 'chunk 0 running' });
+    await chunk.terminate('an operator pressed Terminate');
+    await stack.client.workflow.getHandle(`${id}/chunk-1`).terminate('and again');
+    const done = await stack.waitForBatch(id, 60_000);
+    stack.emulator.setFaults({});
+    assert.equal(done.status, 'failed');
+    await assertAddsUp(stack, done, 20);
+    const failed = (await stack.get(`/v1/batches/${id}/results?status=failed&limit=1`)).body.data[0];
+    assert.match(failed.error.message, /terminated/);
+  });
+
+  test('cancel after a chunk was terminated still reaches cancelled within a minute', async () => {
+    stack.emulator.reset();
+    stack.emulator.setFaults({ processing_ms: 60_000 });
+    const created = await stack.post('/v1/batches', { ...BATCH, items: items(40, 'tc'), max_parallel_chunks: 2 });
+    const id = created.body.id;
+    const chunk = stack.client.workflow.getHandle(`${id}/chunk-0`);
+    await until(() => chunk.describe().then((d) => d.status.name, () => 'NONE'), (s) => s === 'RUNNING', { what: 'chunk 0 running' });
+    await chunk.terminate('an operator pressed Terminate');
+    const started = Date.now();
+    const cancel = await stack.post(`/v1/batches/${id}/cancel`, {});
+    assert.equal(cancel.status, 202, cancel.text);
+    const done = await stack.waitForBatch(id, 60_000);
+    stack.emulator.setFaults({});
+    assert.ok(ENDED.includes(done.status));
+    assert.equal(done.status, 'cancelled');
+    assert.ok(Date.now() - started < 60_000, 'cancelled within a minute');
+    await assertAddsUp(stack, done, 40);
+  });
+
+  test('a provider this worker has no client for: the batch ends failed, saying so', async () => {
+    stack.emulator.reset();
+    // A worker that knows every provider but Anthropic.
+    for (const w of (stack as any).workers as Array<{ kill(s: string): Promise<void> }>) await w.kill('SIGTERM');
+    (stack as any).workers = [];
+    await stack.startWorker({ ANTHROPIC_BASE_URL: '', ANTHROPIC_API_KEY: '' });
+    try {
+      const created = await stack.post('/v1/batches', { ...BATCH, model: 'claude-haiku-4-5', items: items(10, 'noprov') });
+      assert.equal(created.status, 202, created.text);
+      const done = await stack.waitForBatch(created.body.id, 60_000);
+      assert.equal(done.status, 'failed');
+      await assertAddsUp(stack, done, 10);
+      const failed = (await stack.get(`/v1/batches/${done.id}/results?status=failed&limit=1`)).body.data[0];
+      assert.match(failed.error.message, /anthropic/);
+    } finally {
+      for (const w of (stack as any).workers as Array<{ kill(s: string): Promise<void> }>) await w.kill('SIGTERM');
+      (stack as any).workers = [];
+      await stack.startWorker();
+    }
+  });
+});
