@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { mulberry32 } from '../domain/random.js';
+import { mulberry32 } from './random.js';
 
 const BASE62 = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
 

@@ -9,7 +9,7 @@
  */
 import { ApiError } from './api-error.js';
 import { rfc3339 } from './ids.js';
-import type { ProviderName } from './providers.js';
+import type { ProviderName } from './edge.js';
 
 export const WINDOW_MS = 60_000;
 

@@ -8,14 +8,14 @@
  * leaves partial results, as with the real API.
  */
 import type { BatchError } from 'openai/resources/batches';
-import { ApiError, badRequest, faultError, notFound } from './api-error.js';
+import { ApiError, badRequest, faultError, notFound } from '../api-error.js';
 import { parseBatchInput, type BatchInput, type BatchInputLine } from './batch-input.js';
-import { generateChatCompletion, hashBody, parseChatRequest } from './chat.js';
-import type { FaultState } from './faults.js';
-import { newBatchId, newBatchRequestId, newRequestId, nowSeconds, seededRandom, sha256 } from './ids.js';
-import type { FileStore } from './openai-files.js';
-import { cursorPage, headerValue, jsonBody, limitParam, type Router } from './routing.js';
-import { countBatchKeys, type EmulatorStats } from './stats.js';
+import { generateChatCompletion, hashBody, parseChatRequest } from './completion.js';
+import type { FaultState } from '../faults.js';
+import { newBatchId, newBatchRequestId, newRequestId, nowSeconds, seededRandom, sha256 } from '../ids.js';
+import type { FileStore } from './files.js';
+import { cursorPage, headerValue, jsonBody, limitParam, type Router } from '../routing.js';
+import { countBatchKeys, type EmulatorStats } from '../stats.js';
 import type { WireBatch } from './wire-types.js';
 
 const CHAT_ENDPOINT = '/v1/chat/completions';

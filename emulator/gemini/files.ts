@@ -8,12 +8,12 @@
  * `x-goog-upload-status: active` until the final one, which carries the File.
  */
 import { createHash } from 'node:crypto';
-import type { ApiError } from './api-error.js';
-import { pageOf } from './batch-clock.js';
-import { newGeminiId, rfc3339 } from './ids.js';
-import { geminiError } from './providers.js';
-import { headerValue, jsonBody, type RequestContext, type Router } from './routing.js';
-import type { EmulatorStats } from './stats.js';
+import type { ApiError } from '../api-error.js';
+import { pageOf } from '../batch-clock.js';
+import { newGeminiId, rfc3339 } from '../ids.js';
+import { geminiError } from './edge.js';
+import { headerValue, jsonBody, type RequestContext, type Router } from '../routing.js';
+import type { EmulatorStats } from '../stats.js';
 
 /** Files expire 48 hours after upload. */
 const TTL_MS = 48 * 3600 * 1000;

@@ -11,11 +11,11 @@
  *   - otherwise `Echo: ` and the start of the last user text.
  */
 import type { ContentBlock, Message, StopReason, TextBlock, TextCitation } from '@anthropic-ai/sdk/resources/messages';
-import { badRequest, type ApiError } from './api-error.js';
-import { hashBody } from './chat.js';
-import { newMessageId, newToolUseId, seededRandom } from './ids.js';
-import { anthropicImageTokens, anthropicPdfTokens } from './media-tokens.js';
-import { sampleFromSchema } from './schema-sample.js';
+import { badRequest, type ApiError } from '../api-error.js';
+import { hashBody } from '../openai/completion.js';
+import { newMessageId, newToolUseId, seededRandom } from '../ids.js';
+import { anthropicImageTokens, anthropicPdfTokens } from '../media-tokens.js';
+import { sampleFromSchema } from '../schema-sample.js';
 
 type Json = Record<string, unknown>;
 const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);

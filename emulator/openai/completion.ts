@@ -4,9 +4,9 @@
  * Pure apart from the completion id and `created`.
  */
 import type { ChatCompletion } from 'openai/resources/chat/completions';
-import { badRequest } from './api-error.js';
-import { newChatCompletionId, nowSeconds, seededRandom, sha256 } from './ids.js';
-import { sampleFromSchema } from './schema-sample.js';
+import { badRequest } from '../api-error.js';
+import { newChatCompletionId, nowSeconds, seededRandom, sha256 } from '../ids.js';
+import { sampleFromSchema } from '../schema-sample.js';
 import { strictSchemaProblem } from './strict-schema.js';
 
 type Json = Record<string, unknown>;

@@ -11,16 +11,16 @@
  * Cancelling stops processing at once (there is no cancelling state) and keeps the results so far;
  * an expired batch likewise keeps what it processed. Requests that never ran have no entry.
  */
-import { ApiError, faultError } from './api-error.js';
-import { pageOf, requestsDueAt, shuffleSeeded, TransitionTimers } from './batch-clock.js';
-import type { FaultState } from './faults.js';
-import { generateContent, parseGenerateRequest, type GenerateRequest } from './gemini-content.js';
-import { pageSizeParam, type GeminiFileStore } from './gemini-files.js';
-import { GEMINI_UNPARSEABLE } from './gemini-generate.js';
-import { newGeminiId, rfc3339 } from './ids.js';
-import { geminiError, rpcStatusBody } from './providers.js';
-import { headerValue, jsonBody, type Router } from './routing.js';
-import { countBatchKeys, type EmulatorStats } from './stats.js';
+import { ApiError, faultError } from '../api-error.js';
+import { pageOf, requestsDueAt, shuffleSeeded, TransitionTimers } from '../batch-clock.js';
+import type { FaultState } from '../faults.js';
+import { generateContent, parseGenerateRequest, type GenerateRequest } from './content.js';
+import { pageSizeParam, type GeminiFileStore } from './files.js';
+import { GEMINI_UNPARSEABLE } from './generate.js';
+import { newGeminiId, rfc3339 } from '../ids.js';
+import { geminiError, rpcStatusBody } from './edge.js';
+import { headerValue, jsonBody, type Router } from '../routing.js';
+import { countBatchKeys, type EmulatorStats } from '../stats.js';
 
 type Json = Record<string, unknown>;
 const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
