@@ -55,6 +55,9 @@ export function sha256(text: string): string {
   return createHash('sha256').update(text).digest('hex');
 }
 
+/** The seed of everything deterministic about an answer: the same body gives the same output. */
+export const hashBody = (body: unknown): string => sha256(JSON.stringify(body) ?? '');
+
 /** Output must depend only on the request, never on Math.random, or outputs stop being reproducible. */
 export function seededRandom(seedHex: string): () => number {
   return mulberry32(Number.parseInt(seedHex.slice(0, 8), 16));

@@ -21,9 +21,8 @@ import { newGeminiId, rfc3339 } from '../ids.js';
 import { geminiError, rpcStatusBody } from './edge.js';
 import { headerValue, jsonBody, type Router } from '../routing.js';
 import { countBatchKeys, type EmulatorStats } from '../stats.js';
+import { isObject, type Json } from '../json.js';
 
-type Json = Record<string, unknown>;
-const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
 const invalid = (message: string): ApiError => geminiError(400, message, 'INVALID_ARGUMENT');
 
 /** Inline requests are limited to 20 MB in total. */

@@ -10,9 +10,9 @@
 import type { BatchError } from 'openai/resources/batches';
 import { ApiError, badRequest, faultError, notFound } from '../api-error.js';
 import { parseBatchInput, type BatchInput, type BatchInputLine } from './batch-input.js';
-import { generateChatCompletion, hashBody, parseChatRequest } from './completion.js';
+import { generateChatCompletion, parseChatRequest } from './completion.js';
 import type { FaultState } from '../faults.js';
-import { newBatchId, newBatchRequestId, newRequestId, nowSeconds, seededRandom, sha256 } from '../ids.js';
+import { hashBody, newBatchId, newBatchRequestId, newRequestId, nowSeconds, seededRandom, sha256 } from '../ids.js';
 import type { FileStore } from './files.js';
 import { cursorPage, headerValue, jsonBody, limitParam, type Router } from '../routing.js';
 import { countBatchKeys, type EmulatorStats } from '../stats.js';
