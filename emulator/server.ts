@@ -4,10 +4,10 @@
  * the provider's error format. Every response carries `x-request-id` (Anthropic's also `request-id`).
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { ApiError, faultError } from './api-error.js';
 import { AnthropicBatchStore, registerAnthropicBatchRoutes } from './anthropic/batches.js';
 import { anthropicEdge } from './anthropic/edge.js';
 import { registerAnthropicMessageRoutes } from './anthropic/messages.js';
+import { ApiError, faultError } from './api-error.js';
 import { detectProvider, type ProviderEdge, type ProviderName } from './edge.js';
 import { FaultConfig, type FaultState } from './faults.js';
 import { GeminiBatchStore, registerGeminiBatchRoutes } from './gemini/batches.js';

@@ -10,14 +10,15 @@
  */
 import type { MessageBatch, MessageBatchIndividualResponse } from '@anthropic-ai/sdk/resources/messages/batches';
 import { ApiError, badRequest, faultError, notFound } from '../api-error.js';
-import { generateMessage, parseMessageRequest, type MessageRequest } from './message.js';
-import { ANTHROPIC_UNPARSEABLE, tooLarge } from './messages.js';
-import { MAX_CANCEL_DELAY_MS, pageOf, requestsDueAt, shuffleSeeded, TransitionTimers } from '../batch-clock.js';
+import { MAX_CANCEL_DELAY_MS, requestsDueAt, shuffleSeeded, TransitionTimers } from '../batch-clock.js';
 import type { FaultState } from '../faults.js';
 import { newMessageBatchId, newRequestId, rfc3339 } from '../ids.js';
-import { anthropicErrorBody } from './edge.js';
+import { pageOf } from '../paging.js';
 import { headerValue, jsonBody, type Router } from '../routing.js';
 import { countBatchKeys, type EmulatorStats } from '../stats.js';
+import { anthropicErrorBody } from './edge.js';
+import { generateMessage, parseMessageRequest, type MessageRequest } from './message.js';
+import { ANTHROPIC_UNPARSEABLE, tooLarge } from './messages.js';
 
 const MAX_REQUESTS = 100_000;
 const MAX_BATCH_BYTES = 256 * 1024 * 1024;

@@ -13,9 +13,9 @@
 import type { ContentBlock, Message, StopReason, TextBlock, TextCitation } from '@anthropic-ai/sdk/resources/messages';
 import { badRequest, type ApiError } from '../api-error.js';
 import { hashBody, newMessageId, newToolUseId, seededRandom } from '../ids.js';
+import { isObject, type Json } from '../json.js';
 import { anthropicImageTokens, anthropicPdfTokens } from '../media-tokens.js';
 import { sampleFromSchema } from '../schema-sample.js';
-import { isObject, type Json } from '../json.js';
 
 /** API version that removed `temperature`, `top_p` and `top_k`; SDK 1.x sends it. */
 export const VERSION_WITHOUT_SAMPLING = '2026-10-21';

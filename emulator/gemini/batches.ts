@@ -12,16 +12,17 @@
  * an expired batch likewise keeps what it processed. Requests that never ran have no entry.
  */
 import { ApiError, faultError } from '../api-error.js';
-import { pageOf, requestsDueAt, shuffleSeeded, TransitionTimers } from '../batch-clock.js';
+import { requestsDueAt, shuffleSeeded, TransitionTimers } from '../batch-clock.js';
 import type { FaultState } from '../faults.js';
-import { generateContent, parseGenerateRequest, type GenerateRequest } from './content.js';
-import { pageSizeParam, type GeminiFileStore } from './files.js';
-import { GEMINI_UNPARSEABLE } from './generate.js';
 import { newGeminiId, rfc3339 } from '../ids.js';
-import { geminiError, rpcStatusBody } from './edge.js';
+import { isObject, type Json } from '../json.js';
 import { headerValue, jsonBody, type Router } from '../routing.js';
 import { countBatchKeys, type EmulatorStats } from '../stats.js';
-import { isObject, type Json } from '../json.js';
+import { generateContent, parseGenerateRequest, type GenerateRequest } from './content.js';
+import { geminiError, rpcStatusBody } from './edge.js';
+import type { GeminiFileStore } from './files.js';
+import { GEMINI_UNPARSEABLE } from './generate.js';
+import { tokenPage } from './paging.js';
 
 const invalid = (message: string): ApiError => geminiError(400, message, 'INVALID_ARGUMENT');
 
@@ -344,12 +345,8 @@ export function registerGeminiBatchRoutes(router: Router, batches: GeminiBatchSt
       }),
     }))
     .add('GET', '/:version/batches', (ctx) => {
-      const pageSize = pageSizeParam(ctx.query.get('pageSize'), 50, 1000);
-      const token = ctx.query.get('pageToken');
-      const after = token ? Buffer.from(token, 'base64url').toString('utf8') : null;
-      const { items, hasMore } = pageOf(batches.list(version(ctx.params)), (op) => String(op.name), { after }, pageSize);
-      const last = items[items.length - 1];
-      return { json: { operations: items, ...(hasMore && last ? { nextPageToken: Buffer.from(String(last.name)).toString('base64url') } : {}) } };
+      const { items, nextPageToken } = tokenPage(batches.list(version(ctx.params)), (op) => String(op.name), ctx.query, 50, 1000);
+      return { json: { operations: items, ...(nextPageToken !== undefined ? { nextPageToken } : {}) } };
     })
     .add('POST', '/:version/batches/:id:cancel', (ctx) => {
       batches.cancel(ctx.params.id as string);

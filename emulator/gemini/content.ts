@@ -7,12 +7,12 @@
  * `generation_config`), because batch input files are often written in snake_case.
  */
 import type { ApiError } from '../api-error.js';
-import { openApiToJsonSchema } from './schema.js';
 import { hashBody, newGeminiResponseId, seededRandom, sha256 } from '../ids.js';
-import { geminiMediaTokens } from '../media-tokens.js';
-import { geminiError } from './edge.js';
-import { sampleFromSchema } from '../schema-sample.js';
 import { isObject, type Json } from '../json.js';
+import { geminiMediaTokens } from '../media-tokens.js';
+import { sampleFromSchema } from '../schema-sample.js';
+import { geminiError } from './edge.js';
+import { openApiToJsonSchema } from './schema.js';
 
 const snake = (camel: string): string => camel.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
 /** A proto field under either of its JSON names. */

@@ -6,9 +6,9 @@
 import type { ChatCompletion } from 'openai/resources/chat/completions';
 import { badRequest } from '../api-error.js';
 import { hashBody, newChatCompletionId, nowSeconds, seededRandom, sha256 } from '../ids.js';
+import { isObject, type Json } from '../json.js';
 import { sampleFromSchema } from '../schema-sample.js';
 import { strictSchemaProblem } from './strict-schema.js';
-import { isObject, type Json } from '../json.js';
 
 export type ResponseMode = 'text' | 'json_object' | 'json_schema';
 
