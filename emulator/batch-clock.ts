@@ -1,9 +1,9 @@
 /**
- * Time-keeping shared by the Anthropic and Gemini batch stores, which follow the OpenAI store's
- * model: a batch's state is derived from the clock whenever it is read, and one timer per batch
- * moves it on at its next transition so nothing waits on a poll. Requests are processed in input
- * order; the share processed follows the share of `processingMs` elapsed, so a cancel or expiry
- * part-way through leaves partial results, as with the real APIs.
+ * Time-keeping shared by the three batch stores: a batch's state is derived from the clock
+ * whenever it is read, and one timer per batch moves it on at its next transition so nothing
+ * waits on a poll. Requests are processed in input order; the share processed follows the share
+ * of `processingMs` elapsed, so a cancel or expiry part-way through leaves partial results, as
+ * with the real APIs.
  */
 import { seededRandom, sha256 } from './ids.js';
 
@@ -57,19 +57,4 @@ export function shuffleSeeded<T>(items: T[], seed: string): void {
     const j = Math.floor(rand() * (i + 1));
     [items[i], items[j]] = [items[j] as T, items[i] as T];
   }
-}
-
-/** Items newest first, after or before a cursor id: the shape both Anthropic's and Gemini's lists page through. */
-export function pageOf<T>(newestFirst: readonly T[], idOf: (t: T) => string, cursor: { after?: string | null; before?: string | null }, limit: number): { items: T[]; hasMore: boolean } {
-  if (cursor.before) {
-    const end = Math.max(0, newestFirst.findIndex((t) => idOf(t) === cursor.before));
-    const start = Math.max(0, end - limit);
-    return { items: newestFirst.slice(start, end), hasMore: start > 0 };
-  }
-  let start = 0;
-  if (cursor.after) {
-    const index = newestFirst.findIndex((t) => idOf(t) === cursor.after);
-    start = index < 0 ? newestFirst.length : index + 1;
-  }
-  return { items: newestFirst.slice(start, start + limit), hasMore: start + limit < newestFirst.length };
 }

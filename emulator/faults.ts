@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { ProviderName } from './providers.js';
+import type { ProviderName } from './edge.js';
 import { RateLimiter, rateLimitError, rateLimitHeaders } from './rate-limit.js';
 import type { EmulatorStats } from './stats.js';
 

@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { mulberry32 } from '../domain/random.js';
+import { mulberry32 } from './random.js';
 
 const BASE62 = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
 
@@ -54,6 +54,9 @@ export const newGeminiResponseId = (): string => base62(22);
 export function sha256(text: string): string {
   return createHash('sha256').update(text).digest('hex');
 }
+
+/** The seed of everything deterministic about an answer: the same body gives the same output. */
+export const hashBody = (body: unknown): string => sha256(JSON.stringify(body) ?? '');
 
 /** Output must depend only on the request, never on Math.random, or outputs stop being reproducible. */
 export function seededRandom(seedHex: string): () => number {

@@ -20,12 +20,12 @@
  * `PUT /_emulator/faults`, `POST /_emulator/reset`, `GET /_emulator/health`.
  */
 import type { AddressInfo } from 'node:net';
-import { AnthropicBatchStore } from './anthropic-batches.js';
+import { AnthropicBatchStore } from './anthropic/batches.js';
 import { FaultConfig, FaultState } from './faults.js';
-import { GeminiBatchStore } from './gemini-batches.js';
-import { GeminiFileStore } from './gemini-files.js';
-import { BatchStore } from './openai-batches.js';
-import { FileStore } from './openai-files.js';
+import { GeminiBatchStore } from './gemini/batches.js';
+import { GeminiFileStore } from './gemini/files.js';
+import { BatchStore } from './openai/batches.js';
+import { FileStore } from './openai/files.js';
 import { createEmulatorServer, type EmulatorState } from './server.js';
 import { emptyStats, type EmulatorStats } from './stats.js';
 

@@ -8,8 +8,8 @@
  * is dropped as it ages out; only a token refusal walks the queue to find when enough tokens free.
  */
 import { ApiError } from './api-error.js';
+import type { ProviderName } from './edge.js';
 import { rfc3339 } from './ids.js';
-import type { ProviderName } from './providers.js';
 
 export const WINDOW_MS = 60_000;
 

@@ -99,38 +99,6 @@ export function jsonBody(ctx: RequestContext, unparseable: string = OPENAI_UNPAR
   return parsed as Record<string, unknown>;
 }
 
-/** `limit` query parameter within [1, max], or `fallback` when absent. */
-export function limitParam(query: URLSearchParams, fallback: number, max: number): number {
-  const raw = query.get('limit');
-  if (raw === null || raw === '') return fallback;
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < 1 || n > max) {
-    throw badRequest(`Invalid 'limit': integer between 1 and ${max} expected, got '${raw}'.`, 'limit', 'invalid_value');
-  }
-  return n;
-}
-
-/** OpenAI's CursorPage body; the SDK pages on `has_more` and the id of the last item. */
-export function cursorPage<T extends { id: string }>(
-  items: readonly T[],
-  after: string | null,
-  limit: number,
-): { object: 'list'; data: T[]; first_id: string | null; last_id: string | null; has_more: boolean } {
-  let start = 0;
-  if (after) {
-    const index = items.findIndex((item) => item.id === after);
-    start = index < 0 ? items.length : index + 1;
-  }
-  const data = items.slice(start, start + limit);
-  return {
-    object: 'list',
-    data,
-    first_id: data[0]?.id ?? null,
-    last_id: data[data.length - 1]?.id ?? null,
-    has_more: start + limit < items.length,
-  };
-}
-
 /** First value of a request header (Node joins most repeated headers, but not all). */
 export function headerValue(headers: IncomingHttpHeaders, name: string): string | undefined {
   const v = headers[name];

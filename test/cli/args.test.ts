@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { BATCH_OPTIONS, batchBody, GLOBAL_OPTIONS, inputFormat, limitsFromFlags, parseDeadline, parseDuration, parseField, parseFlags, parseUsd, responseFormatFrom, splitCommand, type Flags } from '../../cli/args.js';
+import { BATCH_OPTIONS, GLOBAL_OPTIONS, limitsFromFlags, parseDeadline, parseDuration, parseField, parseFlags, parseUsd, splitCommand, type Flags } from '../../cli/args.js';
+import { batchBody, inputFormat, responseFormatFrom } from '../../cli/batch-request.js';
 import { UsageError } from '../../cli/errors.js';
 import { formatFor } from '../../cli/commands/results.js';
 

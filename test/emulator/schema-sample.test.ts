@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { seededRandom, sha256 } from '../../emulator/ids.js';
 import { sampleFromSchema } from '../../emulator/schema-sample.js';
-import { strictSchemaProblem } from '../../emulator/strict-schema.js';
+import { strictSchemaProblem } from '../../emulator/openai/strict-schema.js';
 import { makeAjv, PERSON_SCHEMA } from './helpers.js';
 
 const SCHEMAS: Record<string, object> = {

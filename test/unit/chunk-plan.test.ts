@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { ChunkPlanner, type ChunkLimits, type ChunkRange } from '../../domain/chunk-plan.js';
-import { mulberry32 } from '../../domain/random.js';
+import { mulberry32 } from '../../emulator/random.js';
 
 
 function plan(limits: ChunkLimits, sizes: number[], firstSeq = 0): ChunkRange[] {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { readLines } from '../../providers/lines.js';
-import { mulberry32 } from '../../domain/random.js';
+import { mulberry32 } from '../../emulator/random.js';
 
 function streamOf(chunks: Uint8Array[]): ReadableStream<Uint8Array> {
   return new ReadableStream<Uint8Array>({

@@ -6,9 +6,7 @@
  * Property order follows `propertyOrdering`, and otherwise is alphabetical, which is the order the
  * real API generates properties in; the sampler emits properties in schema order.
  */
-
-type Json = Record<string, unknown>;
-const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
+import { isObject, type Json } from '../json.js';
 
 const NUMERIC = ['minimum', 'maximum', 'minItems', 'maxItems', 'minLength', 'maxLength', 'minProperties', 'maxProperties'] as const;
 const COPIED = ['format', 'pattern', 'required', 'title', 'description', 'default'] as const;

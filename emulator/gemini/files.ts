@@ -8,12 +8,12 @@
  * `x-goog-upload-status: active` until the final one, which carries the File.
  */
 import { createHash } from 'node:crypto';
-import type { ApiError } from './api-error.js';
-import { pageOf } from './batch-clock.js';
-import { newGeminiId, rfc3339 } from './ids.js';
-import { geminiError } from './providers.js';
-import { headerValue, jsonBody, type RequestContext, type Router } from './routing.js';
-import type { EmulatorStats } from './stats.js';
+import type { ApiError } from '../api-error.js';
+import { newGeminiId, rfc3339 } from '../ids.js';
+import { headerValue, jsonBody, type RequestContext, type Router } from '../routing.js';
+import type { EmulatorStats } from '../stats.js';
+import { geminiError } from './edge.js';
+import { tokenPage } from './paging.js';
 
 /** Files expire 48 hours after upload. */
 const TTL_MS = 48 * 3600 * 1000;
@@ -129,15 +129,11 @@ export function registerGeminiFileRoutes(router: Router, files: GeminiFileStore,
       return uploadId === null ? startUpload(ctx, files) : uploadChunk(ctx, files, uploadId, stats);
     })
     .add('GET', '/:version/files', (ctx) => {
-      const pageSize = pageSizeParam(ctx.query.get('pageSize'), 10, 100);
-      const token = ctx.query.get('pageToken');
-      const after = token ? Buffer.from(token, 'base64url').toString('utf8') : null;
-      const { items, hasMore } = pageOf(files.all(), (f) => f.id, { after }, pageSize);
-      const last = items[items.length - 1];
+      const { items, nextPageToken } = tokenPage(files.all(), (f) => f.id, ctx.query, 10, 100);
       return {
         json: {
           files: items.map((f) => fileWire(f, ctx.origin, ctx.params.version as string)),
-          ...(hasMore && last ? { nextPageToken: Buffer.from(last.id).toString('base64url') } : {}),
+          ...(nextPageToken !== undefined ? { nextPageToken } : {}),
         },
       };
     })
@@ -148,13 +144,6 @@ export function registerGeminiFileRoutes(router: Router, files: GeminiFileStore,
       files.delete(ctx.params.id as string);
       return { json: {} };
     });
-}
-
-export function pageSizeParam(raw: string | null, fallback: number, max: number): number {
-  if (raw === null || raw === '') return fallback;
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < 0) throw geminiError(400, `Invalid value for pageSize: '${raw}'.`, 'INVALID_ARGUMENT');
-  return n === 0 ? fallback : Math.min(n, max);
 }
 
 function startUpload(ctx: RequestContext, files: GeminiFileStore) {

@@ -1,9 +1,9 @@
 /** `POST /v1/messages` and `POST /v1/messages/count_tokens`: Anthropic's realtime counterpart of a batch request. */
-import { ApiError } from './api-error.js';
-import { generateMessage, parseMessageRequest, type MessageRequest } from './anthropic-message.js';
-import type { FaultState } from './faults.js';
-import { headerValue, jsonBody, type RequestContext, type Router } from './routing.js';
-import type { EmulatorStats } from './stats.js';
+import { ApiError } from '../api-error.js';
+import type { FaultState } from '../faults.js';
+import { headerValue, jsonBody, type RequestContext, type Router } from '../routing.js';
+import type { EmulatorStats } from '../stats.js';
+import { generateMessage, parseMessageRequest, type MessageRequest } from './message.js';
 
 /** The Messages API refuses bodies over 32 MB. */
 const MAX_MESSAGE_BYTES = 32 * 1024 * 1024;

@@ -1,8 +1,8 @@
 /** `POST /v1/chat/completions`: the realtime counterpart of a batch line, non-streaming only. */
-import { generateChatCompletion, parseChatRequest, promptTokens } from './chat.js';
-import type { FaultState } from './faults.js';
-import { jsonBody, type Router } from './routing.js';
-import type { EmulatorStats } from './stats.js';
+import type { FaultState } from '../faults.js';
+import { jsonBody, type Router } from '../routing.js';
+import type { EmulatorStats } from '../stats.js';
+import { generateChatCompletion, parseChatRequest, promptTokens } from './completion.js';
 
 export function registerChatRoutes(router: Router, faults: FaultState, stats: EmulatorStats): void {
   router.add('POST', '/v1/chat/completions', (ctx) => {

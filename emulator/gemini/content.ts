@@ -6,16 +6,13 @@
  * Field names are accepted in both proto JSON spellings (`generationConfig` and
  * `generation_config`), because batch input files are often written in snake_case.
  */
-import type { ApiError } from './api-error.js';
-import { hashBody } from './chat.js';
-import { openApiToJsonSchema } from './gemini-schema.js';
-import { newGeminiResponseId, seededRandom, sha256 } from './ids.js';
-import { geminiMediaTokens } from './media-tokens.js';
-import { geminiError } from './providers.js';
-import { sampleFromSchema } from './schema-sample.js';
-
-type Json = Record<string, unknown>;
-const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
+import type { ApiError } from '../api-error.js';
+import { hashBody, newGeminiResponseId, seededRandom, sha256 } from '../ids.js';
+import { isObject, type Json } from '../json.js';
+import { geminiMediaTokens } from '../media-tokens.js';
+import { sampleFromSchema } from '../schema-sample.js';
+import { geminiError } from './edge.js';
+import { openApiToJsonSchema } from './schema.js';
 
 const snake = (camel: string): string => camel.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
 /** A proto field under either of its JSON names. */

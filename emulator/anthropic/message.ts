@@ -11,14 +11,11 @@
  *   - otherwise `Echo: ` and the start of the last user text.
  */
 import type { ContentBlock, Message, StopReason, TextBlock, TextCitation } from '@anthropic-ai/sdk/resources/messages';
-import { badRequest, type ApiError } from './api-error.js';
-import { hashBody } from './chat.js';
-import { newMessageId, newToolUseId, seededRandom } from './ids.js';
-import { anthropicImageTokens, anthropicPdfTokens } from './media-tokens.js';
-import { sampleFromSchema } from './schema-sample.js';
-
-type Json = Record<string, unknown>;
-const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
+import { badRequest, type ApiError } from '../api-error.js';
+import { hashBody, newMessageId, newToolUseId, seededRandom } from '../ids.js';
+import { isObject, type Json } from '../json.js';
+import { anthropicImageTokens, anthropicPdfTokens } from '../media-tokens.js';
+import { sampleFromSchema } from '../schema-sample.js';
 
 /** API version that removed `temperature`, `top_p` and `top_k`; SDK 1.x sends it. */
 export const VERSION_WITHOUT_SAMPLING = '2026-10-21';

@@ -8,14 +8,16 @@
  * leaves partial results, as with the real API.
  */
 import type { BatchError } from 'openai/resources/batches';
-import { ApiError, badRequest, faultError, notFound } from './api-error.js';
+import { ApiError, badRequest, faultError, notFound } from '../api-error.js';
+import { MAX_CANCEL_DELAY_MS, shuffleSeeded, TransitionTimers } from '../batch-clock.js';
+import type { FaultState } from '../faults.js';
+import { hashBody, newBatchId, newBatchRequestId, newRequestId, nowSeconds } from '../ids.js';
+import { headerValue, jsonBody, type Router } from '../routing.js';
+import { countBatchKeys, type EmulatorStats } from '../stats.js';
 import { parseBatchInput, type BatchInput, type BatchInputLine } from './batch-input.js';
-import { generateChatCompletion, hashBody, parseChatRequest } from './chat.js';
-import type { FaultState } from './faults.js';
-import { newBatchId, newBatchRequestId, newRequestId, nowSeconds, seededRandom, sha256 } from './ids.js';
-import type { FileStore } from './openai-files.js';
-import { cursorPage, headerValue, jsonBody, limitParam, type Router } from './routing.js';
-import { countBatchKeys, type EmulatorStats } from './stats.js';
+import { generateChatCompletion, parseChatRequest } from './completion.js';
+import type { FileStore } from './files.js';
+import { cursorPage, limitParam } from './paging.js';
 import type { WireBatch } from './wire-types.js';
 
 const CHAT_ENDPOINT = '/v1/chat/completions';
@@ -30,8 +32,6 @@ const OPENAI_BATCH_ENDPOINTS = [
   '/v1/videos',
 ];
 const COMPLETION_WINDOW_S = 24 * 3600;
-/** The real `cancelling` phase can last minutes; tests need it short but still observable. */
-const MAX_CANCEL_DELAY_MS = 200;
 
 export interface BatchTimings {
   validatingMs: number;
@@ -52,7 +52,6 @@ interface BatchRecord {
   outputLines: string[];
   errorLines: string[];
   cancelDoneMs: number;
-  timer: NodeJS.Timeout | undefined;
 }
 
 export interface BatchStoreDeps {
@@ -66,6 +65,7 @@ export interface BatchStoreDeps {
 export class BatchStore {
   /** Map iteration order is creation order, which listing relies on. */
   private readonly records = new Map<string, BatchRecord>();
+  private readonly timers = new TransitionTimers();
 
   constructor(private readonly deps: BatchStoreDeps) {}
 
@@ -150,7 +150,6 @@ export class BatchStore {
       outputLines: [],
       errorLines: [],
       cancelDoneMs: 0,
-      timer: undefined,
     };
     this.records.set(wire.id, record);
 
@@ -200,7 +199,7 @@ export class BatchStore {
   }
 
   clear(): void {
-    for (const record of this.records.values()) clearTimeout(record.timer);
+    this.timers.clear();
     this.records.clear();
   }
 
@@ -211,16 +210,10 @@ export class BatchStore {
   }
 
   private schedule(record: BatchRecord): void {
-    clearTimeout(record.timer);
-    record.timer = undefined;
-    const at = this.nextTransitionMs(record);
-    if (at === undefined) return;
-    // +1 ms: a timer may fire a hair before Date.now() reaches `at`.
-    record.timer = setTimeout(() => {
+    this.timers.schedule(record.wire.id, this.nextTransitionMs(record), () => {
       this.advance(record, Date.now());
       this.schedule(record);
-    }, Math.max(0, at - Date.now() + 1));
-    record.timer.unref();
+    });
   }
 
   private nextTransitionMs(record: BatchRecord): number | undefined {
@@ -385,13 +378,7 @@ export class BatchStore {
   /** Null when there is nothing to write, as the real API leaves the id unset. */
   private writeResultFile(record: BatchRecord, lines: string[], kind: 'output' | 'error'): string | null {
     if (lines.length === 0) return null;
-    // Results come back in a shuffled (but reproducible) order, because the real API does not
-    // promise input order and consumers must join on custom_id.
-    const rand = seededRandom(sha256(`${record.lines[0]?.custom_id ?? ''}:${record.lines.length}:${kind}`));
-    for (let i = lines.length - 1; i > 0; i--) {
-      const j = Math.floor(rand() * (i + 1));
-      [lines[i], lines[j]] = [lines[j] as string, lines[i] as string];
-    }
+    shuffleSeeded(lines, `${record.lines[0]?.custom_id ?? ''}:${record.lines.length}:${kind}`);
     const content = Buffer.from(`${lines.join('\n')}\n`);
     return this.deps.files.add(content, `${record.wire.id}_${kind}.jsonl`, 'batch_output', record.outputTtlS).id;
   }

@@ -9,15 +9,16 @@
  * with the rest `expired`, `line_errors` and `malformed_json` work per request position.
  */
 import type { MessageBatch, MessageBatchIndividualResponse } from '@anthropic-ai/sdk/resources/messages/batches';
-import { ApiError, badRequest, faultError, notFound } from './api-error.js';
-import { generateMessage, parseMessageRequest, type MessageRequest } from './anthropic-message.js';
-import { ANTHROPIC_UNPARSEABLE, tooLarge } from './anthropic-messages.js';
-import { MAX_CANCEL_DELAY_MS, pageOf, requestsDueAt, shuffleSeeded, TransitionTimers } from './batch-clock.js';
-import type { FaultState } from './faults.js';
-import { newMessageBatchId, newRequestId, rfc3339 } from './ids.js';
-import { anthropicErrorBody } from './providers.js';
-import { headerValue, jsonBody, type Router } from './routing.js';
-import { countBatchKeys, type EmulatorStats } from './stats.js';
+import { ApiError, badRequest, faultError, notFound } from '../api-error.js';
+import { MAX_CANCEL_DELAY_MS, requestsDueAt, shuffleSeeded, TransitionTimers } from '../batch-clock.js';
+import type { FaultState } from '../faults.js';
+import { newMessageBatchId, newRequestId, rfc3339 } from '../ids.js';
+import { pageOf } from '../paging.js';
+import { headerValue, jsonBody, type Router } from '../routing.js';
+import { countBatchKeys, type EmulatorStats } from '../stats.js';
+import { anthropicErrorBody } from './edge.js';
+import { generateMessage, parseMessageRequest, type MessageRequest } from './message.js';
+import { ANTHROPIC_UNPARSEABLE, tooLarge } from './messages.js';
 
 const MAX_REQUESTS = 100_000;
 const MAX_BATCH_BYTES = 256 * 1024 * 1024;

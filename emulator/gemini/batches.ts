@@ -11,19 +11,19 @@
  * Cancelling stops processing at once (there is no cancelling state) and keeps the results so far;
  * an expired batch likewise keeps what it processed. Requests that never ran have no entry.
  */
-import { ApiError, faultError } from './api-error.js';
-import { pageOf, requestsDueAt, shuffleSeeded, TransitionTimers } from './batch-clock.js';
-import type { FaultState } from './faults.js';
-import { generateContent, parseGenerateRequest, type GenerateRequest } from './gemini-content.js';
-import { pageSizeParam, type GeminiFileStore } from './gemini-files.js';
-import { GEMINI_UNPARSEABLE } from './gemini-generate.js';
-import { newGeminiId, rfc3339 } from './ids.js';
-import { geminiError, rpcStatusBody } from './providers.js';
-import { headerValue, jsonBody, type Router } from './routing.js';
-import { countBatchKeys, type EmulatorStats } from './stats.js';
+import { ApiError, faultError } from '../api-error.js';
+import { requestsDueAt, shuffleSeeded, TransitionTimers } from '../batch-clock.js';
+import type { FaultState } from '../faults.js';
+import { newGeminiId, rfc3339 } from '../ids.js';
+import { isObject, type Json } from '../json.js';
+import { headerValue, jsonBody, type Router } from '../routing.js';
+import { countBatchKeys, type EmulatorStats } from '../stats.js';
+import { generateContent, parseGenerateRequest, type GenerateRequest } from './content.js';
+import { geminiError, rpcStatusBody } from './edge.js';
+import type { GeminiFileStore } from './files.js';
+import { GEMINI_UNPARSEABLE } from './generate.js';
+import { tokenPage } from './paging.js';
 
-type Json = Record<string, unknown>;
-const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
 const invalid = (message: string): ApiError => geminiError(400, message, 'INVALID_ARGUMENT');
 
 /** Inline requests are limited to 20 MB in total. */
@@ -345,12 +345,8 @@ export function registerGeminiBatchRoutes(router: Router, batches: GeminiBatchSt
       }),
     }))
     .add('GET', '/:version/batches', (ctx) => {
-      const pageSize = pageSizeParam(ctx.query.get('pageSize'), 50, 1000);
-      const token = ctx.query.get('pageToken');
-      const after = token ? Buffer.from(token, 'base64url').toString('utf8') : null;
-      const { items, hasMore } = pageOf(batches.list(version(ctx.params)), (op) => String(op.name), { after }, pageSize);
-      const last = items[items.length - 1];
-      return { json: { operations: items, ...(hasMore && last ? { nextPageToken: Buffer.from(String(last.name)).toString('base64url') } : {}) } };
+      const { items, nextPageToken } = tokenPage(batches.list(version(ctx.params)), (op) => String(op.name), ctx.query, 50, 1000);
+      return { json: { operations: items, ...(nextPageToken !== undefined ? { nextPageToken } : {}) } };
     })
     .add('POST', '/:version/batches/:id:cancel', (ctx) => {
       batches.cancel(ctx.params.id as string);

@@ -1,9 +1,10 @@
 /** `/v1/files`: uploads (multipart), metadata, listing, raw content and deletion. */
-import { badRequest, notFound } from './api-error.js';
-import { newFileId, nowSeconds } from './ids.js';
-import { parseMultipart } from './multipart.js';
-import { cursorPage, limitParam, type Router } from './routing.js';
-import type { EmulatorStats } from './stats.js';
+import { badRequest, notFound } from '../api-error.js';
+import { newFileId, nowSeconds } from '../ids.js';
+import { parseMultipart } from '../multipart.js';
+import type { Router } from '../routing.js';
+import type { EmulatorStats } from '../stats.js';
+import { cursorPage, limitParam } from './paging.js';
 import type { WireFile } from './wire-types.js';
 
 const UPLOAD_PURPOSES = ['assistants', 'batch', 'fine-tune', 'vision', 'user_data', 'evals'] as const;

@@ -4,15 +4,11 @@
  * Pure apart from the completion id and `created`.
  */
 import type { ChatCompletion } from 'openai/resources/chat/completions';
-import { badRequest } from './api-error.js';
-import { newChatCompletionId, nowSeconds, seededRandom, sha256 } from './ids.js';
-import { sampleFromSchema } from './schema-sample.js';
+import { badRequest } from '../api-error.js';
+import { hashBody, newChatCompletionId, nowSeconds, seededRandom, sha256 } from '../ids.js';
+import { isObject, type Json } from '../json.js';
+import { sampleFromSchema } from '../schema-sample.js';
 import { strictSchemaProblem } from './strict-schema.js';
-
-type Json = Record<string, unknown>;
-const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
-
-export const hashBody = (body: unknown): string => sha256(JSON.stringify(body) ?? '');
 
 export type ResponseMode = 'text' | 'json_object' | 'json_schema';
 

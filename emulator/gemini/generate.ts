@@ -1,8 +1,8 @@
 /** `models/*:generateContent` and `models/*:countTokens`: Gemini's realtime counterpart of a batch request. */
-import type { FaultState } from './faults.js';
-import { generateContent, parseGenerateRequest } from './gemini-content.js';
-import { jsonBody, type Router } from './routing.js';
-import type { EmulatorStats } from './stats.js';
+import type { FaultState } from '../faults.js';
+import { jsonBody, type Router } from '../routing.js';
+import type { EmulatorStats } from '../stats.js';
+import { generateContent, parseGenerateRequest } from './content.js';
 
 export const GEMINI_UNPARSEABLE = 'Invalid JSON payload received. Unexpected token.';
 
