@@ -2,7 +2,7 @@ import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import { ChunkPlanner } from '../domain/chunk-plan.js';
 import { choosePath } from '../domain/choose-path.js';
-import { BATCH_PROVIDERS, chunkLimits, type ProviderName } from '../providers/limits.js';
+import { BATCH_PROVIDERS, chunkLimits, type ProviderName } from '../domain/provider-catalog.js';
 import { findBatchById, finishBatch as storeFinish, markBatchRunning } from '../store/batches.js';
 import { saveChunks } from '../store/chunks.js';
 import type { Db } from '../store/db.js';

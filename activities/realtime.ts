@@ -3,7 +3,7 @@ import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import { checkJsonOutput, repairMessages } from '../domain/output-validation.js';
 import { costOf } from '../domain/pricing.js';
 import { addUsage, ZERO_USAGE, type Usage } from '../domain/usage.js';
-import type { ProviderName } from '../providers/limits.js';
+import type { ProviderName } from '../domain/provider-catalog.js';
 import type { CallOutcome, ChatRequest, RealtimeProvider } from '../providers/types.js';
 import { getChunk } from '../store/chunks.js';
 import type { Db } from '../store/db.js';

@@ -1,7 +1,7 @@
 import type { ChatMessage, ResponseFormat } from '../domain/batch-spec.js';
 import type { Usage } from '../domain/usage.js';
 import type { ItemError } from '../store/rows.js';
-import type { ProviderName } from './limits.js';
+import type { ProviderName } from '../domain/provider-catalog.js';
 
 /**
  * The request header that names a Drover job key on batch creation. Providers ignore unknown
