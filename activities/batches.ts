@@ -1,15 +1,13 @@
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
-import { ChunkPlanner } from '../domain/chunk-plan.js';
-import { choosePath } from '../domain/choose-path.js';
-import { BATCH_PROVIDERS, chunkLimits, type ProviderName } from '../domain/provider-catalog.js';
+import { BatchPlanner } from '../domain/batch-plan.js';
+import type { ProviderName } from '../domain/provider-catalog.js';
 import { findBatchById, finishBatch as storeFinish, markBatchRunning } from '../store/batches.js';
 import { saveChunks } from '../store/chunks.js';
 import type { Db } from '../store/db.js';
 import { itemSizesPage } from '../store/items.js';
 import type { BatchRow } from '../store/rows.js';
 import type { FinishBatchInput, PlanResult, StopReason } from '../workflows/contracts.js';
-import { estimateCost, outputTokensPerItem } from '../domain/estimate.js';
 import { closeUnfinished } from '../store/results.js';
 import type { ItemError } from '../store/rows.js';
 
@@ -35,14 +33,19 @@ export function createBatchActivities(db: Db) {
       const batch = await loadBatch(db, batchId);
       const pricing = batch.pricing;
       if (!pricing) throw ApplicationFailure.nonRetryable(`batch ${batchId} has no pricing`, 'InvalidBatch');
-      const perItem = outputTokensPerItem(batch.spec);
-      const hasBatchApi = BATCH_PROVIDERS.includes(batch.provider as ProviderName);
-      const planner = new ChunkPlanner(chunkLimits(batch.provider as ProviderName, batch.settings.chunk_size, batch.spec));
+      const planner = new BatchPlanner({
+        provider: batch.provider as ProviderName,
+        spec: batch.spec,
+        pricing,
+        mode: batch.mode,
+        chunkSize: batch.settings.chunk_size,
+        maxAttempts: batch.settings.max_attempts,
+      });
       let after = -1;
       for (;;) {
         const page = await itemSizesPage(db, batchId, after, 50_000);
         try {
-          for (const row of page) planner.add(row.seq, row.request_bytes, row.est_input_tokens);
+          for (const row of page) planner.add(row);
         } catch (err) {
           throw ApplicationFailure.nonRetryable((err as Error).message, 'InvalidBatch');
         }
@@ -50,11 +53,7 @@ export function createBatchActivities(db: Db) {
         if (page.length < 50_000) break;
         after = page[page.length - 1]!.seq;
       }
-      const chunks = planner.finish().map((c) => {
-        const path = choosePath(batch.mode, { hasBatchApi, items: c.item_count, attempt: 1, maxAttempts: batch.settings.max_attempts });
-        const { cost } = estimateCost(c.est_input_tokens, c.item_count, perItem, pricing, path === 'batch');
-        return { ...c, est_cost_usd: cost.expected_usd, max_cost_usd: cost.high_usd };
-      });
+      const chunks = planner.finish().map((c) => ({ ...c, est_cost_usd: c.estimate.cost.expected_usd, max_cost_usd: c.estimate.cost.high_usd }));
       await saveChunks(db, batch.tenant_id, batchId, chunks);
       await markBatchRunning(db, batchId, chunks.length);
       return { chunkCount: chunks.length, expectedUsd: chunks.map((c) => c.est_cost_usd), reserveUsd: chunks.map((c) => c.max_cost_usd) };
