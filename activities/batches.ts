@@ -9,7 +9,7 @@ import { itemSizesPage } from '../store/items.js';
 import type { BatchRow } from '../store/rows.js';
 import type { FinishBatchInput, PlanResult, StopReason } from '../workflows/contracts.js';
 import { closeUnfinished } from '../store/results.js';
-import type { ItemError } from '../store/rows.js';
+import type { ItemError } from '../domain/responses.js';
 
 const STOP_ERRORS: Record<StopReason, ItemError> = {
   cancelled: { code: 'batch_cancelled', message: 'the batch was cancelled before this item finished' },

@@ -4,8 +4,8 @@ import type { PromptSpec } from '../domain/batch-spec.js';
 import { buildMessages, type StoredInput } from '../domain/prompt.js';
 import type { ProviderName } from '../domain/provider-catalog.js';
 import { BATCH_PROVIDERS } from '../domain/provider-catalog.js';
-import type { BatchProvider, BatchRequest, ChatRequest, RealtimeProvider } from '../providers/types.js';
-import type { ItemError } from '../store/rows.js';
+import type { BatchProvider, BatchRequest, ChatRequest, Providers } from '../providers/types.js';
+import type { ItemError } from '../domain/responses.js';
 import { choosePath } from '../domain/choose-path.js';
 import { repairMessages } from '../domain/output-validation.js';
 import { toResult } from './outcomes.js';
@@ -19,11 +19,6 @@ import { costOf } from '../domain/pricing.js';
 import { loadBatch } from './batches.js';
 import { withHeartbeat } from './heartbeat.js';
 import { asProviderCall } from './provider-failure.js';
-
-export interface Providers {
-  batch: Partial<Record<ProviderName, BatchProvider>>;
-  realtime: Partial<Record<ProviderName, RealtimeProvider>>;
-}
 
 export { toResult } from './outcomes.js';
 

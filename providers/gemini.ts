@@ -8,7 +8,7 @@ import { ApiError, GoogleGenAI } from '@google/genai';
 import type { Content, GenerateContentConfig, GenerateContentParameters, InlinedRequest, Operation, Part } from '@google/genai';
 import type { ChatMessage, ContentPart } from '../domain/batch-spec.js';
 import type { Usage } from '../domain/usage.js';
-import type { ItemError } from '../store/rows.js';
+import type { ItemError } from '../domain/responses.js';
 import {
   TERMINAL_PROVIDER_STATES,
   type BatchProvider,

@@ -1,6 +1,6 @@
 import type { ChatMessage, ResponseFormat } from '../domain/batch-spec.js';
 import type { Usage } from '../domain/usage.js';
-import type { ItemError } from '../store/rows.js';
+import type { ItemError } from '../domain/responses.js';
 import type { ProviderName } from '../domain/provider-catalog.js';
 
 /**
@@ -83,6 +83,12 @@ export interface RealtimeProvider {
   readonly name: string;
   complete(request: ChatRequest, opts?: { signal?: AbortSignal }): Promise<CallOutcome>;
   classifyError(err: unknown): ProviderErrorInfo | null;
+}
+
+/** The providers a worker has configured, by name; a provider may offer one API and not the other. */
+export interface Providers {
+  batch: Partial<Record<ProviderName, BatchProvider>>;
+  realtime: Partial<Record<ProviderName, RealtimeProvider>>;
 }
 
 /** How a failed provider call should be retried; activities turn this into an ApplicationFailure. */
