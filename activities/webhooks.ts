@@ -1,10 +1,12 @@
 import { ApplicationFailure } from '@temporalio/common';
+import type { WebhookEvent } from '../domain/webhook-events.js';
 import { SIGNATURE_HEADER, signWebhook } from '../domain/webhook-signature.js';
 import type { Db } from '../store/db.js';
 import { countResults } from '../store/results.js';
 import { loadBatch } from './batches.js';
 
-export type WebhookEvent = 'batch.completed' | 'batch.failed' | 'batch.cancelled' | 'batch.timed_out' | 'batch.budget_exhausted' | 'batch.awaiting_budget';
+// workflows/process-batch.ts still imports the type from here; drop once it imports domain/webhook-events.ts.
+export type { WebhookEvent };
 
 /**
  * POSTs one signed event about a batch to its `webhook_url`. Anything but a 2xx throws, and the
