@@ -1,6 +1,7 @@
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import { BatchPlanner } from '../domain/batch-plan.js';
+import { FailureType } from '../domain/failure-types.js';
 import type { ProviderName } from '../domain/provider-catalog.js';
 import { findBatchById, finishBatch as storeFinish, markBatchRunning } from '../store/batches.js';
 import { saveChunks } from '../store/chunks.js';
@@ -19,7 +20,7 @@ const STOP_ERRORS: Record<StopReason, ItemError> = {
 
 export async function loadBatch(db: Db, batchId: string): Promise<BatchRow> {
   const batch = await findBatchById(db, batchId);
-  if (!batch) throw ApplicationFailure.nonRetryable(`batch ${batchId} is not in the store`, 'InvalidBatch');
+  if (!batch) throw ApplicationFailure.nonRetryable(`batch ${batchId} is not in the store`, FailureType.InvalidBatch);
   return batch;
 }
 
@@ -32,7 +33,7 @@ export function createBatchActivities(db: Db) {
     async planBatch({ batchId }: { batchId: string }): Promise<PlanResult> {
       const batch = await loadBatch(db, batchId);
       const pricing = batch.pricing;
-      if (!pricing) throw ApplicationFailure.nonRetryable(`batch ${batchId} has no pricing`, 'InvalidBatch');
+      if (!pricing) throw ApplicationFailure.nonRetryable(`batch ${batchId} has no pricing`, FailureType.InvalidBatch);
       const planner = new BatchPlanner({
         provider: batch.provider as ProviderName,
         spec: batch.spec,
@@ -47,7 +48,7 @@ export function createBatchActivities(db: Db) {
         try {
           for (const row of page) planner.add(row);
         } catch (err) {
-          throw ApplicationFailure.nonRetryable((err as Error).message, 'InvalidBatch');
+          throw ApplicationFailure.nonRetryable((err as Error).message, FailureType.InvalidBatch);
         }
         Context.current().heartbeat();
         if (page.length < 50_000) break;

@@ -1,6 +1,7 @@
 import { Context, log } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import type { PromptSpec } from '../domain/batch-spec.js';
+import { FailureType } from '../domain/failure-types.js';
 import { buildMessages, type StoredInput } from '../domain/prompt.js';
 import type { ProviderName } from '../domain/provider-catalog.js';
 import { BATCH_PROVIDERS } from '../domain/provider-catalog.js';
@@ -27,7 +28,7 @@ const WRITE_PAGE = 1000;
 export function createChunkActivities(db: Db, providers: Providers) {
   const providerFor = (name: string): BatchProvider => {
     const p = providers.batch[name as ProviderName];
-    if (!p) throw ApplicationFailure.nonRetryable(`provider "${name}" has no batch API configured on this worker`, 'InvalidBatch');
+    if (!p) throw ApplicationFailure.nonRetryable(`provider "${name}" has no batch API configured on this worker`, FailureType.InvalidBatch);
     return p;
   };
 
@@ -97,7 +98,7 @@ export function createChunkActivities(db: Db, providers: Providers) {
       const key = jobKey(input.batchId, input.chunkIndex, input.attempt);
       const schema = schemaOf(batch.spec);
       const pricing = batch.pricing;
-      if (!pricing) throw ApplicationFailure.nonRetryable(`batch ${input.batchId} has no pricing`, 'InvalidBatch');
+      if (!pricing) throw ApplicationFailure.nonRetryable(`batch ${input.batchId} has no pricing`, FailureType.InvalidBatch);
       const outcome = { final: input.final, stopping: input.stopping ?? false };
 
       return withHeartbeat(async () => {

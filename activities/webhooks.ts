@@ -1,4 +1,5 @@
 import { ApplicationFailure } from '@temporalio/common';
+import { FailureType } from '../domain/failure-types.js';
 import type { WebhookEvent } from '../domain/webhook-events.js';
 import { SIGNATURE_HEADER, signWebhook } from '../domain/webhook-signature.js';
 import type { Db } from '../store/db.js';
@@ -41,10 +42,10 @@ export function createWebhookActivities(db: Db, fetchImpl: typeof fetch = fetch)
           signal: AbortSignal.timeout(10_000),
         });
       } catch (err) {
-        throw ApplicationFailure.retryable(`webhook ${hostOf(batch.webhook_url)} unreachable: ${(err as Error).message}`, 'WebhookUndelivered');
+        throw ApplicationFailure.retryable(`webhook ${hostOf(batch.webhook_url)} unreachable: ${(err as Error).message}`, FailureType.WebhookUndelivered);
       }
       if (res.status < 200 || res.status >= 300) {
-        throw ApplicationFailure.retryable(`webhook ${hostOf(batch.webhook_url)} answered ${res.status}`, 'WebhookUndelivered');
+        throw ApplicationFailure.retryable(`webhook ${hostOf(batch.webhook_url)} answered ${res.status}`, FailureType.WebhookUndelivered);
       }
       return { delivered: true, status: res.status };
     },

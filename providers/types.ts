@@ -1,6 +1,7 @@
 import type { ChatMessage, ResponseFormat } from '../domain/batch-spec.js';
 import type { Usage } from '../domain/usage.js';
 import type { ItemError } from '../domain/responses.js';
+import type { ProviderFailureType } from '../domain/failure-types.js';
 import type { ProviderName } from '../domain/provider-catalog.js';
 
 /**
@@ -93,7 +94,7 @@ export interface Providers {
 
 /** How a failed provider call should be retried; activities turn this into an ApplicationFailure. */
 export interface ProviderErrorInfo {
-  type: 'ProviderRateLimited' | 'ProviderInvalidRequest' | 'ProviderAuthentication' | 'ProviderUnavailable';
+  type: ProviderFailureType;
   retryable: boolean;
   retryAfterMs?: number;
   message: string;

@@ -1,7 +1,8 @@
 import type { ActivityOptions } from '@temporalio/workflow';
+import { FailureType } from '../domain/failure-types.js';
 
-/** Provider errors that will fail the same way on every try (see providers/types.ts). */
-export const NON_RETRYABLE_ERRORS = ['ProviderInvalidRequest', 'ProviderAuthentication', 'InvalidBatch'];
+/** Failures that will happen the same way on every try (see domain/failure-types.ts). */
+export const NON_RETRYABLE_ERRORS: FailureType[] = [FailureType.ProviderInvalidRequest, FailureType.ProviderAuthentication, FailureType.InvalidBatch];
 
 /**
  * Submit and collect move up to 200 MB; they heartbeat every few seconds, so a worker that dies
