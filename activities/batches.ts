@@ -1,8 +1,8 @@
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
-import { ChunkPlanner } from '../domain/chunk-plan.js';
-import { choosePath } from '../domain/choose-path.js';
-import { BATCH_PROVIDERS, chunkLimits, type ProviderName } from '../providers/limits.js';
+import { BatchPlanner } from '../domain/batch-plan.js';
+import { FailureType } from '../domain/failure-types.js';
+import type { ProviderName } from '../domain/provider-catalog.js';
 import { findBatchById, finishBatch as storeFinish, markBatchRunning } from '../store/batches.js';
 import { chunkEstimatePage, saveChunks } from '../store/chunks.js';
 import type { Db } from '../store/db.js';
@@ -10,9 +10,8 @@ import { itemSizesPage } from '../store/items.js';
 import type { BatchRow } from '../store/rows.js';
 import type { ChunkEstimatePage, FinishBatchInput, FinishBatchResult, PlanResult, StopReason } from '../workflows/contracts.js';
 import { closingStatus } from '../workflows/batch-ledger.js';
-import { estimateCost, outputTokensPerItem } from '../domain/estimate.js';
 import { closeUnfinished, tallyRange } from '../store/results.js';
-import type { ItemError } from '../store/rows.js';
+import type { ItemError } from '../domain/responses.js';
 
 const NO_OUTCOME: ItemError = { code: 'not_processed', message: 'the batch ended before this item got an outcome' };
 
@@ -24,7 +23,7 @@ const STOP_ERRORS: Record<StopReason, ItemError> = {
 
 export async function loadBatch(db: Db, batchId: string): Promise<BatchRow> {
   const batch = await findBatchById(db, batchId);
-  if (!batch) throw ApplicationFailure.nonRetryable(`batch ${batchId} is not in the store`, 'InvalidBatch');
+  if (!batch) throw ApplicationFailure.nonRetryable(`batch ${batchId} is not in the store`, FailureType.InvalidBatch);
   return batch;
 }
 
@@ -37,27 +36,28 @@ export function createBatchActivities(db: Db) {
     async planBatch({ batchId }: { batchId: string }): Promise<PlanResult> {
       const batch = await loadBatch(db, batchId);
       const pricing = batch.pricing;
-      if (!pricing) throw ApplicationFailure.nonRetryable(`batch ${batchId} has no pricing`, 'InvalidBatch');
-      const perItem = outputTokensPerItem(batch.spec);
-      const hasBatchApi = BATCH_PROVIDERS.includes(batch.provider as ProviderName);
-      const planner = new ChunkPlanner(chunkLimits(batch.provider as ProviderName, batch.settings.chunk_size, batch.spec));
+      if (!pricing) throw ApplicationFailure.nonRetryable(`batch ${batchId} has no pricing`, FailureType.InvalidBatch);
+      const planner = new BatchPlanner({
+        provider: batch.provider as ProviderName,
+        spec: batch.spec,
+        pricing,
+        mode: batch.mode,
+        chunkSize: batch.settings.chunk_size,
+        maxAttempts: batch.settings.max_attempts,
+      });
       let after = -1;
       for (;;) {
         const page = await itemSizesPage(db, batchId, after, 50_000);
         try {
-          for (const row of page) planner.add(row.seq, row.request_bytes, row.est_input_tokens);
+          for (const row of page) planner.add(row);
         } catch (err) {
-          throw ApplicationFailure.nonRetryable((err as Error).message, 'InvalidBatch');
+          throw ApplicationFailure.nonRetryable((err as Error).message, FailureType.InvalidBatch);
         }
         Context.current().heartbeat();
         if (page.length < 50_000) break;
         after = page[page.length - 1]!.seq;
       }
-      const chunks = planner.finish().map((c) => {
-        const path = choosePath(batch.mode, { hasBatchApi, items: c.item_count, attempt: 1, maxAttempts: batch.settings.max_attempts });
-        const { cost } = estimateCost(c.est_input_tokens, c.item_count, perItem, pricing, path === 'batch');
-        return { ...c, est_cost_usd: cost.expected_usd, max_cost_usd: cost.high_usd };
-      });
+      const chunks = planner.finish().map((c) => ({ ...c, est_cost_usd: c.estimate.cost.expected_usd, max_cost_usd: c.estimate.cost.high_usd }));
       await saveChunks(db, batch.tenant_id, batchId, chunks);
       await markBatchRunning(db, batchId, chunks.length);
       return { chunkCount: chunks.length, expectedUsd: chunks.reduce((sum, c) => sum + c.est_cost_usd, 0) };

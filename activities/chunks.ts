@@ -1,11 +1,12 @@
 import { Context, log } from '@temporalio/activity';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import type { PromptSpec } from '../domain/batch-spec.js';
+import { FailureType } from '../domain/failure-types.js';
 import { buildMessages, type StoredInput } from '../domain/prompt.js';
-import type { ProviderName } from '../providers/limits.js';
-import { BATCH_PROVIDERS } from '../providers/limits.js';
-import type { BatchProvider, BatchRequest, ChatRequest, RealtimeProvider } from '../providers/types.js';
-import type { ItemError } from '../store/rows.js';
+import type { ProviderName } from '../domain/provider-catalog.js';
+import { BATCH_PROVIDERS } from '../domain/provider-catalog.js';
+import type { BatchProvider, BatchRequest, ChatRequest, Providers } from '../providers/types.js';
+import type { ItemError } from '../domain/responses.js';
 import { choosePath } from '../domain/choose-path.js';
 import { repairMessages } from '../domain/output-validation.js';
 import { toResult } from './outcomes.js';
@@ -20,11 +21,6 @@ import { loadBatch } from './batches.js';
 import { withHeartbeat } from './heartbeat.js';
 import { asProviderCall } from './provider-failure.js';
 
-export interface Providers {
-  batch: Partial<Record<ProviderName, BatchProvider>>;
-  realtime: Partial<Record<ProviderName, RealtimeProvider>>;
-}
-
 export { toResult } from './outcomes.js';
 
 const WRITE_PAGE = 1000;
@@ -32,7 +28,7 @@ const WRITE_PAGE = 1000;
 export function createChunkActivities(db: Db, providers: Providers) {
   const providerFor = (name: string): BatchProvider => {
     const p = providers.batch[name as ProviderName];
-    if (!p) throw ApplicationFailure.nonRetryable(`provider "${name}" has no batch API configured on this worker`, 'InvalidBatch');
+    if (!p) throw ApplicationFailure.nonRetryable(`provider "${name}" has no batch API configured on this worker`, FailureType.InvalidBatch);
     return p;
   };
 
@@ -81,7 +77,7 @@ export function createChunkActivities(db: Db, providers: Providers) {
         // marked the job (the chunk is being cancelled while this try still runs), ends it here.
         if (Context.current().cancellationSignal.aborted) throw new CancelledFailure('the chunk was cancelled before its provider batch was created');
         if (!(await markCreating(db, key))) {
-          throw ApplicationFailure.nonRetryable('the chunk was cancelled before its provider batch was created', 'SubmitCancelled');
+          throw ApplicationFailure.nonRetryable('the chunk was cancelled before its provider batch was created', FailureType.SubmitCancelled);
         }
         const created = await asProviderCall(provider, async () => {
           try {
@@ -125,7 +121,7 @@ export function createChunkActivities(db: Db, providers: Providers) {
       const key = jobKey(input.batchId, input.chunkIndex, input.attempt);
       const schema = schemaOf(batch.spec);
       const pricing = batch.pricing;
-      if (!pricing) throw ApplicationFailure.nonRetryable(`batch ${input.batchId} has no pricing`, 'InvalidBatch');
+      if (!pricing) throw ApplicationFailure.nonRetryable(`batch ${input.batchId} has no pricing`, FailureType.InvalidBatch);
       const outcome = { final: input.final, stopping: input.stopping ?? false };
 
       return withHeartbeat(async () => {

@@ -1,6 +1,7 @@
 import type { Db } from '../store/db.js';
 import { createBatchActivities } from './batches.js';
-import { createChunkActivities, type Providers } from './chunks.js';
+import type { Providers } from '../providers/types.js';
+import { createChunkActivities } from './chunks.js';
 import type { RateLimits } from './rate-limiter.js';
 import { createRealtimeActivities } from './realtime.js';
 import { createWebhookActivities } from './webhooks.js';

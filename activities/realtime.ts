@@ -1,9 +1,10 @@
 import { Context, log, sleep } from '@temporalio/activity';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
+import { FailureType } from '../domain/failure-types.js';
 import { checkJsonOutput, repairMessages } from '../domain/output-validation.js';
 import { costOf } from '../domain/pricing.js';
 import { addUsage, ZERO_USAGE, type Usage } from '../domain/usage.js';
-import type { ProviderName } from '../providers/limits.js';
+import type { ProviderName } from '../domain/provider-catalog.js';
 import type { CallOutcome, ChatRequest, RealtimeProvider } from '../providers/types.js';
 import { getChunk } from '../store/chunks.js';
 import type { Db } from '../store/db.js';
@@ -42,9 +43,9 @@ export function createRealtimeActivities(deps: RealtimeDeps) {
       const batch = await loadBatch(db, input.batchId);
       const chunk = await getChunk(db, input.batchId, input.chunkIndex);
       const provider = deps.providers[batch.provider as ProviderName];
-      if (!provider) throw ApplicationFailure.nonRetryable(`provider "${batch.provider}" has no realtime API configured on this worker`, 'InvalidBatch');
+      if (!provider) throw ApplicationFailure.nonRetryable(`provider "${batch.provider}" has no realtime API configured on this worker`, FailureType.InvalidBatch);
       const pricing = batch.pricing;
-      if (!pricing) throw ApplicationFailure.nonRetryable(`batch ${input.batchId} has no pricing`, 'InvalidBatch');
+      if (!pricing) throw ApplicationFailure.nonRetryable(`batch ${input.batchId} has no pricing`, FailureType.InvalidBatch);
       const limiter = SharedRateLimiter.for(db, deps.rateLimits, batch.provider, batch.spec.model);
       const schema = schemaOf(batch.spec);
       const ctx = Context.current();
@@ -75,7 +76,7 @@ export function createRealtimeActivities(deps: RealtimeDeps) {
             if (ctx.cancellationSignal.aborted) throw err;
             const info = provider.classifyError(err);
             if (!info) throw err;
-            if (info.type === 'ProviderRateLimited' && ++limited <= RATE_LIMIT_WAITS) {
+            if (info.type === FailureType.ProviderRateLimited && ++limited <= RATE_LIMIT_WAITS) {
               await sleep(info.retryAfterMs ?? 1000);
               continue;
             }
@@ -83,7 +84,7 @@ export function createRealtimeActivities(deps: RealtimeDeps) {
               await sleep(500 * 2 ** transient);
               continue;
             }
-            if (info.type === 'ProviderAuthentication') throw ApplicationFailure.nonRetryable(info.message, info.type);
+            if (info.type === FailureType.ProviderAuthentication) throw ApplicationFailure.nonRetryable(info.message, info.type);
             return { ok: false, retryable: info.retryable, usage: null, error: { code: info.type, message: info.message, ...(info.status ? { status_code: info.status } : {}) } };
           }
         }

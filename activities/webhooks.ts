@@ -1,10 +1,10 @@
 import { ApplicationFailure } from '@temporalio/common';
+import { FailureType } from '../domain/failure-types.js';
+import type { WebhookEvent } from '../domain/webhook-events.js';
 import { SIGNATURE_HEADER, signWebhook } from '../domain/webhook-signature.js';
 import type { Db } from '../store/db.js';
 import { countResults } from '../store/results.js';
 import { loadBatch } from './batches.js';
-
-export type WebhookEvent = 'batch.completed' | 'batch.failed' | 'batch.cancelled' | 'batch.timed_out' | 'batch.budget_exhausted' | 'batch.awaiting_budget';
 
 /**
  * POSTs one signed event about a batch to its `webhook_url`. Anything but a 2xx throws, and the
@@ -39,10 +39,10 @@ export function createWebhookActivities(db: Db, fetchImpl: typeof fetch = fetch)
           signal: AbortSignal.timeout(10_000),
         });
       } catch (err) {
-        throw ApplicationFailure.retryable(`webhook ${hostOf(batch.webhook_url)} unreachable: ${(err as Error).message}`, 'WebhookUndelivered');
+        throw ApplicationFailure.retryable(`webhook ${hostOf(batch.webhook_url)} unreachable: ${(err as Error).message}`, FailureType.WebhookUndelivered);
       }
       if (res.status < 200 || res.status >= 300) {
-        throw ApplicationFailure.retryable(`webhook ${hostOf(batch.webhook_url)} answered ${res.status}`, 'WebhookUndelivered');
+        throw ApplicationFailure.retryable(`webhook ${hostOf(batch.webhook_url)} answered ${res.status}`, FailureType.WebhookUndelivered);
       }
       return { delivered: true, status: res.status };
     },

@@ -6,13 +6,12 @@ import { BatchSettings, BatchSettingsQuery, PromptSpec } from '../domain/batch-s
 import { zodIssues, type Issue } from '../domain/issues.js';
 import { ItemValidator, MAX_ISSUES, type PreparedItem } from '../domain/item-validator.js';
 import { jsonSchemaProblems } from '../domain/json-schema.js';
-import { ChunkPlanner } from '../domain/chunk-plan.js';
-import { choosePath } from '../domain/choose-path.js';
-import { estimateCost, outputTokensPerItem, sumEstimates, tokenCounterFor, type CostEstimate } from '../domain/estimate.js';
+import { BatchPlanner, totalEstimate } from '../domain/batch-plan.js';
+import { outputTokensPerItem, tokenCounterFor } from '../domain/estimate.js';
 import { roundUsd, type Pricing } from '../domain/pricing.js';
 import type { BatchEstimate } from '../domain/responses.js';
-import { BATCH_PROVIDERS, chunkLimits, MEDIA_LIMITS, resolveModel, type ProviderName } from '../providers/limits.js';
-import { resolvePricing, type PriceOverrides } from '../providers/prices.js';
+import { MEDIA_LIMITS, resolveModel, type ProviderName } from '../domain/provider-catalog.js';
+import { resolvePricing, type PriceOverrides } from '../domain/model-prices.js';
 import { insertBatch, setItemCount, type NewBatch } from '../store/batches.js';
 import { inTransaction, type Db, type Queryable } from '../store/db.js';
 import { insertItems } from '../store/items.js';
@@ -113,36 +112,17 @@ export function draftFromQuery(input: unknown, ctx: IntakeContext): BatchDraft {
   return draftFromSettings(raw, ctx);
 }
 
-/**
- * Follows items as they are accepted: the chunk plan (by count and bytes, as the worker will
- * split) and the prompt tokens, so a dry run and a stored batch share one estimate.
- */
-class Planner {
-  readonly chunks: ChunkPlanner;
-  inputTokens = 0;
-  items = 0;
-
-  constructor(private readonly draft: BatchDraft) {
-    this.chunks = new ChunkPlanner(chunkLimits(draft.provider, draft.settings.chunk_size, draft.spec));
-  }
-
-  add(item: PreparedItem): void {
-    this.chunks.add(item.seq, item.request_bytes, item.est_input_tokens);
-    this.inputTokens += item.est_input_tokens;
-    this.items++;
-  }
-
-  /** Each chunk at the price of the path its first attempt takes (small chunks go realtime). */
-  estimate(): CostEstimate {
-    const perItem = outputTokensPerItem(this.draft.spec);
-    const hasBatchApi = BATCH_PROVIDERS.includes(this.draft.provider);
-    return sumEstimates(
-      this.chunks.finish().map((c) => {
-        const path = choosePath(this.draft.settings.mode, { hasBatchApi, items: c.item_count, attempt: 1, maxAttempts: this.draft.settings.max_attempts });
-        return estimateCost(c.est_input_tokens, c.item_count, perItem, this.draft.pricing, path === 'batch');
-      }),
-    );
-  }
+/** The plan the worker will run for this request, priced chunk by chunk. */
+function plannerFor(draft: BatchDraft): BatchPlanner {
+  const { settings } = draft;
+  return new BatchPlanner({
+    provider: draft.provider,
+    spec: draft.spec,
+    pricing: draft.pricing,
+    mode: settings.mode,
+    chunkSize: settings.chunk_size,
+    maxAttempts: settings.max_attempts,
+  });
 }
 
 function validatorFor(settings: Pick<BatchSettings, 'system_prompt' | 'user_prompt_template'>, provider: ProviderName): { validator: ItemValidator; method: string } {
@@ -154,14 +134,14 @@ export type { BatchEstimate };
 
 const PLAN_SHOWN = 100;
 
-function estimateView(draft: BatchDraft, planner: Planner, method: string): BatchEstimate {
-  const e = planner.estimate();
-  const chunks = planner.chunks.finish();
+function estimateView(draft: BatchDraft, planner: BatchPlanner, method: string): BatchEstimate {
+  const chunks = planner.finish();
+  const e = totalEstimate(chunks);
   return {
     object: 'batch_estimate',
     model: draft.settings.model,
     provider: draft.provider,
-    item_count: planner.items,
+    item_count: planner.itemCount,
     chunks: {
       count: chunks.length,
       plan: chunks.slice(0, PLAN_SHOWN).map((c) => ({ index: c.idx, items: c.item_count, bytes: c.bytes, input_tokens: c.est_input_tokens })),
@@ -201,7 +181,7 @@ export function newBatch(tenantId: string, draft: BatchDraft, itemCount: number,
 export type Stored = { batch: BatchRow; created: true } | { batch: null; created: false } | { estimate: BatchEstimate; created: false; batch: null };
 
 /** A JSON body, validated whole: settings and items are checked together so one 400 lists both. */
-function prepareJson(body: unknown, ctx: IntakeContext): { draft: BatchDraft; items: PreparedItem[]; planner: Planner; method: string } {
+function prepareJson(body: unknown, ctx: IntakeContext): { draft: BatchDraft; items: PreparedItem[]; planner: BatchPlanner; method: string } {
   if (body === null || typeof body !== 'object' || Array.isArray(body)) {
     throw new ValidationError([{ path: '(body)', message: 'the body must be a JSON object (Content-Type: application/json) or NDJSON (application/x-ndjson)' }]);
   }
@@ -224,7 +204,7 @@ function prepareJson(body: unknown, ctx: IntakeContext): { draft: BatchDraft; it
   });
   const all = [...issues, ...validator.issues];
   if (all.length > 0 || !draft) throw new ValidationError(all.slice(0, MAX_ISSUES), issues.length + validator.issueCount);
-  const planner = new Planner(draft);
+  const planner = plannerFor(draft);
   for (const item of items) planner.add(item);
   return { draft, items, planner, method };
 }
@@ -243,7 +223,7 @@ export function estimateJsonBatch(body: unknown, ctx: IntakeContext): BatchEstim
 export async function storeJsonBatch(db: Db, tenantId: string, body: unknown, ctx: IntakeContext): Promise<Stored> {
   const { draft, items, planner, method } = prepareJson(body, ctx);
   if (draft.settings.dry_run) return { estimate: estimateView(draft, planner, method), created: false, batch: null };
-  const estimated = planner.estimate().cost.expected_usd;
+  const estimated = totalEstimate(planner.finish()).cost.expected_usd;
   return inTransaction(db, async (tx) => {
     const batch = await insertBatch(tx, newBatch(tenantId, draft, items.length, estimated));
     if (!batch) return { batch: null, created: false };
@@ -287,7 +267,7 @@ async function readNdjson(lines: AsyncIterable<NumberedLine>, validator: ItemVal
 /** NDJSON dry run: the same checks and plan, nothing stored. */
 export async function estimateNdjsonBatch(draft: BatchDraft, body: AsyncIterable<NumberedLine>): Promise<BatchEstimate> {
   const { validator, method } = validatorFor(draft.settings, draft.provider);
-  const planner = new Planner(draft);
+  const planner = plannerFor(draft);
   await readNdjson(body, validator, (item) => planner.add(item));
   return estimateView(draft, planner, method);
 }
@@ -311,7 +291,7 @@ export async function storeNdjsonBatch(db: Db, tenantId: string, draft: BatchDra
     const batch = await insertBatch(tx, newBatch(tenantId, draft, 0, null));
     if (!batch) return { batch: null, created: false };
     const { validator } = validatorFor(draft.settings, draft.provider);
-    const planner = new Planner(draft);
+    const planner = plannerFor(draft);
     let page: PreparedItem[] = [];
     await readNdjson(body, validator, async (item) => {
       planner.add(item);
@@ -322,7 +302,7 @@ export async function storeNdjsonBatch(db: Db, tenantId: string, draft: BatchDra
       }
     });
     await insertItems(tx, tenantId, batch.id, page);
-    const estimated = planner.estimate().cost.expected_usd;
+    const estimated = totalEstimate(planner.finish()).cost.expected_usd;
     await setItemCount(tx, batch.id, validator.count, estimated);
     return { batch: { ...batch, item_count: validator.count, estimated_cost_usd: estimated }, created: true };
   });

@@ -3,7 +3,8 @@ import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError, WorkflowUp
 import { batchesByIds, findBatch, findBatchByIdempotencyKey, setLimits } from '../store/batches.js';
 import type { Db, Queryable } from '../store/db.js';
 import { countResults, iterateResults, resultChanges, resultPage, resultForItem } from '../store/results.js';
-import { BatchStatus, TERMINAL_STATUSES, type BatchRow, type ResultRow, type ResultStatus } from '../store/rows.js';
+import { BatchStatus, TERMINAL_BATCH_STATUSES, type ResultStatus } from '../domain/responses.js';
+import type { BatchRow, ResultRow } from '../store/rows.js';
 import type { LimitsPatch, PollPolicy } from '../workflows/contracts.js';
 import { cancelUpdate, pauseUpdate, progressQuery, resumeUpdate, setLimitsUpdate } from '../workflows/definitions.js';
 import type { processBatchWorkflow } from '../workflows/process-batch.js';
@@ -176,7 +177,7 @@ export class BatchService {
       if (!row) return [];
       const view = batchView(row);
       const status = statusById.get(id);
-      return [TERMINAL_STATUSES.includes(row.status) || !status ? view : { ...view, status }];
+      return [TERMINAL_BATCH_STATUSES.includes(row.status) || !status ? view : { ...view, status }];
     });
     const token = page.nextPageToken && page.nextPageToken.length > 0 ? Buffer.from(page.nextPageToken).toString('base64url') : null;
     return { data, next_cursor: token };
@@ -256,7 +257,7 @@ export class BatchService {
 
   private async loadActive(tenantId: string, id: string, what: string): Promise<BatchRow> {
     const row = await this.load(tenantId, id);
-    if (TERMINAL_STATUSES.includes(row.status)) throw new BatchEndedError(id, row.status, what);
+    if (TERMINAL_BATCH_STATUSES.includes(row.status)) throw new BatchEndedError(id, row.status, what);
     return row;
   }
 
@@ -271,7 +272,7 @@ export class BatchService {
    * without an answer the store's counts stand in (the truth once the batch ends).
    */
   private async live(row: BatchRow): Promise<LiveFigures | undefined> {
-    if (TERMINAL_STATUSES.includes(row.status)) return undefined;
+    if (TERMINAL_BATCH_STATUSES.includes(row.status)) return undefined;
     const query = this.temporal.workflow.getHandle(row.id).query(progressQuery);
     const timeout = new Promise<undefined>((resolve) => setTimeout(resolve, QUERY_DEADLINE_MS, undefined).unref());
     const answer = await Promise.race([query.catch(() => undefined), timeout]);

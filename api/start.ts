@@ -3,7 +3,7 @@ import type { Express } from 'express';
 import { Client, Connection } from '@temporalio/client';
 import type { Logger } from 'pino';
 import type { Db } from '../store/db.js';
-import { loadPriceOverrides } from '../providers/prices.js';
+import { loadPriceOverrides } from '../config/price-overrides.js';
 import { createApp } from './app.js';
 import { BatchService } from './batch-service.js';
 import type { ApiEnv } from './config.js';

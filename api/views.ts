@@ -1,7 +1,7 @@
 import type { BatchProgress } from '../workflows/contracts.js';
-import { TERMINAL_STATUSES, type BatchRow, type ResultRow } from '../store/rows.js';
+import type { BatchRow, ResultRow } from '../store/rows.js';
 import { roundUsd } from '../domain/pricing.js';
-import type { BatchView, FileView, ResultView } from '../domain/responses.js';
+import { TERMINAL_BATCH_STATUSES, type BatchView, type FileView, type ResultView } from '../domain/responses.js';
 import type { FileRow } from '../store/files.js';
 
 /** Rows and live figures as the public shapes of domain/responses.ts: snake_case like the provider APIs users know. */
@@ -14,7 +14,7 @@ export type LiveFigures = Pick<BatchProgress, 'status' | 'succeeded' | 'failed' 
 const iso = (ms: number | null | undefined) => (ms === null || ms === undefined ? null : new Date(ms).toISOString());
 
 export function batchView(row: BatchRow, live?: LiveFigures): BatchView {
-  const ended = TERMINAL_STATUSES.includes(row.status);
+  const ended = TERMINAL_BATCH_STATUSES.includes(row.status);
   const succeeded = live?.succeeded ?? row.succeeded;
   const failed = live?.failed ?? row.failed;
   const cancelled = live?.cancelled ?? (ended ? row.item_count - row.succeeded - row.failed : 0);

@@ -87,7 +87,7 @@ export {
   ResultPage,
   ResultStatus,
   ResultView,
-  TERMINAL_STATUSES,
+  TERMINAL_BATCH_STATUSES,
   Usage,
   ValidationResponse,
   isTerminal,

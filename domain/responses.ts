@@ -29,10 +29,10 @@ export const BatchStatus = z
 export type BatchStatus = z.infer<typeof BatchStatus>;
 
 /** Statuses after which a batch never changes again. */
-export const TERMINAL_STATUSES: readonly BatchStatus[] = ['completed', 'completed_with_failures', 'failed', 'cancelled', 'timed_out', 'budget_exhausted'];
+export const TERMINAL_BATCH_STATUSES: readonly BatchStatus[] = ['completed', 'completed_with_failures', 'failed', 'cancelled', 'timed_out', 'budget_exhausted'];
 
 export function isTerminal(status: BatchStatus): boolean {
-  return TERMINAL_STATUSES.includes(status);
+  return TERMINAL_BATCH_STATUSES.includes(status);
 }
 
 export const ResultStatus = z.enum(['pending', 'succeeded', 'failed', 'cancelled']).meta({ id: 'ResultStatus' });

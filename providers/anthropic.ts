@@ -10,6 +10,7 @@ import type {
 import type { MessageBatch, MessageBatchIndividualResponse } from '@anthropic-ai/sdk/resources/messages/batches';
 import { messageText, type ChatMessage, type ContentPart } from '../domain/batch-spec.js';
 import type { Usage } from '../domain/usage.js';
+import { FailureType } from '../domain/failure-types.js';
 import {
   TERMINAL_PROVIDER_STATES,
   type BatchProvider,
@@ -355,20 +356,20 @@ function redact(s: string): string {
  * request, not retryable. Null for errors that are not the SDK's (and for user aborts).
  */
 export function classifyAnthropicError(err: unknown): ProviderErrorInfo | null {
-  if (err instanceof APIConnectionError) return { type: 'ProviderUnavailable', retryable: true, message: redact(`Anthropic unreachable: ${err.message}`) };
+  if (err instanceof APIConnectionError) return { type: FailureType.ProviderUnavailable, retryable: true, message: redact(`Anthropic unreachable: ${err.message}`) };
   if (!(err instanceof APIError) || err.status === undefined) return null;
   const status = err.status;
   // The SDK's message already starts with the status code.
   const message = redact(`Anthropic: ${err.message}`);
   const retryAfterMs = parseRetryAfter(err.headers);
   if (status === 429) {
-    const info: ProviderErrorInfo = { type: 'ProviderRateLimited', retryable: true, message, status };
+    const info: ProviderErrorInfo = { type: FailureType.ProviderRateLimited, retryable: true, message, status };
     if (retryAfterMs !== undefined) info.retryAfterMs = retryAfterMs;
     return info;
   }
-  if (status === 401 || status === 403) return { type: 'ProviderAuthentication', retryable: false, message, status };
-  if (!isRetryableStatus(status)) return { type: 'ProviderInvalidRequest', retryable: false, message, status };
-  const info: ProviderErrorInfo = { type: 'ProviderUnavailable', retryable: true, message, status };
+  if (status === 401 || status === 403) return { type: FailureType.ProviderAuthentication, retryable: false, message, status };
+  if (!isRetryableStatus(status)) return { type: FailureType.ProviderInvalidRequest, retryable: false, message, status };
+  const info: ProviderErrorInfo = { type: FailureType.ProviderUnavailable, retryable: true, message, status };
   if (retryAfterMs !== undefined) info.retryAfterMs = retryAfterMs;
   return info;
 }

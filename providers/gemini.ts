@@ -8,7 +8,8 @@ import { ApiError, GoogleGenAI } from '@google/genai';
 import type { Content, GenerateContentConfig, GenerateContentParameters, InlinedRequest, Operation, Part } from '@google/genai';
 import type { ChatMessage, ContentPart } from '../domain/batch-spec.js';
 import type { Usage } from '../domain/usage.js';
-import type { ItemError } from '../store/rows.js';
+import { FailureType } from '../domain/failure-types.js';
+import type { ItemError } from '../domain/responses.js';
 import {
   TERMINAL_PROVIDER_STATES,
   type BatchProvider,
@@ -575,20 +576,20 @@ export function classifyGeminiError(err: unknown): ProviderErrorInfo | null {
     const text = body ? `${status}${body.status ? ` ${body.status}` : ''}: ${body.message ?? ''}` : `${status}: ${err.message}`;
     const message = redact(`Gemini ${text}`.trim()).slice(0, 2000);
     if (status === 429) {
-      const info: ProviderErrorInfo = { type: 'ProviderRateLimited', retryable: true, message, status };
+      const info: ProviderErrorInfo = { type: FailureType.ProviderRateLimited, retryable: true, message, status };
       const retryAfterMs = geminiRetryAfterMs(body);
       if (retryAfterMs !== undefined) info.retryAfterMs = retryAfterMs;
       return info;
     }
-    if (status === 401 || status === 403) return { type: 'ProviderAuthentication', retryable: false, message, status };
-    if (!isRetryableStatus(status)) return { type: 'ProviderInvalidRequest', retryable: false, message, status };
-    return { type: 'ProviderUnavailable', retryable: true, message, status };
+    if (status === 401 || status === 403) return { type: FailureType.ProviderAuthentication, retryable: false, message, status };
+    if (!isRetryableStatus(status)) return { type: FailureType.ProviderInvalidRequest, retryable: false, message, status };
+    return { type: FailureType.ProviderUnavailable, retryable: true, message, status };
   }
   if (isNetworkError(err)) {
     const e = err as Error;
     const cause = (e.cause as { code?: unknown; message?: unknown } | undefined) ?? undefined;
     const why = typeof cause?.code === 'string' ? `${e.message} (${cause.code})` : e.message;
-    return { type: 'ProviderUnavailable', retryable: true, message: redact(`Gemini unreachable: ${why}`) };
+    return { type: FailureType.ProviderUnavailable, retryable: true, message: redact(`Gemini unreachable: ${why}`) };
   }
   return null;
 }

@@ -1,5 +1,6 @@
 import OpenAI, { APIConnectionError, APIError, toFile } from 'openai';
 import type { Usage } from '../domain/usage.js';
+import { FailureType } from '../domain/failure-types.js';
 import { readLines } from './lines.js';
 import type { ChatMessage, ContentPart } from '../domain/batch-spec.js';
 import {
@@ -199,18 +200,18 @@ export function isRetryableStatus(status: number): boolean {
 
 /** Classifies an SDK error without copying request details (or the key) into the message. */
 export function classifyOpenAIError(err: unknown): ProviderErrorInfo | null {
-  if (err instanceof APIConnectionError) return { type: 'ProviderUnavailable', retryable: true, message: `OpenAI unreachable: ${err.message}` };
+  if (err instanceof APIConnectionError) return { type: FailureType.ProviderUnavailable, retryable: true, message: `OpenAI unreachable: ${err.message}` };
   if (!(err instanceof APIError) || err.status === undefined) return null;
   const status = err.status;
   // The SDK's message already starts with the status code.
   const message = `OpenAI: ${err.message}`;
   if (status === 429) {
-    const info: ProviderErrorInfo = { type: 'ProviderRateLimited', retryable: true, message, status };
+    const info: ProviderErrorInfo = { type: FailureType.ProviderRateLimited, retryable: true, message, status };
     const retryAfterMs = parseRetryAfter(err.headers);
     if (retryAfterMs !== undefined) info.retryAfterMs = retryAfterMs;
     return info;
   }
-  if (status === 401 || status === 403) return { type: 'ProviderAuthentication', retryable: false, message, status };
-  if (!isRetryableStatus(status)) return { type: 'ProviderInvalidRequest', retryable: false, message, status };
-  return { type: 'ProviderUnavailable', retryable: true, message, status };
+  if (status === 401 || status === 403) return { type: FailureType.ProviderAuthentication, retryable: false, message, status };
+  if (!isRetryableStatus(status)) return { type: FailureType.ProviderInvalidRequest, retryable: false, message, status };
+  return { type: FailureType.ProviderUnavailable, retryable: true, message, status };
 }

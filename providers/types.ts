@@ -1,7 +1,8 @@
 import type { ChatMessage, ResponseFormat } from '../domain/batch-spec.js';
 import type { Usage } from '../domain/usage.js';
-import type { ItemError } from '../store/rows.js';
-import type { ProviderName } from './limits.js';
+import type { ItemError } from '../domain/responses.js';
+import type { ProviderFailureType } from '../domain/failure-types.js';
+import type { ProviderName } from '../domain/provider-catalog.js';
 
 /**
  * The request header that names a Drover job key on batch creation. Providers ignore unknown
@@ -85,9 +86,15 @@ export interface RealtimeProvider {
   classifyError(err: unknown): ProviderErrorInfo | null;
 }
 
+/** The providers a worker has configured, by name; a provider may offer one API and not the other. */
+export interface Providers {
+  batch: Partial<Record<ProviderName, BatchProvider>>;
+  realtime: Partial<Record<ProviderName, RealtimeProvider>>;
+}
+
 /** How a failed provider call should be retried; activities turn this into an ApplicationFailure. */
 export interface ProviderErrorInfo {
-  type: 'ProviderRateLimited' | 'ProviderInvalidRequest' | 'ProviderAuthentication' | 'ProviderUnavailable';
+  type: ProviderFailureType;
   retryable: boolean;
   retryAfterMs?: number;
   message: string;

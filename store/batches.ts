@@ -1,6 +1,7 @@
 import type { Usage } from '../domain/usage.js';
 import type { Queryable } from './db.js';
-import { BatchRow, type BatchStatus, type StoredSettings } from './rows.js';
+import type { BatchStatus } from '../domain/responses.js';
+import { BatchRow, type StoredSettings } from './rows.js';
 import type { PromptSpec } from '../domain/batch-spec.js';
 import type { Pricing } from '../domain/pricing.js';
 

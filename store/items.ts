@@ -1,7 +1,7 @@
 import type { PreparedItem } from '../domain/item-validator.js';
 import type { StoredInput } from '../domain/prompt.js';
 import type { Queryable } from './db.js';
-import type { ItemError } from './rows.js';
+import type { ItemError } from '../domain/responses.js';
 
 /** One statement per call, whatever the count: callers pass pages of a few thousand items. */
 export async function insertItems(db: Queryable, tenantId: string, batchId: string, items: PreparedItem[]): Promise<void> {

@@ -1,6 +1,7 @@
 import type { Usage } from '../domain/usage.js';
 import type { Queryable } from './db.js';
-import { ResultRow, type ItemError, type ResultStatus } from './rows.js';
+import type { ItemError, ResultStatus } from '../domain/responses.js';
+import { ResultRow } from './rows.js';
 
 export interface NewResult {
   seq: number;

@@ -1,10 +1,8 @@
 import { z } from 'zod';
 import { PromptSpec } from '../domain/batch-spec.js';
 import { Pricing } from '../domain/pricing.js';
-import { BatchStatus, ItemError, ResultStatus } from '../domain/responses.js';
-
 // The statuses and an item's error are public: the API sends them as stored.
-export { BatchStatus, ItemError, ResultStatus, TERMINAL_STATUSES } from '../domain/responses.js';
+import { BatchStatus, ItemError, ResultStatus } from '../domain/responses.js';
 
 /** Stored rows, parsed on the way out so a schema drift fails loudly at the edge of the store. */
 

@@ -1,4 +1,4 @@
-import type { Providers } from '../activities/chunks.js';
+import type { Providers } from '../providers/types.js';
 import { AnthropicBatchProvider, AnthropicRealtimeProvider, createAnthropicClient } from '../providers/anthropic.js';
 import { createGeminiClient, GeminiBatchProvider, GeminiRealtimeProvider } from '../providers/gemini.js';
 import { createOpenAIClient, OpenAIBatchProvider, OpenAIRealtimeProvider } from '../providers/openai.js';

@@ -1,7 +1,13 @@
 import { ActivityCancellationType, type ActivityOptions, type RetryPolicy } from '@temporalio/workflow';
+import { FailureType } from '../domain/failure-types.js';
 
-/** Provider errors that will fail the same way on every try (see providers/types.ts). */
-export const NON_RETRYABLE_ERRORS = ['ProviderInvalidRequest', 'ProviderAuthentication', 'InvalidBatch', 'SubmitCancelled'];
+/** Failures that will happen the same way on every try (see domain/failure-types.ts). */
+export const NON_RETRYABLE_ERRORS: FailureType[] = [
+  FailureType.ProviderInvalidRequest,
+  FailureType.ProviderAuthentication,
+  FailureType.InvalidBatch,
+  FailureType.SubmitCancelled,
+];
 
 const retry = (maximumInterval: string, maximumAttempts: number): RetryPolicy => ({
   initialInterval: '2 seconds',

@@ -2,9 +2,10 @@
  * Inputs and outputs of Drover's workflows and activities. Only ids, ranges, counts, token usage
  * and dollars cross these boundaries (claim check): item texts and outputs stay in the store.
  */
+import type { BatchStatus } from '../domain/responses.js';
 import type { Usage } from '../domain/usage.js';
 
-export type { Usage };
+export type { BatchStatus, Usage };
 
 /** How often a chunk asks the provider about its batch: exponential backoff between bounds. */
 export interface PollPolicy {
@@ -21,19 +22,6 @@ export interface Tally {
   usage: Usage;
   costUsd: number;
 }
-
-export type BatchStatus =
-  | 'queued'
-  | 'running'
-  | 'paused'
-  | 'awaiting_budget'
-  | 'cancelling'
-  | 'completed'
-  | 'completed_with_failures'
-  | 'failed'
-  | 'cancelled'
-  | 'timed_out'
-  | 'budget_exhausted';
 
 export type StopReason = 'cancelled' | 'timed_out' | 'budget_exhausted';
 

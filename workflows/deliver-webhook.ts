@@ -1,5 +1,5 @@
 import { proxyActivities } from '@temporalio/workflow';
-import type { WebhookEvent } from '../activities/webhooks.js';
+import type { WebhookEvent } from '../domain/webhook-events.js';
 import type { createActivities } from '../activities/index.js';
 import { webhookOptions } from './activity-options.js';
 

@@ -14,7 +14,8 @@ import {
   uuid4,
   workflowInfo,
 } from '@temporalio/workflow';
-import type { WebhookEvent } from '../activities/webhooks.js';
+import type { WebhookEvent } from '../domain/webhook-events.js';
+import { FailureType } from '../domain/failure-types.js';
 import { BatchLedger } from './batch-ledger.js';
 import type { BatchStatus, LimitsPatch, ProcessBatchInput, ProcessBatchResult, StopReason } from './contracts.js';
 import { cancelUpdate, chunkCompletedSignal, pauseUpdate, progressQuery, resumeUpdate, setLimitsUpdate } from './definitions.js';
@@ -62,7 +63,7 @@ export async function processBatchWorkflow(input: ProcessBatchInput): Promise<Pr
   const chunksPerRun = input.chunksPerRun ?? DEFAULT_CHUNKS_PER_RUN;
   const reconcileMs = input.reconcileMs ?? DEFAULT_RECONCILE_MS;
   if (maxParallelChunks < 1 || maxAttempts < 1 || chunksPerRun < 1) {
-    throw ApplicationFailure.nonRetryable('maxParallelChunks, maxAttempts and chunksPerRun must be at least 1', 'InvalidBatch');
+    throw ApplicationFailure.nonRetryable('maxParallelChunks, maxAttempts and chunksPerRun must be at least 1', FailureType.InvalidBatch);
   }
   const ledger = input.state ? new BatchLedger(itemCount, input.state) : BatchLedger.fresh(itemCount, input.limits, Date.now());
   let status: BatchStatus = ledger.stopReason ? 'cancelling' : !ledger.planned ? 'queued' : ledger.paused ? 'paused' : 'running';

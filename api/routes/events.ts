@@ -1,6 +1,6 @@
 import { Router, type Response } from 'express';
 import { DEFAULT_TENANT } from '../../domain/tenant.js';
-import { TERMINAL_STATUSES } from '../../store/rows.js';
+import { TERMINAL_BATCH_STATUSES } from '../../domain/responses.js';
 import type { BatchService } from '../batch-service.js';
 
 const POLL_MS = 1000;
@@ -37,7 +37,7 @@ export function eventsRouter(service: BatchService): Router {
     let open = true;
     req.on('close', () => (open = false));
     while (open) {
-      const settled = TERMINAL_STATUSES.includes(view.status as (typeof TERMINAL_STATUSES)[number]);
+      const settled = TERMINAL_BATCH_STATUSES.includes(view.status as (typeof TERMINAL_BATCH_STATUSES)[number]);
       for (;;) {
         const changes = await service.itemChanges(DEFAULT_TENANT, id, cursor, settled);
         for (const c of changes) {

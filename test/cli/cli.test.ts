@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, test } from 'node:test';
+import { TERMINAL_BATCH_STATUSES } from '../../domain/responses.js';
 import { TestStack } from '../helpers/stack.js';
 import { until } from '../helpers/wait.js';
 
@@ -14,7 +15,6 @@ import { until } from '../helpers/wait.js';
  */
 
 const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url));
-const TERMINAL = ['completed', 'completed_with_failures', 'failed', 'cancelled', 'timed_out', 'budget_exhausted'];
 
 interface Run {
   code: number | null;
@@ -230,13 +230,13 @@ describe('drover CLI against the local stack', () => {
       assert.ok(id, interrupted.stderr);
       assert.ok(interrupted.stderr.includes(`drover status ${id} --watch`), interrupted.stderr);
       const still = await stack.get(`/v1/batches/${id}`);
-      assert.ok(!TERMINAL.includes(still.body.status) && still.body.status !== 'cancelling', `still running: ${still.body.status}`);
+      assert.ok(!TERMINAL_BATCH_STATUSES.includes(still.body.status) && still.body.status !== 'cancelling', `still running: ${still.body.status}`);
 
       const detached = await drover('submit', file('detached.jsonl'), '--model', 'gpt-4.1-mini', '--mode', 'batch', '--detach');
       assert.equal(detached.code, 0, detached.stderr);
       assert.match(detached.stdout, /^batch_\w+\n$/);
       const detachedId = detached.stdout.trim();
-      assert.ok(!TERMINAL.includes((await stack.get(`/v1/batches/${detachedId}`)).body.status), 'returned before the batch ended');
+      assert.ok(!TERMINAL_BATCH_STATUSES.includes((await stack.get(`/v1/batches/${detachedId}`)).body.status), 'returned before the batch ended');
 
       const limited = await drover('limits', id, '--max-cost', '25', '--json');
       assert.equal(limited.code, 0, limited.stderr);

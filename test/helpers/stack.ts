@@ -8,6 +8,7 @@ import { bundleWorkflowCode } from '@temporalio/worker';
 import { pino } from 'pino';
 import { ApiEnv } from '../../api/config.js';
 import { startApi, type RunningApi } from '../../api/start.js';
+import { TERMINAL_BATCH_STATUSES } from '../../domain/responses.js';
 import { startEmulator, type Emulator } from '../../emulator/index.js';
 import { startTemporalDevServer, stopChild, type DevServer } from '../../stack/temporal-server.js';
 import { WORKFLOWS_PATH } from '../../workers/worker.js';
@@ -140,7 +141,7 @@ export class TestStack {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       const { body } = await this.get(`/v1/batches/${id}`);
-      if (['completed', 'completed_with_failures', 'failed', 'cancelled', 'timed_out', 'budget_exhausted'].includes(body?.status)) return body;
+      if (TERMINAL_BATCH_STATUSES.includes(body?.status)) return body;
       if (Date.now() > deadline) throw new Error(`batch ${id} still ${body?.status} after ${timeoutMs} ms: ${JSON.stringify(body)}`);
       await new Promise((r) => setTimeout(r, 250));
     }

@@ -4,7 +4,7 @@ import { APIConnectionError, APIError } from 'openai';
 import { toBatchRequests } from '../../activities/chunks.js';
 import type { PromptSpec, ResponseFormat } from '../../domain/batch-spec.js';
 import { buildMessages } from '../../domain/prompt.js';
-import { chunkLimits } from '../../providers/limits.js';
+import { chunkLimits } from '../../domain/provider-catalog.js';
 import {
   classifyOpenAIError,
   createOpenAIClient,

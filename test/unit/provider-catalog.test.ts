@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { PromptSpec } from '../../domain/batch-spec.js';
-import { chunkLimits, PROVIDER_BATCH_LIMITS, PROVIDERS, resolveModel } from '../../providers/limits.js';
+import { chunkLimits, PROVIDER_BATCH_LIMITS, PROVIDERS, resolveModel } from '../../domain/provider-catalog.js';
 
 describe('resolveModel', () => {
   test('a bare model name means OpenAI and is kept whole', () => {

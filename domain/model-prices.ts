@@ -1,30 +1,16 @@
-import { readFileSync } from 'node:fs';
 import { calcPrice } from '@pydantic/genai-prices';
 import { z } from 'zod';
-import { Prices, type Pricing } from '../domain/pricing.js';
-import type { ProviderName } from './limits.js';
+import { Prices, type Pricing } from './pricing.js';
+import type { ProviderName } from './provider-catalog.js';
 
 /** Every provider's native batch API bills half the synchronous price. */
 export const BATCH_MULTIPLIER: Record<ProviderName, number> = { openai: 0.5, anthropic: 0.5, gemini: 0.5, openai_compatible: 1 };
 
 const GENAI_PRICES_PROVIDER: Record<ProviderName, string> = { openai: 'openai', anthropic: 'anthropic', gemini: 'google', openai_compatible: 'openai' };
 
+/** `{"openai/my-finetune": {"input_per_mtok": 0.3, "output_per_mtok": 1.2}}`: models the price data lacks. */
 export const PriceOverrides = z.record(z.string().regex(/^[a-z]+\/.+$/, 'keys are provider/model'), Prices);
 export type PriceOverrides = z.infer<typeof PriceOverrides>;
-
-/** `{"openai/my-finetune": {"input_per_mtok": 0.3, "output_per_mtok": 1.2}}`: models the price data lacks. */
-export function loadPriceOverrides(path: string | undefined): PriceOverrides {
-  if (!path) return {};
-  let raw: unknown;
-  try {
-    raw = JSON.parse(readFileSync(path, 'utf8'));
-  } catch (err) {
-    throw new Error(`cannot read the price override file ${path}: ${(err as Error).message}`);
-  }
-  const parsed = PriceOverrides.safeParse(raw);
-  if (!parsed.success) throw new Error(`the price override file ${path} is invalid: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
-  return parsed.data;
-}
 
 /**
  * Prices for a model: the request's own, then the override file, then the maintained price
