@@ -1,0 +1,127 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { BatchLedger, closingStatus } from '../../workflows/batch-ledger.js';
+import type { Limits, Tally } from '../../workflows/contracts.js';
+import { ZERO_TALLY } from '../../workflows/tally.js';
+
+const NO_LIMITS: Limits = { maxCostUsd: null, deadlineMs: null, onBudgetExhausted: 'wait' };
+const tally = (succeeded: number, failed: number, costUsd: number): Tally => ({ ...ZERO_TALLY, succeeded, failed, costUsd });
+
+/** A ledger planned into `chunks` chunks of `perChunk` items, each reserving `reserve` and expected to cost `expected`. */
+function planned(chunks: number, opts: { reserve?: number; expected?: number; limits?: Partial<Limits>; perChunk?: number } = {}) {
+  const ledger = BatchLedger.fresh(chunks * (opts.perChunk ?? 10), { ...NO_LIMITS, ...opts.limits }, 0);
+  ledger.setPlan(chunks, chunks * (opts.expected ?? 1));
+  ledger.addEstimates({ from: 0, reserveUsd: Array(chunks).fill(opts.reserve ?? 2), expectedUsd: Array(chunks).fill(opts.expected ?? 1) });
+  return ledger;
+}
+
+describe('BatchLedger', () => {
+  test('the window admits up to maxParallel chunks and opens again when one completes', () => {
+    const ledger = planned(5);
+    assert.equal(ledger.startNext(), 0);
+    assert.equal(ledger.startNext(), 1);
+    assert.equal(ledger.windowOpen(2), false);
+    assert.ok(ledger.complete(0, tally(10, 0, 0.5)));
+    assert.equal(ledger.windowOpen(2), true);
+    assert.deepEqual(ledger.runningChunks(), [1]);
+  });
+
+  test('a chunk reported twice is counted once', () => {
+    const ledger = planned(2);
+    ledger.startNext();
+    assert.equal(ledger.complete(0, tally(10, 0, 0.5)), true);
+    assert.equal(ledger.complete(0, tally(10, 0, 0.5)), false);
+    assert.equal(ledger.totals.succeeded, 10);
+    assert.equal(ledger.spent(), 0.5);
+  });
+
+  test('a chunk starts only when spent + reserved + its reservation fits the limit', () => {
+    const ledger = planned(4, { reserve: 2, limits: { maxCostUsd: 5 } });
+    assert.ok(ledger.fitsBudget());
+    ledger.startNext();
+    assert.ok(ledger.fitsBudget(), '2 + 2 <= 5');
+    ledger.startNext();
+    assert.equal(ledger.fitsBudget(), false, '2 + 2 + 2 > 5');
+    assert.deepEqual(ledger.budgetShortfall(), { neededUsd: 2, freeUsd: 1 });
+    ledger.complete(0, tally(10, 0, 0.5));
+    assert.ok(ledger.fitsBudget(), 'the reservation is released, only the real spend stays: 0.5 + 2 + 2 <= 5');
+  });
+
+  test('a waiting batch says what it needs; its progress carries no ETA', () => {
+    const ledger = planned(2, { reserve: 3, limits: { maxCostUsd: 2 } });
+    const p = ledger.progress('awaiting_budget', 1000);
+    assert.deepEqual(p.budget, { neededUsd: 3, freeUsd: 2 });
+    assert.equal(p.etaMs, null);
+  });
+
+  test('the ETA is in the future while running and absent while paused', () => {
+    const ledger = planned(2, { perChunk: 10 });
+    ledger.startNext();
+    ledger.complete(0, tally(10, 0, 0.1));
+    const running = ledger.progress('running', 10_000);
+    assert.ok(running.etaMs !== null && running.etaMs > 10_000, `eta ${running.etaMs}`);
+    assert.equal(ledger.progress('paused', 10_000).etaMs, null);
+  });
+
+  test('estimates must be loaded before a chunk starts; pages follow one another', () => {
+    const ledger = BatchLedger.fresh(30, NO_LIMITS, 0);
+    ledger.setPlan(3, 3);
+    assert.ok(ledger.needsEstimates());
+    assert.throws(() => ledger.startNext(), /not loaded/);
+    ledger.addEstimates({ from: 0, reserveUsd: [1, 1], expectedUsd: [0.5, 0.5] });
+    ledger.startNext();
+    ledger.startNext();
+    assert.ok(ledger.needsEstimates(), 'chunk 2 is on the next page');
+    assert.equal(ledger.nextChunk, 2);
+    ledger.addEstimates({ from: 2, reserveUsd: [4], expectedUsd: [2] });
+    assert.equal(ledger.startNext(), 2);
+    assert.equal(ledger.reserved(), 6);
+  });
+
+  test('a snapshot carries sums and the chunks in flight, and restores the same ledger', () => {
+    const ledger = planned(1000, { reserve: 2, expected: 1 });
+    for (let i = 0; i < 3; i++) ledger.startNext();
+    ledger.complete(1, tally(10, 0, 0.25));
+    const snap = ledger.snapshot();
+    assert.equal(snap.inFlight.length, 2);
+    assert.ok(JSON.stringify(snap).length < 1000, 'no per-chunk arrays: the snapshot stays small at 1,000 chunks');
+    const restored = new BatchLedger(10_000, structuredClone(snap));
+    assert.deepEqual(restored.runningChunks(), [0, 2]);
+    assert.equal(restored.reserved(), 4);
+    assert.equal(restored.spent(), 0.25);
+    assert.equal(restored.progress('running', 5).cost.estimatedTotalUsd, 0.25 + 2 + 997);
+  });
+
+  test('limits: a cap below the spend or a deadline in the past is refused, nothing changes', () => {
+    const ledger = planned(2, { limits: { maxCostUsd: 10 } });
+    ledger.startNext();
+    ledger.complete(0, tally(10, 0, 3));
+    assert.throws(() => ledger.validateLimits({ maxCostUsd: 2 }, 0), /below the \$3\.000000 already spent/);
+    assert.throws(() => ledger.validateLimits({ deadlineMs: 5 }, 10), /in the past/);
+    ledger.validateLimits({ maxCostUsd: 3 }, 0);
+    ledger.setLimits({ maxCostUsd: null });
+    assert.equal(ledger.limits.maxCostUsd, null);
+    ledger.stop('cancelled');
+    assert.throws(() => ledger.validateLimits({ maxCostUsd: 20 }, 0), /stopping \(cancelled\)/);
+  });
+
+  test('a stop is kept once; overspend and deadline are seen', () => {
+    const ledger = planned(2, { limits: { maxCostUsd: 1, deadlineMs: 100 } });
+    ledger.startNext();
+    ledger.complete(0, tally(1, 0, 1.5));
+    assert.ok(ledger.overspent());
+    assert.ok(ledger.deadlinePassed(100));
+    assert.equal(ledger.deadlinePassed(99), false);
+    assert.ok(ledger.stop('budget_exhausted'));
+    assert.equal(ledger.stop('cancelled'), false);
+    assert.equal(ledger.stopReason, 'budget_exhausted');
+  });
+
+  test('closing status: the stop reason wins, else the outcomes decide', () => {
+    assert.equal(closingStatus('timed_out', tally(5, 0, 0)), 'timed_out');
+    assert.equal(closingStatus(null, tally(5, 0, 0)), 'completed');
+    assert.equal(closingStatus(null, tally(5, 1, 0)), 'completed_with_failures');
+    assert.equal(closingStatus(null, tally(0, 6, 0)), 'failed');
+    assert.equal(closingStatus(undefined, { succeeded: 3, failed: 0, cancelled: 2 }), 'completed_with_failures');
+  });
+});
