@@ -3,7 +3,7 @@ import type { SearchAttributeType } from '@temporalio/common';
 import { SEARCH_ATTRIBUTES } from '../workflows/search-attributes.js';
 
 // Values of temporal.api.enums.v1.IndexedValueType.
-const INDEXED_VALUE_TYPE: Record<SearchAttributeType, number> = {
+export const INDEXED_VALUE_TYPE: Record<SearchAttributeType, number> = {
   TEXT: 1,
   KEYWORD: 2,
   INT: 3,

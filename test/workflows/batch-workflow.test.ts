@@ -1,0 +1,233 @@
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { after, before, describe, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
+import { Context } from '@temporalio/activity';
+import { TestWorkflowEnvironment } from '@temporalio/testing';
+import { bundleWorkflowCode, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import type { createActivities } from '../../activities/index.js';
+import { INDEXED_VALUE_TYPE } from '../../workers/search-attributes.js';
+import { SEARCH_ATTRIBUTES } from '../../workflows/search-attributes.js';
+import { WORKFLOWS_PATH } from '../../workers/worker.js';
+import { closingStatus } from '../../workflows/batch-ledger.js';
+import type { ChunkRef, ProcessBatchInput, Tally } from '../../workflows/contracts.js';
+import { processBatchWorkflow } from '../../workflows/process-batch.js';
+import { ZERO_TALLY } from '../../workflows/tally.js';
+
+type Activities = ReturnType<typeof createActivities>;
+
+const ITEMS_PER_CHUNK = 10;
+const COST_PER_ITEM = 0.001;
+const HOUR = 3_600_000;
+
+/**
+ * The store as the fake activities see it: each chunk's items by outcome. Enough to check that
+ * every way out of a chunk leaves every item with one outcome and the counts adding up.
+ */
+class FakeStore {
+  chunks = new Map<number, { succeeded: number; failed: number; cancelled: number; costUsd: number; errors: string[] }>();
+  constructor(readonly chunkCount: number) {
+    for (let i = 0; i < chunkCount; i++) this.chunks.set(i, { succeeded: 0, failed: 0, cancelled: 0, costUsd: 0, errors: [] });
+  }
+  tally(i: number): Tally {
+    const c = this.chunks.get(i)!;
+    return { ...ZERO_TALLY, succeeded: c.succeeded, failed: c.failed, cancelled: c.cancelled, costUsd: c.costUsd };
+  }
+  close(i: number, status: 'failed' | 'cancelled', error: string): void {
+    const c = this.chunks.get(i)!;
+    const open = ITEMS_PER_CHUNK - c.succeeded - c.failed - c.cancelled;
+    c[status] += open;
+    if (open > 0) c.errors.push(error);
+  }
+  total(): Tally {
+    let t = ZERO_TALLY;
+    for (let i = 0; i < this.chunkCount; i++) {
+      const c = this.tally(i);
+      t = { ...t, succeeded: t.succeeded + c.succeeded, failed: t.failed + c.failed, cancelled: t.cancelled + c.cancelled, costUsd: t.costUsd + c.costUsd };
+    }
+    return t;
+  }
+}
+
+interface Behaviour {
+  submit?: (ref: ChunkRef) => Promise<void> | void;
+  poll?: (ref: { providerBatchId: string }) => { state: string; terminal: boolean };
+}
+
+/** Typed fakes: the compiler keeps them in step with the real activities. */
+function fakeActivities(store: FakeStore, behaviour: Behaviour = {}): Activities {
+  const notUsed = async (): Promise<never> => {
+    throw new Error('not used in these tests');
+  };
+  return {
+    planBatch: async () => ({ chunkCount: store.chunkCount, expectedUsd: store.chunkCount * ITEMS_PER_CHUNK * COST_PER_ITEM }),
+    chunkEstimates: async ({ from, count }) => {
+      const n = Math.max(Math.min(count, store.chunkCount - from), 0);
+      return { from, expectedUsd: Array(n).fill(ITEMS_PER_CHUNK * COST_PER_ITEM), reserveUsd: Array(n).fill(ITEMS_PER_CHUNK * COST_PER_ITEM * 2) };
+    },
+    finishBatch: async ({ stopReason, failed, error }) => {
+      for (let i = 0; i < store.chunkCount; i++) store.close(i, stopReason ? 'cancelled' : 'failed', error ?? stopReason ?? 'not_processed');
+      const totals = store.total();
+      return { status: failed ? 'failed' : closingStatus(stopReason, totals), ...totals };
+    },
+    submitChunk: async (ref) => {
+      await behaviour.submit?.(ref);
+      return { providerBatchId: `pb-${ref.chunkIndex}-${ref.attempt}`, itemCount: ITEMS_PER_CHUNK, path: 'batch' };
+    },
+    pollProviderBatch: async (ref) => {
+      const s = behaviour.poll?.(ref) ?? { state: 'completed', terminal: true };
+      return { ...s, counts: { total: ITEMS_PER_CHUNK, completed: 0, failed: 0 } };
+    },
+    collectChunk: async ({ chunkIndex, stopping }) => {
+      const c = store.chunks.get(chunkIndex)!;
+      if (!stopping) {
+        c.succeeded = ITEMS_PER_CHUNK;
+        c.costUsd = ITEMS_PER_CHUNK * COST_PER_ITEM;
+      }
+      return { ...store.tally(chunkIndex), pending: 0 };
+    },
+    tallyChunkRange: async ({ chunkIndex }) => store.tally(chunkIndex),
+    closeChunk: async ({ chunkIndex, status, error }) => {
+      store.close(chunkIndex, status, error.message);
+      return store.tally(chunkIndex);
+    },
+    cancelChunk: async () => ({ providerBatchId: null }),
+    reconcileChunks: async () => [],
+    runRealtimeChunk: notUsed,
+    deliverWebhook: notUsed,
+  };
+}
+
+function testServerPath(): string | undefined {
+  const local = fileURLToPath(new URL('../../.tools/venv/bin/temporal-test-server', import.meta.url));
+  return process.env.TEMPORAL_TEST_SERVER_PATH ?? (existsSync(local) ? local : undefined);
+}
+
+/**
+ * The workflows' own logic under Temporal's time-skipping test server: days of durable timers
+ * pass in seconds, and the activities are typed fakes, so each exit path is exercised alone.
+ */
+describe('batch and chunk workflows, time skipping', () => {
+  let env: TestWorkflowEnvironment;
+  let workflowBundle: WorkflowBundleWithSourceMap;
+  before(async () => {
+    const path = testServerPath();
+    env = await TestWorkflowEnvironment.createTimeSkipping(path ? { server: { executable: { type: 'existing-path', path } } } : {});
+    // The test server has no ListSearchAttributes, but takes additions.
+    await env.connection.operatorService.addSearchAttributes({
+      namespace: env.namespace ?? 'default',
+      searchAttributes: Object.fromEntries(SEARCH_ATTRIBUTES.map((k) => [k.name, INDEXED_VALUE_TYPE[k.type]])),
+    });
+    workflowBundle = await bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: { log() {}, trace() {}, debug() {}, info() {}, warn() {}, error() {} } });
+  });
+  after(async () => env?.teardown());
+
+  let n = 0;
+  async function run(store: FakeStore, input: Partial<ProcessBatchInput>, behaviour?: Behaviour) {
+    const taskQueue = `tq-${++n}`;
+    const worker = await Worker.create({ connection: env.nativeConnection, taskQueue, workflowBundle, activities: fakeActivities(store, behaviour) });
+    const args: ProcessBatchInput = {
+      batchId: `batch_ts${n}`,
+      itemCount: store.chunkCount * ITEMS_PER_CHUNK,
+      maxParallelChunks: 2,
+      maxAttempts: 2,
+      poll: { initialMs: 60_000, maxMs: HOUR, factor: 2 },
+      limits: { maxCostUsd: null, deadlineMs: null, onBudgetExhausted: 'wait' },
+      ...input,
+    };
+    return worker.runUntil(env.client.workflow.execute(processBatchWorkflow, { taskQueue, workflowId: args.batchId, args: [args] }));
+  }
+
+  test('a 48-hour deadline on a provider batch that never finishes ends the batch timed_out', async () => {
+    const store = new FakeStore(3);
+    const deadlineMs = Date.now() + 48 * HOUR;
+    const result = await run(
+      store,
+      { limits: { maxCostUsd: null, deadlineMs, onBudgetExhausted: 'wait' }, reconcileMs: 6 * HOUR },
+      { poll: () => ({ state: 'in_progress', terminal: false }) },
+    );
+    assert.equal(result.status, 'timed_out');
+    assert.equal(result.cancelled, 30, 'every item closed as cancelled');
+    assert.equal(result.succeeded + result.failed + result.cancelled, 30);
+  });
+
+  test('continue-as-new after every chunk keeps the tally: three runs, one total', async () => {
+    const store = new FakeStore(3);
+    const result = await run(store, { chunksPerRun: 1, maxParallelChunks: 1 });
+    assert.equal(result.status, 'completed');
+    assert.equal(result.succeeded, 30);
+    assert.ok(Math.abs(result.costUsd - 30 * COST_PER_ITEM) < 1e-12);
+  });
+
+  test('a provider that refuses the submit: the chunk closes its items failed with the reason, the batch ends failed', async () => {
+    const store = new FakeStore(2);
+    const result = await run(store, {}, {
+      submit: () => {
+        throw ApplicationFailure.nonRetryable('OpenAI: 400 invalid model', 'ProviderInvalidRequest');
+      },
+    });
+    assert.equal(result.status, 'failed');
+    assert.equal(result.failed, 20);
+    assert.deepEqual(store.chunks.get(0)!.errors, ['OpenAI: 400 invalid model']);
+  });
+
+  test('a poll the provider refuses (401) ends the chunk, not the batch: the other chunk still succeeds', async () => {
+    const store = new FakeStore(2);
+    const result = await run(store, {}, {
+      poll: ({ providerBatchId }) => {
+        if (providerBatchId.startsWith('pb-0-')) throw ApplicationFailure.nonRetryable('OpenAI: 401 key revoked', 'ProviderAuthentication');
+        return { state: 'completed', terminal: true };
+      },
+    });
+    assert.equal(result.status, 'completed_with_failures');
+    assert.equal(result.succeeded, 10);
+    assert.equal(result.failed, 10);
+    assert.match(store.chunks.get(0)!.errors[0]!, /401 key revoked/);
+  });
+
+  test('a cancel that reaches a submit in flight waits for it to stop before the chunk ends', async () => {
+    const store = new FakeStore(1);
+    let submitSawCancel = false;
+    const taskQueue = `tq-${++n}`;
+    const worker = await Worker.create({
+      connection: env.nativeConnection,
+      taskQueue,
+      workflowBundle,
+      activities: fakeActivities(store, {
+        submit: async () => {
+          const ctx = Context.current();
+          // A long upload that heartbeats: the cancel arrives with a heartbeat answer.
+          for (;;) {
+            ctx.heartbeat();
+            try {
+              await ctx.sleep(1000);
+            } catch (err) {
+              if (err instanceof CancelledFailure) submitSawCancel = true;
+              throw err;
+            }
+          }
+        },
+      }),
+    });
+    const batchId = `batch_ts${n}`;
+    const args: ProcessBatchInput = {
+      batchId,
+      itemCount: ITEMS_PER_CHUNK,
+      maxParallelChunks: 1,
+      maxAttempts: 1,
+      poll: { initialMs: 1000, maxMs: 1000, factor: 1 },
+      limits: { maxCostUsd: null, deadlineMs: null, onBudgetExhausted: 'wait' },
+    };
+    const result = await worker.runUntil(async () => {
+      const handle = await env.client.workflow.start(processBatchWorkflow, { taskQueue, workflowId: batchId, args: [args] });
+      // Let the submit start, then cancel the batch the way the API does.
+      await env.sleep(5000);
+      await handle.executeUpdate('cancel');
+      return handle.result();
+    });
+    assert.equal(result.status, 'cancelled');
+    assert.equal(result.cancelled, ITEMS_PER_CHUNK);
+    assert.ok(submitSawCancel, 'the submit activity was cancelled, and the chunk waited for it');
+  });
+});
