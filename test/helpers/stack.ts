@@ -10,9 +10,10 @@ import { ApiEnv } from '../../api/config.js';
 import { startApi, type RunningApi } from '../../api/start.js';
 import { TERMINAL_BATCH_STATUSES } from '../../domain/responses.js';
 import { startEmulator, type Emulator } from '../../emulator/index.js';
+import { createScratchDatabase, type ScratchDatabase } from '../../stack/scratch-database.js';
 import { startTemporalDevServer, stopChild, type DevServer } from '../../stack/temporal-server.js';
 import { WORKFLOWS_PATH } from '../../workers/worker.js';
-import { createEmbeddedDatabase, createTestDatabase, type TestDatabase } from './db.js';
+import { createEmbeddedDatabase } from './db.js';
 
 const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -40,7 +41,7 @@ export class TestStack {
 
   private constructor(
     readonly temporal: DevServer,
-    readonly database: TestDatabase,
+    readonly database: ScratchDatabase,
     readonly emulator: Emulator,
     readonly api: RunningApi,
     readonly client: Client,
@@ -52,7 +53,7 @@ export class TestStack {
   static async start(opts: StackOptions = {}): Promise<TestStack> {
     const [temporal, database, emulator, bundlePath] = await Promise.all([
       startTemporalDevServer(),
-      opts.embeddedStore ? createEmbeddedDatabase() : createTestDatabase(),
+      opts.embeddedStore ? createEmbeddedDatabase() : createScratchDatabase('drover_test'),
       startEmulator({ processingMs: opts.processingMs ?? 300 }),
       writeBundle(),
     ]);
