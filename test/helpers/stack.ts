@@ -15,6 +15,7 @@ import { createScratchDatabase, type ScratchDatabase } from '../../stack/scratch
 import { startTemporalDevServer, stopChild, type DevServer } from '../../stack/temporal-server.js';
 import { ensureSearchAttributes } from '../../workers/search-attributes.js';
 import { createEmbeddedDatabase } from './db.js';
+import { SHARED_TEMPORAL_ADDRESS, SHARED_WORKFLOW_BUNDLE } from './shared-run.js';
 import { writeWorkflowBundle } from './workflow-bundle.js';
 
 export interface StackOptions {
@@ -41,7 +42,8 @@ export interface TemporalTarget {
 
 interface Running {
   temporal: TemporalTarget;
-  ownServer: DevServer;
+  /** Set when this file started the dev server itself (run outside `npm test`). */
+  ownServer: DevServer | undefined;
   database: ScratchDatabase;
   emulator: Emulator;
   api: RunningApi;
@@ -65,9 +67,9 @@ export function useStack(options: StackOptions = {}): TestStack {
 }
 
 /**
- * The whole of Drover, real parts only: a Temporal dev server, a fresh PostgreSQL database, the
- * provider emulator, the API in this process, and workers as child processes (so a test can
- * SIGKILL one). Nothing of Drover's own is mocked.
+ * The whole of Drover, real parts only: a Temporal dev server (one per `npm test` run, see
+ * shared-run.ts), a fresh PostgreSQL database, the provider emulator, the API in this process,
+ * and workers as child processes (so a test can SIGKILL one). Nothing of Drover's own is mocked.
  */
 export class TestStack {
   private running: Running | undefined;
@@ -78,13 +80,15 @@ export class TestStack {
 
   async start(): Promise<void> {
     const opts = this.options;
+    const sharedAddress = process.env[SHARED_TEMPORAL_ADDRESS];
+    const sharedBundle = process.env[SHARED_WORKFLOW_BUNDLE];
     const [ownServer, database, emulator, bundlePath] = await Promise.all([
-      startTemporalDevServer(),
+      sharedAddress ? undefined : startTemporalDevServer(),
       opts.embeddedStore ? createEmbeddedDatabase() : createScratchDatabase('drover_test'),
       startEmulator({ processingMs: opts.processingMs ?? 300 }),
-      writeWorkflowBundle(),
+      sharedBundle ?? writeWorkflowBundle(),
     ]);
-    const address = ownServer.address;
+    const address = sharedAddress ?? ownServer!.address;
     const connection = await Connection.connect({ address });
     const namespace = await createNamespace(connection);
     const env = ApiEnv.parse({
@@ -200,8 +204,8 @@ export class TestStack {
     await running.api.close();
     await running.connection.close();
     await running.emulator.close();
-    await running.ownServer.stop();
-    await rm(dirname(running.bundlePath), { recursive: true, force: true });
+    await running.ownServer?.stop();
+    if (!process.env[SHARED_WORKFLOW_BUNDLE]) await rm(dirname(running.bundlePath), { recursive: true, force: true });
     await running.database.drop();
   }
 }
