@@ -11,9 +11,9 @@ import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { Client, Connection } from '@temporalio/client';
 import { startEmulator } from '../emulator/index.js';
+import { spawnNode } from '../stack/processes.js';
+import { createScratchDatabase } from '../stack/scratch-database.js';
 import { freePort, startTemporalDevServer, stopChild } from '../stack/temporal-server.js';
-import { createTestDatabase } from '../test/helpers/db.js';
-import { spawnNode } from './processes.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -36,7 +36,7 @@ async function peakRssMb(pid: number): Promise<number> {
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 async function main(): Promise<void> {
-  const [temporal, database, emulator] = await Promise.all([startTemporalDevServer(), createTestDatabase(), startEmulator({ processingMs: 0 })]);
+  const [temporal, database, emulator] = await Promise.all([startTemporalDevServer(), createScratchDatabase('drover_bench'), startEmulator({ processingMs: 0 })]);
   const apiPort = await freePort();
   const common = { DATABASE_URL: database.url, TEMPORAL_ADDRESS: temporal.address, DROVER_TASK_QUEUE: 'bench' };
   // LOG_LEVEL info only until ready, so the readiness line is printed; warn would hide it.
@@ -85,7 +85,7 @@ async function main(): Promise<void> {
     console.log(`run ${r + 1}: ${walls[r]!.toFixed(1)} s wall (intake ${intakes[r]!.toFixed(1)} s), ${(ITEMS / walls[r]!).toFixed(0)} items/s, batch history ${events.runs} run(s), max ${events.max} events`);
   }
 
-  const [workerRss, apiRss] = await Promise.all([peakRssMb(worker.pid!), peakRssMb(api.pid!)]);
+  const [workerRss, apiRss] = await Promise.all([peakRssMb(worker.child.pid!), peakRssMb(api.child.pid!)]);
   const wall = median(walls);
   console.log('');
   console.log(`items                    ${ITEMS}`);
@@ -100,8 +100,8 @@ async function main(): Promise<void> {
   console.log(`events all runs (total)  ${events.total}`);
   console.log(`provider batches         ${emulator.stats().batches_created}`);
 
-  await stopChild(api);
-  await stopChild(worker, 15_000);
+  await stopChild(api.child);
+  await stopChild(worker.child, 15_000);
   await client.connection.close();
   await emulator.close();
   await temporal.stop();

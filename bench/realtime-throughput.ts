@@ -8,12 +8,11 @@
  * Prints sustained throughput as a fraction of the limit (goal ≥ 0.95) and the items that failed
  * because of rate limiting (goal 0).
  */
-import type { ChildProcess } from 'node:child_process';
 import { parseArgs } from 'node:util';
 import { startEmulator } from '../emulator/index.js';
+import { spawnNode, type NodeProcess } from '../stack/processes.js';
+import { createScratchDatabase } from '../stack/scratch-database.js';
 import { freePort, startTemporalDevServer, stopChild } from '../stack/temporal-server.js';
-import { createTestDatabase } from '../test/helpers/db.js';
-import { spawnNode } from './processes.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -27,10 +26,10 @@ const ITEMS = Math.round((RPM / 60) * Number(args.seconds));
 const WORKERS = Number(args.workers);
 
 async function main(): Promise<void> {
-  const [temporal, database, emulator] = await Promise.all([startTemporalDevServer(), createTestDatabase(), startEmulator({ processingMs: 0 })]);
+  const [temporal, database, emulator] = await Promise.all([startTemporalDevServer(), createScratchDatabase('drover_bench'), startEmulator({ processingMs: 0 })]);
   emulator.setFaults({ rate_limit: { rpm: RPM } });
   const common = { DATABASE_URL: database.url, TEMPORAL_ADDRESS: temporal.address, DROVER_TASK_QUEUE: 'bench-rt' };
-  const workers: ChildProcess[] = [];
+  const workers: NodeProcess[] = [];
   for (let i = 0; i < WORKERS; i++) {
     workers.push(
       await spawnNode(
@@ -91,8 +90,8 @@ async function main(): Promise<void> {
   console.log(`429s answered by the provider  ${stats.faults_injected.rate_limited}`);
   console.log(`items failed by rate limiting  ${failedByRateLimit}`);
 
-  await stopChild(api);
-  for (const w of workers) await stopChild(w, 15_000);
+  await stopChild(api.child);
+  for (const w of workers) await stopChild(w.child, 15_000);
   await emulator.close();
   await temporal.stop();
   await database.drop();

@@ -7,17 +7,17 @@ import { createActivities } from '../../activities/index.js';
 import { toBatchRequests } from '../../activities/chunks.js';
 import { startEmulator, type Emulator } from '../../emulator/index.js';
 import { createOpenAIClient, OpenAIBatchProvider } from '../../providers/openai.js';
+import { createScratchDatabase, type ScratchDatabase } from '../../stack/scratch-database.js';
 import { getChunk } from '../../store/chunks.js';
 import { unfinishedItems } from '../../store/items.js';
 import { jobKey, recordInputFile, reserveJob, setJobStatus } from '../../store/provider-jobs.js';
-import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
 
 /**
  * The money-spending activities against the real store and the emulator, run under
  * MockActivityEnvironment so a test can stage exactly the crash it wants.
  */
 describe('chunk activities', () => {
-  let database: TestDatabase;
+  let database: ScratchDatabase;
   let emulator: Emulator;
   let provider: OpenAIBatchProvider;
   let acts: ReturnType<typeof createActivities>;
@@ -27,7 +27,7 @@ describe('chunk activities', () => {
   });
 
   before(async () => {
-    [database, emulator] = await Promise.all([createTestDatabase(), startEmulator({ processingMs: 0 })]);
+    [database, emulator] = await Promise.all([createScratchDatabase('drover_test'), startEmulator({ processingMs: 0 })]);
     provider = new OpenAIBatchProvider(createOpenAIClient({ apiKey: 'sk-test', baseURL: emulator.openaiBaseURL }));
     acts = createActivities({ db: database.db, providers: { batch: { openai: provider }, realtime: {} } });
   });

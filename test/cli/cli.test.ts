@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, test } from 'node:test';
 import { TERMINAL_BATCH_STATUSES } from '../../domain/responses.js';
-import { TestStack } from '../helpers/stack.js';
+import { useStack } from '../helpers/stack.js';
 import { until } from '../helpers/wait.js';
 
 /**
@@ -33,7 +33,7 @@ interface Running {
 
 
 describe('drover CLI against the local stack', () => {
-  let stack: TestStack;
+  const stack = useStack({ processingMs: 300, worker: true });
   let tmp: string;
   let env: NodeJS.ProcessEnv;
   let classifyId = '';
@@ -64,8 +64,6 @@ describe('drover CLI against the local stack', () => {
   const batchCount = async () => (await stack.db.query<{ n: number }>('SELECT count(*)::int AS n FROM batches')).rows[0]!.n;
 
   before(async () => {
-    stack = await TestStack.start({ processingMs: 300 });
-    await stack.startWorker();
     tmp = await mkdtemp(join(tmpdir(), 'drover-cli-'));
     env = { PATH: process.env.PATH, DROVER_URL: stack.api.url, DROVER_POLL_MS: '400', NO_COLOR: '1' };
     const lines = (n: number, prefix: string) => Array.from({ length: n }, (_, i) => JSON.stringify({ id: `${prefix}${i}`, content: `Review ${i}: the kettle boils fast, but the lid rattles.` })).join('\n') + '\n';
@@ -77,7 +75,6 @@ describe('drover CLI against the local stack', () => {
   });
 
   after(async () => {
-    await stack?.stop();
     if (tmp) await rm(tmp, { recursive: true, force: true });
   });
 

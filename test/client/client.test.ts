@@ -18,7 +18,7 @@ import {
   type BatchView as BatchViewT,
   type ItemInput,
 } from '../../client/index.js';
-import { TestStack } from '../helpers/stack.js';
+import { useStack } from '../helpers/stack.js';
 import { sleep, until } from '../helpers/wait.js';
 
 /**
@@ -56,19 +56,16 @@ function unknownKeys(schema: z.ZodType, value: unknown, path = '$'): string[] {
 }
 
 describe('DroverClient against the local stack', () => {
-  let stack: TestStack;
+  const stack = useStack({ processingMs: 200, worker: true });
   let client: DroverClient;
   let tmp: string;
   let typedBatchId = '';
 
   before(async () => {
-    stack = await TestStack.start({ processingMs: 200 });
-    await stack.startWorker();
     client = new DroverClient({ baseUrl: stack.api.url, retryBaseDelayMs: 50 });
     tmp = await mkdtemp(join(tmpdir(), 'drover-client-'));
   });
   after(async () => {
-    await stack?.stop();
     if (tmp) await rm(tmp, { recursive: true, force: true });
   });
 

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
-import { TestStack } from '../helpers/stack.js';
+import { describe, test } from 'node:test';
+import { useStack } from '../helpers/stack.js';
 
 const ok = { model: 'gpt-4.1-mini', items: [{ id: 'a', content: 'hello' }] };
 
@@ -55,11 +55,7 @@ const cases: Case[] = [
 ];
 
 describe('bad input', () => {
-  let stack: TestStack;
-  before(async () => {
-    stack = await TestStack.start();
-  });
-  after(async () => stack?.stop());
+  const stack = useStack();
 
   for (const c of cases) {
     test(`${c.name} → 400 naming the problem, nothing stored, no workflow`, async () => {

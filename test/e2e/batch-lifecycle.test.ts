@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
-import { TestStack } from '../helpers/stack.js';
+import { describe, test } from 'node:test';
+import { useStack } from '../helpers/stack.js';
 
 const SCHEMA = {
   type: 'object',
@@ -14,13 +14,8 @@ function items(n: number, prefix = 'item') {
 }
 
 describe('a batch end to end', () => {
-  let stack: TestStack;
-  before(async () => {
-    // Four chunk starts per run, so a nine-chunk batch exercises continue-as-new twice.
-    stack = await TestStack.start({ processingMs: 200, api: { DROVER_CHUNKS_PER_RUN: '4' } });
-    await stack.startWorker();
-  });
-  after(async () => stack?.stop());
+  // Four chunk starts per run, so a nine-chunk batch exercises continue-as-new twice.
+  const stack = useStack({ processingMs: 200, api: { DROVER_CHUNKS_PER_RUN: '4' }, worker: true });
 
   test('2,500 items in chunks of 1,000 run as three chunk workflows, one result per item in every format', async () => {
     const created = await stack.post('/v1/batches', {

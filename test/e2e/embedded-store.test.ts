@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
-import { TestStack } from '../helpers/stack.js';
+import { describe, test } from 'node:test';
+import { useStack } from '../helpers/stack.js';
 
 /**
  * What `npm run dev` runs without DATABASE_URL: the API and a worker on the embedded PostgreSQL
@@ -8,12 +8,7 @@ import { TestStack } from '../helpers/stack.js';
  * lock-up fails the test instead of hanging it.
  */
 describe('the local stack on the embedded store', () => {
-  let stack: TestStack;
-  before(async () => {
-    stack = await TestStack.start({ processingMs: 200, embeddedStore: true });
-    await stack.startWorker();
-  });
-  after(async () => stack?.stop());
+  const stack = useStack({ processingMs: 200, embeddedStore: true, worker: true });
 
   const call = async (method: string, path: string, body?: unknown) => {
     // FormData brings its own multipart content type; anything else is sent as JSON.

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
-import { TestStack } from '../helpers/stack.js';
+import { describe, test } from 'node:test';
+import { useStack } from '../helpers/stack.js';
 
 interface SseEvent {
   id?: string;
@@ -29,12 +29,7 @@ async function readEvents(url: string, headers: Record<string, string> = {}): Pr
 }
 
 describe('GET /v1/batches/:id/events', () => {
-  let stack: TestStack;
-  before(async () => {
-    stack = await TestStack.start({ processingMs: 1500 });
-    await stack.startWorker();
-  });
-  after(async () => stack?.stop());
+  const stack = useStack({ processingMs: 1500, worker: true });
 
   test('streams progress, one event per finished item, then done; a reconnect resumes after Last-Event-ID', async () => {
     const created = await stack.post('/v1/batches', {

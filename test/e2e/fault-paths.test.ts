@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
-import { TestStack } from '../helpers/stack.js';
+import { describe, test } from 'node:test';
+import { type TestStack, useStack } from '../helpers/stack.js';
 import { until } from '../helpers/wait.js';
 
 function items(n: number, prefix: string) {
@@ -31,12 +31,7 @@ async function assertAddsUp(stack: TestStack, batch: any, itemCount: number) {
  * Temporal itself; nothing of Drover's is mocked.
  */
 describe('every way a chunk can fail ends the batch', () => {
-  let stack: TestStack;
-  before(async () => {
-    stack = await TestStack.start({ processingMs: 300, api: { DROVER_RECONCILE_MS: '2000' } });
-    await stack.startWorker();
-  });
-  after(async () => stack?.stop());
+  const stack = useStack({ processingMs: 300, api: { DROVER_RECONCILE_MS: '2000' }, worker: true });
 
   test('a provider that refuses every create (400): the batch ends failed with the reason on every item', async () => {
     stack.emulator.reset();

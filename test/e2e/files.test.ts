@@ -2,17 +2,12 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { Readable } from 'node:stream';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { freePort, stopChild } from '../../stack/temporal-server.js';
-import { TestStack } from '../helpers/stack.js';
+import { useStack } from '../helpers/stack.js';
 
 describe('files in', () => {
-  let stack: TestStack;
-  before(async () => {
-    stack = await TestStack.start({ processingMs: 200 });
-    await stack.startWorker();
-  });
-  after(async () => stack?.stop());
+  const stack = useStack({ processingMs: 200, worker: true });
 
   test('a CSV upload becomes a batch: columns become item fields, quoted cells survive', async () => {
     const csv = [

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
-import { TestStack } from '../helpers/stack.js';
+import { describe, test } from 'node:test';
+import { useStack } from '../helpers/stack.js';
 import { sleep, until } from '../helpers/wait.js';
 
 
@@ -12,12 +12,7 @@ function items(n: number, prefix: string) {
 const PRICES = { input_per_mtok: 1000, output_per_mtok: 1000 };
 
 describe('budgets, deadlines and live control', () => {
-  let stack: TestStack;
-  before(async () => {
-    stack = await TestStack.start({ processingMs: 300 });
-    await stack.startWorker();
-  });
-  after(async () => stack?.stop());
+  const stack = useStack({ processingMs: 300, worker: true });
 
   test('a dry run sends nothing and estimates what the real run uses', async () => {
     const body = {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { before, describe, test } from 'node:test';
 import { Ajv2020 } from 'ajv/dist/2020.js';
-import { TestStack } from '../helpers/stack.js';
+import { useStack } from '../helpers/stack.js';
 
 /**
  * The OpenAPI document against the API itself: every route Express serves is documented (and
@@ -32,7 +32,7 @@ function refs(node: unknown, found: string[] = []): string[] {
 }
 
 describe('OpenAPI document', () => {
-  let stack: TestStack;
+  const stack = useStack({ processingMs: 200, worker: true });
   let doc: Json;
   let ajv: Ajv2020;
   const checked: string[] = [];
@@ -50,15 +50,12 @@ describe('OpenAPI document', () => {
   }
 
   before(async () => {
-    stack = await TestStack.start({ processingMs: 200 });
-    await stack.startWorker();
     const res = await stack.get('/openapi.json');
     assert.equal(res.status, 200);
     doc = res.body;
     ajv = new Ajv2020({ strict: false, allErrors: true, validateFormats: false });
     ajv.addSchema(doc, 'openapi');
   });
-  after(async () => stack?.stop());
 
   test('documents exactly the routes the API serves, and every reference resolves', () => {
     const documented = Object.entries(doc.paths as Json)

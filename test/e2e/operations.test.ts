@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { Ajv } from 'ajv';
 import { compileOperation, type StructuredOperation } from '../../domain/operations.js';
-import { TestStack } from '../helpers/stack.js';
+import { useStack } from '../helpers/stack.js';
 
 const texts = ['The invoice from ACME for $120 is overdue.', 'Great service, the parcel came a day early!', 'How do I reset my password?'];
 
@@ -27,12 +27,7 @@ const operations: StructuredOperation[] = [
 ];
 
 describe('operations', () => {
-  let stack: TestStack;
-  before(async () => {
-    stack = await TestStack.start({ processingMs: 200 });
-    await stack.startWorker();
-  });
-  after(async () => stack?.stop());
+  const stack = useStack({ processingMs: 200, worker: true });
 
   for (const op of operations) {
     for (const mode of ['batch', 'realtime'] as const) {

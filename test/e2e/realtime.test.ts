@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
-import { TestStack, type WorkerProcess } from '../helpers/stack.js';
+import { before, describe, test } from 'node:test';
+import { type TestStack, useStack, type WorkerProcess } from '../helpers/stack.js';
 
 const SCHEMA = {
   type: 'object',
@@ -19,14 +19,12 @@ async function results(stack: TestStack, id: string): Promise<any[]> {
 }
 
 describe('realtime mode, every provider', () => {
-  let stack: TestStack;
+  const stack = useStack({ processingMs: 200 });
   let worker: WorkerProcess;
   before(async () => {
-    stack = await TestStack.start({ processingMs: 200 });
     // Drover's own limit for one model; the other models rely on the provider's 429s alone.
     worker = await stack.startWorker({ DROVER_RATE_LIMITS: JSON.stringify({ 'openai/gpt-4o-mini': { rpm: 600 } }), DROVER_REALTIME_CONCURRENCY: '8' });
   });
-  after(async () => stack?.stop());
 
   test('mode realtime: one call per item, schema-valid outputs, billed at the full price', async () => {
     const before = stack.emulator.stats();

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { SIGNATURE_HEADER, verifyWebhook } from '../../domain/webhook-signature.js';
-import { TestStack } from '../helpers/stack.js';
+import { useStack } from '../helpers/stack.js';
 import { until } from '../helpers/wait.js';
 
 interface Delivery {
@@ -34,12 +34,7 @@ function receiver(failFirst: number): Promise<{ url: string; deliveries: Deliver
 }
 
 describe('webhooks', () => {
-  let stack: TestStack;
-  before(async () => {
-    stack = await TestStack.start({ processingMs: 200 });
-    await stack.startWorker();
-  });
-  after(async () => stack?.stop());
+  const stack = useStack({ processingMs: 200, worker: true });
 
   test('a finished batch POSTs a signed event, retried until the receiver answers 2xx', async () => {
     const hook = await receiver(2);

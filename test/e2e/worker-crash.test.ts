@@ -1,14 +1,10 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
-import { TestStack } from '../helpers/stack.js';
+import { describe, test } from 'node:test';
+import { useStack } from '../helpers/stack.js';
 import { until } from '../helpers/wait.js';
 
 describe('a worker killed mid-batch', () => {
-  let stack: TestStack;
-  before(async () => {
-    stack = await TestStack.start({ processingMs: 1500 });
-  });
-  after(async () => stack?.stop());
+  const stack = useStack({ processingMs: 1500 });
 
   test('loses nothing and pays for nothing twice', async () => {
     stack.emulator.setFaults({ line_errors: { every: 7, status: 500, once: true } });

@@ -1,20 +1,22 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import type { ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { rm } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import { after, before } from 'node:test';
 import { Client, Connection } from '@temporalio/client';
-import { bundleWorkflowCode } from '@temporalio/worker';
+import { msToTs } from '@temporalio/common/lib/time.js';
 import { pino } from 'pino';
 import { ApiEnv } from '../../api/config.js';
 import { startApi, type RunningApi } from '../../api/start.js';
 import { TERMINAL_BATCH_STATUSES } from '../../domain/responses.js';
 import { startEmulator, type Emulator } from '../../emulator/index.js';
+import { spawnNode } from '../../stack/processes.js';
+import { createScratchDatabase, type ScratchDatabase } from '../../stack/scratch-database.js';
 import { startTemporalDevServer, stopChild, type DevServer } from '../../stack/temporal-server.js';
-import { WORKFLOWS_PATH } from '../../workers/worker.js';
-import { createEmbeddedDatabase, createTestDatabase, type TestDatabase } from './db.js';
-
-const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url));
+import { ensureSearchAttributes } from '../../workers/search-attributes.js';
+import { createEmbeddedDatabase } from './db.js';
+import { SHARED_TEMPORAL_ADDRESS, SHARED_WORKFLOW_BUNDLE } from './shared-run.js';
+import { writeWorkflowBundle } from './workflow-bundle.js';
 
 export interface StackOptions {
   processingMs?: number;
@@ -22,6 +24,8 @@ export interface StackOptions {
   api?: Record<string, string>;
   /** The embedded PostgreSQL of `npm run dev` instead of the server on 5432. */
   embeddedStore?: boolean;
+  /** Start one worker with the stack; tests that kill or configure workers start their own. */
+  worker?: boolean;
 }
 
 export interface WorkerProcess {
@@ -30,87 +34,132 @@ export interface WorkerProcess {
   kill(signal: NodeJS.Signals): Promise<void>;
 }
 
+/** Where this file's workflows run: a namespace of its own on a dev server. */
+export interface TemporalTarget {
+  address: string;
+  namespace: string;
+}
+
+interface Running {
+  temporal: TemporalTarget;
+  /** Set when this file started the dev server itself (run outside `npm test`). */
+  ownServer: DevServer | undefined;
+  database: ScratchDatabase;
+  emulator: Emulator;
+  api: RunningApi;
+  client: Client;
+  connection: Connection;
+  bundlePath: string;
+}
+
 /**
- * The whole of Drover, real parts only: a Temporal dev server, a fresh PostgreSQL database, the
- * provider emulator, the API in this process, and workers as child processes (so a test can
- * SIGKILL one). Nothing of Drover's own is mocked.
+ * The stack of one test file, started before its tests and stopped after them: a `describe`
+ * block calls this instead of writing its own before/after.
+ */
+export function useStack(options: StackOptions = {}): TestStack {
+  const stack = new TestStack(options);
+  before(async () => {
+    await stack.start();
+    if (options.worker) await stack.startWorker();
+  });
+  after(() => stack.stop());
+  return stack;
+}
+
+/**
+ * The whole of Drover, real parts only: a Temporal dev server (one per `npm test` run, see
+ * shared-run.ts), a fresh PostgreSQL database, the provider emulator, the API in this process,
+ * and workers as child processes (so a test can SIGKILL one). Nothing of Drover's own is mocked.
  */
 export class TestStack {
-  private workers: WorkerProcess[] = [];
+  private running: Running | undefined;
+  private readonly workers: WorkerProcess[] = [];
+  readonly taskQueue = `drover-test-${process.pid}`;
 
-  private constructor(
-    readonly temporal: DevServer,
-    readonly database: TestDatabase,
-    readonly emulator: Emulator,
-    readonly api: RunningApi,
-    readonly client: Client,
-    private readonly clientConnection: Connection,
-    readonly taskQueue: string,
-    private readonly bundlePath: string,
-  ) {}
+  constructor(private readonly options: StackOptions = {}) {}
 
-  static async start(opts: StackOptions = {}): Promise<TestStack> {
-    const [temporal, database, emulator, bundlePath] = await Promise.all([
-      startTemporalDevServer(),
-      opts.embeddedStore ? createEmbeddedDatabase() : createTestDatabase(),
+  async start(): Promise<void> {
+    const opts = this.options;
+    const sharedAddress = process.env[SHARED_TEMPORAL_ADDRESS];
+    const sharedBundle = process.env[SHARED_WORKFLOW_BUNDLE];
+    const [ownServer, database, emulator, bundlePath] = await Promise.all([
+      sharedAddress ? undefined : startTemporalDevServer(),
+      opts.embeddedStore ? createEmbeddedDatabase() : createScratchDatabase('drover_test'),
       startEmulator({ processingMs: opts.processingMs ?? 300 }),
-      writeBundle(),
+      sharedBundle ?? writeWorkflowBundle(),
     ]);
-    const taskQueue = `drover-test-${process.pid}`;
+    const address = sharedAddress ?? ownServer!.address;
+    const connection = await Connection.connect({ address });
+    const namespace = await createNamespace(connection);
     const env = ApiEnv.parse({
       DATABASE_URL: database.url,
-      TEMPORAL_ADDRESS: temporal.address,
-      DROVER_TASK_QUEUE: taskQueue,
+      TEMPORAL_ADDRESS: address,
+      TEMPORAL_NAMESPACE: namespace,
+      DROVER_TASK_QUEUE: this.taskQueue,
       PORT: '0',
       DROVER_POLL_INITIAL_MS: '200',
       DROVER_POLL_MAX_MS: '1000',
       ...opts.api,
     });
     const api = await startApi(env, database.db, pino({ level: 'silent' }));
-    const connection = await Connection.connect({ address: temporal.address });
-    const client = new Client({ connection });
-    return new TestStack(temporal, database, emulator, api, client, connection, taskQueue, bundlePath);
+    const client = new Client({ connection, namespace });
+    this.running = { temporal: { address, namespace }, ownServer, database, emulator, api, client, connection, bundlePath };
+  }
+
+  private get parts(): Running {
+    if (!this.running) throw new Error('the stack is not running: useStack() starts it before the tests');
+    return this.running;
+  }
+
+  get temporal(): TemporalTarget {
+    return this.parts.temporal;
+  }
+
+  get database(): ScratchDatabase {
+    return this.parts.database;
   }
 
   get db() {
-    return this.database.db;
+    return this.parts.database.db;
+  }
+
+  get emulator(): Emulator {
+    return this.parts.emulator;
+  }
+
+  get api(): RunningApi {
+    return this.parts.api;
+  }
+
+  get client(): Client {
+    return this.parts.client;
   }
 
   /** Starts `workers/main.ts` as its own process and resolves once it polls. */
   async startWorker(extraEnv: Record<string, string> = {}): Promise<WorkerProcess> {
-    const child = spawn(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'workers/main.ts')], {
-      cwd: REPO_ROOT,
-      env: {
-        PATH: process.env.PATH,
-        DATABASE_URL: this.database.url,
-        TEMPORAL_ADDRESS: this.temporal.address,
+    const { temporal, database, emulator, bundlePath } = this.parts;
+    const { child, output } = await spawnNode(
+      'workers/main.ts',
+      {
+        DATABASE_URL: database.url,
+        TEMPORAL_ADDRESS: temporal.address,
+        TEMPORAL_NAMESPACE: temporal.namespace,
         DROVER_TASK_QUEUE: this.taskQueue,
-        OPENAI_BASE_URL: this.emulator.openaiBaseURL,
+        OPENAI_BASE_URL: emulator.openaiBaseURL,
         OPENAI_API_KEY: 'sk-test-secret-key-never-logged',
-        ANTHROPIC_BASE_URL: this.emulator.url,
+        ANTHROPIC_BASE_URL: emulator.url,
         ANTHROPIC_API_KEY: 'sk-ant-test-secret-never-logged',
-        GEMINI_BASE_URL: this.emulator.url,
+        GEMINI_BASE_URL: emulator.url,
         GEMINI_API_KEY: 'gemini-test-secret-never-logged',
         // The emulator's chat completions stand in for a self-hosted OpenAI-compatible server.
-        OPENAI_COMPATIBLE_BASE_URL: this.emulator.openaiBaseURL,
-        DROVER_WORKFLOW_BUNDLE: this.bundlePath,
+        OPENAI_COMPATIBLE_BASE_URL: emulator.openaiBaseURL,
+        DROVER_WORKFLOW_BUNDLE: bundlePath,
         LOG_LEVEL: 'info',
         ...extraEnv,
       },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let out = '';
-    const ready = new Promise<void>((resolve, reject) => {
-      const onData = (d: Buffer) => {
-        out += d.toString();
-        if (out.includes('worker started')) resolve();
-      };
-      child.stdout!.on('data', onData);
-      child.stderr!.on('data', onData);
-      child.once('exit', (code) => reject(new Error(`worker exited with ${code} before it started:\n${out}`)));
-    });
-    await ready;
-    const w: WorkerProcess = { child, output: () => out, kill: (signal) => killWorker(child, signal) };
+      'worker started',
+    );
+    const w: WorkerProcess = { child, output, kill: (signal) => killWorker(child, signal) };
     this.workers.push(w);
     return w;
   }
@@ -148,13 +197,28 @@ export class TestStack {
   }
 
   async stop(): Promise<void> {
+    const running = this.running;
+    if (!running) return;
+    this.running = undefined;
     for (const w of this.workers) await w.kill('SIGTERM');
-    await this.api.close();
-    await this.clientConnection.close();
-    await this.emulator.close();
-    await this.temporal.stop();
-    await this.database.drop();
+    await running.api.close();
+    await running.connection.close();
+    await running.emulator.close();
+    await running.ownServer?.stop();
+    if (!process.env[SHARED_WORKFLOW_BUNDLE]) await rm(dirname(running.bundlePath), { recursive: true, force: true });
+    await running.database.drop();
   }
+}
+
+/**
+ * A namespace of this file's own, so another file on the same dev server never shows up in its
+ * batch lists or workflow queries. The dev server serves a new namespace at once.
+ */
+async function createNamespace(connection: Connection): Promise<string> {
+  const namespace = `drover-test-${process.pid}-${randomBytes(3).toString('hex')}`;
+  await connection.workflowService.registerNamespace({ namespace, workflowExecutionRetentionPeriod: msToTs('1 day') });
+  await ensureSearchAttributes(connection, namespace);
+  return namespace;
 }
 
 async function killWorker(child: ChildProcess, signal: NodeJS.Signals): Promise<void> {
@@ -166,17 +230,4 @@ async function killWorker(child: ChildProcess, signal: NodeJS.Signals): Promise<
     return;
   }
   await stopChild(child, 15_000);
-}
-
-let bundle: Promise<string> | undefined;
-/** One workflow bundle per test process, shared by every worker it starts. */
-function writeBundle(): Promise<string> {
-  bundle ??= (async () => {
-    const { code } = await bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: { log() {}, trace() {}, debug() {}, info() {}, warn() {}, error() {} } });
-    const dir = await mkdtemp(join(tmpdir(), 'drover-bundle-'));
-    const path = join(dir, 'workflow-bundle.js');
-    await writeFile(path, code);
-    return path;
-  })();
-  return bundle;
 }

@@ -1,13 +1,13 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { requestBurst, SharedRateLimiter } from '../../activities/rate-limiter.js';
+import { createScratchDatabase, type ScratchDatabase } from '../../stack/scratch-database.js';
 import { createDb, type Db } from '../../store/db.js';
-import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
 
-let database: TestDatabase;
+let database: ScratchDatabase;
 let second: Db;
 before(async () => {
-  database = await createTestDatabase();
+  database = await createScratchDatabase('drover_test');
   // A second pool stands in for a second worker: they share only the database row.
   second = createDb(database.url, 4);
 });
