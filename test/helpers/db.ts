@@ -37,7 +37,7 @@ export async function createTestDatabase(): Promise<TestDatabase> {
   };
 }
 
-/** The embedded store `npm run dev` uses without DATABASE_URL (PGlite over the wire), migrated. */
+/** The embedded store `npm run dev` uses without DATABASE_URL (a PostgreSQL server from npm), migrated. */
 export async function createEmbeddedDatabase(): Promise<TestDatabase> {
   const pg = await startEmbeddedPostgres();
   const db = createDb(pg.url);
