@@ -13,7 +13,7 @@ import { WorkerEnv } from '../workers/config.js';
 import { PinoTemporalLogger } from '../workers/logger.js';
 import { createDroverWorker } from '../workers/worker.js';
 import { startEmbeddedPostgres } from './embedded-postgres.js';
-import { stopLeftover } from './orphans.js';
+import { commandLineOf, parentOf, stopLeftover } from './orphans.js';
 import { portInUse, startTemporalDevServer } from './temporal-server.js';
 
 const DATA_DIR = process.env.DROVER_DATA_DIR ?? join(fileURLToPath(new URL('..', import.meta.url)), '.data');
@@ -98,12 +98,17 @@ async function run(): Promise<void> {
     stops.push(() => api.close());
     logger.info({ api: api.url, temporalUi: temporal.uiUrl }, `Drover is up: API ${api.url}, Temporal UI ${temporal.uiUrl}`);
 
+    // `kill -9` of `npm run dev` kills npm only, and leaves this process (under npm's `sh -c`)
+    // running: under npm, watch npm too and shut down when it is gone.
+    const watched = [process.ppid];
+    if (process.env.npm_lifecycle_event) watched.push((await parentOf(process.ppid)) ?? process.ppid);
     await new Promise<void>((resolve) => {
       process.once('SIGINT', resolve);
       process.once('SIGTERM', resolve);
-      // `kill -9` of `npm run dev` kills npm and leaves this process to init: shut down with it.
-      const parent = process.ppid;
-      if (process.env.npm_lifecycle_event) setInterval(() => process.ppid !== parent && resolve(), 1000).unref();
+      const timer = setInterval(async () => {
+        for (const pid of watched) if ((await commandLineOf(pid)) === null) resolve();
+      }, 1000);
+      timer.unref();
     });
     logger.info('shutting down');
   } finally {

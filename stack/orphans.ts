@@ -66,6 +66,16 @@ export async function commandLineOf(pid: number): Promise<string | null> {
   }
 }
 
+/** The parent of a process, as `ps` sees it; null when the process is gone. */
+export async function parentOf(pid: number): Promise<number | null> {
+  try {
+    const { stdout } = await promisify(execFile)('ps', ['-o', 'ppid=', '-p', String(pid)]);
+    return Number(stdout.trim()) || null;
+  } catch {
+    return null;
+  }
+}
+
 /**
  * Stops a process an earlier run of ours left behind (its watchdog was killed too), once its
  * command line shows it is ours (`marker`), so a reused pid is never hit.
