@@ -1,3 +1,4 @@
+import { readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { makeTelemetryFilterString, Runtime } from '@temporalio/worker';
@@ -12,15 +13,17 @@ import { WorkerEnv } from '../workers/config.js';
 import { PinoTemporalLogger } from '../workers/logger.js';
 import { createDroverWorker } from '../workers/worker.js';
 import { startEmbeddedPostgres } from './embedded-postgres.js';
-import { startTemporalDevServer } from './temporal-server.js';
+import { commandLineOf, parentOf, stopLeftover } from './orphans.js';
+import { portInUse, startTemporalDevServer } from './temporal-server.js';
 
-const DATA_DIR = join(fileURLToPath(new URL('..', import.meta.url)), '.data');
+const DATA_DIR = process.env.DROVER_DATA_DIR ?? join(fileURLToPath(new URL('..', import.meta.url)), '.data');
 
 /**
  * `npm run dev`: the whole of Drover on one machine with nothing installed but Node.
  * Temporal dev server (UI on 8233), the worker, the API on 3000, an embedded PostgreSQL unless
  * DATABASE_URL is set, and the provider emulator unless OPENAI_API_KEY is set. State lives in
- * .data/ so batches survive a restart.
+ * .data/ (DROVER_DATA_DIR) so batches survive a restart. Temporal and PostgreSQL die with this
+ * process, even on SIGKILL, and it never runs on a Temporal server it did not start.
  */
 async function run(): Promise<void> {
   const logger = createLogger(process.env.LOG_LEVEL ?? 'info', 'drover-dev');
@@ -31,16 +34,34 @@ async function run(): Promise<void> {
 
   try {
     const temporalPort = Number(process.env.TEMPORAL_PORT ?? 7233);
-    const temporal = await startTemporalDevServer({ port: temporalPort, headless: false, uiPort: temporalPort + 1000, dbFile: join(DATA_DIR, 'temporal.db') });
-    stops.push(() => temporal.stop());
+    const uiPort = temporalPort + 1000;
+    const temporalDb = join(DATA_DIR, 'temporal.db');
+    const pidFile = join(DATA_DIR, 'temporal.pid');
+    const leftover = Number(await readFile(pidFile, 'utf8').catch(() => ''));
+    if (leftover > 0 && (await stopLeftover(leftover, temporalDb))) logger.warn({ pid: leftover }, 'stopped the Temporal dev server an earlier run left behind');
+    for (const [port, what] of [
+      [temporalPort, 'Temporal'],
+      [uiPort, 'the Temporal UI'],
+    ] as const) {
+      if (await portInUse(port)) {
+        throw new Error(`port ${port} (${what}) is already in use by a server npm run dev did not start: stop it, or set TEMPORAL_PORT to move Temporal (its UI takes TEMPORAL_PORT + 1000)`);
+      }
+    }
+    const temporal = await startTemporalDevServer({ port: temporalPort, headless: false, uiPort, dbFile: temporalDb });
+    await writeFile(pidFile, String(temporal.pid ?? ''));
+    stops.push(async () => {
+      await temporal.stop();
+      await rm(pidFile, { force: true });
+    });
     logger.info({ address: temporal.address, ui: temporal.uiUrl }, 'Temporal dev server ready');
 
     let databaseUrl = process.env.DATABASE_URL;
     if (!databaseUrl) {
-      const pg = await startEmbeddedPostgres({ dataDir: join(DATA_DIR, 'pglite') });
+      const dataDir = join(DATA_DIR, 'postgres');
+      const pg = await startEmbeddedPostgres({ dataDir });
       stops.push(() => pg.stop());
       databaseUrl = pg.url;
-      logger.info({ dataDir: join(DATA_DIR, 'pglite') }, 'no DATABASE_URL: using embedded PostgreSQL (PGlite)');
+      logger.info({ dataDir, url: pg.url }, 'no DATABASE_URL: using an embedded PostgreSQL server');
     }
 
     // Each provider without a key (or base URL) is served by the emulator, and the log says so.
@@ -77,9 +98,17 @@ async function run(): Promise<void> {
     stops.push(() => api.close());
     logger.info({ api: api.url, temporalUi: temporal.uiUrl }, `Drover is up: API ${api.url}, Temporal UI ${temporal.uiUrl}`);
 
+    // `kill -9` of `npm run dev` kills npm only, and leaves this process (under npm's `sh -c`)
+    // running: under npm, watch npm too and shut down when it is gone.
+    const watched = [process.ppid];
+    if (process.env.npm_lifecycle_event) watched.push((await parentOf(process.ppid)) ?? process.ppid);
     await new Promise<void>((resolve) => {
       process.once('SIGINT', resolve);
       process.once('SIGTERM', resolve);
+      const timer = setInterval(async () => {
+        for (const pid of watched) if ((await commandLineOf(pid)) === null) resolve();
+      }, 1000);
+      timer.unref();
     });
     logger.info('shutting down');
   } finally {

@@ -6,6 +6,7 @@ import { delimiter, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Connection } from '@temporalio/client';
 import { SEARCH_ATTRIBUTES } from '../workflows/search-attributes.js';
+import { dieWithThisProcess } from './orphans.js';
 
 const REPO_ROOT = fileURLToPath(new URL('..', import.meta.url));
 
@@ -36,9 +37,20 @@ export async function freePort(): Promise<number> {
   });
 }
 
+/** Whether something (a server we did not start, say) already listens on 127.0.0.1:`port`. */
+export async function portInUse(port: number): Promise<boolean> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', (err: NodeJS.ErrnoException) => (err.code === 'EADDRINUSE' ? resolve(true) : reject(err)));
+    srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(false)));
+  });
+}
+
 export interface DevServer {
   address: string;
   uiUrl: string | null;
+  /** The server's process, when this process started it. */
+  pid?: number;
   stop(): Promise<void>;
 }
 
@@ -66,7 +78,8 @@ export async function startTemporalDevServer(opts: DevServerOptions = {}): Promi
   if (opts.dbFile) args.push('--db-filename', opts.dbFile);
   for (const key of SEARCH_ATTRIBUTES) args.push('--search-attribute', `${key.name}=${searchAttributeFlagType(key.type)}`);
   if (opts.dbFile) await mkdir(dirname(opts.dbFile), { recursive: true });
-  const child = spawn(cli, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(cli, args, { detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+  dieWithThisProcess(child);
   let recent = '';
   const log = (data: Buffer) => {
     recent = (recent + data.toString()).slice(-4000);
@@ -80,6 +93,7 @@ export async function startTemporalDevServer(opts: DevServerOptions = {}): Promi
   });
   return {
     address,
+    pid: child.pid,
     uiUrl: opts.headless ?? true ? null : `http://127.0.0.1:${opts.uiPort ?? port + 1000}`,
     stop: () => stopChild(child),
   };

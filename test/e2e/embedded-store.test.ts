@@ -4,8 +4,8 @@ import { useStack } from '../helpers/stack.js';
 
 /**
  * What `npm run dev` runs without DATABASE_URL: the API and a worker on the embedded PostgreSQL
- * (PGlite over the wire, one session behind a multiplexer). Every request has a deadline, so a
- * lock-up fails the test instead of hanging it.
+ * (a server from npm, started by the stack). Every request has a deadline, so a lock-up fails the
+ * test instead of hanging it.
  */
 describe('the local stack on the embedded store', () => {
   const stack = useStack({ processingMs: 200, embeddedStore: true, worker: true });

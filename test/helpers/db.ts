@@ -3,7 +3,7 @@ import { migrate } from '../../store/migrate.js';
 import { startEmbeddedPostgres } from '../../stack/embedded-postgres.js';
 import type { ScratchDatabase } from '../../stack/scratch-database.js';
 
-/** The embedded store `npm run dev` uses without DATABASE_URL (PGlite over the wire), migrated. */
+/** The embedded store `npm run dev` uses without DATABASE_URL (a PostgreSQL server from npm), migrated. */
 export async function createEmbeddedDatabase(): Promise<ScratchDatabase> {
   const pg = await startEmbeddedPostgres();
   const db = createDb(pg.url);

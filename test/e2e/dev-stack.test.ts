@@ -1,0 +1,82 @@
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { chmod, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { commandLineOf } from '../../stack/orphans.js';
+import { freePort } from '../../stack/temporal-server.js';
+import { until } from '../helpers/wait.js';
+
+const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url));
+
+/** `npm run dev` as a user runs it, in its own data directory and on free ports. */
+function startDev(dataDir: string, env: Record<string, string>) {
+  const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => k !== 'DATABASE_URL' && !/_(API_KEY|BASE_URL)$/.test(k)));
+  const child = spawn(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'stack/dev.ts')], {
+    cwd: REPO_ROOT,
+    env: { ...clean, DROVER_DATA_DIR: dataDir, LOG_LEVEL: 'info', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout.on('data', (d) => (output += d));
+  child.stderr.on('data', (d) => (output += d));
+  return { child, output: () => output };
+}
+
+/** A Temporal port whose UI port (port + 1000) is free too. */
+async function temporalPort(): Promise<number> {
+  for (;;) {
+    const port = await freePort();
+    if (port + 1000 > 65535) continue;
+    const ui = createServer();
+    const free = await new Promise<boolean>((resolve) => ui.once('error', () => resolve(false)).listen(port + 1000, '127.0.0.1', () => resolve(true)));
+    if (free) {
+      ui.close();
+      return port;
+    }
+  }
+}
+
+describe('the dev stack', () => {
+  let dataDir: string;
+  before(async () => {
+    dataDir = await mkdtemp(join(tmpdir(), 'drover-dev-'));
+    // PostgreSQL runs as an unprivileged user when the tests run as root, and must reach its directory.
+    await chmod(dataDir, 0o755);
+  });
+  after(async () => rm(dataDir, { recursive: true, force: true }));
+
+  test('refuses to start on a Temporal port something else holds, and names TEMPORAL_PORT', async () => {
+    const busy = createServer().listen(0, '127.0.0.1');
+    await once(busy, 'listening');
+    const port = (busy.address() as { port: number }).port;
+    try {
+      const dev = startDev(dataDir, { TEMPORAL_PORT: String(port) });
+      const [code] = await once(dev.child, 'exit');
+      assert.equal(code, 1, dev.output());
+      assert.match(dev.output(), new RegExp(`port ${port} \\(Temporal\\) is already in use.*TEMPORAL_PORT`));
+    } finally {
+      busy.close();
+    }
+  });
+
+  test('SIGKILL of the dev process takes its Temporal server and PostgreSQL with it', async () => {
+    const [temporal, api, emulator] = [await temporalPort(), await freePort(), await freePort()];
+    const dev = startDev(dataDir, { TEMPORAL_PORT: String(temporal), PORT: String(api), EMULATOR_PORT: String(emulator) });
+    await until(() => dev.output().includes('Drover is up') || dev.child.exitCode !== null, Boolean, { timeoutMs: 90_000, what: 'dev stack up' });
+    assert.ok(dev.output().includes('Drover is up'), dev.output());
+    const temporalPid = Number(await readFile(join(dataDir, 'temporal.pid'), 'utf8'));
+    const postgresPid = Number((await readFile(join(dataDir, 'postgres', 'postmaster.pid'), 'utf8')).split('\n')[0]);
+    assert.match((await commandLineOf(temporalPid)) ?? '', /start-dev/);
+    assert.match((await commandLineOf(postgresPid)) ?? '', /postgres/);
+
+    dev.child.kill('SIGKILL');
+    const started = Date.now();
+    await until(async () => (await commandLineOf(temporalPid)) === null && (await commandLineOf(postgresPid)) === null, Boolean, { timeoutMs: 10_000, what: 'Temporal and PostgreSQL gone' });
+    console.log(`Temporal and PostgreSQL gone ${Date.now() - started} ms after SIGKILL of the dev process`);
+  });
+});
