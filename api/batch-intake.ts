@@ -2,7 +2,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { splitLines } from '../domain/lines.js';
 import type { Readable } from 'node:stream';
 import { z } from 'zod';
-import { BatchSettings, BatchSettingsQuery, PromptSpec } from '../domain/batch-spec.js';
+import { BatchSettings, BatchSettingsQuery, type PromptSpec } from '../domain/batch-spec.js';
 import { zodIssues, type Issue } from '../domain/issues.js';
 import { ItemValidator, MAX_ISSUES, type PreparedItem } from '../domain/item-validator.js';
 import { jsonSchemaProblems } from '../domain/json-schema.js';

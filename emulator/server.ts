@@ -4,21 +4,21 @@
  * the provider's error format. Every response carries `x-request-id` (Anthropic's also `request-id`).
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { AnthropicBatchStore, registerAnthropicBatchRoutes } from './anthropic/batches.js';
+import { type AnthropicBatchStore, registerAnthropicBatchRoutes } from './anthropic/batches.js';
 import { anthropicEdge } from './anthropic/edge.js';
 import { registerAnthropicMessageRoutes } from './anthropic/messages.js';
 import { ApiError, faultError } from './api-error.js';
 import { detectProvider, type ProviderEdge, type ProviderName } from './edge.js';
 import { FaultConfig, type FaultState } from './faults.js';
-import { GeminiBatchStore, registerGeminiBatchRoutes } from './gemini/batches.js';
+import { type GeminiBatchStore, registerGeminiBatchRoutes } from './gemini/batches.js';
 import { GEMINI_VERSIONS, geminiEdge } from './gemini/edge.js';
-import { GeminiFileStore, registerGeminiFileRoutes } from './gemini/files.js';
+import { type GeminiFileStore, registerGeminiFileRoutes } from './gemini/files.js';
 import { registerGeminiGenerateRoutes } from './gemini/generate.js';
 import { newRequestId } from './ids.js';
-import { BatchStore, registerBatchRoutes } from './openai/batches.js';
+import { type BatchStore, registerBatchRoutes } from './openai/batches.js';
 import { registerChatRoutes } from './openai/chat.js';
 import { openaiEdge } from './openai/edge.js';
-import { FileStore, registerFileRoutes } from './openai/files.js';
+import { type FileStore, registerFileRoutes } from './openai/files.js';
 import { jsonBody, Router, type Reply, type RequestContext } from './routing.js';
 import type { EmulatorStats } from './stats.js';
 
