@@ -113,8 +113,7 @@ describe('every way a chunk can fail ends the batch', () => {
   test('a provider this worker has no client for: the batch ends failed, saying so', async () => {
     stack.emulator.reset();
     // A worker that knows every provider but Anthropic.
-    for (const w of (stack as any).workers as Array<{ kill(s: string): Promise<void> }>) await w.kill('SIGTERM');
-    (stack as any).workers = [];
+    await stack.stopWorkers();
     await stack.startWorker({ ANTHROPIC_BASE_URL: '', ANTHROPIC_API_KEY: '' });
     try {
       const created = await stack.post('/v1/batches', { ...BATCH, model: 'claude-haiku-4-5', items: items(10, 'noprov') });
@@ -125,8 +124,7 @@ describe('every way a chunk can fail ends the batch', () => {
       const failed = (await stack.get(`/v1/batches/${done.id}/results?status=failed&limit=1`)).body.data[0];
       assert.match(failed.error.message, /anthropic/);
     } finally {
-      for (const w of (stack as any).workers as Array<{ kill(s: string): Promise<void> }>) await w.kill('SIGTERM');
-      (stack as any).workers = [];
+      await stack.stopWorkers();
       await stack.startWorker();
     }
   });

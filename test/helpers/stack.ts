@@ -196,6 +196,11 @@ export class TestStack {
     }
   }
 
+  /** Stops every worker this stack started, so a test can start one configured otherwise. */
+  async stopWorkers(): Promise<void> {
+    for (const w of this.workers.splice(0)) await w.kill('SIGTERM');
+  }
+
   async stop(): Promise<void> {
     const running = this.running;
     if (!running) return;
