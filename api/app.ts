@@ -1,19 +1,21 @@
 import { randomUUID } from 'node:crypto';
 import express, { type Express } from 'express';
 import type { Logger } from 'pino';
-import type { IntakeContext } from './batch-intake.js';
 import type { BatchService } from './batch-service.js';
+import { routerOf, type Route } from './define-route.js';
 import { errorBody, errorHandler } from './errors.js';
-import { batchesRouter } from './routes/batches.js';
-import { eventsRouter } from './routes/events.js';
-import { filesRouter } from './routes/files.js';
-import { referenceRouter } from './routes/reference.js';
-import type { Db } from '../store/db.js';
+import type { FileService } from './file-service.js';
+import { openApiDocument } from './openapi.js';
+import { batchRoutes } from './routes/batches.js';
+import { completionRoutes } from './routes/completions.js';
+import { eventRoutes } from './routes/events.js';
+import { fileRoutes } from './routes/files.js';
+import { resultRoutes } from './routes/results.js';
+import { serviceRoutes } from './routes/service.js';
 
 export interface AppDeps {
   batches: BatchService;
-  db: Db;
-  intake: IntakeContext;
+  files: FileService;
   logger: Logger;
   jsonLimit?: string;
 }
@@ -34,13 +36,17 @@ export function createApp(deps: AppDeps): Express {
   });
   app.use(express.json({ limit: deps.jsonLimit ?? '100mb' }));
 
-  app.get('/healthz', (_req, res) => {
-    res.json({ status: 'ok' });
-  });
-  app.use(batchesRouter(deps.batches, deps.intake));
-  app.use(eventsRouter(deps.batches));
-  app.use(filesRouter(deps.db));
-  app.use(referenceRouter());
+  // In the order the reference lists them.
+  const routes: Route[] = [
+    ...batchRoutes(deps.batches),
+    ...resultRoutes(deps.batches),
+    ...eventRoutes(deps.batches),
+    ...completionRoutes(deps.batches),
+    ...fileRoutes(deps.files),
+  ];
+  let document: Record<string, unknown> | undefined;
+  routes.push(...serviceRoutes(() => (document ??= openApiDocument(routes))));
+  app.use(routerOf(routes));
 
   app.use((req, res) => {
     res.status(404).json(errorBody('not_found', `no route for ${req.method} ${req.path}`));

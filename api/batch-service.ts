@@ -1,34 +1,21 @@
-import type { Readable } from 'node:stream';
 import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError, WorkflowUpdateFailedError, type Client } from '@temporalio/client';
 import { batchesByIds, findBatch, findBatchByIdempotencyKey, setLimits } from '../store/batches.js';
-import type { Db, Queryable } from '../store/db.js';
+import type { Db } from '../store/db.js';
 import { countResults, iterateResults, resultChanges, resultPage, resultForItem } from '../store/results.js';
-import { BatchStatus, TERMINAL_BATCH_STATUSES, type ResultStatus } from '../domain/responses.js';
+import { BatchStatus, TERMINAL_BATCH_STATUSES, type BatchEstimate, type BatchList, type CompletionResponse, type ResultPage, type ResultStatus, type ValidationResponse } from '../domain/responses.js';
 import type { BatchRow, ResultRow } from '../store/rows.js';
 import type { LimitsPatch, PollPolicy } from '../workflows/contracts.js';
 import { cancelUpdate, pauseUpdate, progressQuery, resumeUpdate, setLimitsUpdate } from '../workflows/definitions.js';
 import type { processBatchWorkflow } from '../workflows/process-batch.js';
 import { DroverItemCount, DroverModel, DroverProvider, DroverStatus, DroverTenant } from '../workflows/search-attributes.js';
-import {
-  draftFromSettings,
-  estimateJsonBatch,
-  estimateNdjsonBatch,
-  numberedLines,
-  storeJsonBatch,
-  storeNdjsonBatch,
-  type BatchDraft,
-  type BatchEstimate,
-  type IntakeContext,
-  type NumberedLine,
-  type Stored,
-} from './batch-intake.js';
+import type { IntakeContext } from './intake/batch-draft.js';
+import { discardBody, openBatch, type BatchRequest } from './intake/batch-request.js';
+import type { Stored } from './intake/new-batch.js';
+import { MAX_SYNC_ITEMS } from './intake/request-schemas.js';
 import { AppError, NotFoundError, ValidationError } from './errors.js';
-import { fileLines, findFile } from '../store/files.js';
-import { batchView, outputColumnsOf, type BatchView, type LiveFigures } from './views.js';
+import { batchView, outputColumnsOf, resultView, type BatchView, type LiveFigures, type ResultView } from './views.js';
 
 const QUERY_DEADLINE_MS = 3000;
-/** The most items the synchronous completions route takes; bigger sets are batches. */
-export const MAX_SYNC_ITEMS = 100;
 
 export interface BatchServiceConfig extends IntakeContext {
   taskQueue: string;
@@ -62,54 +49,35 @@ export class BatchService {
     private readonly config: BatchServiceConfig,
   ) {}
 
-  async submitJson(tenantId: string, body: unknown): Promise<Submitted> {
-    const raw = (body as { idempotency_key?: unknown; dry_run?: unknown } | null) ?? {};
-    const key = typeof raw.idempotency_key === 'string' && raw.dry_run !== true ? raw.idempotency_key : undefined;
-    if (key) {
-      const existing = await this.replay(tenantId, key);
-      if (existing) return existing;
-    }
-    return this.started(tenantId, await storeJsonBatch(this.db, tenantId, body, this.config), key);
-  }
-
-  async submitNdjson(tenantId: string, draft: BatchDraft, body: Readable): Promise<Submitted> {
-    const key = draft.settings.dry_run ? undefined : draft.settings.idempotency_key;
+  /** One path for every form of request: a replay by idempotency key, else store and start. */
+  async submit(tenantId: string, request: BatchRequest): Promise<Submitted> {
+    const pending = await openBatch(this.db, tenantId, request, this.config);
+    const key = pending.idempotencyKey;
     if (key) {
       const existing = await this.replay(tenantId, key);
       if (existing) {
-        body.resume();
+        discardBody(request);
         return existing;
       }
     }
-    return this.started(tenantId, await storeNdjsonBatch(this.db, tenantId, draft, numberedLines(body)), key);
+    return this.started(tenantId, await pending.store(), key);
   }
 
-  /** A batch whose items are an uploaded file (`input_file_id`), read back line by line. */
-  async submitFile(tenantId: string, body: Record<string, unknown>): Promise<Submitted> {
-    const { input_file_id: fileId, ...settings } = body;
-    const lines = await this.fileLines(tenantId, fileId);
-    const draft = draftFromSettings(settings, this.config);
-    const key = draft.settings.dry_run ? undefined : draft.settings.idempotency_key;
-    if (key) {
-      const existing = await this.replay(tenantId, key);
-      if (existing) return existing;
+  /** The chunk plan, tokens and cost of a request; nothing is stored. */
+  async estimate(tenantId: string, request: BatchRequest): Promise<BatchEstimate> {
+    return (await openBatch(this.db, tenantId, request, this.config)).estimate();
+  }
+
+  /** Every problem of a request, with its line or path, and nothing created. */
+  async validate(tenantId: string, request: BatchRequest): Promise<ValidationResponse> {
+    try {
+      const estimate = await this.estimate(tenantId, request);
+      return { object: 'validation', valid: true, item_count: estimate.item_count, chunk_count: estimate.chunks.count, issue_count: 0, issues: [] };
+    } catch (err) {
+      if (!(err instanceof ValidationError)) throw err;
+      discardBody(request);
+      return { object: 'validation', valid: false, issue_count: err.issueCount, issues: err.issues ?? [] };
     }
-    return this.started(tenantId, await storeNdjsonBatch(this.db, tenantId, draft, lines), key);
-  }
-
-  async estimateFile(tenantId: string, body: Record<string, unknown>): Promise<BatchEstimate> {
-    const { input_file_id: fileId, ...settings } = body;
-    return estimateNdjsonBatch(draftFromSettings(settings, this.config), (await this.fileLines(tenantId, fileId))(this.db));
-  }
-
-  /** The file's lines, read through whichever connection the caller gives (see LineSource). */
-  private async fileLines(tenantId: string, fileId: unknown): Promise<(q: Queryable) => AsyncIterable<NumberedLine>> {
-    if (typeof fileId !== 'string') throw new ValidationError([{ path: 'input_file_id', message: 'must be the id of an uploaded file' }]);
-    const file = await findFile(this.db, tenantId, fileId);
-    if (!file) throw new ValidationError([{ path: 'input_file_id', message: `no file ${fileId}` }]);
-    return async function* (q) {
-      for await (const l of fileLines(q, file.id)) yield { lineNo: l.line_no, text: l.line };
-    };
   }
 
   /**
@@ -117,13 +85,13 @@ export class BatchService {
    * omit ids (they get their position). A batch that outlives `timeoutMs` answers 504 naming
    * the batch, whose results stay available as for any batch.
    */
-  async complete(tenantId: string, operation: string, body: unknown, timeoutMs: number): Promise<{ batch_id: string; results: ResultRow[] }> {
+  async complete(tenantId: string, operation: string, body: unknown, timeoutMs: number): Promise<CompletionResponse> {
     if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new ValidationError([{ path: '(body)', message: 'the body must be a JSON object' }]);
     const { items, ...rest } = body as Record<string, unknown>;
     if (!Array.isArray(items) || items.length === 0) throw new ValidationError([{ path: 'items', message: 'give 1 to 100 items' }]);
     if (items.length > MAX_SYNC_ITEMS) throw new ValidationError([{ path: 'items', message: `at most ${MAX_SYNC_ITEMS} items here; send larger sets to POST /v1/batches` }]);
     const withIds = items.map((item, i) => (typeof item === 'object' && item !== null && !('id' in item) ? { ...item, id: String(i) } : item));
-    const submitted = await this.submitJson(tenantId, { ...rest, operation, mode: 'realtime', items: withIds });
+    const submitted = await this.submit(tenantId, { items: 'json', body: { ...rest, operation, mode: 'realtime', items: withIds } });
     if (!submitted.batch) throw new Error('a completion cannot be a dry run');
     const id = submitted.batch.id;
     const done = this.temporal.workflow.getHandle(id).result();
@@ -131,17 +99,9 @@ export class BatchService {
     if ((await Promise.race([done, timer])) === 'timeout') {
       throw new AppError(504, 'timeout', `the items did not finish within ${timeoutMs / 1000} s; batch ${id} goes on, fetch its results later`);
     }
-    const rows: ResultRow[] = [];
-    for await (const r of iterateResults(this.db, id)) rows.push(r);
-    return { batch_id: id, results: rows };
-  }
-
-  estimateJson(body: unknown): BatchEstimate {
-    return estimateJsonBatch(body, this.config);
-  }
-
-  estimateNdjson(draft: BatchDraft, body: Readable): Promise<BatchEstimate> {
-    return estimateNdjsonBatch(draft, numberedLines(body));
+    const results: ResultView[] = [];
+    for await (const r of iterateResults(this.db, id)) results.push(resultView(r));
+    return { object: 'completion', batch_id: id, results };
   }
 
   async get(tenantId: string, id: string): Promise<BatchView> {
@@ -150,7 +110,7 @@ export class BatchService {
   }
 
   /** Batches newest first, through Temporal visibility (status is its search attribute). */
-  async list(tenantId: string, q: ListQuery): Promise<{ data: BatchView[]; next_cursor: string | null }> {
+  async list(tenantId: string, q: ListQuery): Promise<BatchList> {
     const clauses = [`WorkflowType = 'processBatchWorkflow'`, `${DroverTenant.name} = '${tenantId}'`];
     if (q.status) clauses.push(`${DroverStatus.name} = '${q.status}'`);
     if (q.model) clauses.push(`${DroverModel.name} = '${q.model}'`);
@@ -180,7 +140,7 @@ export class BatchService {
       return [TERMINAL_BATCH_STATUSES.includes(row.status) || !status ? view : { ...view, status }];
     });
     const token = page.nextPageToken && page.nextPageToken.length > 0 ? Buffer.from(page.nextPageToken).toString('base64url') : null;
-    return { data, next_cursor: token };
+    return { object: 'list', data, next_cursor: token };
   }
 
   async cancel(tenantId: string, id: string): Promise<BatchView> {
@@ -211,9 +171,10 @@ export class BatchService {
     }
   }
 
-  async results(tenantId: string, id: string, q: { status?: ResultStatus; offset: number; limit: number }) {
+  async results(tenantId: string, id: string, q: { status?: ResultStatus | undefined; offset: number; limit: number }): Promise<ResultPage> {
     await this.load(tenantId, id);
-    return resultPage(this.db, id, q);
+    const page = await resultPage(this.db, id, q);
+    return { object: 'list', data: page.rows.map(resultView), offset: q.offset, limit: q.limit, total: page.total };
   }
 
   async streamResults(tenantId: string, id: string, status?: ResultStatus): Promise<AsyncGenerator<ResultRow>> {
@@ -233,11 +194,11 @@ export class BatchService {
     return outputColumnsOf(row.spec.response_format?.type === 'json_schema' ? row.spec.response_format.json_schema.schema : null);
   }
 
-  async item(tenantId: string, id: string, itemId: string): Promise<ResultRow> {
+  async item(tenantId: string, id: string, itemId: string): Promise<ResultView> {
     await this.load(tenantId, id);
     const row = await resultForItem(this.db, id, itemId);
     if (!row) throw new NotFoundError(`item ${itemId} in batch ${id}`);
-    return row;
+    return resultView(row);
   }
 
   private async control(tenantId: string, id: string, what: string, update: typeof cancelUpdate): Promise<BatchView> {

@@ -6,6 +6,7 @@ import type { Db } from '../store/db.js';
 import { loadPriceOverrides } from '../config/price-overrides.js';
 import { createApp } from './app.js';
 import { BatchService } from './batch-service.js';
+import { FileService } from './file-service.js';
 import type { ApiEnv } from './config.js';
 
 export interface RunningApi {
@@ -19,15 +20,14 @@ export interface RunningApi {
 export async function startApi(env: ApiEnv, db: Db, logger: Logger): Promise<RunningApi> {
   const connection = await Connection.connect({ address: env.TEMPORAL_ADDRESS });
   const temporal = new Client({ connection, namespace: env.TEMPORAL_NAMESPACE });
-  const intake = { priceOverrides: loadPriceOverrides(env.DROVER_PRICES_FILE) };
   const batches = new BatchService(db, temporal, {
-    ...intake,
+    priceOverrides: loadPriceOverrides(env.DROVER_PRICES_FILE),
     taskQueue: env.DROVER_TASK_QUEUE,
     poll: { initialMs: env.DROVER_POLL_INITIAL_MS, maxMs: env.DROVER_POLL_MAX_MS, factor: 1.5 },
     chunksPerRun: env.DROVER_CHUNKS_PER_RUN,
     reconcileMs: env.DROVER_RECONCILE_MS,
   });
-  const app = createApp({ batches, db, intake, logger, jsonLimit: env.DROVER_JSON_LIMIT });
+  const app = createApp({ batches, files: new FileService(db), logger, jsonLimit: env.DROVER_JSON_LIMIT });
   const server = app.listen(env.PORT, env.HOST);
   await new Promise<void>((resolve, reject) => server.once('listening', resolve).once('error', reject));
   const address = server.address();

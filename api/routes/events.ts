@@ -1,7 +1,9 @@
-import { Router, type Response } from 'express';
+import type { Response } from 'express';
 import { DEFAULT_TENANT } from '../../domain/tenant.js';
 import { TERMINAL_BATCH_STATUSES } from '../../domain/responses.js';
 import type { BatchService } from '../batch-service.js';
+import { defineRoute, type Route } from '../define-route.js';
+import { batchId, notFound } from './docs.js';
 
 const POLL_MS = 1000;
 
@@ -22,39 +24,51 @@ function parseCursor(raw: string | undefined): { at: string; seq: number } {
 }
 
 /**
- * `GET /v1/batches/:id/events`: Server-Sent Events. `progress` carries the batch view about once
- * a second, `item` each finished item (id and status) as its outcome is written, and `done` the
- * final view, after which the stream closes. Item events carry ids, so a client that reconnects
- * with Last-Event-ID misses none and sees none twice.
+ * Server-Sent Events. `progress` carries the batch view about once a second, `item` each
+ * finished item (id and status) as its outcome is written, and `done` the final view, after
+ * which the stream closes. Item events carry ids, so a client that reconnects with
+ * Last-Event-ID misses none and sees none twice.
  */
-export function eventsRouter(service: BatchService): Router {
-  const router = Router();
-  router.get('/v1/batches/:id/events', async (req, res) => {
-    const id = req.params.id;
-    let view = await service.get(DEFAULT_TENANT, id);
-    res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' });
-    let cursor = parseCursor(req.get('last-event-id'));
-    let open = true;
-    req.on('close', () => (open = false));
-    while (open) {
-      const settled = TERMINAL_BATCH_STATUSES.includes(view.status as (typeof TERMINAL_BATCH_STATUSES)[number]);
-      for (;;) {
-        const changes = await service.itemChanges(DEFAULT_TENANT, id, cursor, settled);
-        for (const c of changes) {
-          cursor = { at: c.at, seq: c.seq };
-          send(res, 'item', { id: c.item_id, status: c.status }, `${c.at}/${c.seq}`);
+export function eventRoutes(service: BatchService): Route[] {
+  return [
+    defineRoute(
+      {
+        method: 'get',
+        path: '/v1/batches/{id}/events',
+        tag: 'Results',
+        summary: 'Follow a batch (Server-Sent Events)',
+        description:
+          'Events: `progress` (the Batch, about once a second), `item` (`{id, status}` as each item finishes; its SSE id resumes the stream), `done` (the final Batch). Reconnect with `Last-Event-ID` to miss none and see none twice.',
+        params: { id: batchId },
+        headers: { 'Last-Event-ID': 'The id of the last `item` event seen.' },
+        responses: { 200: { description: 'An event stream.', content: { 'text/event-stream': { schema: { type: 'string' } } } }, 404: notFound },
+      },
+      async ({ params: { id }, req, res }) => {
+        let view = await service.get(DEFAULT_TENANT, id);
+        res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' });
+        let cursor = parseCursor(req.get('last-event-id'));
+        let open = true;
+        req.on('close', () => (open = false));
+        while (open) {
+          const settled = TERMINAL_BATCH_STATUSES.includes(view.status as (typeof TERMINAL_BATCH_STATUSES)[number]);
+          for (;;) {
+            const changes = await service.itemChanges(DEFAULT_TENANT, id, cursor, settled);
+            for (const c of changes) {
+              cursor = { at: c.at, seq: c.seq };
+              send(res, 'item', { id: c.item_id, status: c.status }, `${c.at}/${c.seq}`);
+            }
+            if (changes.length < 500) break;
+          }
+          if (settled) {
+            send(res, 'done', view);
+            break;
+          }
+          send(res, 'progress', view);
+          await new Promise((r) => setTimeout(r, POLL_MS));
+          if (open) view = await service.get(DEFAULT_TENANT, id);
         }
-        if (changes.length < 500) break;
-      }
-      if (settled) {
-        send(res, 'done', view);
-        break;
-      }
-      send(res, 'progress', view);
-      await new Promise((r) => setTimeout(r, POLL_MS));
-      if (open) view = await service.get(DEFAULT_TENANT, id);
-    }
-    res.end();
-  });
-  return router;
+        res.end();
+      },
+    ),
+  ];
 }

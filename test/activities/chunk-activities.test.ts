@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { ApplicationFailure } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
-import { storeJsonBatch } from '../../api/batch-intake.js';
+import { storeJsonBatch } from '../../api/intake/json-batch.js';
 import { createActivities } from '../../activities/index.js';
 import { toBatchRequests } from '../../activities/chunks.js';
 import { startEmulator, type Emulator } from '../../emulator/index.js';

@@ -1,7 +1,7 @@
 import { readdir } from 'node:fs/promises';
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { storeJsonBatch } from '../../api/batch-intake.js';
+import { storeJsonBatch } from '../../api/intake/json-batch.js';
 import { startEmbeddedPostgres } from '../../stack/embedded-postgres.js';
 import { createDb } from '../../store/db.js';
 import { migrate } from '../../store/migrate.js';

@@ -1,7 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import { PassThrough, type Readable } from 'node:stream';
 import busboy from 'busboy';
-import { ValidationError } from './errors.js';
+import { ValidationError } from '../errors.js';
 
 export interface FilePart {
   /** The file's bytes, read as they arrive: never buffered whole. */

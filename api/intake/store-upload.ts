@@ -1,10 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import type { Readable } from 'node:stream';
-import { splitLines } from '../domain/lines.js';
-import { csvItem, csvRecords } from '../domain/csv-records.js';
-import { inTransaction, type Db } from '../store/db.js';
-import { appendLines, finishFile, insertFile, type FileRow } from '../store/files.js';
-import { ValidationError } from './errors.js';
+import { splitLines } from '../../domain/lines.js';
+import { csvItem, csvRecords } from '../../domain/csv-records.js';
+import { inTransaction, type Db } from '../../store/db.js';
+import { appendLines, finishFile, insertFile, type FileRow } from '../../store/files.js';
+import { ValidationError } from '../errors.js';
 
 const PAGE = 2000;
 

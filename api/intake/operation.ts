@@ -1,6 +1,6 @@
 import type { z } from 'zod';
-import { zodIssues, type Issue } from '../domain/issues.js';
-import { ClassifyOperation, compileOperation, EnrichOperation, ExtractOperation, OPERATION_NAMES, SummarizeOperation, type StructuredOperation } from '../domain/operations.js';
+import { zodIssues, type Issue } from '../../domain/issues.js';
+import { ClassifyOperation, compileOperation, EnrichOperation, ExtractOperation, OPERATION_NAMES, SummarizeOperation, type StructuredOperation } from '../../domain/operations.js';
 
 const SCHEMAS: Record<string, z.ZodObject> = {
   classify: ClassifyOperation,

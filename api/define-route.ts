@@ -1,0 +1,117 @@
+import { Router, type Request, type Response } from 'express';
+import type { z } from 'zod';
+import { zodIssues, type Issue } from '../domain/issues.js';
+import { ValidationError } from './errors.js';
+
+/**
+ * Each route is declared once: what it parses, what it answers and its handler. The builder
+ * parses with zod (one 400 naming each bad field), mounts the handler on Express, and keeps the
+ * declaration for the OpenAPI document (openapi.ts), so the reference cannot miss a route.
+ */
+
+export type Tag = 'Batches' | 'Results' | 'Completions' | 'Files' | 'Service';
+
+/**
+ * A piece of the OpenAPI document in which any zod schema stands for its JSON Schema (a `$ref`
+ * for a named one); openapi.ts converts them, as input for requests and output for responses.
+ */
+export type Doc = { [key: string]: unknown };
+
+/** Media type to `{ schema, itemSchema? }`. */
+export type Content = Record<string, Doc>;
+
+export interface ResponseDoc {
+  description: string;
+  content?: Content;
+  headers?: Record<string, string>;
+}
+
+/** A path parameter's description, with a schema when it is more than a string (documented; the service checks it). */
+export type ParamDoc = string | { schema: z.ZodType; description: string };
+
+export interface RouteSpec<P extends string = string, Q extends z.ZodObject | undefined = z.ZodObject | undefined, B extends z.ZodType | undefined = z.ZodType | undefined> {
+  method: 'get' | 'post' | 'patch';
+  /** In OpenAPI form, `/v1/batches/{id}`. */
+  path: string;
+  tag: Tag;
+  summary: string;
+  description?: string;
+  params?: Record<P, ParamDoc>;
+  /** The query string, parsed before the handler runs. */
+  query?: Q;
+  /** A JSON body, parsed before the handler runs. */
+  body?: B;
+  /**
+   * What the handler reads from the request itself, documented only: bodies the service checks
+   * whole (settings and items together, NDJSON line by line, with its own messages) or streams.
+   */
+  reads?: { query?: z.ZodObject; body?: Content };
+  headers?: Record<string, string>;
+  responses: Record<number, ResponseDoc>;
+}
+
+export interface RouteInput<P extends string, Q, B> {
+  params: Record<P, string>;
+  query: Q extends z.ZodType ? z.output<Q> : undefined;
+  body: B extends z.ZodType ? z.output<B> : undefined;
+  req: Request;
+  res: Response;
+}
+
+/** A JSON answer with a status other than 200, or with headers; a plain return value is sent as a 200. */
+export class Reply {
+  constructor(
+    readonly status: number,
+    readonly body: unknown,
+    readonly headers: Record<string, string> = {},
+  ) {}
+}
+
+export interface Route {
+  readonly spec: RouteSpec;
+  mount(router: Router): void;
+}
+
+function parsed(schema: z.ZodType | undefined, value: unknown, issues: Issue[]): unknown {
+  if (!schema) return undefined;
+  const r = schema.safeParse(value);
+  if (r.success) return r.data;
+  issues.push(...zodIssues(r.error));
+  return undefined;
+}
+
+/**
+ * The handler gets typed params, query and body and returns what to send: a value (200 JSON),
+ * a Reply, or nothing when it has answered itself (streams). Express 5 passes its rejections to
+ * the error middleware.
+ */
+export function defineRoute<P extends string = never, Q extends z.ZodObject | undefined = undefined, B extends z.ZodType | undefined = undefined>(
+  spec: RouteSpec<P, Q, B>,
+  handler: (input: RouteInput<P, Q, B>) => unknown,
+): Route {
+  const expressPath = spec.path.replace(/\{(\w+)\}/g, ':$1');
+  return {
+    spec: spec as RouteSpec,
+    mount(router) {
+      router[spec.method](expressPath, async (req, res) => {
+        const issues: Issue[] = [];
+        const query = parsed(spec.query, req.query, issues);
+        const body = parsed(spec.body, req.body, issues);
+        if (issues.length > 0) throw new ValidationError(issues);
+        const out = await handler({ params: req.params as Record<P, string>, query, body, req, res } as RouteInput<P, Q, B>);
+        if (out === undefined) return;
+        if (out instanceof Reply) res.status(out.status).set(out.headers).json(out.body);
+        else res.json(out);
+      });
+    },
+  };
+}
+
+export function routerOf(routes: readonly Route[]): Router {
+  const router = Router();
+  for (const route of routes) route.mount(router);
+  return router;
+}
+
+/** A JSON response or request body. */
+export const json = (schema: z.ZodType): Content => ({ 'application/json': { schema } });

@@ -1,0 +1,37 @@
+import * as R from '../../domain/responses.js';
+import { defineRoute, json, type Route } from '../define-route.js';
+import { referencePage } from '../reference-page.js';
+
+/** `GET /healthz`, and the reference: `GET /openapi.json` and `GET /docs`, built at first use. */
+export function serviceRoutes(document: () => Record<string, unknown>): Route[] {
+  let page: string | undefined;
+  return [
+    defineRoute(
+      { method: 'get', path: '/healthz', tag: 'Service', summary: 'Health', responses: { 200: { description: 'The API is up.', content: json(R.Health) } } },
+      () => ({ status: 'ok' }),
+    ),
+    defineRoute(
+      {
+        method: 'get',
+        path: '/openapi.json',
+        tag: 'Service',
+        summary: 'This document',
+        responses: { 200: { description: 'OpenAPI 3.1.', content: { 'application/json': { schema: { type: 'object' } } } } },
+      },
+      () => document(),
+    ),
+    defineRoute(
+      {
+        method: 'get',
+        path: '/docs',
+        tag: 'Service',
+        summary: 'The API reference, as a page',
+        responses: { 200: { description: 'HTML.', content: { 'text/html': { schema: { type: 'string' } } } } },
+      },
+      ({ res }) => {
+        page ??= referencePage(document());
+        res.type('html').send(page);
+      },
+    ),
+  ];
+}
