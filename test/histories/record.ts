@@ -92,7 +92,7 @@ describe('record workflow histories', () => {
     // Dear prices make the real spend of a chunk visible beside its reservation.
     const dear = { ...BATCH, items: items(30, 'bg'), max_parallel_chunks: 1, max_output_tokens: 40, prices: { input_per_mtok: 1000, output_per_mtok: 1000 } };
     const reserve = (await stack.post('/v1/batches/estimate', dear)).body.cost.high_usd / 3;
-    await run('awaiting-budget-raised', { ...dear, max_cost_usd: Number((reserve * 1.8).toFixed(4)) }, async (id) => {
+    await run('awaiting-budget-raised', { ...dear, max_cost_usd: Number((reserve * 1.2).toFixed(4)) }, async (id) => {
       await until(() => stack.get(`/v1/batches/${id}`), (r) => r.body.status === 'awaiting_budget');
       await stack.request('PATCH', `/v1/batches/${id}/limits`, JSON.stringify({ max_cost_usd: reserve * 10 }), { 'content-type': 'application/json' });
     });
