@@ -57,7 +57,9 @@ export function createBatchActivities(db: Db) {
         if (page.length < 50_000) break;
         after = page[page.length - 1]!.seq;
       }
-      const chunks = planner.finish().map((c) => ({ ...c, est_cost_usd: c.estimate.cost.expected_usd, max_cost_usd: c.estimate.cost.high_usd }));
+      const chunks = planner
+        .finish()
+        .map((c) => ({ ...c, est_cost_usd: c.estimate.cost.expected_usd, max_cost_usd: c.estimate.cost.high_usd }));
       await saveChunks(db, batch.tenant_id, batchId, chunks);
       await markBatchRunning(db, batchId, chunks.length);
       return { chunkCount: chunks.length, expectedUsd: chunks.reduce((sum, c) => sum + c.est_cost_usd, 0) };
@@ -78,9 +80,15 @@ export function createBatchActivities(db: Db) {
       if (input.stopReason) {
         await closeUnfinished(db, batch.tenant_id, input.batchId, STOP_ERRORS[input.stopReason]);
       } else {
-        await closeUnfinished(db, batch.tenant_id, input.batchId, input.failed ? { code: 'batch_failed', message: input.error ?? 'the batch failed' } : NO_OUTCOME, {
-          status: 'failed',
-        });
+        await closeUnfinished(
+          db,
+          batch.tenant_id,
+          input.batchId,
+          input.failed ? { code: 'batch_failed', message: input.error ?? 'the batch failed' } : NO_OUTCOME,
+          {
+            status: 'failed',
+          },
+        );
       }
       const t = await tallyRange(db, input.batchId);
       const totals = { succeeded: t.succeeded, failed: t.failed, cancelled: t.cancelled, usage: t.usage, costUsd: t.cost_usd };

@@ -13,9 +13,35 @@ import { toResult } from './outcomes.js';
 import { getChunk } from '../store/chunks.js';
 import type { Db } from '../store/db.js';
 import { unfinishedItems } from '../store/items.js';
-import { findJob, jobKey, markCreating, recordInputFile, recordProviderBatch, requestCancel, reserveJob, setJobStatus } from '../store/provider-jobs.js';
-import { closeUnfinished, markUnanswered, tallyAttempt, tallyRange, upsertResults, type AttemptTally as StoreAttemptTally, type NewResult } from '../store/results.js';
-import type { AttemptTally, ChunkRef, CloseChunkInput, CollectChunkInput, PollResult, ReconciledChunk, SubmitChunkResult, Tally } from '../workflows/contracts.js';
+import {
+  findJob,
+  jobKey,
+  markCreating,
+  recordInputFile,
+  recordProviderBatch,
+  requestCancel,
+  reserveJob,
+  setJobStatus,
+} from '../store/provider-jobs.js';
+import {
+  closeUnfinished,
+  markUnanswered,
+  tallyAttempt,
+  tallyRange,
+  upsertResults,
+  type AttemptTally as StoreAttemptTally,
+  type NewResult,
+} from '../store/results.js';
+import type {
+  AttemptTally,
+  ChunkRef,
+  CloseChunkInput,
+  CollectChunkInput,
+  PollResult,
+  ReconciledChunk,
+  SubmitChunkResult,
+  Tally,
+} from '../workflows/contracts.js';
 import { costOf } from '../domain/pricing.js';
 import { loadBatch } from './batches.js';
 import { withHeartbeat } from './heartbeat.js';
@@ -28,7 +54,8 @@ const WRITE_PAGE = 1000;
 export function createChunkActivities(db: Db, providers: Providers) {
   const providerFor = (name: string): BatchProvider => {
     const p = providers.batch[name as ProviderName];
-    if (!p) throw ApplicationFailure.nonRetryable(`provider "${name}" has no batch API configured on this worker`, FailureType.InvalidBatch);
+    if (!p)
+      throw ApplicationFailure.nonRetryable(`provider "${name}" has no batch API configured on this worker`, FailureType.InvalidBatch);
     return p;
   };
 
@@ -42,19 +69,30 @@ export function createChunkActivities(db: Db, providers: Providers) {
     async submitChunk(ref: ChunkRef): Promise<SubmitChunkResult> {
       const key = jobKey(ref.batchId, ref.chunkIndex, ref.attempt);
       const existing = await findJob(db, key);
-      if (existing?.provider_batch_id) return { providerBatchId: existing.provider_batch_id, itemCount: existing.item_count, path: 'batch' };
+      if (existing?.provider_batch_id)
+        return { providerBatchId: existing.provider_batch_id, itemCount: existing.item_count, path: 'batch' };
 
       const batch = await loadBatch(db, ref.batchId);
       const chunk = await getChunk(db, ref.batchId, ref.chunkIndex);
       const items = await unfinishedItems(db, ref.batchId, chunk.seq_start, chunk.seq_end);
       if (items.length === 0) return { providerBatchId: null, itemCount: 0, path: 'batch' };
       // A job already reserved for this attempt means an earlier try chose the batch path.
-      const hasBatchApi = BATCH_PROVIDERS.includes(batch.provider as ProviderName) && providers.batch[batch.provider as ProviderName] !== undefined;
-      const path = existing ? 'batch' : choosePath(batch.mode, { hasBatchApi, items: items.length, attempt: ref.attempt, maxAttempts: batch.settings.max_attempts });
+      const hasBatchApi =
+        BATCH_PROVIDERS.includes(batch.provider as ProviderName) && providers.batch[batch.provider as ProviderName] !== undefined;
+      const path = existing
+        ? 'batch'
+        : choosePath(batch.mode, { hasBatchApi, items: items.length, attempt: ref.attempt, maxAttempts: batch.settings.max_attempts });
       if (path === 'realtime') return { providerBatchId: null, itemCount: items.length, path };
       const provider = providerFor(batch.provider);
 
-      const job = await reserveJob(db, { tenant_id: batch.tenant_id, batch_id: ref.batchId, chunk_idx: ref.chunkIndex, attempt: ref.attempt, provider: provider.name, item_count: items.length });
+      const job = await reserveJob(db, {
+        tenant_id: batch.tenant_id,
+        batch_id: ref.batchId,
+        chunk_idx: ref.chunkIndex,
+        attempt: ref.attempt,
+        provider: provider.name,
+        item_count: items.length,
+      });
       return withHeartbeat(async () => {
         if (job.status === 'creating') {
           // An earlier try may have created the batch and died before recording it.
@@ -75,9 +113,13 @@ export function createChunkActivities(db: Db, providers: Providers) {
         }
         // The last moment to stop for free: a cancel that reached this activity, or one that
         // marked the job (the chunk is being cancelled while this try still runs), ends it here.
-        if (Context.current().cancellationSignal.aborted) throw new CancelledFailure('the chunk was cancelled before its provider batch was created');
+        if (Context.current().cancellationSignal.aborted)
+          throw new CancelledFailure('the chunk was cancelled before its provider batch was created');
         if (!(await markCreating(db, key))) {
-          throw ApplicationFailure.nonRetryable('the chunk was cancelled before its provider batch was created', FailureType.SubmitCancelled);
+          throw ApplicationFailure.nonRetryable(
+            'the chunk was cancelled before its provider batch was created',
+            FailureType.SubmitCancelled,
+          );
         }
         const created = await asProviderCall(provider, async () => {
           try {
@@ -94,7 +136,11 @@ export function createChunkActivities(db: Db, providers: Providers) {
         if (recorded.providerBatchId !== created || recorded.cancelRequested) {
           // Another live try recorded its batch first, or a cancel looked before this one
           // existed: this batch is nobody's, so it is cancelled before it can bill.
-          log.warn('cancelling a provider batch nobody will collect', { key, providerBatchId: created, recorded: recorded.providerBatchId });
+          log.warn('cancelling a provider batch nobody will collect', {
+            key,
+            providerBatchId: created,
+            recorded: recorded.providerBatchId,
+          });
           await asProviderCall(provider, () => provider.cancel(created));
         }
         return { providerBatchId: recorded.providerBatchId, itemCount: job.item_count, path: 'batch' as const };
@@ -129,10 +175,18 @@ export function createChunkActivities(db: Db, providers: Providers) {
         if (!status) {
           // The provider lost the batch (expired from its store, or an emulator restarted): what
           // it never answered is sent again by the next attempt, or fails on the last one.
-          await markUnanswered(db, batch.tenant_id, input.batchId, chunk, input.attempt, outcome.stopping ? 'cancelled' : input.final ? 'failed' : 'pending', {
-            code: 'provider_batch_vanished',
-            message: `the provider no longer knows batch ${input.providerBatchId}`,
-          });
+          await markUnanswered(
+            db,
+            batch.tenant_id,
+            input.batchId,
+            chunk,
+            input.attempt,
+            outcome.stopping ? 'cancelled' : input.final ? 'failed' : 'pending',
+            {
+              code: 'provider_batch_vanished',
+              message: `the provider no longer knows batch ${input.providerBatchId}`,
+            },
+          );
           await setJobStatus(db, key, 'collected:vanished');
           return attemptTally(await tallyAttempt(db, input.batchId, chunk, input.attempt));
         }
@@ -154,10 +208,18 @@ export function createChunkActivities(db: Db, providers: Providers) {
           }
         });
         await flush();
-        await markUnanswered(db, batch.tenant_id, input.batchId, chunk, input.attempt, outcome.stopping ? 'cancelled' : input.final ? 'failed' : 'pending', {
-          code: status.state === 'completed' ? 'missing_result' : `provider_batch_${status.state}`,
-          message: status.error ?? `the provider batch ended ${status.state} without a result for this item`,
-        });
+        await markUnanswered(
+          db,
+          batch.tenant_id,
+          input.batchId,
+          chunk,
+          input.attempt,
+          outcome.stopping ? 'cancelled' : input.final ? 'failed' : 'pending',
+          {
+            code: status.state === 'completed' ? 'missing_result' : `provider_batch_${status.state}`,
+            message: status.error ?? `the provider batch ended ${status.state} without a result for this item`,
+          },
+        );
         await setJobStatus(db, key, `collected:${status.state}`);
         return attemptTally(await tallyAttempt(db, input.batchId, chunk, input.attempt));
       });
@@ -204,12 +266,20 @@ export function createChunkActivities(db: Db, providers: Providers) {
     async cancelChunk(ref: ChunkRef): Promise<{ providerBatchId: string | null }> {
       const batch = await loadBatch(db, ref.batchId);
       const key = jobKey(ref.batchId, ref.chunkIndex, ref.attempt);
-      const job = await requestCancel(db, { tenant_id: batch.tenant_id, batch_id: ref.batchId, chunk_idx: ref.chunkIndex, attempt: ref.attempt, provider: batch.provider });
+      const job = await requestCancel(db, {
+        tenant_id: batch.tenant_id,
+        batch_id: ref.batchId,
+        chunk_idx: ref.chunkIndex,
+        attempt: ref.attempt,
+        provider: batch.provider,
+      });
       let id = job.provider_batch_id;
       const provider = providers.batch[job.provider as ProviderName];
       if (!provider) return { providerBatchId: id };
       if (!id && job.status === 'creating') {
-        const found = await asProviderCall(provider, () => provider.findBatch(key, { createdAfter: job.updated_at, requestCount: job.item_count }));
+        const found = await asProviderCall(provider, () =>
+          provider.findBatch(key, { createdAfter: job.updated_at, requestCount: job.item_count }),
+        );
         if (found) id = (await recordProviderBatch(db, key, found)).providerBatchId;
       }
       if (!id) return { providerBatchId: null };
@@ -262,7 +332,10 @@ export function toChatRequest(spec: PromptSpec, input: StoredInput): ChatRequest
  * Items as provider requests; the custom id is the item's seq, which results join back on. An
  * item whose last answer broke its schema is asked again with a repair prompt quoting the errors.
  */
-export function toBatchRequests(spec: PromptSpec, items: Array<{ seq: number; input: StoredInput; error?: ItemError | null }>): BatchRequest[] {
+export function toBatchRequests(
+  spec: PromptSpec,
+  items: Array<{ seq: number; input: StoredInput; error?: ItemError | null }>,
+): BatchRequest[] {
   return items.map(({ seq, input, error }) => ({ customId: String(seq), request: withRepair(toChatRequest(spec, input), error) }));
 }
 

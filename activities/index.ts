@@ -19,6 +19,11 @@ export function createActivities(deps: ActivityDeps) {
     ...createBatchActivities(deps.db),
     ...createChunkActivities(deps.db, deps.providers),
     ...createWebhookActivities(deps.db),
-    ...createRealtimeActivities({ db: deps.db, providers: deps.providers.realtime, rateLimits: deps.rateLimits ?? {}, concurrency: deps.realtimeConcurrency ?? 16 }),
+    ...createRealtimeActivities({
+      db: deps.db,
+      providers: deps.providers.realtime,
+      rateLimits: deps.rateLimits ?? {},
+      concurrency: deps.realtimeConcurrency ?? 16,
+    }),
   };
 }

@@ -36,7 +36,10 @@ export function toResult(
     path,
     error: {
       code: check.code,
-      message: check.code === 'schema_invalid' ? `the answer does not match the schema: ${check.errors.join('; ')}` : `the model's output is not valid JSON (${line.text.length} chars)`,
+      message:
+        check.code === 'schema_invalid'
+          ? `the answer does not match the schema: ${check.errors.join('; ')}`
+          : `the model's output is not valid JSON (${line.text.length} chars)`,
       errors: check.errors,
       raw_output: line.text.slice(0, RAW_OUTPUT_KEPT),
     },

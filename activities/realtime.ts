@@ -43,7 +43,11 @@ export function createRealtimeActivities(deps: RealtimeDeps) {
       const batch = await loadBatch(db, input.batchId);
       const chunk = await getChunk(db, input.batchId, input.chunkIndex);
       const provider = deps.providers[batch.provider as ProviderName];
-      if (!provider) throw ApplicationFailure.nonRetryable(`provider "${batch.provider}" has no realtime API configured on this worker`, FailureType.InvalidBatch);
+      if (!provider)
+        throw ApplicationFailure.nonRetryable(
+          `provider "${batch.provider}" has no realtime API configured on this worker`,
+          FailureType.InvalidBatch,
+        );
       const pricing = batch.pricing;
       if (!pricing) throw ApplicationFailure.nonRetryable(`batch ${input.batchId} has no pricing`, FailureType.InvalidBatch);
       const limiter = SharedRateLimiter.for(db, deps.rateLimits, batch.provider, batch.spec.model);
@@ -85,7 +89,12 @@ export function createRealtimeActivities(deps: RealtimeDeps) {
               continue;
             }
             if (info.type === FailureType.ProviderAuthentication) throw ApplicationFailure.nonRetryable(info.message, info.type);
-            return { ok: false, retryable: info.retryable, usage: null, error: { code: info.type, message: info.message, ...(info.status ? { status_code: info.status } : {}) } };
+            return {
+              ok: false,
+              retryable: info.retryable,
+              usage: null,
+              error: { code: info.type, message: info.message, ...(info.status ? { status_code: info.status } : {}) },
+            };
           }
         }
       };
@@ -103,7 +112,13 @@ export function createRealtimeActivities(deps: RealtimeDeps) {
           if (check.ok || check.code === 'output_truncated') break;
           request = { ...request, messages: repairMessages(request.messages, outcome.text, check.errors) };
         }
-        const result = toResult(item.seq, outcome.ok ? { ...outcome, usage } : { ...outcome, usage: outcome.usage ? usage : null }, schema, { final: input.final }, 'realtime');
+        const result = toResult(
+          item.seq,
+          outcome.ok ? { ...outcome, usage } : { ...outcome, usage: outcome.usage ? usage : null },
+          schema,
+          { final: input.final },
+          'realtime',
+        );
         // Realtime calls are billed at the full (synchronous) price.
         await write({ ...result, cost_usd: costOf(usage, pricing, false) });
       };

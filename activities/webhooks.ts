@@ -14,7 +14,11 @@ import { loadBatch } from './batches.js';
  */
 export function createWebhookActivities(db: Db, fetchImpl: typeof fetch = fetch) {
   return {
-    async deliverWebhook(input: { batchId: string; event: WebhookEvent; eventId: string }): Promise<{ delivered: boolean; status?: number }> {
+    async deliverWebhook(input: {
+      batchId: string;
+      event: WebhookEvent;
+      eventId: string;
+    }): Promise<{ delivered: boolean; status?: number }> {
       const batch = await loadBatch(db, input.batchId);
       if (!batch.webhook_url || !batch.webhook_secret) return { delivered: false };
       const counts = await countResults(db, batch.id);
@@ -25,7 +29,13 @@ export function createWebhookActivities(db: Db, fetchImpl: typeof fetch = fetch)
         data: {
           batch_id: batch.id,
           status: batch.status,
-          counts: { total: batch.item_count, succeeded: counts.succeeded, failed: counts.failed, cancelled: counts.cancelled, pending: counts.pending },
+          counts: {
+            total: batch.item_count,
+            succeeded: counts.succeeded,
+            failed: counts.failed,
+            cancelled: counts.cancelled,
+            pending: counts.pending,
+          },
           cost_usd: counts.cost_usd,
           metadata: batch.metadata,
         },
@@ -34,12 +44,19 @@ export function createWebhookActivities(db: Db, fetchImpl: typeof fetch = fetch)
       try {
         res = await fetchImpl(batch.webhook_url, {
           method: 'POST',
-          headers: { 'content-type': 'application/json', [SIGNATURE_HEADER]: signWebhook(batch.webhook_secret, body), 'drover-event-id': input.eventId },
+          headers: {
+            'content-type': 'application/json',
+            [SIGNATURE_HEADER]: signWebhook(batch.webhook_secret, body),
+            'drover-event-id': input.eventId,
+          },
           body,
           signal: AbortSignal.timeout(10_000),
         });
       } catch (err) {
-        throw ApplicationFailure.retryable(`webhook ${hostOf(batch.webhook_url)} unreachable: ${(err as Error).message}`, FailureType.WebhookUndelivered);
+        throw ApplicationFailure.retryable(
+          `webhook ${hostOf(batch.webhook_url)} unreachable: ${(err as Error).message}`,
+          FailureType.WebhookUndelivered,
+        );
       }
       if (res.status < 200 || res.status >= 300) {
         throw ApplicationFailure.retryable(`webhook ${hostOf(batch.webhook_url)} answered ${res.status}`, FailureType.WebhookUndelivered);

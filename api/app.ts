@@ -30,7 +30,10 @@ export function createApp(deps: AppDeps): Express {
     res.set('x-request-id', requestId);
     const started = process.hrtime.bigint();
     res.on('finish', () => {
-      deps.logger.info({ requestId, method: req.method, path: req.path, status: res.statusCode, ms: Number(process.hrtime.bigint() - started) / 1e6 }, 'request');
+      deps.logger.info(
+        { requestId, method: req.method, path: req.path, status: res.statusCode, ms: Number(process.hrtime.bigint() - started) / 1e6 },
+        'request',
+      );
     });
     next();
   });

@@ -2,7 +2,16 @@ import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError, WorkflowUp
 import { batchesByIds, findBatch, findBatchByIdempotencyKey, setLimits } from '../store/batches.js';
 import type { Db } from '../store/db.js';
 import { countResults, iterateResults, resultChanges, resultPage, resultForItem } from '../store/results.js';
-import { BatchStatus, TERMINAL_BATCH_STATUSES, type BatchEstimate, type BatchList, type CompletionResponse, type ResultPage, type ResultStatus, type ValidationResponse } from '../domain/responses.js';
+import {
+  BatchStatus,
+  TERMINAL_BATCH_STATUSES,
+  type BatchEstimate,
+  type BatchList,
+  type CompletionResponse,
+  type ResultPage,
+  type ResultStatus,
+  type ValidationResponse,
+} from '../domain/responses.js';
 import type { BatchRow, ResultRow } from '../store/rows.js';
 import type { LimitsPatch, PollPolicy } from '../workflows/contracts.js';
 import { cancelUpdate, pauseUpdate, progressQuery, resumeUpdate, setLimitsUpdate } from '../workflows/definitions.js';
@@ -24,7 +33,9 @@ export interface BatchServiceConfig extends IntakeContext {
   reconcileMs?: number | undefined;
 }
 
-export type Submitted = { batch: BatchView & { webhook_secret?: string }; replayed: boolean; estimate?: undefined } | { estimate: BatchEstimate; batch?: undefined; replayed?: undefined };
+export type Submitted =
+  | { batch: BatchView & { webhook_secret?: string }; replayed: boolean; estimate?: undefined }
+  | { estimate: BatchEstimate; batch?: undefined; replayed?: undefined };
 
 export interface ListQuery {
   status?: string | undefined;
@@ -72,7 +83,14 @@ export class BatchService {
   async validate(tenantId: string, request: BatchRequest): Promise<ValidationResponse> {
     try {
       const estimate = await this.estimate(tenantId, request);
-      return { object: 'validation', valid: true, item_count: estimate.item_count, chunk_count: estimate.chunks.count, issue_count: 0, issues: [] };
+      return {
+        object: 'validation',
+        valid: true,
+        item_count: estimate.item_count,
+        chunk_count: estimate.chunks.count,
+        issue_count: 0,
+        issues: [],
+      };
     } catch (err) {
       if (!(err instanceof ValidationError)) throw err;
       discardBody(request);
@@ -86,18 +104,26 @@ export class BatchService {
    * the batch, whose results stay available as for any batch.
    */
   async complete(tenantId: string, operation: string, body: unknown, timeoutMs: number): Promise<CompletionResponse> {
-    if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new ValidationError([{ path: '(body)', message: 'the body must be a JSON object' }]);
+    if (typeof body !== 'object' || body === null || Array.isArray(body))
+      throw new ValidationError([{ path: '(body)', message: 'the body must be a JSON object' }]);
     const { items, ...rest } = body as Record<string, unknown>;
     if (!Array.isArray(items) || items.length === 0) throw new ValidationError([{ path: 'items', message: 'give 1 to 100 items' }]);
-    if (items.length > MAX_SYNC_ITEMS) throw new ValidationError([{ path: 'items', message: `at most ${MAX_SYNC_ITEMS} items here; send larger sets to POST /v1/batches` }]);
-    const withIds = items.map((item, i) => (typeof item === 'object' && item !== null && !('id' in item) ? { ...item, id: String(i) } : item));
+    if (items.length > MAX_SYNC_ITEMS)
+      throw new ValidationError([{ path: 'items', message: `at most ${MAX_SYNC_ITEMS} items here; send larger sets to POST /v1/batches` }]);
+    const withIds = items.map((item, i) =>
+      typeof item === 'object' && item !== null && !('id' in item) ? { ...item, id: String(i) } : item,
+    );
     const submitted = await this.submit(tenantId, { items: 'json', body: { ...rest, operation, mode: 'realtime', items: withIds } });
     if (!submitted.batch) throw new Error('a completion cannot be a dry run');
     const id = submitted.batch.id;
     const done = this.temporal.workflow.getHandle(id).result();
     const timer = new Promise<'timeout'>((resolve) => setTimeout(resolve, timeoutMs, 'timeout').unref());
     if ((await Promise.race([done, timer])) === 'timeout') {
-      throw new AppError(504, 'timeout', `the items did not finish within ${timeoutMs / 1000} s; batch ${id} goes on, fetch its results later`);
+      throw new AppError(
+        504,
+        'timeout',
+        `the items did not finish within ${timeoutMs / 1000} s; batch ${id} goes on, fetch its results later`,
+      );
     }
     const results: ResultView[] = [];
     for await (const r of iterateResults(this.db, id)) results.push(resultView(r));
@@ -160,7 +186,10 @@ export class BatchService {
     const row = await this.loadActive(tenantId, id, 'change its limits');
     try {
       const progress = await this.temporal.workflow.getHandle(id).executeUpdate(setLimitsUpdate, { args: [patch] });
-      await setLimits(this.db, id, { max_cost_usd: progress.cost.limitUsd, deadline: progress.deadlineMs === null ? null : new Date(progress.deadlineMs) });
+      await setLimits(this.db, id, {
+        max_cost_usd: progress.cost.limitUsd,
+        deadline: progress.deadlineMs === null ? null : new Date(progress.deadlineMs),
+      });
       return batchView({ ...row, max_cost_usd: progress.cost.limitUsd }, progress);
     } catch (err) {
       if (err instanceof WorkflowUpdateFailedError) {
@@ -171,7 +200,11 @@ export class BatchService {
     }
   }
 
-  async results(tenantId: string, id: string, q: { status?: ResultStatus | undefined; offset: number; limit: number }): Promise<ResultPage> {
+  async results(
+    tenantId: string,
+    id: string,
+    q: { status?: ResultStatus | undefined; offset: number; limit: number },
+  ): Promise<ResultPage> {
     await this.load(tenantId, id);
     const page = await resultPage(this.db, id, q);
     return { object: 'list', data: page.rows.map(resultView), offset: q.offset, limit: q.limit, total: page.total };
@@ -212,7 +245,8 @@ export class BatchService {
 
   /** The workflow may end between our read of the store and the message: that too is a 409. */
   private endedOr(err: unknown, row: BatchRow, what: string): unknown {
-    if (err instanceof WorkflowNotFoundError || (err as { code?: number })?.code === 5) return new BatchEndedError(row.id, 'completed', what);
+    if (err instanceof WorkflowNotFoundError || (err as { code?: number })?.code === 5)
+      return new BatchEndedError(row.id, 'completed', what);
     return err;
   }
 
@@ -239,7 +273,14 @@ export class BatchService {
     const answer = await Promise.race([query.catch(() => undefined), timeout]);
     if (answer) return answer;
     const counts = await countResults(this.db, row.id);
-    return { status: row.status, succeeded: counts.succeeded, failed: counts.failed, cancelled: counts.cancelled, usage: row.usage, costUsd: counts.cost_usd };
+    return {
+      status: row.status,
+      succeeded: counts.succeeded,
+      failed: counts.failed,
+      cancelled: counts.cancelled,
+      usage: row.usage,
+      costUsd: counts.cost_usd,
+    };
   }
 
   private async replay(tenantId: string, key: string): Promise<Submitted | null> {
@@ -275,7 +316,11 @@ export class BatchService {
             maxParallelChunks: row.settings.max_parallel_chunks,
             maxAttempts: row.settings.max_attempts,
             poll: this.config.poll,
-            limits: { maxCostUsd: row.max_cost_usd, deadlineMs: row.deadline?.getTime() ?? null, onBudgetExhausted: row.on_budget_exhausted },
+            limits: {
+              maxCostUsd: row.max_cost_usd,
+              deadlineMs: row.deadline?.getTime() ?? null,
+              onBudgetExhausted: row.on_budget_exhausted,
+            },
             ...(row.webhook_url ? { webhook: true } : {}),
             ...(this.config.chunksPerRun ? { chunksPerRun: this.config.chunksPerRun } : {}),
             ...(this.config.reconcileMs ? { reconcileMs: this.config.reconcileMs } : {}),

@@ -29,7 +29,11 @@ export interface ResponseDoc {
 /** A path parameter's description, with a schema when it is more than a string (documented; the service checks it). */
 export type ParamDoc = string | { schema: z.ZodType; description: string };
 
-export interface RouteSpec<P extends string = string, Q extends z.ZodObject | undefined = z.ZodObject | undefined, B extends z.ZodType | undefined = z.ZodType | undefined> {
+export interface RouteSpec<
+  P extends string = string,
+  Q extends z.ZodObject | undefined = z.ZodObject | undefined,
+  B extends z.ZodType | undefined = z.ZodType | undefined,
+> {
   method: 'get' | 'post' | 'patch';
   /** In OpenAPI form, `/v1/batches/{id}`. */
   path: string;
@@ -85,10 +89,11 @@ function parsed(schema: z.ZodType | undefined, value: unknown, issues: Issue[]):
  * a Reply, or nothing when it has answered itself (streams). Express 5 passes its rejections to
  * the error middleware.
  */
-export function defineRoute<P extends string = never, Q extends z.ZodObject | undefined = undefined, B extends z.ZodType | undefined = undefined>(
-  spec: RouteSpec<P, Q, B>,
-  handler: (input: RouteInput<P, Q, B>) => unknown,
-): Route {
+export function defineRoute<
+  P extends string = never,
+  Q extends z.ZodObject | undefined = undefined,
+  B extends z.ZodType | undefined = undefined,
+>(spec: RouteSpec<P, Q, B>, handler: (input: RouteInput<P, Q, B>) => unknown): Route {
   const expressPath = spec.path.replace(/\{(\w+)\}/g, ':$1');
   return {
     spec: spec as RouteSpec,

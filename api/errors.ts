@@ -45,7 +45,8 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
     }
     // body-parser's errors: malformed JSON, too large, bad charset.
     if (typeof err?.status === 'number' && err.status >= 400 && err.status < 500 && typeof err.type === 'string') {
-      const type = err.type === 'entity.parse.failed' ? 'invalid_json' : err.type === 'entity.too.large' ? 'body_too_large' : 'invalid_request';
+      const type =
+        err.type === 'entity.parse.failed' ? 'invalid_json' : err.type === 'entity.too.large' ? 'body_too_large' : 'invalid_request';
       const message = type === 'invalid_json' ? `the body is not valid JSON: ${err.message}` : err.message;
       res.status(err.status).json(errorBody(type, message));
       return;

@@ -45,7 +45,8 @@ function clean(node: unknown): unknown {
   const out: Json = {};
   for (const [k, v] of Object.entries(node)) {
     if (k === '$schema' || k === '$defs' || k === '$id' || k === 'id') continue;
-    if (k === 'properties' && typeof v === 'object' && v !== null) out[k] = Object.fromEntries(Object.entries(v).map(([name, p]) => [name, clean(p)]));
+    if (k === 'properties' && typeof v === 'object' && v !== null)
+      out[k] = Object.fromEntries(Object.entries(v).map(([name, p]) => [name, clean(p)]));
     else out[k] = k === '$ref' && typeof v === 'string' ? v.replace(/^#\/\$defs\//, REF_PREFIX) : clean(v);
   }
   return out;
@@ -80,7 +81,8 @@ const REQUEST_COMPONENTS = [BatchCreateRequest, CompletionRequest, ItemInput, Re
 
 /** Responses as the server sends them (every field listed is there); requests as a caller may write them (defaults optional). */
 function components(): Json {
-  const byIo = (io: Io) => z.toJSONSchema(z.globalRegistry, { io, unrepresentable: 'any', target: 'draft-2020-12', uri: (id) => REF_PREFIX + id }).schemas;
+  const byIo = (io: Io) =>
+    z.toJSONSchema(z.globalRegistry, { io, unrepresentable: 'any', target: 'draft-2020-12', uri: (id) => REF_PREFIX + id }).schemas;
   const output = byIo('output');
   const input = byIo('input');
   const pick = (schemas: Record<string, unknown>, list: z.ZodType[]) =>
@@ -104,7 +106,8 @@ function parameters(spec: RouteSpec): Json[] {
     const { description, ...rest } = s;
     out.push({ name, in: 'query', required: !schema.safeParse(undefined).success, ...(description ? { description } : {}), schema: rest });
   }
-  for (const [name, description] of Object.entries(spec.headers ?? {})) out.push({ name, in: 'header', description, schema: { type: 'string' } });
+  for (const [name, description] of Object.entries(spec.headers ?? {}))
+    out.push({ name, in: 'header', description, schema: { type: 'string' } });
   return out;
 }
 
@@ -116,7 +119,9 @@ function requestBody(spec: RouteSpec): Content | undefined {
 function responseObject(r: ResponseDoc): Json {
   return {
     description: r.description,
-    ...(r.headers ? { headers: Object.fromEntries(Object.entries(r.headers).map(([h, d]) => [h, { description: d, schema: { type: 'string' } }])) } : {}),
+    ...(r.headers
+      ? { headers: Object.fromEntries(Object.entries(r.headers).map(([h, d]) => [h, { description: d, schema: { type: 'string' } }])) }
+      : {}),
     ...(r.content ? { content: resolve(r.content, 'output') } : {}),
   };
 }

@@ -6,7 +6,8 @@
 
 type Json = Record<string, any>;
 
-const esc = (s: unknown) => String(s).replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
+const esc = (s: unknown) =>
+  String(s).replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
 
 /** `code` spans for backticked text, nothing else: descriptions are plain sentences. */
 const prose = (s: unknown) => esc(s ?? '').replace(/`([^`]+)`/g, '<code>$1</code>');
@@ -27,7 +28,8 @@ function typeOf(s: Json | undefined): string {
     if (Array.isArray(s[key])) return s[key].map((x: Json) => typeOf(x)).join(key === 'allOf' ? ' &amp; ' : ' | ');
   }
   if (s.type === 'array') return `array of ${typeOf(s.items)}`;
-  if (s.type === 'object' && s.additionalProperties && typeof s.additionalProperties === 'object' && !s.properties) return `map of ${typeOf(s.additionalProperties)}`;
+  if (s.type === 'object' && s.additionalProperties && typeof s.additionalProperties === 'object' && !s.properties)
+    return `map of ${typeOf(s.additionalProperties)}`;
   const bounds = [
     s.minimum !== undefined && s.minimum > -9007199254740991 ? `≥ ${s.minimum}` : '',
     s.exclusiveMinimum !== undefined ? `&gt; ${s.exclusiveMinimum}` : '',
@@ -97,15 +99,27 @@ export function referencePage(doc: Json): string {
       (t) =>
         `<h5>${esc(t.name)}</h5>${byTag
           .get(t.name)!
-          .map(([m, p, op]) => `<a href="#op-${anchor(`${m} ${p}`)}"><span class="method ${esc(m)}">${esc(m.toUpperCase())}</span> ${esc(op.summary)}</a>`)
+          .map(
+            ([m, p, op]) =>
+              `<a href="#op-${anchor(`${m} ${p}`)}"><span class="method ${esc(m)}">${esc(m.toUpperCase())}</span> ${esc(op.summary)}</a>`,
+          )
           .join('')}`,
     ),
     `<h5>Schemas</h5>${schemas.map(([name]) => `<a href="#schema-${anchor(name)}">${esc(name)}</a>`).join('')}`,
   ].join('');
   const body = [
-    ...tags.map((t) => `<h2>${esc(t.name)}</h2><p>${prose(t.description)}</p>${byTag.get(t.name)!.map(([m, p, op]) => operation(m, p, op)).join('')}`),
+    ...tags.map(
+      (t) =>
+        `<h2>${esc(t.name)}</h2><p>${prose(t.description)}</p>${byTag
+          .get(t.name)!
+          .map(([m, p, op]) => operation(m, p, op))
+          .join('')}`,
+    ),
     `<h2>Schemas</h2>`,
-    ...schemas.map(([name, s]) => `<section class="schema" id="schema-${anchor(name)}"><h3>${esc(name)}</h3>${s.description ? `<p>${prose(s.description)}</p>` : ''}${fieldsTable(s)}</section>`),
+    ...schemas.map(
+      ([name, s]) =>
+        `<section class="schema" id="schema-${anchor(name)}"><h3>${esc(name)}</h3>${s.description ? `<p>${prose(s.description)}</p>` : ''}${fieldsTable(s)}</section>`,
+    ),
   ].join('\n');
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">

@@ -9,7 +9,8 @@ import type { FileRow } from '../store/files.js';
 export type { BatchView, ResultView };
 
 /** What is known of a running batch: from its workflow, or counted in the store when it cannot answer. */
-export type LiveFigures = Pick<BatchProgress, 'status' | 'succeeded' | 'failed' | 'cancelled' | 'usage' | 'costUsd'> & Partial<Pick<BatchProgress, 'chunks' | 'cost' | 'deadlineMs' | 'etaMs'>>;
+export type LiveFigures = Pick<BatchProgress, 'status' | 'succeeded' | 'failed' | 'cancelled' | 'usage' | 'costUsd'> &
+  Partial<Pick<BatchProgress, 'chunks' | 'cost' | 'deadlineMs' | 'etaMs'>>;
 
 const iso = (ms: number | null | undefined) => (ms === null || ms === undefined ? null : new Date(ms).toISOString());
 
@@ -34,7 +35,9 @@ export function batchView(row: BatchRow, live?: LiveFigures): BatchView {
       estimated_total_usd: ended ? roundUsd(spent) : roundUsd(live?.cost?.estimatedTotalUsd ?? row.estimated_cost_usd ?? 0),
     },
     deadline: live?.cost ? iso(live.deadlineMs) : (row.deadline?.toISOString() ?? null),
-    chunks: live?.chunks ?? (row.chunk_count !== null && ended ? { total: row.chunk_count, completed: row.chunk_count, running: 0, waiting: 0 } : null),
+    chunks:
+      live?.chunks ??
+      (row.chunk_count !== null && ended ? { total: row.chunk_count, completed: row.chunk_count, running: 0, waiting: 0 } : null),
     metadata: row.metadata,
     error: row.error,
     created_at: row.created_at.toISOString(),
@@ -59,7 +62,15 @@ export function resultView(r: ResultRow): ResultView {
 }
 
 export function fileView(f: FileRow): FileView {
-  return { id: f.id, object: 'file', filename: f.filename, format: f.format, bytes: f.bytes, line_count: f.line_count, created_at: f.created_at.toISOString() };
+  return {
+    id: f.id,
+    object: 'file',
+    filename: f.filename,
+    format: f.format,
+    bytes: f.bytes,
+    line_count: f.line_count,
+    created_at: f.created_at.toISOString(),
+  };
 }
 
 export const CSV_COLUMNS = [
@@ -99,7 +110,9 @@ export function outputColumnsOf(schema: Record<string, unknown> | null): string[
 }
 
 export function csvHeader(outputColumns: string[] | null = null): string {
-  const columns = outputColumns ? CSV_COLUMNS.flatMap((c) => (c === 'output' ? outputColumns.map((p) => `output.${p}`) : [c])) : CSV_COLUMNS;
+  const columns = outputColumns
+    ? CSV_COLUMNS.flatMap((c) => (c === 'output' ? outputColumns.map((p) => `output.${p}`) : [c]))
+    : CSV_COLUMNS;
   return columns.map(csvCell).join(',') + '\r\n';
 }
 
@@ -109,7 +122,8 @@ function cellOf(v: unknown): string {
 
 function at(value: unknown, path: string): unknown {
   let v = value;
-  for (const key of path.split('.')) v = typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>)[key] : undefined;
+  for (const key of path.split('.'))
+    v = typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>)[key] : undefined;
   return v;
 }
 

@@ -36,16 +36,43 @@ async function peakRssMb(pid: number): Promise<number> {
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 async function main(): Promise<void> {
-  const [temporal, database, emulator] = await Promise.all([startTemporalDevServer(), createScratchDatabase('drover_bench'), startEmulator({ processingMs: 0 })]);
+  const [temporal, database, emulator] = await Promise.all([
+    startTemporalDevServer(),
+    createScratchDatabase('drover_bench'),
+    startEmulator({ processingMs: 0 }),
+  ]);
   const apiPort = await freePort();
   const common = { DATABASE_URL: database.url, TEMPORAL_ADDRESS: temporal.address, DROVER_TASK_QUEUE: 'bench' };
   // LOG_LEVEL info only until ready, so the readiness line is printed; warn would hide it.
-  const worker = await spawnNode('workers/main.ts', { ...common, LOG_LEVEL: 'info', OPENAI_BASE_URL: emulator.openaiBaseURL, OPENAI_API_KEY: 'bench' }, 'worker started');
-  const api = await spawnNode('api/server.ts', { ...common, LOG_LEVEL: 'info', PORT: String(apiPort), DROVER_POLL_INITIAL_MS: '250', DROVER_POLL_MAX_MS: '2000' }, 'API listening');
+  const worker = await spawnNode(
+    'workers/main.ts',
+    { ...common, LOG_LEVEL: 'info', OPENAI_BASE_URL: emulator.openaiBaseURL, OPENAI_API_KEY: 'bench' },
+    'worker started',
+  );
+  const api = await spawnNode(
+    'api/server.ts',
+    { ...common, LOG_LEVEL: 'info', PORT: String(apiPort), DROVER_POLL_INITIAL_MS: '250', DROVER_POLL_MAX_MS: '2000' },
+    'API listening',
+  );
   const baseUrl = `http://127.0.0.1:${apiPort}`;
   const client = new Client({ connection: await Connection.connect({ address: temporal.address }) });
-  const ndjson = Array.from({ length: ITEMS }, (_, i) => JSON.stringify({ id: `b${i}`, content: `Customer review ${i}: arrived on time, works as described, would buy again.` })).join('\n');
-  const schema = encodeURIComponent(JSON.stringify({ type: 'json_schema', json_schema: { name: 'label', schema: { type: 'object', properties: { label: { type: 'string', enum: ['positive', 'negative'] } }, required: ['label'], additionalProperties: false } } }));
+  const ndjson = Array.from({ length: ITEMS }, (_, i) =>
+    JSON.stringify({ id: `b${i}`, content: `Customer review ${i}: arrived on time, works as described, would buy again.` }),
+  ).join('\n');
+  const schema = encodeURIComponent(
+    JSON.stringify({
+      type: 'json_schema',
+      json_schema: {
+        name: 'label',
+        schema: {
+          type: 'object',
+          properties: { label: { type: 'string', enum: ['positive', 'negative'] } },
+          required: ['label'],
+          additionalProperties: false,
+        },
+      },
+    }),
+  );
 
   console.log(`bench: ${ITEMS.toLocaleString()} items, chunk_size ${CHUNK}, max_parallel_chunks ${PARALLEL}, ${REPEAT} run(s)`);
   const walls: number[] = [];
@@ -54,11 +81,14 @@ async function main(): Promise<void> {
   for (let r = 0; r < REPEAT; r++) {
     emulator.reset();
     const t0 = performance.now();
-    const res = await fetch(`${baseUrl}/v1/batches?model=gpt-4.1-mini&chunk_size=${CHUNK}&max_parallel_chunks=${PARALLEL}&response_format=${schema}`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/x-ndjson' },
-      body: ndjson,
-    });
+    const res = await fetch(
+      `${baseUrl}/v1/batches?model=gpt-4.1-mini&chunk_size=${CHUNK}&max_parallel_chunks=${PARALLEL}&response_format=${schema}`,
+      {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-ndjson' },
+        body: ndjson,
+      },
+    );
     const created = (await res.json()) as { id: string };
     if (res.status !== 202) throw new Error(`submit failed: ${JSON.stringify(created)}`);
     const tIntake = performance.now();
@@ -70,7 +100,9 @@ async function main(): Promise<void> {
       status = b.status;
       if (performance.now() - last > 10_000) {
         last = performance.now();
-        process.stdout.write(`  … ${b.counts.succeeded.toLocaleString()} / ${ITEMS.toLocaleString()} after ${((last - t0) / 1000).toFixed(0)} s\n`);
+        process.stdout.write(
+          `  … ${b.counts.succeeded.toLocaleString()} / ${ITEMS.toLocaleString()} after ${((last - t0) / 1000).toFixed(0)} s\n`,
+        );
       }
     }
     const t1 = performance.now();
@@ -82,7 +114,9 @@ async function main(): Promise<void> {
       const n = (await client.workflow.getHandle(created.id, wf.runId).fetchHistory()).events!.length;
       events = { runs: events.runs + 1, max: Math.max(events.max, n), total: events.total + n };
     }
-    console.log(`run ${r + 1}: ${walls[r]!.toFixed(1)} s wall (intake ${intakes[r]!.toFixed(1)} s), ${(ITEMS / walls[r]!).toFixed(0)} items/s, batch history ${events.runs} run(s), max ${events.max} events`);
+    console.log(
+      `run ${r + 1}: ${walls[r]!.toFixed(1)} s wall (intake ${intakes[r]!.toFixed(1)} s), ${(ITEMS / walls[r]!).toFixed(0)} items/s, batch history ${events.runs} run(s), max ${events.max} events`,
+    );
   }
 
   const [workerRss, apiRss] = await Promise.all([peakRssMb(worker.child.pid!), peakRssMb(api.child.pid!)]);

@@ -26,7 +26,11 @@ const ITEMS = Math.round((RPM / 60) * Number(args.seconds));
 const WORKERS = Number(args.workers);
 
 async function main(): Promise<void> {
-  const [temporal, database, emulator] = await Promise.all([startTemporalDevServer(), createScratchDatabase('drover_bench'), startEmulator({ processingMs: 0 })]);
+  const [temporal, database, emulator] = await Promise.all([
+    startTemporalDevServer(),
+    createScratchDatabase('drover_bench'),
+    startEmulator({ processingMs: 0 }),
+  ]);
   emulator.setFaults({ rate_limit: { rpm: RPM } });
   const common = { DATABASE_URL: database.url, TEMPORAL_ADDRESS: temporal.address, DROVER_TASK_QUEUE: 'bench-rt' };
   const workers: NodeProcess[] = [];
@@ -34,16 +38,28 @@ async function main(): Promise<void> {
     workers.push(
       await spawnNode(
         'workers/main.ts',
-        { ...common, OPENAI_BASE_URL: emulator.openaiBaseURL, OPENAI_API_KEY: 'bench', DROVER_RATE_LIMITS: JSON.stringify({ 'openai/gpt-4.1-mini': { rpm: RPM } }), DROVER_REALTIME_CONCURRENCY: '16' },
+        {
+          ...common,
+          OPENAI_BASE_URL: emulator.openaiBaseURL,
+          OPENAI_API_KEY: 'bench',
+          DROVER_RATE_LIMITS: JSON.stringify({ 'openai/gpt-4.1-mini': { rpm: RPM } }),
+          DROVER_REALTIME_CONCURRENCY: '16',
+        },
         'worker started',
       ),
     );
   }
   const apiPort = await freePort();
-  const api = await spawnNode('api/server.ts', { ...common, PORT: String(apiPort), DROVER_POLL_INITIAL_MS: '250', DROVER_POLL_MAX_MS: '1000' }, 'API listening');
+  const api = await spawnNode(
+    'api/server.ts',
+    { ...common, PORT: String(apiPort), DROVER_POLL_INITIAL_MS: '250', DROVER_POLL_MAX_MS: '1000' },
+    'API listening',
+  );
   const base = `http://127.0.0.1:${apiPort}`;
 
-  console.log(`bench: ${ITEMS} items in realtime mode, provider limit ${RPM} RPM (sliding 60 s), Drover limit ${RPM} RPM shared by ${WORKERS} workers`);
+  console.log(
+    `bench: ${ITEMS} items in realtime mode, provider limit ${RPM} RPM (sliding 60 s), Drover limit ${RPM} RPM shared by ${WORKERS} workers`,
+  );
   const body = {
     model: 'gpt-4.1-mini',
     mode: 'realtime',
@@ -62,7 +78,9 @@ async function main(): Promise<void> {
     if (n >= ITEMS && !lastCall) lastCall = performance.now();
   }, 10);
   const t0 = performance.now();
-  const created = (await (await fetch(`${base}/v1/batches`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) })).json()) as { id: string };
+  const created = (await (
+    await fetch(`${base}/v1/batches`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) })
+  ).json()) as { id: string };
   let status = '';
   let counts = { succeeded: 0, failed: 0 };
   while (!['completed', 'completed_with_failures', 'failed'].includes(status)) {
@@ -78,7 +96,11 @@ async function main(): Promise<void> {
   const steadySeconds = (lastCall - firstCall) / 1000;
   const sustained = (ITEMS - 1) / steadySeconds / (RPM / 60);
   const failedByRateLimit = Number(
-    (await fetch(`${base}/v1/batches/${created.id}/results?status=failed&limit=1000`).then((r) => r.json()) as { data: Array<{ error: { code: string } }> }).data.filter((r) => /rate/i.test(r.error.code)).length,
+    (
+      (await fetch(`${base}/v1/batches/${created.id}/results?status=failed&limit=1000`).then((r) => r.json())) as {
+        data: Array<{ error: { code: string } }>;
+      }
+    ).data.filter((r) => /rate/i.test(r.error.code)).length,
   );
   console.log('');
   console.log(`items                          ${ITEMS}`);

@@ -99,7 +99,8 @@ function usageFromParseError(err: unknown, command: string | undefined): UsageEr
       return new UsageError(`unknown flag ${flag ?? ''}${where}`.trim(), command);
     case 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE':
       if (/does not take an argument/.test(e.message ?? '')) return new UsageError(`${flag} takes no value`, command);
-      if (/ambiguous/.test(e.message ?? '')) return new UsageError(`${flag} needs a value; for a value starting with "-" write ${flag}=VALUE`, command);
+      if (/ambiguous/.test(e.message ?? ''))
+        return new UsageError(`${flag} needs a value; for a value starting with "-" write ${flag}=VALUE`, command);
       return new UsageError(`${flag ?? 'a flag'} needs a value`, command);
     default:
       return new UsageError(e.message ?? String(err), command);
@@ -178,15 +179,22 @@ export const ENRICH_TYPES = ['string', 'number', 'boolean', 'categorical'] as co
 /** `--field name:type[:v1|v2|…]`: one enrich field; the values are a categorical field's allowed answers. */
 export function parseField(text: string): Record<string, unknown> {
   const [name = '', type = '', ...rest] = text.split(':');
-  if (!name.trim() || !type.trim()) throw new UsageError(`--field ${JSON.stringify(text)}: write name:type, or name:categorical:value1|value2 (types: ${ENRICH_TYPES.join(', ')})`);
+  if (!name.trim() || !type.trim())
+    throw new UsageError(
+      `--field ${JSON.stringify(text)}: write name:type, or name:categorical:value1|value2 (types: ${ENRICH_TYPES.join(', ')})`,
+    );
   const t = choice(type.trim(), ENRICH_TYPES, `--field ${name.trim()}: the type`);
   const values = rest
     .join(':')
     .split('|')
     .map((v) => v.trim())
     .filter(Boolean);
-  if (t === 'categorical' && values.length === 0) throw new UsageError(`--field ${JSON.stringify(text)}: a categorical field needs its values, e.g. ${name.trim()}:categorical:low|medium|high`);
-  if (t !== 'categorical' && values.length > 0) throw new UsageError(`--field ${JSON.stringify(text)}: only categorical fields take values`);
+  if (t === 'categorical' && values.length === 0)
+    throw new UsageError(
+      `--field ${JSON.stringify(text)}: a categorical field needs its values, e.g. ${name.trim()}:categorical:low|medium|high`,
+    );
+  if (t !== 'categorical' && values.length > 0)
+    throw new UsageError(`--field ${JSON.stringify(text)}: only categorical fields take values`);
   return { name: name.trim(), type: t, ...(values.length ? { valid_values: values } : {}) };
 }
 

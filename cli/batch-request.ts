@@ -2,7 +2,19 @@ import { readFile, stat } from 'node:fs/promises';
 import { basename, extname } from 'node:path';
 import { strictCompatible, type FileView } from '../client/index.js';
 import { OPERATION_NAMES, type OperationName } from '../domain/operations.js';
-import { bool, choice, list, parseDeadline, parseDuration, parseField, parseMetadata, parsePositiveInt, parseUsd, str, type Flags } from './args.js';
+import {
+  bool,
+  choice,
+  list,
+  parseDeadline,
+  parseDuration,
+  parseField,
+  parseMetadata,
+  parsePositiveInt,
+  parseUsd,
+  str,
+  type Flags,
+} from './args.js';
 import type { CommandInput, Context } from './context.js';
 import { UsageError } from './errors.js';
 import { formatCount } from './format.js';
@@ -12,7 +24,10 @@ import { formatCount } from './format.js';
  * (streamed from disk, JSONL or CSV alike) and named by `input_file_id`. Every flag is checked
  * before anything is sent.
  */
-export async function batchRequest(ctx: Context, { flags, positionals }: CommandInput): Promise<{ body: Record<string, unknown>; file: FileView }> {
+export async function batchRequest(
+  ctx: Context,
+  { flags, positionals }: CommandInput,
+): Promise<{ body: Record<string, unknown>; file: FileView }> {
   const path = positionals[0]!;
   const format = inputFormat(path);
   const body = batchBody(flags, await readFlagFiles(flags));
@@ -73,7 +88,9 @@ function operationOf(flags: Flags, spec: Record<string, unknown>): OperationName
   }
   const ops = [...new Set(implied.map(([, op]) => op))];
   if (explicit === undefined && ops.length > 1) {
-    throw new UsageError(`${implied.map(([f]) => `--${f}`).join(', ')} belong to different operations (${ops.join(', ')}): give one --operation`);
+    throw new UsageError(
+      `${implied.map(([f]) => `--${f}`).join(', ')} belong to different operations (${ops.join(', ')}): give one --operation`,
+    );
   }
   if (explicit !== undefined) return explicit;
   if (ops[0] !== undefined) {
@@ -82,7 +99,9 @@ function operationOf(flags: Flags, spec: Record<string, unknown>): OperationName
     }
     return ops[0];
   }
-  return typeof spec.operation === 'string' && (OPERATION_NAMES as readonly string[]).includes(spec.operation) ? (spec.operation as OperationName) : undefined;
+  return typeof spec.operation === 'string' && (OPERATION_NAMES as readonly string[]).includes(spec.operation)
+    ? (spec.operation as OperationName)
+    : undefined;
 }
 
 /** A `response_format.json_schema.name` from a file name: `invoice.schema.json` → `invoice_schema`. */
@@ -112,7 +131,9 @@ export function responseFormatFrom(value: unknown, path: string): Record<string,
 function fieldsFrom(value: unknown): unknown[] {
   if (Array.isArray(value)) return value;
   if (isRecord(value) && Array.isArray(value.fields)) return value.fields;
-  throw new UsageError('--fields FILE must hold a JSON array of fields ([{"name", "type", "valid_values"?, "description"?}]) or {"fields": [...]}');
+  throw new UsageError(
+    '--fields FILE must hold a JSON array of fields ([{"name", "type", "valid_values"?, "description"?}]) or {"fields": [...]}',
+  );
 }
 
 const setIf = (body: Record<string, unknown>, key: string, value: unknown) => {
@@ -128,7 +149,8 @@ const setIf = (body: Record<string, unknown>, key: string, value: unknown) => {
 export function batchBody(flags: Flags, files: FlagFiles = {}): Record<string, unknown> {
   if (files.spec !== undefined && !isRecord(files.spec)) throw new UsageError('--spec FILE must hold a JSON object of request fields');
   const spec = (files.spec ?? {}) as Record<string, unknown>;
-  if ('items' in spec || 'input_file_id' in spec) throw new UsageError('--spec must not hold items or input_file_id: the items come from FILE');
+  if ('items' in spec || 'input_file_id' in spec)
+    throw new UsageError('--spec must not hold items or input_file_id: the items come from FILE');
   const body: Record<string, unknown> = { ...spec };
 
   setIf(body, 'model', str(flags, 'model'));
@@ -209,7 +231,8 @@ export function batchBody(flags: Flags, files: FlagFiles = {}): Record<string, u
   if (files.schema && operation !== 'extract' && operation !== 'run' && operation !== undefined) {
     throw new UsageError(`--schema is for --operation extract (the extraction schema) or run (the output schema), not ${operation}`);
   }
-  if (typeof body.model !== 'string' || body.model === '') throw new UsageError('--model is required (or "model" in --spec), e.g. --model gpt-4.1-mini');
+  if (typeof body.model !== 'string' || body.model === '')
+    throw new UsageError('--model is required (or "model" in --spec), e.g. --model gpt-4.1-mini');
   return body;
 }
 

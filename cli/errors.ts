@@ -54,7 +54,9 @@ export function describeError(err: unknown, url: string, command?: string): stri
   }
   if (err instanceof TimeoutError) return [`drover: error: the API at ${url} did not answer in time (${err.message})`];
   if (err instanceof ConnectionError) {
-    return [`drover: error: the API is not reachable at ${url}. Start a local stack with \`drover dev\`, or point --url (or DROVER_URL) at a running API.`];
+    return [
+      `drover: error: the API is not reachable at ${url}. Start a local stack with \`drover dev\`, or point --url (or DROVER_URL) at a running API.`,
+    ];
   }
   if (err instanceof ValidationError) {
     const issues = err.issues ?? [];
@@ -62,7 +64,8 @@ export function describeError(err: unknown, url: string, command?: string): stri
   }
   if (err instanceof AuthenticationError) return [`drover: error: ${err.message} (HTTP ${err.status}; check --api-key or DROVER_API_KEY)`];
   if (err instanceof RateLimitError) return [`drover: error: rate limited by the API: ${err.message}`];
-  if (err instanceof ServerError) return [`drover: error: the API failed: ${err.message}${err.requestId ? ` (request ${err.requestId})` : ''}`];
+  if (err instanceof ServerError)
+    return [`drover: error: the API failed: ${err.message}${err.requestId ? ` (request ${err.requestId})` : ''}`];
   if (err instanceof DroverError) return [`drover: error: ${err.message}`];
   if (isFsError(err)) return [`drover: error: ${err.message}`];
   // Not an error we expect: the stack helps whoever files the bug.
@@ -87,5 +90,9 @@ export function errorDocument(err: unknown, url: string): { error: { type: strin
 }
 
 function isFsError(err: unknown): err is NodeJS.ErrnoException {
-  return err instanceof Error && typeof (err as NodeJS.ErrnoException).code === 'string' && typeof (err as NodeJS.ErrnoException).syscall === 'string';
+  return (
+    err instanceof Error &&
+    typeof (err as NodeJS.ErrnoException).code === 'string' &&
+    typeof (err as NodeJS.ErrnoException).syscall === 'string'
+  );
 }

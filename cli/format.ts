@@ -51,7 +51,8 @@ export function styleFor(stream: { isTTY?: boolean }, env: NodeJS.ProcessEnv = p
 /** A batch status, coloured by how it ended. */
 export function styleStatus(status: string, style: Style): string {
   if (status === 'completed') return style.green(status);
-  if (status === 'completed_with_failures' || status === 'paused' || status === 'awaiting_budget' || status === 'cancelling') return style.yellow(status);
+  if (status === 'completed_with_failures' || status === 'paused' || status === 'awaiting_budget' || status === 'cancelling')
+    return style.yellow(status);
   if (['failed', 'cancelled', 'timed_out', 'budget_exhausted'].includes(status)) return style.red(status);
   return status;
 }

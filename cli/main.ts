@@ -14,7 +14,21 @@ import { plural } from './format.js';
 import { commandHelp, DEFAULT_URL, globalHelp } from './help.js';
 import { Output } from './output.js';
 
-export const COMMANDS: readonly Command[] = [submit, status, list, results, cancel, pause, resume, limits, estimate, validate, dev, worker, api];
+export const COMMANDS: readonly Command[] = [
+  submit,
+  status,
+  list,
+  results,
+  cancel,
+  pause,
+  resume,
+  limits,
+  estimate,
+  validate,
+  dev,
+  worker,
+  api,
+];
 
 /** Long enough for a multi-gigabyte upload and its check on the server. */
 const BULK_TIMEOUT_MS = 60 * 60_000;
@@ -84,7 +98,10 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv = pro
     const { min, max } = command.args;
     if (positionals.length < min) throw new UsageError(`missing argument: ${command.usage}`, command.name);
     if (positionals.length > max) {
-      throw new UsageError(`unexpected argument ${JSON.stringify(positionals[max])}: \`drover ${command.name}\` takes ${max === 0 ? 'no arguments' : plural(max, 'argument')}`, command.name);
+      throw new UsageError(
+        `unexpected argument ${JSON.stringify(positionals[max])}: \`drover ${command.name}\` takes ${max === 0 ? 'no arguments' : plural(max, 'argument')}`,
+        command.name,
+      );
     }
 
     url = str(flags, 'url') ?? url;
@@ -95,7 +112,10 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv = pro
       parsedUrl = undefined;
     }
     if (!parsedUrl || (parsedUrl.protocol !== 'http:' && parsedUrl.protocol !== 'https:')) {
-      throw new UsageError(`--url ${JSON.stringify(url)} is not an http(s) URL (from ${str(flags, 'url') !== undefined ? '--url' : 'DROVER_URL'})`, command.name);
+      throw new UsageError(
+        `--url ${JSON.stringify(url)} is not an http(s) URL (from ${str(flags, 'url') !== undefined ? '--url' : 'DROVER_URL'})`,
+        command.name,
+      );
     }
     const apiKey = str(flags, 'api-key') ?? (env.DROVER_API_KEY || undefined);
     const pollMs = Number(env.DROVER_POLL_MS) > 0 ? Number(env.DROVER_POLL_MS) : out.stderr.isTTY ? 1000 : 2000;

@@ -31,7 +31,9 @@ export function batchSummary(b: BatchView, now: number, style: Style = PLAIN): s
   );
   if (b.chunks) {
     const ch = b.chunks;
-    lines.push(row('chunks', `${ch.completed}/${ch.total} done${isTerminal(b.status) ? '' : `, ${ch.running} running, ${ch.waiting} waiting`}`));
+    lines.push(
+      row('chunks', `${ch.completed}/${ch.total} done${isTerminal(b.status) ? '' : `, ${ch.running} running, ${ch.waiting} waiting`}`),
+    );
   }
   const cost = [`${formatUsd(b.cost.spent_usd)} spent`];
   if (b.cost.limit_usd !== null) cost.push(`limit ${formatUsd(b.cost.limit_usd)}`);
@@ -61,7 +63,10 @@ export function nextSteps(b: BatchView): string[] {
 /** The short end-of-wait report: one line of status, counts, cost and duration. */
 export function finalLine(b: BatchView, now: number, style: Style = PLAIN): string {
   const c = b.counts;
-  const parts = [`${b.id} ${styleStatus(b.status, style)} in ${formatDuration(elapsed(b, now))}`, `${formatCount(c.succeeded)}/${formatCount(c.total)} succeeded`];
+  const parts = [
+    `${b.id} ${styleStatus(b.status, style)} in ${formatDuration(elapsed(b, now))}`,
+    `${formatCount(c.succeeded)}/${formatCount(c.total)} succeeded`,
+  ];
   if (c.failed > 0) parts.push(style.red(`${formatCount(c.failed)} failed`));
   if (c.cancelled > 0) parts.push(`${formatCount(c.cancelled)} cancelled`);
   parts.push(`cost ${formatUsd(b.cost.spent_usd)}${b.cost.limit_usd !== null ? ` (limit ${formatUsd(b.cost.limit_usd)})` : ''}`);
@@ -88,7 +93,14 @@ export function batchTable(page: BatchList, now: number, style: Style = PLAIN): 
   if (page.data.length === 0) return ['no batches'];
   const rows = page.data.map((b) => {
     const f = figures(b);
-    return [b.id, b.status, `${formatCount(f.done)}/${formatCount(f.total)}`, formatUsd(b.cost.spent_usd), `${formatDuration(now - Date.parse(b.created_at))} ago`, b.model];
+    return [
+      b.id,
+      b.status,
+      `${formatCount(f.done)}/${formatCount(f.total)}`,
+      formatUsd(b.cost.spent_usd),
+      `${formatDuration(now - Date.parse(b.created_at))} ago`,
+      b.model,
+    ];
   });
   const head = ['ID', 'STATUS', 'DONE', 'COST', 'CREATED', 'MODEL'];
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));

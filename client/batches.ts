@@ -7,7 +7,16 @@ import type { z } from 'zod';
 import { DroverResponseError, WaitTimeoutError } from './errors.js';
 import { Files, validateBatch } from './completions.js';
 import { parseValue, sleep, type QueryValue, type Transport } from './http.js';
-import { BatchEstimate, BatchList, BatchView, ResultPage, ResultView, isTerminal, type FileView, type ValidationResponse } from './schemas.js';
+import {
+  BatchEstimate,
+  BatchList,
+  BatchView,
+  ResultPage,
+  ResultView,
+  isTerminal,
+  type FileView,
+  type ValidationResponse,
+} from './schemas.js';
 import { ndjsonBody, splitLines } from './streams.js';
 import { withSchema, type SchemaOptions, type StructuredOutput, type TypedResult } from './structured.js';
 import type {
@@ -81,7 +90,11 @@ export class Batches {
    * `submit`. Only an array of items can be sent again, so only then is the call retried; with
    * an iterator, a failure is thrown to the caller (retry with the same `idempotency_key`).
    */
-  async submitNdjson(settings: BatchSettingsInput, items: AsyncIterable<ItemInput> | Iterable<ItemInput>, opts: RequestOptions = {}): Promise<BatchView> {
+  async submitNdjson(
+    settings: BatchSettingsInput,
+    items: AsyncIterable<ItemInput> | Iterable<ItemInput>,
+    opts: RequestOptions = {},
+  ): Promise<BatchView> {
     refuseDryRun(settings);
     return this.t.json(
       {
@@ -102,9 +115,20 @@ export class Batches {
   }
 
   /** The NDJSON form of `estimate`. */
-  estimateNdjson(settings: BatchSettingsInput, items: AsyncIterable<ItemInput> | Iterable<ItemInput>, opts: RequestOptions = {}): Promise<BatchEstimate> {
+  estimateNdjson(
+    settings: BatchSettingsInput,
+    items: AsyncIterable<ItemInput> | Iterable<ItemInput>,
+    opts: RequestOptions = {},
+  ): Promise<BatchEstimate> {
     return this.t.json(
-      { method: 'POST', path: '/v1/batches/estimate', query: settingsQuery(settings), body: () => ndjsonBody(items), replayable: Array.isArray(items), signal: opts.signal },
+      {
+        method: 'POST',
+        path: '/v1/batches/estimate',
+        query: settingsQuery(settings),
+        body: () => ndjsonBody(items),
+        replayable: Array.isArray(items),
+        signal: opts.signal,
+      },
       BatchEstimate,
     );
   }

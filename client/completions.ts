@@ -37,7 +37,13 @@ export class Completions {
 
   private run(operation: string, body: Body, opts: Options): Promise<CompletionResponse> {
     return this.t.json(
-      { method: 'POST', path: `/v1/completions/${operation}`, query: { timeout_seconds: opts.timeoutSeconds }, json: body, signal: opts.signal },
+      {
+        method: 'POST',
+        path: `/v1/completions/${operation}`,
+        query: { timeout_seconds: opts.timeoutSeconds },
+        json: body,
+        signal: opts.signal,
+      },
       CompletionResponse,
     );
   }
@@ -47,7 +53,13 @@ export class Completions {
 export class Files {
   constructor(private readonly t: Transport) {}
 
-  upload(params: { path?: string; data?: string | Uint8Array; filename?: string; format?: 'jsonl' | 'csv'; signal?: AbortSignal }): Promise<FileView> {
+  upload(params: {
+    path?: string;
+    data?: string | Uint8Array;
+    filename?: string;
+    format?: 'jsonl' | 'csv';
+    signal?: AbortSignal;
+  }): Promise<FileView> {
     const { path, data } = params;
     if ((path === undefined) === (data === undefined)) throw new TypeError('upload takes a path or data');
     const filename = params.filename ?? (path ? basename(path) : `upload.${params.format ?? 'jsonl'}`);

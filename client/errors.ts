@@ -107,7 +107,12 @@ export class OutputParseError extends DroverError {
   readonly itemId: string;
   readonly output: unknown;
   constructor(itemId: string, output: unknown, issues: Issue[], cause?: unknown) {
-    super({ type: 'output_parse_failed', message: `the output of item ${JSON.stringify(itemId)} does not match the schema: ${issues.map((i) => `${i.path}: ${i.message}`).join('; ')}`, issues, cause });
+    super({
+      type: 'output_parse_failed',
+      message: `the output of item ${JSON.stringify(itemId)} does not match the schema: ${issues.map((i) => `${i.path}: ${i.message}`).join('; ')}`,
+      issues,
+      cause,
+    });
     this.itemId = itemId;
     this.output = output;
   }

@@ -262,10 +262,21 @@ export class Transport {
   private transportError(err: unknown, deadline: Deadline, signal: AbortSignal | undefined, describe: string, requestId: string): unknown {
     if (err instanceof DroverError) return err;
     if (signal?.aborted) return signal.reason;
-    if (deadline.timedOut) return new TimeoutError({ type: 'timeout', message: `${describe}: no response within ${this.options.timeoutMs} ms`, requestId, cause: err });
+    if (deadline.timedOut)
+      return new TimeoutError({
+        type: 'timeout',
+        message: `${describe}: no response within ${this.options.timeoutMs} ms`,
+        requestId,
+        cause: err,
+      });
     const cause = (err as { cause?: { code?: string; message?: string } })?.cause;
     const detail = cause?.code ?? cause?.message ?? (err as Error)?.message ?? String(err);
-    return new ConnectionError({ type: 'connection_error', message: `${describe}: could not reach ${this.options.baseUrl} (${detail})`, requestId, cause: err });
+    return new ConnectionError({
+      type: 'connection_error',
+      message: `${describe}: could not reach ${this.options.baseUrl} (${detail})`,
+      requestId,
+      cause: err,
+    });
   }
 }
 
@@ -310,7 +321,13 @@ function parseBody<S extends z.ZodType>(text: string, schema: S, a: Attempt): z.
 }
 
 /** Checks a value against a response schema; a mismatch names every field that is off. */
-export function parseValue<S extends z.ZodType>(value: unknown, schema: S, describe: string, status?: number, requestId?: string): z.output<S> {
+export function parseValue<S extends z.ZodType>(
+  value: unknown,
+  schema: S,
+  describe: string,
+  status?: number,
+  requestId?: string,
+): z.output<S> {
   const r = schema.safeParse(value);
   if (r.success) return r.data;
   const issues = zodIssues(r.error);

@@ -14,7 +14,10 @@ export function ndjsonBody(items: AsyncIterable<unknown> | Iterable<unknown>): S
   const body = new ReadableStream<Uint8Array>({
     async pull(controller) {
       try {
-        iterator ??= Symbol.asyncIterator in items ? (items as AsyncIterable<unknown>)[Symbol.asyncIterator]() : (items as Iterable<unknown>)[Symbol.iterator]();
+        iterator ??=
+          Symbol.asyncIterator in items
+            ? (items as AsyncIterable<unknown>)[Symbol.asyncIterator]()
+            : (items as Iterable<unknown>)[Symbol.iterator]();
         let text = '';
         while (text.length < CHUNK_BYTES) {
           const next = await iterator.next();

@@ -45,9 +45,13 @@ export interface StructuredOutput<S extends z.ZodType> {
  */
 export function withSchema<S extends z.ZodType>(schema: S, opts: SchemaOptions = {}): StructuredOutput<S> {
   // The model writes what the schema parses *from*: the input side (a transform's source type).
-  const { $schema: _dialect, ...jsonSchema } = closeObjects(z.toJSONSchema(schema, { target: 'draft-7', io: 'input', unrepresentable: 'throw' })) as Json;
+  const { $schema: _dialect, ...jsonSchema } = closeObjects(
+    z.toJSONSchema(schema, { target: 'draft-7', io: 'input', unrepresentable: 'throw' }),
+  ) as Json;
   if (jsonSchema.type !== 'object') {
-    throw new TypeError(`withSchema needs an object schema at the root (providers require it); got ${JSON.stringify(jsonSchema.type ?? 'a schema without a type')}`);
+    throw new TypeError(
+      `withSchema needs an object schema at the root (providers require it); got ${JSON.stringify(jsonSchema.type ?? 'a schema without a type')}`,
+    );
   }
   const strict = opts.strict ?? strictCompatible(jsonSchema);
   const response_format: ResponseFormatInput = {

@@ -8,6 +8,9 @@ export function createLogger(level: string, name: string): Logger {
   return pino({
     name,
     level,
-    redact: { paths: ['*.apiKey', '*.api_key', '*.authorization', '*.Authorization', 'headers.authorization', '*.headers.authorization'], censor: '[redacted]' },
+    redact: {
+      paths: ['*.apiKey', '*.api_key', '*.authorization', '*.Authorization', 'headers.authorization', '*.headers.authorization'],
+      censor: '[redacted]',
+    },
   });
 }

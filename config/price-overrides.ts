@@ -11,6 +11,9 @@ export function loadPriceOverrides(path: string | undefined): PriceOverrides {
     throw new Error(`cannot read the price override file ${path}: ${(err as Error).message}`);
   }
   const parsed = PriceOverrides.safeParse(raw);
-  if (!parsed.success) throw new Error(`the price override file ${path} is invalid: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+  if (!parsed.success)
+    throw new Error(
+      `the price override file ${path} is invalid: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`,
+    );
   return parsed.data;
 }

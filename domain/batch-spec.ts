@@ -19,7 +19,10 @@ export const ImagePart = z
     media_type: z.enum(['image/png', 'image/jpeg', 'image/gif', 'image/webp']).optional(),
   })
   .refine((p) => (p.url === undefined) !== (p.data === undefined), { message: 'an image needs exactly one of url or data' })
-  .refine((p) => p.data === undefined || p.media_type !== undefined, { message: 'base64 image data needs media_type', path: ['media_type'] });
+  .refine((p) => p.data === undefined || p.media_type !== undefined, {
+    message: 'base64 image data needs media_type',
+    path: ['media_type'],
+  });
 
 /** A PDF (base64 data or URL) or a plain-text document; `title` names it in citations. */
 export const DocumentPart = z
@@ -31,8 +34,13 @@ export const DocumentPart = z
     url: z.url().optional(),
     title: z.string().max(500).optional(),
   })
-  .refine((p) => [p.data, p.text, p.url].filter((v) => v !== undefined).length === 1, { message: 'a document needs exactly one of data, text or url' })
-  .refine((p) => p.text === undefined || p.media_type === 'text/plain', { message: 'text documents have media_type text/plain', path: ['media_type'] });
+  .refine((p) => [p.data, p.text, p.url].filter((v) => v !== undefined).length === 1, {
+    message: 'a document needs exactly one of data, text or url',
+  })
+  .refine((p) => p.text === undefined || p.media_type === 'text/plain', {
+    message: 'text documents have media_type text/plain',
+    path: ['media_type'],
+  });
 
 export const ContentPart = z.union([TextPart, ImagePart, DocumentPart]);
 export type ContentPart = z.infer<typeof ContentPart>;
@@ -43,7 +51,9 @@ export type ChatMessage = z.infer<typeof ChatMessage>;
 
 /** The text of a message, whatever its form: what templates, estimates and echoes read. */
 export function messageText(m: ChatMessage): string {
-  return typeof m.content === 'string' ? m.content : m.content.map((p) => (p.type === 'text' ? p.text : p.type === 'document' && p.text ? p.text : '')).join('\n');
+  return typeof m.content === 'string'
+    ? m.content
+    : m.content.map((p) => (p.type === 'text' ? p.text : p.type === 'document' && p.text ? p.text : '')).join('\n');
 }
 
 export const ResponseFormat = z.discriminatedUnion('type', [
@@ -65,10 +75,13 @@ const Metadata = z.record(z.string(), z.unknown());
 export const ItemInput = z.strictObject({
   id: z.string().min(1).max(256).describe('Unique in the batch; results carry it.'),
   content: z.string().optional().describe('The text; the user message itself unless a template says otherwise.'),
-  inputs: z.record(z.string(), z.unknown()).optional().describe('Values for the template\'s `{placeholders}`.'),
+  inputs: z.record(z.string(), z.unknown()).optional().describe("Values for the template's `{placeholders}`."),
   messages: z.array(ChatMessage).min(1).optional().describe('A whole conversation instead of content.'),
   /** Images and documents sent with the item's prompt, after its text. */
-  attachments: z.array(z.union([ImagePart, DocumentPart])).min(1).optional(),
+  attachments: z
+    .array(z.union([ImagePart, DocumentPart]))
+    .min(1)
+    .optional(),
   metadata: Metadata.optional(),
 });
 export type ItemInput = z.infer<typeof ItemInput>;
@@ -88,31 +101,70 @@ export const DEFAULTS = {
 
 /** Everything about a batch except its items; NDJSON bodies carry these in the query string. */
 export const BatchSettings = z.strictObject({
-  model: z.string().min(1).max(200).describe('`provider/model` (openai/gpt-4.1-mini, anthropic/…, gemini/…, openai_compatible/…) or a model name with a known prefix.'),
+  model: z
+    .string()
+    .min(1)
+    .max(200)
+    .describe('`provider/model` (openai/gpt-4.1-mini, anthropic/…, gemini/…, openai_compatible/…) or a model name with a known prefix.'),
   system_prompt: z.string().optional(),
-  user_prompt_template: z.string().min(1).optional().describe('The user message; `{field}` takes the item\'s `inputs.field` (or a CSV column), `{content}` its content.'),
+  user_prompt_template: z
+    .string()
+    .min(1)
+    .optional()
+    .describe("The user message; `{field}` takes the item's `inputs.field` (or a CSV column), `{content}` its content."),
   response_format: ResponseFormat.optional(),
   max_output_tokens: z.int().positive().max(1_000_000).optional(),
   chunk_size: z.int().positive().max(LIMITS.maxChunkSize).default(DEFAULTS.chunkSize).describe('Items per provider batch.'),
-  max_parallel_chunks: z.int().positive().max(LIMITS.maxParallelChunks).default(DEFAULTS.maxParallelChunks).describe('Chunks in flight at once.'),
-  max_attempts: z.int().positive().max(LIMITS.maxAttempts).default(DEFAULTS.maxAttempts).describe('Tries per item; only retryable failures are sent again.'),
-  idempotency_key: z.string().min(1).max(200).optional().describe('A second submit with the same key returns the first batch instead of creating one.'),
+  max_parallel_chunks: z
+    .int()
+    .positive()
+    .max(LIMITS.maxParallelChunks)
+    .default(DEFAULTS.maxParallelChunks)
+    .describe('Chunks in flight at once.'),
+  max_attempts: z
+    .int()
+    .positive()
+    .max(LIMITS.maxAttempts)
+    .default(DEFAULTS.maxAttempts)
+    .describe('Tries per item; only retryable failures are sent again.'),
+  idempotency_key: z
+    .string()
+    .min(1)
+    .max(200)
+    .optional()
+    .describe('A second submit with the same key returns the first batch instead of creating one.'),
   metadata: Metadata.optional().describe('Yours; returned with the batch.'),
   /** Spend ceiling in dollars; chunks start only while their worst case fits under it. */
-  max_cost_usd: z.number().positive().optional().describe('Spend ceiling in dollars: a chunk starts only while its worst case fits under it.'),
-  deadline: z.iso.datetime({ offset: true }).optional().describe('Work still running then is cancelled (partial results kept); the batch ends timed_out.'),
+  max_cost_usd: z
+    .number()
+    .positive()
+    .optional()
+    .describe('Spend ceiling in dollars: a chunk starts only while its worst case fits under it.'),
+  deadline: z.iso
+    .datetime({ offset: true })
+    .optional()
+    .describe('Work still running then is cancelled (partial results kept); the batch ends timed_out.'),
   time_limit_seconds: z.int().positive().optional().describe('The deadline as seconds from now.'),
-  on_budget_exhausted: z.enum(['wait', 'stop']).default('wait').describe('wait: the batch waits in awaiting_budget for a raised limit; stop: it ends budget_exhausted.'),
+  on_budget_exhausted: z
+    .enum(['wait', 'stop'])
+    .default('wait')
+    .describe('wait: the batch waits in awaiting_budget for a raised limit; stop: it ends budget_exhausted.'),
   /** Prices for a model the price data does not know, per million tokens. */
   prices: Prices.optional().describe('Per million tokens, for a model the price data does not know.'),
   /** Validate, plan and estimate the cost; store nothing, call no provider. */
   dry_run: z.boolean().default(false).describe('Answer with the estimate; store nothing, call no provider.'),
   /** `batch`: the provider's batch API; `realtime`: one call per item; `auto`: batch for large chunks. */
-  mode: z.enum(['batch', 'realtime', 'auto']).default('auto').describe("batch: the provider's batch API (half price); realtime: rate-limited calls; auto: batch for attempts of 50 items or more."),
+  mode: z
+    .enum(['batch', 'realtime', 'auto'])
+    .default('auto')
+    .describe("batch: the provider's batch API (half price); realtime: rate-limited calls; auto: batch for attempts of 50 items or more."),
   /** Anthropic: cite the item's documents; citations come back with each result. */
   enable_citations: z.boolean().default(false).describe("Anthropic: cite the item's documents."),
   /** Where signed events go when the batch completes, fails, is cancelled, times out or waits for budget. */
-  webhook_url: z.url({ protocol: /^https?$/ }).optional().describe('Gets a signed POST when the batch completes, fails, is cancelled, times out or waits for budget.'),
+  webhook_url: z
+    .url({ protocol: /^https?$/ })
+    .optional()
+    .describe('Gets a signed POST when the batch completes, fails, is cancelled, times out or waits for budget.'),
 });
 export type BatchSettings = z.infer<typeof BatchSettings>;
 
@@ -133,10 +185,16 @@ export const BatchSettingsQuery = z.strictObject({
   time_limit_seconds: z.coerce.number().optional(),
   on_budget_exhausted: z.string().optional(),
   prices: z.string().optional(),
-  dry_run: z.enum(['true', 'false']).transform((v) => v === 'true').optional(),
+  dry_run: z
+    .enum(['true', 'false'])
+    .transform((v) => v === 'true')
+    .optional(),
   mode: z.string().optional(),
   webhook_url: z.string().optional(),
-  enable_citations: z.enum(['true', 'false']).transform((v) => v === 'true').optional(),
+  enable_citations: z
+    .enum(['true', 'false'])
+    .transform((v) => v === 'true')
+    .optional(),
 });
 
 /** What the worker needs to build each request: stored once per batch in `batches.spec`. */

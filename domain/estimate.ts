@@ -25,9 +25,15 @@ export function tokenCounterFor(provider: string): { count: TokenCounter; method
       }
       return n;
     };
-    return { count: (ms) => ms.reduce((sum, m) => sum + tokens(messageText(m)) + mediaTokens(m) + PER_MESSAGE, PER_REQUEST), method: 'tokenizer:o200k_base' };
+    return {
+      count: (ms) => ms.reduce((sum, m) => sum + tokens(messageText(m)) + mediaTokens(m) + PER_MESSAGE, PER_REQUEST),
+      method: 'tokenizer:o200k_base',
+    };
   }
-  return { count: (ms) => ms.reduce((sum, m) => sum + Math.ceil(messageText(m).length / 4) + mediaTokens(m) + PER_MESSAGE, PER_REQUEST), method: 'approximation:chars/4' };
+  return {
+    count: (ms) => ms.reduce((sum, m) => sum + Math.ceil(messageText(m).length / 4) + mediaTokens(m) + PER_MESSAGE, PER_REQUEST),
+    method: 'approximation:chars/4',
+  };
 }
 
 /** Images count as a 1024×1024 image does at OpenAI's high detail; PDFs as ~2,000 tokens a page. */
@@ -58,7 +64,8 @@ export const TYPICAL_TEXT_OUTPUT = 200;
 /** Output tokens per item: `typical` for the expected cost, `max` for the high one and for budgets. */
 export function outputTokensPerItem(spec: Pick<PromptSpec, 'response_format' | 'max_output_tokens'>): { typical: number; max: number } {
   const max = spec.max_output_tokens ?? DEFAULT_OUTPUT_CEILING;
-  const typical = spec.response_format?.type === 'json_schema' ? schemaOutputTokens(spec.response_format.json_schema.schema) : TYPICAL_TEXT_OUTPUT;
+  const typical =
+    spec.response_format?.type === 'json_schema' ? schemaOutputTokens(spec.response_format.json_schema.schema) : TYPICAL_TEXT_OUTPUT;
   return { typical: Math.min(typical, max), max };
 }
 
@@ -87,8 +94,15 @@ export interface CostEstimate {
  * writes its ceiling, with prompts counted 10% high. Budgets reserve the high figure, so a
  * limit holds even when outputs run long.
  */
-export function estimateCost(inputTokens: number, items: number, out: { typical: number; max: number }, pricing: Pricing, batch = true): CostEstimate {
-  const at = (input: number, output: number) => costOf({ input_tokens: input, cached_input_tokens: 0, output_tokens: output, reasoning_tokens: 0 }, pricing, batch);
+export function estimateCost(
+  inputTokens: number,
+  items: number,
+  out: { typical: number; max: number },
+  pricing: Pricing,
+  batch = true,
+): CostEstimate {
+  const at = (input: number, output: number) =>
+    costOf({ input_tokens: input, cached_input_tokens: 0, output_tokens: output, reasoning_tokens: 0 }, pricing, batch);
   return {
     input_tokens: inputTokens,
     output_tokens: { typical: out.typical * items, max: out.max * items },
@@ -107,7 +121,11 @@ export function sumEstimates(parts: CostEstimate[]): CostEstimate {
     (a, b) => ({
       input_tokens: a.input_tokens + b.input_tokens,
       output_tokens: { typical: a.output_tokens.typical + b.output_tokens.typical, max: a.output_tokens.max + b.output_tokens.max },
-      cost: { low_usd: a.cost.low_usd + b.cost.low_usd, expected_usd: a.cost.expected_usd + b.cost.expected_usd, high_usd: a.cost.high_usd + b.cost.high_usd },
+      cost: {
+        low_usd: a.cost.low_usd + b.cost.low_usd,
+        expected_usd: a.cost.expected_usd + b.cost.expected_usd,
+        high_usd: a.cost.high_usd + b.cost.high_usd,
+      },
     }),
     zero,
   );

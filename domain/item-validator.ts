@@ -67,10 +67,15 @@ export class ItemValidator {
       return null;
     }
     if (item.messages && (item.content !== undefined || item.inputs !== undefined || item.attachments !== undefined)) {
-      this.add({ ...at('messages'), message: 'messages cannot be combined with content, inputs or attachments (put parts in the messages)' });
+      this.add({
+        ...at('messages'),
+        message: 'messages cannot be combined with content, inputs or attachments (put parts in the messages)',
+      });
       return null;
     }
-    const tooLarge = this.mediaProblems(item.attachments ?? item.messages?.flatMap((m) => (typeof m.content === 'string' ? [] : m.content)) ?? []);
+    const tooLarge = this.mediaProblems(
+      item.attachments ?? item.messages?.flatMap((m) => (typeof m.content === 'string' ? [] : m.content)) ?? [],
+    );
     if (tooLarge) {
       this.add({ ...at(item.attachments ? 'attachments' : 'messages'), message: tooLarge });
       return null;
@@ -86,7 +91,10 @@ export class ItemValidator {
       messages = buildMessages(this.settings, input);
     } catch (err) {
       if (!(err instanceof MissingPlaceholderError)) throw err;
-      this.add({ ...at(item.inputs ? 'inputs' : 'content'), message: `user_prompt_template placeholder {${err.placeholder}} has no value in this item` });
+      this.add({
+        ...at(item.inputs ? 'inputs' : 'content'),
+        message: `user_prompt_template placeholder {${err.placeholder}} has no value in this item`,
+      });
       return null;
     }
     return {
@@ -102,11 +110,13 @@ export class ItemValidator {
   /** The provider's size limits, checked on the decoded size of inline data. */
   private mediaProblems(parts: ContentPart[]): string | null {
     for (const [i, p] of parts.entries()) {
-      if (p.type === 'document' && p.url && !this.media.documentUrls) return `document ${i}: this provider does not fetch documents by URL; send the PDF as base64 data`;
+      if (p.type === 'document' && p.url && !this.media.documentUrls)
+        return `document ${i}: this provider does not fetch documents by URL; send the PDF as base64 data`;
       if (p.type === 'text' || !p.data) continue;
       const bytes = decodedBase64Bytes(p.data);
       const max = p.type === 'image' ? this.media.maxImageBytes : this.media.maxDocumentBytes;
-      if (bytes > max) return `${p.type} ${i} is ${(bytes / 1048576).toFixed(1)} MB; the provider takes at most ${(max / 1048576).toFixed(0)} MB`;
+      if (bytes > max)
+        return `${p.type} ${i} is ${(bytes / 1048576).toFixed(1)} MB; the provider takes at most ${(max / 1048576).toFixed(0)} MB`;
     }
     return null;
   }

@@ -6,7 +6,12 @@ import type { ProviderName } from './provider-catalog.js';
 /** Every provider's native batch API bills half the synchronous price. */
 export const BATCH_MULTIPLIER: Record<ProviderName, number> = { openai: 0.5, anthropic: 0.5, gemini: 0.5, openai_compatible: 1 };
 
-const GENAI_PRICES_PROVIDER: Record<ProviderName, string> = { openai: 'openai', anthropic: 'anthropic', gemini: 'google', openai_compatible: 'openai' };
+const GENAI_PRICES_PROVIDER: Record<ProviderName, string> = {
+  openai: 'openai',
+  anthropic: 'anthropic',
+  gemini: 'google',
+  openai_compatible: 'openai',
+};
 
 /** `{"openai/my-finetune": {"input_per_mtok": 0.3, "output_per_mtok": 1.2}}`: models the price data lacks. */
 export const PriceOverrides = z.record(z.string().regex(/^[a-z]+\/.+$/, 'keys are provider/model'), Prices);
@@ -17,7 +22,12 @@ export type PriceOverrides = z.infer<typeof PriceOverrides>;
  * database (@pydantic/genai-prices). null means unknown, and Drover refuses to guess zero.
  * Rates are read at 1,000 tokens so tiered models get their base tier.
  */
-export function resolvePricing(provider: ProviderName, model: string, fromRequest: Prices | undefined, overrides: PriceOverrides): Pricing | null {
+export function resolvePricing(
+  provider: ProviderName,
+  model: string,
+  fromRequest: Prices | undefined,
+  overrides: PriceOverrides,
+): Pricing | null {
   const batch_multiplier = BATCH_MULTIPLIER[provider];
   if (fromRequest) return { ...fromRequest, batch_multiplier, source: 'request' };
   const override = overrides[`${provider}/${model}`];

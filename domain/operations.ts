@@ -75,7 +75,12 @@ const Categories = z
     const seen = new Set<string>();
     categories.forEach((c, i) => {
       const name = categoryName(c);
-      if (seen.has(name)) ctx.addIssue({ code: 'custom', message: `duplicate category: ${JSON.stringify(name)}`, path: typeof c === 'string' ? [i] : [i, 'name'] });
+      if (seen.has(name))
+        ctx.addIssue({
+          code: 'custom',
+          message: `duplicate category: ${JSON.stringify(name)}`,
+          path: typeof c === 'string' ? [i] : [i, 'name'],
+        });
       seen.add(name);
     });
   });
@@ -126,8 +131,10 @@ const EnrichField = z
     description: z.string().optional(),
   })
   .superRefine((f, ctx) => {
-    if (f.type === 'categorical' && f.valid_values === undefined) ctx.addIssue({ code: 'custom', message: 'a categorical field needs valid_values', path: ['valid_values'] });
-    if (f.type !== 'categorical' && f.valid_values !== undefined) ctx.addIssue({ code: 'custom', message: 'only categorical fields take valid_values', path: ['valid_values'] });
+    if (f.type === 'categorical' && f.valid_values === undefined)
+      ctx.addIssue({ code: 'custom', message: 'a categorical field needs valid_values', path: ['valid_values'] });
+    if (f.type !== 'categorical' && f.valid_values !== undefined)
+      ctx.addIssue({ code: 'custom', message: 'only categorical fields take valid_values', path: ['valid_values'] });
   });
 
 export const EnrichOperation = z.strictObject({
@@ -158,7 +165,13 @@ export const RunOperation = z.strictObject({
 });
 
 /** The request fields of an operation, told apart by `operation`. */
-export const Operation = z.discriminatedUnion('operation', [ClassifyOperation, ExtractOperation, SummarizeOperation, EnrichOperation, RunOperation]);
+export const Operation = z.discriminatedUnion('operation', [
+  ClassifyOperation,
+  ExtractOperation,
+  SummarizeOperation,
+  EnrichOperation,
+  RunOperation,
+]);
 export type Operation = z.infer<typeof Operation>;
 export type StructuredOperation = Exclude<Operation, { operation: 'run' }>;
 export type RunOperation = Extract<Operation, { operation: 'run' }>;
@@ -244,7 +257,11 @@ function compileExtract(op: z.infer<typeof ExtractOperation>): CompiledOperation
   const instructions = `Extract information from the text.\n\nInstructions:\n${op.extraction_instructions.trim()}`;
   if (op.schema) {
     return structured(
-      [instructions, DATA_NOTE, 'Answer with a JSON object that matches the given schema. Use null for a value the text does not contain, where the schema allows null; never invent one.'],
+      [
+        instructions,
+        DATA_NOTE,
+        'Answer with a JSON object that matches the given schema. Use null for a value the text does not contain, where the schema allows null; never invent one.',
+      ],
       'extraction',
       strictify(op.schema).schema,
     );
@@ -264,7 +281,12 @@ function compileExtract(op: z.infer<typeof ExtractOperation>): CompiledOperation
 function compileSummarize(op: z.infer<typeof SummarizeOperation>): CompiledOperation {
   const limit = op.max_words === undefined ? 'Keep it concise.' : `Use at most ${op.max_words} word${op.max_words === 1 ? '' : 's'}.`;
   return structured(
-    [`Summarize the text. ${limit}`, extraInstructions(op.summary_instructions), DATA_NOTE, 'Answer with a JSON object {"summary": "..."}.'],
+    [
+      `Summarize the text. ${limit}`,
+      extraInstructions(op.summary_instructions),
+      DATA_NOTE,
+      'Answer with a JSON object {"summary": "..."}.',
+    ],
     'summary',
     objectSchema({ summary: { type: 'string' } }),
   );
@@ -325,22 +347,28 @@ function isObjectSchema(s: JsonSchema): boolean {
  */
 export function strictify(schema: JsonSchema): { schema: JsonSchema; problems: SchemaProblem[] } {
   const problems: SchemaProblem[] = [];
-  if (schema.type !== 'object') problems.push({ path: ['type'], message: 'the root of an extraction schema must be an object (type: "object")' });
+  if (schema.type !== 'object')
+    problems.push({ path: ['type'], message: 'the root of an extraction schema must be an object (type: "object")' });
   const out = strictNode(schema, [], problems);
   return { schema: isRecord(out) ? out : {}, problems };
 }
 
 function strictNode(node: unknown, path: (string | number)[], problems: SchemaProblem[]): unknown {
   if (!isRecord(node)) {
-    if (typeof node === 'boolean') problems.push({ path, message: 'strict structured output needs a schema object here, not true or false' });
+    if (typeof node === 'boolean')
+      problems.push({ path, message: 'strict structured output needs a schema object here, not true or false' });
     return node;
   }
   const out: JsonSchema = { ...node };
   if (isObjectSchema(node)) {
     if (node.additionalProperties !== undefined && node.additionalProperties !== false) {
-      problems.push({ path: [...path, 'additionalProperties'], message: 'strict structured output allows no other properties: remove additionalProperties or set it to false' });
+      problems.push({
+        path: [...path, 'additionalProperties'],
+        message: 'strict structured output allows no other properties: remove additionalProperties or set it to false',
+      });
     }
-    if (node.patternProperties !== undefined) problems.push({ path: [...path, 'patternProperties'], message: 'strict structured output does not support patternProperties' });
+    if (node.patternProperties !== undefined)
+      problems.push({ path: [...path, 'patternProperties'], message: 'strict structured output does not support patternProperties' });
     if (!isRecord(node.properties)) {
       problems.push({ path, message: 'an object needs its properties listed: strict structured output has no free-form objects' });
     } else {
@@ -357,7 +385,9 @@ function strictNode(node: unknown, path: (string | number)[], problems: SchemaPr
     out.additionalProperties = false;
   }
   if (node.items !== undefined) {
-    out.items = Array.isArray(node.items) ? node.items.map((s, i) => strictNode(s, [...path, 'items', i], problems)) : strictNode(node.items, [...path, 'items'], problems);
+    out.items = Array.isArray(node.items)
+      ? node.items.map((s, i) => strictNode(s, [...path, 'items', i], problems))
+      : strictNode(node.items, [...path, 'items'], problems);
   }
   for (const key of ['anyOf', 'oneOf', 'allOf'] as const) {
     const list = node[key];
@@ -365,7 +395,8 @@ function strictNode(node: unknown, path: (string | number)[], problems: SchemaPr
   }
   for (const key of ['$defs', 'definitions'] as const) {
     const defs = node[key];
-    if (isRecord(defs)) out[key] = Object.fromEntries(Object.entries(defs).map(([name, s]) => [name, strictNode(s, [...path, key, name], problems)]));
+    if (isRecord(defs))
+      out[key] = Object.fromEntries(Object.entries(defs).map(([name, s]) => [name, strictNode(s, [...path, key, name], problems)]));
   }
   return out;
 }

@@ -16,7 +16,8 @@ function validatorFor(schema: Record<string, unknown>): ValidateFunction {
   return v;
 }
 
-export type OutputCheck = { ok: true; value: unknown } | { ok: false; code: 'invalid_json' | 'output_truncated' | 'schema_invalid'; errors: string[] };
+export type OutputCheck =
+  { ok: true; value: unknown } | { ok: false; code: 'invalid_json' | 'output_truncated' | 'schema_invalid'; errors: string[] };
 
 /** Parses a JSON answer and checks it against the requested schema, with errors a model can act on. */
 export function checkJsonOutput(text: string, schema: Record<string, unknown>, truncated: boolean): OutputCheck {
@@ -28,7 +29,12 @@ export function checkJsonOutput(text: string, schema: Record<string, unknown>, t
   }
   const validate = validatorFor(schema);
   if (validate(value)) return { ok: true, value };
-  const errors = (validate.errors ?? []).slice(0, 10).map((e) => `${e.instancePath || '(root)'} ${e.message ?? 'is invalid'}${e.params && 'allowedValues' in e.params ? `: ${JSON.stringify(e.params.allowedValues)}` : ''}`);
+  const errors = (validate.errors ?? [])
+    .slice(0, 10)
+    .map(
+      (e) =>
+        `${e.instancePath || '(root)'} ${e.message ?? 'is invalid'}${e.params && 'allowedValues' in e.params ? `: ${JSON.stringify(e.params.allowedValues)}` : ''}`,
+    );
   return { ok: false, code: 'schema_invalid', errors };
 }
 

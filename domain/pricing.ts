@@ -25,7 +25,8 @@ export type Pricing = z.infer<typeof Pricing>;
 export function costOf(usage: Usage, p: Pricing, batch = true): number {
   const cached = Math.min(usage.cached_input_tokens, usage.input_tokens);
   const uncached = usage.input_tokens - cached;
-  const dollars = (uncached * p.input_per_mtok + cached * (p.cached_input_per_mtok ?? p.input_per_mtok) + usage.output_tokens * p.output_per_mtok) / 1e6;
+  const dollars =
+    (uncached * p.input_per_mtok + cached * (p.cached_input_per_mtok ?? p.input_per_mtok) + usage.output_tokens * p.output_per_mtok) / 1e6;
   return dollars * (batch ? p.batch_multiplier : 1);
 }
 

@@ -65,6 +65,7 @@ export function chunkLimits(provider: ProviderName, chunkSize: number, spec: Pro
   return {
     maxItems: Math.min(chunkSize, limits.maxRequests),
     maxBytes: Math.floor(limits.maxBytes * 0.95),
-    lineOverhead: 160 + Buffer.byteLength(JSON.stringify({ model: spec.model, response_format: spec.response_format, max: spec.max_output_tokens })),
+    lineOverhead:
+      160 + Buffer.byteLength(JSON.stringify({ model: spec.model, response_format: spec.response_format, max: spec.max_output_tokens })),
   };
 }

@@ -29,7 +29,14 @@ export const BatchStatus = z
 export type BatchStatus = z.infer<typeof BatchStatus>;
 
 /** Statuses after which a batch never changes again. */
-export const TERMINAL_BATCH_STATUSES: readonly BatchStatus[] = ['completed', 'completed_with_failures', 'failed', 'cancelled', 'timed_out', 'budget_exhausted'];
+export const TERMINAL_BATCH_STATUSES: readonly BatchStatus[] = [
+  'completed',
+  'completed_with_failures',
+  'failed',
+  'cancelled',
+  'timed_out',
+  'budget_exhausted',
+];
 
 export function isTerminal(status: BatchStatus): boolean {
   return TERMINAL_BATCH_STATUSES.includes(status);
@@ -87,7 +94,10 @@ export const BatchView = z
     started_at: IsoTime.nullable(),
     completed_at: IsoTime.nullable(),
     eta: IsoTime.nullable(),
-    webhook_secret: z.string().optional().meta({ description: 'Sent once, in the answer to the submit that set webhook_url: the key that signs its deliveries.' }),
+    webhook_secret: z
+      .string()
+      .optional()
+      .meta({ description: 'Sent once, in the answer to the submit that set webhook_url: the key that signs its deliveries.' }),
   })
   .meta({ id: 'Batch' });
 export type BatchView = z.infer<typeof BatchView>;
@@ -97,7 +107,9 @@ export const ResultView = z
   .object({
     id: z.string(),
     status: ResultStatus,
-    output: z.unknown().meta({ description: 'Parsed JSON for a json_schema batch, a string for text; null while pending or after a failure.' }),
+    output: z
+      .unknown()
+      .meta({ description: 'Parsed JSON for a json_schema batch, a string for text; null while pending or after a failure.' }),
     error: ItemError.nullable(),
     usage: Usage.nullable(),
     cost_usd: z.number(),
@@ -162,7 +174,9 @@ export const Issue = z.object({ path: z.string(), message: z.string(), line: z.n
 export const ErrorBody = z
   .object({
     error: z.object({
-      type: z.string().meta({ description: 'invalid_request, invalid_json, body_too_large, not_found, conflict, timeout, internal_error, …' }),
+      type: z
+        .string()
+        .meta({ description: 'invalid_request, invalid_json, body_too_large, not_found, conflict, timeout, internal_error, …' }),
       message: z.string(),
       issues: z.array(Issue).optional(),
     }),

@@ -12,7 +12,13 @@ export function signWebhook(secret: string, body: string, timestamp = Math.floor
  * What a receiver runs: the signature must match the raw body, and the timestamp must be recent
  * (five minutes by default) so a captured delivery cannot be replayed later.
  */
-export function verifyWebhook(secret: string, body: string, header: string | null | undefined, toleranceSeconds = 300, now = Date.now()): boolean {
+export function verifyWebhook(
+  secret: string,
+  body: string,
+  header: string | null | undefined,
+  toleranceSeconds = 300,
+  now = Date.now(),
+): boolean {
   if (!header) return false;
   const parts = Object.fromEntries(header.split(',').map((kv) => kv.split('=', 2) as [string, string]));
   const t = Number(parts.t);

@@ -30,7 +30,12 @@ export function detectProvider(path: string, headers: IncomingHttpHeaders, query
   if (/^\/(upload|download)\//.test(path) || /^\/v1(beta|alpha)\//.test(path) || /^\/v1\/(models|tunedModels)\/[^/]*:/.test(path)) {
     return 'gemini';
   }
-  if (path === '/v1/messages' || path.startsWith('/v1/messages/') || headers['anthropic-version'] !== undefined || headers['x-api-key'] !== undefined) {
+  if (
+    path === '/v1/messages' ||
+    path.startsWith('/v1/messages/') ||
+    headers['anthropic-version'] !== undefined ||
+    headers['x-api-key'] !== undefined
+  ) {
     return 'anthropic';
   }
   return 'openai';
@@ -38,4 +43,3 @@ export function detectProvider(path: string, headers: IncomingHttpHeaders, query
 
 /** An `Authorization: Bearer …` header, which every provider accepts in some form. */
 export const bearer = (headers: IncomingHttpHeaders): boolean => /^Bearer\s+\S+/i.test(headerValue(headers, 'authorization') ?? '');
-

@@ -38,9 +38,7 @@ export const FaultConfig = z.strictObject({
   /** The next `count` created batches fail during validation. */
   batch_fail: z.strictObject({ count: z.number().int().min(0) }).optional(),
   /** The next `count` created batches expire after processing `after_fraction` (default 0.5) of their lines. */
-  batch_expire: z
-    .strictObject({ count: z.number().int().min(0), after_fraction: z.number().min(0).max(1).optional() })
-    .optional(),
+  batch_expire: z.strictObject({ count: z.number().int().min(0), after_fraction: z.number().min(0).max(1).optional() }).optional(),
   /** Replaces the `processingMs` option for batches created from now on. */
   processing_ms: z.number().int().min(0).optional(),
   /**
@@ -88,7 +86,8 @@ export class FaultState {
 
   takeHttp(method: string, path: string): HttpFault | undefined {
     const fault = this.config.http?.find(
-      (f) => f.count > 0 && (f.path === undefined || path.startsWith(f.path)) && (f.method === undefined || f.method.toUpperCase() === method),
+      (f) =>
+        f.count > 0 && (f.path === undefined || path.startsWith(f.path)) && (f.method === undefined || f.method.toUpperCase() === method),
     );
     if (!fault) return undefined;
     fault.count--;

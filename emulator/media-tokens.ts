@@ -29,7 +29,7 @@ export function imageSize(buf: Buffer): ImageSize | undefined {
   }
   if (buf.length >= 4 && buf[0] === 0xff && buf[1] === 0xd8) {
     // Walk the JPEG segments to the first start-of-frame marker, which holds the dimensions.
-    for (let i = 2; i + 9 < buf.length; ) {
+    for (let i = 2; i + 9 < buf.length;) {
       if (buf[i] !== 0xff) return undefined;
       const marker = buf[i + 1] as number;
       if (marker >= 0xc0 && marker <= 0xcf && marker !== 0xc4 && marker !== 0xc8 && marker !== 0xcc) {

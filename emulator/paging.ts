@@ -4,9 +4,17 @@
  */
 
 /** One page of `items` (in list order) after or before a cursor id: what every provider's list pages through. */
-export function pageOf<T>(items: readonly T[], idOf: (t: T) => string, cursor: { after?: string | null; before?: string | null }, limit: number): { items: T[]; hasMore: boolean } {
+export function pageOf<T>(
+  items: readonly T[],
+  idOf: (t: T) => string,
+  cursor: { after?: string | null; before?: string | null },
+  limit: number,
+): { items: T[]; hasMore: boolean } {
   if (cursor.before) {
-    const end = Math.max(0, items.findIndex((t) => idOf(t) === cursor.before));
+    const end = Math.max(
+      0,
+      items.findIndex((t) => idOf(t) === cursor.before),
+    );
     const start = Math.max(0, end - limit);
     return { items: items.slice(start, end), hasMore: start > 0 };
   }

@@ -82,7 +82,7 @@ export class Router {
 }
 
 const OPENAI_UNPARSEABLE =
-  'We could not parse the JSON body of your request. (HINT: This likely means you aren\'t using your HTTP library correctly. The OpenAI API expects a JSON payload, but what was sent was not valid JSON.)';
+  "We could not parse the JSON body of your request. (HINT: This likely means you aren't using your HTTP library correctly. The OpenAI API expects a JSON payload, but what was sent was not valid JSON.)";
 
 /** Parses a JSON object body; `unparseable` is the provider's wording for broken JSON (OpenAI's by default). */
 export function jsonBody(ctx: RequestContext, unparseable: string = OPENAI_UNPARSEABLE): Record<string, unknown> {

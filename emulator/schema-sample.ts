@@ -16,9 +16,32 @@ type Schema = Record<string, unknown>;
 const MAX_DEPTH = 8;
 
 const WORDS = [
-  'amber', 'basalt', 'cedar', 'delta', 'ember', 'fjord', 'granite', 'harbor', 'indigo', 'juniper',
-  'kestrel', 'lagoon', 'meadow', 'nectar', 'orchid', 'pebble', 'quartz', 'river', 'saffron', 'tundra',
-  'umber', 'violet', 'willow', 'xenon', 'yarrow', 'zephyr',
+  'amber',
+  'basalt',
+  'cedar',
+  'delta',
+  'ember',
+  'fjord',
+  'granite',
+  'harbor',
+  'indigo',
+  'juniper',
+  'kestrel',
+  'lagoon',
+  'meadow',
+  'nectar',
+  'orchid',
+  'pebble',
+  'quartz',
+  'river',
+  'saffron',
+  'tundra',
+  'umber',
+  'violet',
+  'willow',
+  'xenon',
+  'yarrow',
+  'zephyr',
 ];
 
 const isSchema = (v: unknown): v is Schema => typeof v === 'object' && v !== null && !Array.isArray(v);

@@ -92,10 +92,20 @@ async function handle(
     }
     if (!match) throw isAdmin ? new ApiError(404, `Invalid URL (${method} ${path})`) : edge.notFound(method, path);
     const origin = `http://${req.headers.host ?? `${req.socket.localAddress}:${req.socket.localPort}`}`;
-    const ctx: RequestContext = { method, path, origin, params: match.params, query: url.searchParams, headers: req.headers, body, requestId };
+    const ctx: RequestContext = {
+      method,
+      path,
+      origin,
+      params: match.params,
+      query: url.searchParams,
+      headers: req.headers,
+      body,
+      requestId,
+    };
     send(res, await match.route.handler(ctx));
   } catch (err) {
-    if (!(err instanceof ApiError)) process.emitWarning(`emulator: unhandled error on ${method} ${path}: ${String((err as Error)?.stack ?? err)}`);
+    if (!(err instanceof ApiError))
+      process.emitWarning(`emulator: unhandled error on ${method} ${path}: ${String((err as Error)?.stack ?? err)}`);
     const apiError = err instanceof ApiError ? err : edge.internalError();
     send(res, isAdmin ? { status: apiError.status, json: { error: apiError.toObject() } } : edge.errorReply(apiError, requestId));
   }

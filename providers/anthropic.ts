@@ -96,7 +96,8 @@ export function encodeAnthropicPart(p: ContentPart, citations = false): ContentB
   let source: Extract<ContentBlockParam, { type: 'document' }>['source'];
   if (p.text !== undefined) source = { type: 'text', media_type: 'text/plain', data: p.text };
   else if (p.url !== undefined) source = { type: 'url', url: p.url };
-  else if (p.media_type === 'text/plain') source = { type: 'text', media_type: 'text/plain', data: Buffer.from(p.data ?? '', 'base64').toString('utf8') };
+  else if (p.media_type === 'text/plain')
+    source = { type: 'text', media_type: 'text/plain', data: Buffer.from(p.data ?? '', 'base64').toString('utf8') };
   else source = { type: 'base64', media_type: 'application/pdf', data: p.data ?? '' };
   const block: Extract<ContentBlockParam, { type: 'document' }> = { type: 'document', source };
   if (p.title !== undefined) block.title = p.title;
@@ -131,7 +132,12 @@ export function anthropicOutcome(message: Message): CallOutcome {
   }
   if (message.stop_reason === 'refusal') {
     const said = texts.join('').trim();
-    return { ok: false, retryable: false, usage, error: { code: 'refusal', message: said || 'the model declined to answer (stop_reason refusal)' } };
+    return {
+      ok: false,
+      retryable: false,
+      usage,
+      error: { code: 'refusal', message: said || 'the model declined to answer (stop_reason refusal)' },
+    };
   }
   const text = hasTool ? JSON.stringify(toolInput ?? {}) : texts.join('');
   const truncated = message.stop_reason === 'max_tokens' || message.stop_reason === 'model_context_window_exceeded';
@@ -196,12 +202,30 @@ export function anthropicResultLine(r: MessageBatchIndividualResponse): Provider
       return error;
     }
     case 'canceled':
-      return { customId, ok: false, retryable: true, usage: null, error: { code: 'batch_cancelled', message: 'the batch was cancelled before this request was processed' } };
+      return {
+        customId,
+        ok: false,
+        retryable: true,
+        usage: null,
+        error: { code: 'batch_cancelled', message: 'the batch was cancelled before this request was processed' },
+      };
     case 'expired':
-      return { customId, ok: false, retryable: true, usage: null, error: { code: 'batch_expired', message: 'the batch expired (24 h) before this request was processed' } };
+      return {
+        customId,
+        ok: false,
+        retryable: true,
+        usage: null,
+        error: { code: 'batch_expired', message: 'the batch expired (24 h) before this request was processed' },
+      };
     default: {
       const type = String((result as { type?: unknown }).type);
-      return { customId, ok: false, retryable: true, usage: null, error: { code: 'unknown_result', message: `unknown batch result type '${type}'` } };
+      return {
+        customId,
+        ok: false,
+        retryable: true,
+        usage: null,
+        error: { code: 'unknown_result', message: `unknown batch result type '${type}'` },
+      };
     }
   }
 }
@@ -221,7 +245,9 @@ export function batchRequestTotal(c: MessageBatch['request_counts']): number {
  *   - else `completed` (errored requests included: they are item failures, not a batch failure).
  * Results are readable in every ended state.
  */
-export function anthropicBatchState(b: Pick<MessageBatch, 'processing_status' | 'cancel_initiated_at' | 'request_counts'>): ProviderBatchState {
+export function anthropicBatchState(
+  b: Pick<MessageBatch, 'processing_status' | 'cancel_initiated_at' | 'request_counts'>,
+): ProviderBatchState {
   switch (b.processing_status) {
     case 'in_progress':
       return 'in_progress';
@@ -356,7 +382,8 @@ function redact(s: string): string {
  * request, not retryable. Null for errors that are not the SDK's (and for user aborts).
  */
 export function classifyAnthropicError(err: unknown): ProviderErrorInfo | null {
-  if (err instanceof APIConnectionError) return { type: FailureType.ProviderUnavailable, retryable: true, message: redact(`Anthropic unreachable: ${err.message}`) };
+  if (err instanceof APIConnectionError)
+    return { type: FailureType.ProviderUnavailable, retryable: true, message: redact(`Anthropic unreachable: ${err.message}`) };
   if (!(err instanceof APIError) || err.status === undefined) return null;
   const status = err.status;
   // The SDK's message already starts with the status code.

@@ -180,7 +180,8 @@ export function encodeBatchLine(r: BatchRequest): string {
 /** About what the inline requests weigh on the wire (REST JSON plus the key), summed without one big string. */
 export function inlineRequestBytes(requests: readonly BatchRequest[]): number {
   let bytes = 2;
-  for (const r of requests) bytes += Buffer.byteLength(JSON.stringify({ request: toBatchLineRequest(r.request), metadata: { key: r.customId } })) + 1;
+  for (const r of requests)
+    bytes += Buffer.byteLength(JSON.stringify({ request: toBatchLineRequest(r.request), metadata: { key: r.customId } })) + 1;
   return bytes;
 }
 
@@ -212,10 +213,16 @@ export function geminiOutcome(response: any): CallOutcome {
     return { ok: false, retryable: false, usage, error: { code: 'blocked', message: `the prompt was blocked (${blockReason})${detail}` } };
   }
   const candidate = response?.candidates?.[0];
-  if (!candidate) return { ok: false, retryable: true, usage, error: { code: 'empty_response', message: 'the response has no candidates' } };
+  if (!candidate)
+    return { ok: false, retryable: true, usage, error: { code: 'empty_response', message: 'the response has no candidates' } };
   const finishReason: string | undefined = candidate.finishReason;
   if (finishReason && REFUSAL_FINISH.has(finishReason)) {
-    return { ok: false, retryable: false, usage, error: { code: 'refusal', message: `the model withheld its answer (finishReason ${finishReason})` } };
+    return {
+      ok: false,
+      retryable: false,
+      usage,
+      error: { code: 'refusal', message: `the model withheld its answer (finishReason ${finishReason})` },
+    };
   }
   const parts: any[] = Array.isArray(candidate.content?.parts) ? candidate.content.parts : [];
   const text = parts
@@ -224,7 +231,12 @@ export function geminiOutcome(response: any): CallOutcome {
     .join('');
   if (finishReason === 'RECITATION' && text === '') {
     // Sampling again may well not recite; Drover's retries decide.
-    return { ok: false, retryable: true, usage, error: { code: 'recitation', message: 'the model withheld its answer (finishReason RECITATION)' } };
+    return {
+      ok: false,
+      retryable: true,
+      usage,
+      error: { code: 'recitation', message: 'the model withheld its answer (finishReason RECITATION)' },
+    };
   }
   return { ok: true, text, usage, truncated: finishReason === 'MAX_TOKENS' };
 }
@@ -276,7 +288,12 @@ export function geminiStatusFailure(status: any): Extract<CallOutcome, { ok: fal
 function inlinedOutcome(entry: any): CallOutcome {
   if (entry?.error) return geminiStatusFailure(entry.error);
   if (entry?.response) return geminiOutcome(entry.response);
-  return { ok: false, retryable: true, usage: null, error: { code: 'empty_response', message: 'the batch entry has neither response nor error' } };
+  return {
+    ok: false,
+    retryable: true,
+    usage: null,
+    error: { code: 'empty_response', message: 'the batch entry has neither response nor error' },
+  };
 }
 
 /**
@@ -350,7 +367,8 @@ export function geminiBatchStatus(op: any): ProviderBatchStatus {
     counts: { total: int64(stats.requestCount), completed: int64(stats.successfulRequestCount), failed: int64(stats.failedRequestCount) },
   };
   const err = op?.error;
-  if (err && (err.message || err.code)) status.error = `${err.status ?? GRPC_NAMES[Number(err.code)]?.[0] ?? err.code ?? 'error'}: ${err.message ?? ''}`.trim();
+  if (err && (err.message || err.code))
+    status.error = `${err.status ?? GRPC_NAMES[Number(err.code)]?.[0] ?? err.code ?? 'error'}: ${err.message ?? ''}`.trim();
   return status;
 }
 
@@ -552,7 +570,16 @@ function redact(text: string): string {
   return text.replace(/AIza[0-9A-Za-z_-]{20,}/g, '[redacted]').replace(/([?&]key=)[^&\s"']+/gi, '$1[redacted]');
 }
 
-const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH']);
+const NETWORK_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EPIPE',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+]);
 
 function isNetworkError(err: unknown): boolean {
   if (!(err instanceof Error)) return false;

@@ -42,7 +42,8 @@ function encodeOpenAIPart(p: ContentPart): Record<string, unknown> {
   if (p.type === 'text') return { type: 'text', text: p.text };
   if (p.type === 'image') return { type: 'image_url', image_url: { url: p.url ?? `data:${p.media_type};base64,${p.data}` } };
   if (p.text !== undefined) return { type: 'text', text: p.title ? `${p.title}\n\n${p.text}` : p.text };
-  if (p.data !== undefined) return { type: 'file', file: { filename: p.title ?? 'document.pdf', file_data: `data:${p.media_type};base64,${p.data}` } };
+  if (p.data !== undefined)
+    return { type: 'file', file: { filename: p.title ?? 'document.pdf', file_data: `data:${p.media_type};base64,${p.data}` } };
   // Intake refuses document URLs for OpenAI (MEDIA_LIMITS), so this is never sent.
   throw new Error('OpenAI chat completions take PDF documents as data, not URLs');
 }
@@ -139,7 +140,10 @@ export class OpenAIRealtimeProvider implements RealtimeProvider {
   ) {}
 
   async complete(request: ChatRequest, opts: { signal?: AbortSignal } = {}): Promise<CallOutcome> {
-    const body = (await this.client.chat.completions.create(encodeOpenAIBody(request) as never, opts.signal ? { signal: opts.signal } : {})) as unknown;
+    const body = (await this.client.chat.completions.create(
+      encodeOpenAIBody(request) as never,
+      opts.signal ? { signal: opts.signal } : {},
+    )) as unknown;
     return chatCompletionOutcome(body);
   }
 
@@ -200,7 +204,8 @@ export function isRetryableStatus(status: number): boolean {
 
 /** Classifies an SDK error without copying request details (or the key) into the message. */
 export function classifyOpenAIError(err: unknown): ProviderErrorInfo | null {
-  if (err instanceof APIConnectionError) return { type: FailureType.ProviderUnavailable, retryable: true, message: `OpenAI unreachable: ${err.message}` };
+  if (err instanceof APIConnectionError)
+    return { type: FailureType.ProviderUnavailable, retryable: true, message: `OpenAI unreachable: ${err.message}` };
   if (!(err instanceof APIError) || err.status === undefined) return null;
   const status = err.status;
   // The SDK's message already starts with the status code.

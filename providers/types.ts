@@ -27,7 +27,8 @@ export interface BatchRequest {
 }
 
 /** Drover's view of a provider batch's lifecycle, whatever the provider calls its states. */
-export type ProviderBatchState = 'validating' | 'in_progress' | 'finalizing' | 'completed' | 'failed' | 'expired' | 'cancelling' | 'cancelled';
+export type ProviderBatchState =
+  'validating' | 'in_progress' | 'finalizing' | 'completed' | 'failed' | 'expired' | 'cancelling' | 'cancelled';
 
 export const TERMINAL_PROVIDER_STATES: readonly ProviderBatchState[] = ['completed', 'failed', 'expired', 'cancelled'];
 

@@ -38,13 +38,16 @@ async function run(): Promise<void> {
     const temporalDb = join(DATA_DIR, 'temporal.db');
     const pidFile = join(DATA_DIR, 'temporal.pid');
     const leftover = Number(await readFile(pidFile, 'utf8').catch(() => ''));
-    if (leftover > 0 && (await stopLeftover(leftover, temporalDb))) logger.warn({ pid: leftover }, 'stopped the Temporal dev server an earlier run left behind');
+    if (leftover > 0 && (await stopLeftover(leftover, temporalDb)))
+      logger.warn({ pid: leftover }, 'stopped the Temporal dev server an earlier run left behind');
     for (const [port, what] of [
       [temporalPort, 'Temporal'],
       [uiPort, 'the Temporal UI'],
     ] as const) {
       if (await portInUse(port)) {
-        throw new Error(`port ${port} (${what}) is already in use by a server npm run dev did not start: stop it, or set TEMPORAL_PORT to move Temporal (its UI takes TEMPORAL_PORT + 1000)`);
+        throw new Error(
+          `port ${port} (${what}) is already in use by a server npm run dev did not start: stop it, or set TEMPORAL_PORT to move Temporal (its UI takes TEMPORAL_PORT + 1000)`,
+        );
       }
     }
     const temporal = await startTemporalDevServer({ port: temporalPort, headless: false, uiPort, dbFile: temporalDb });
@@ -66,13 +69,21 @@ async function run(): Promise<void> {
 
     // Each provider without a key (or base URL) is served by the emulator, and the log says so.
     const emulated: Record<string, string> = {};
-    const missing = (['OPENAI', 'ANTHROPIC', 'GEMINI'] as const).filter((p) => !process.env[`${p}_API_KEY`] && !process.env[`${p}_BASE_URL`]);
+    const missing = (['OPENAI', 'ANTHROPIC', 'GEMINI'] as const).filter(
+      (p) => !process.env[`${p}_API_KEY`] && !process.env[`${p}_BASE_URL`],
+    );
     if (missing.length > 0) {
-      const emulator = await startEmulator({ port: Number(process.env.EMULATOR_PORT ?? 4010), processingMs: Number(process.env.EMULATOR_PROCESSING_MS ?? 3000) });
+      const emulator = await startEmulator({
+        port: Number(process.env.EMULATOR_PORT ?? 4010),
+        processingMs: Number(process.env.EMULATOR_PROCESSING_MS ?? 3000),
+      });
       stops.push(() => emulator.close());
       const urls = { OPENAI: emulator.openaiBaseURL, ANTHROPIC: emulator.anthropicBaseURL, GEMINI: emulator.geminiBaseUrl };
       for (const p of missing) emulated[`${p}_BASE_URL`] = urls[p];
-      logger.warn({ url: emulator.url, providers: missing.map((p) => p.toLowerCase()) }, `no ${missing.map((p) => `${p}_API_KEY`).join(', ')}: using the provider emulator (outputs are synthetic)`);
+      logger.warn(
+        { url: emulator.url, providers: missing.map((p) => p.toLowerCase()) },
+        `no ${missing.map((p) => `${p}_API_KEY`).join(', ')}: using the provider emulator (outputs are synthetic)`,
+      );
     }
 
     const env = { ...process.env, DATABASE_URL: databaseUrl, TEMPORAL_ADDRESS: temporal.address, ...emulated };

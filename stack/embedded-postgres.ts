@@ -43,10 +43,14 @@ export async function startEmbeddedPostgres(opts: EmbeddedPostgresOptions = {}):
   if (!existsSync(join(dataDir, 'PG_VERSION'))) {
     await mkdir(dataDir, { recursive: true, mode: 0o700 });
     if (owner) await chown(dataDir, owner.uid, owner.gid);
-    const init = spawn(initdb, ['-D', dataDir, '-U', 'postgres', '--auth=trust', '--encoding=UTF8', '--locale=C', ...(ephemeral ? ['--no-sync'] : [])], {
-      ...owner,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const init = spawn(
+      initdb,
+      ['-D', dataDir, '-U', 'postgres', '--auth=trust', '--encoding=UTF8', '--locale=C', ...(ephemeral ? ['--no-sync'] : [])],
+      {
+        ...owner,
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
     init.stdout.on('data', log);
     init.stderr.on('data', log);
     const code = await new Promise((resolve) => init.once('close', resolve));

@@ -94,7 +94,7 @@ export async function startTemporalDevServer(opts: DevServerOptions = {}): Promi
   return {
     address,
     pid: child.pid,
-    uiUrl: opts.headless ?? true ? null : `http://127.0.0.1:${opts.uiPort ?? port + 1000}`,
+    uiUrl: (opts.headless ?? true) ? null : `http://127.0.0.1:${opts.uiPort ?? port + 1000}`,
     stop: () => stopChild(child),
   };
 }

@@ -86,10 +86,10 @@ export async function findBatchByIdempotencyKey(db: Queryable, tenantId: string,
 }
 
 export async function markBatchRunning(db: Queryable, id: string, chunkCount: number): Promise<void> {
-  await db.query(
-    `UPDATE batches SET status = 'running', chunk_count = $2, started_at = COALESCE(started_at, now()) WHERE id = $1`,
-    [id, chunkCount],
-  );
+  await db.query(`UPDATE batches SET status = 'running', chunk_count = $2, started_at = COALESCE(started_at, now()) WHERE id = $1`, [
+    id,
+    chunkCount,
+  ]);
 }
 
 export interface BatchOutcome {

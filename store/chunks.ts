@@ -32,16 +32,21 @@ export async function saveChunks(db: Queryable, tenantId: string, batchId: strin
 }
 
 export async function getChunk(db: Queryable, batchId: string, idx: number): Promise<ChunkRange> {
-  const { rows } = await db.query('SELECT idx, seq_start, seq_end, item_count, bytes, est_input_tokens FROM chunks WHERE batch_id = $1 AND idx = $2', [
-    batchId,
-    idx,
-  ]);
+  const { rows } = await db.query(
+    'SELECT idx, seq_start, seq_end, item_count, bytes, est_input_tokens FROM chunks WHERE batch_id = $1 AND idx = $2',
+    [batchId, idx],
+  );
   if (!rows[0]) throw new Error(`chunk ${idx} of batch ${batchId} is not planned`);
   return rows[0];
 }
 
 /** Per-chunk estimates of up to `count` chunks from `from`: the batch reads its plan a page at a time. */
-export async function chunkEstimatePage(db: Queryable, batchId: string, from: number, count: number): Promise<{ expectedUsd: number[]; reserveUsd: number[] }> {
+export async function chunkEstimatePage(
+  db: Queryable,
+  batchId: string,
+  from: number,
+  count: number,
+): Promise<{ expectedUsd: number[]; reserveUsd: number[] }> {
   const { rows } = await db.query('SELECT est_cost_usd, max_cost_usd FROM chunks WHERE batch_id = $1 AND idx >= $2 ORDER BY idx LIMIT $3', [
     batchId,
     from,

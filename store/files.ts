@@ -13,7 +13,12 @@ export const FileRow = z.object({
 export type FileRow = z.infer<typeof FileRow>;
 
 export async function insertFile(db: Queryable, f: Omit<FileRow, 'created_at' | 'bytes' | 'line_count'>): Promise<void> {
-  await db.query('INSERT INTO files (id, tenant_id, filename, format, bytes, line_count) VALUES ($1, $2, $3, $4, 0, 0)', [f.id, f.tenant_id, f.filename, f.format]);
+  await db.query('INSERT INTO files (id, tenant_id, filename, format, bytes, line_count) VALUES ($1, $2, $3, $4, 0, 0)', [
+    f.id,
+    f.tenant_id,
+    f.filename,
+    f.format,
+  ]);
 }
 
 export async function appendLines(db: Queryable, fileId: string, lines: Array<{ line_no: number; line: string }>): Promise<void> {
@@ -39,7 +44,11 @@ export async function findFile(db: Queryable, tenantId: string, id: string): Pro
 export async function* fileLines(db: Queryable, fileId: string, pageSize = 2000): AsyncGenerator<{ line_no: number; line: string }> {
   let after = 0;
   for (;;) {
-    const { rows } = await db.query('SELECT line_no, line FROM file_lines WHERE file_id = $1 AND line_no > $2 ORDER BY line_no LIMIT $3', [fileId, after, pageSize]);
+    const { rows } = await db.query('SELECT line_no, line FROM file_lines WHERE file_id = $1 AND line_no > $2 ORDER BY line_no LIMIT $3', [
+      fileId,
+      after,
+      pageSize,
+    ]);
     for (const r of rows) yield r;
     if (rows.length < pageSize) return;
     after = rows[rows.length - 1].line_no;

@@ -53,7 +53,11 @@ export async function recordInputFile(db: Queryable, key: string, fileId: string
  * stands. Two live tries of one submit (a stalled worker outlived by its retry) can both create:
  * the first to record wins, and the loser sees another id and cancels its own.
  */
-export async function recordProviderBatch(db: Queryable, key: string, providerBatchId: string): Promise<{ providerBatchId: string; cancelRequested: boolean }> {
+export async function recordProviderBatch(
+  db: Queryable,
+  key: string,
+  providerBatchId: string,
+): Promise<{ providerBatchId: string; cancelRequested: boolean }> {
   const { rows } = await db.query(
     `WITH won AS (
        UPDATE provider_jobs SET provider_batch_id = $2, status = 'submitted', updated_at = now()

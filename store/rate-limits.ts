@@ -12,7 +12,12 @@ export interface BucketSpec {
  * Takes one request and `tokens` tokens from a shared bucket, or says how long to wait. One
  * statement under a row lock, so every worker of a deployment draws from the same allowance.
  */
-export async function tryAcquire(db: Queryable, key: string, spec: BucketSpec, tokens: number): Promise<{ granted: boolean; waitMs: number }> {
+export async function tryAcquire(
+  db: Queryable,
+  key: string,
+  spec: BucketSpec,
+  tokens: number,
+): Promise<{ granted: boolean; waitMs: number }> {
   await db.query(
     `INSERT INTO rate_buckets (key, requests, tokens, updated_at) VALUES ($1, $2, $3, clock_timestamp()) ON CONFLICT (key) DO NOTHING`,
     [key, spec.requestCapacity, spec.tokenCapacity],

@@ -86,7 +86,12 @@ export interface AttemptTally {
 }
 
 /** What one attempt of one chunk produced, read back from the store so retries report the same. */
-export async function tallyAttempt(db: Queryable, batchId: string, range: { seq_start: number; seq_end: number }, attempt: number): Promise<AttemptTally> {
+export async function tallyAttempt(
+  db: Queryable,
+  batchId: string,
+  range: { seq_start: number; seq_end: number },
+  attempt: number,
+): Promise<AttemptTally> {
   const { rows } = await db.query(
     `SELECT count(*) FILTER (WHERE status = 'succeeded')::int AS succeeded,
             count(*) FILTER (WHERE status = 'failed')::int AS failed,
@@ -249,7 +254,13 @@ export interface ResultChange {
  * the last second are held back while the batch runs: a transaction that began earlier may
  * still commit rows with earlier timestamps, and the cursor must not have passed them.
  */
-export async function resultChanges(db: Queryable, batchId: string, after: { at: string; seq: number }, settled: boolean, limit = 500): Promise<ResultChange[]> {
+export async function resultChanges(
+  db: Queryable,
+  batchId: string,
+  after: { at: string; seq: number },
+  settled: boolean,
+  limit = 500,
+): Promise<ResultChange[]> {
   const { rows } = await db.query(
     `SELECT r.seq, i.item_id, r.status, r.updated_at::text AS at FROM results r JOIN items i ON i.batch_id = r.batch_id AND i.seq = r.seq
      WHERE r.batch_id = $1 AND r.status <> 'pending' AND (r.updated_at, r.seq) > ($2::timestamptz, $3::int)

@@ -38,12 +38,18 @@ export const WorkerEnv = CommonEnv.extend({
   /** Touched every 10 s, for container health checks. */
   DROVER_HEALTH_FILE: z.string().optional(),
 }).superRefine((env, ctx) => {
-  const configured = [env.OPENAI_API_KEY ?? env.OPENAI_BASE_URL, env.ANTHROPIC_API_KEY ?? env.ANTHROPIC_BASE_URL, env.GEMINI_API_KEY ?? env.GEMINI_BASE_URL, env.OPENAI_COMPATIBLE_BASE_URL];
+  const configured = [
+    env.OPENAI_API_KEY ?? env.OPENAI_BASE_URL,
+    env.ANTHROPIC_API_KEY ?? env.ANTHROPIC_BASE_URL,
+    env.GEMINI_API_KEY ?? env.GEMINI_BASE_URL,
+    env.OPENAI_COMPATIBLE_BASE_URL,
+  ];
   if (!configured.some(Boolean)) {
     ctx.addIssue({
       code: 'custom',
       path: ['OPENAI_API_KEY'],
-      message: 'configure at least one provider: OPENAI_API_KEY, ANTHROPIC_API_KEY, GEMINI_API_KEY, OPENAI_COMPATIBLE_BASE_URL, or a *_BASE_URL pointing at the provider emulator',
+      message:
+        'configure at least one provider: OPENAI_API_KEY, ANTHROPIC_API_KEY, GEMINI_API_KEY, OPENAI_COMPATIBLE_BASE_URL, or a *_BASE_URL pointing at the provider emulator',
     });
   }
 });

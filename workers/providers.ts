@@ -16,12 +16,18 @@ export function createProviders(env: WorkerEnv): Providers {
     providers.realtime.openai = new OpenAIRealtimeProvider(client);
   }
   if (env.ANTHROPIC_API_KEY || env.ANTHROPIC_BASE_URL) {
-    const client = createAnthropicClient({ apiKey: env.ANTHROPIC_API_KEY ?? 'emulator', ...(env.ANTHROPIC_BASE_URL ? { baseURL: env.ANTHROPIC_BASE_URL } : {}) });
+    const client = createAnthropicClient({
+      apiKey: env.ANTHROPIC_API_KEY ?? 'emulator',
+      ...(env.ANTHROPIC_BASE_URL ? { baseURL: env.ANTHROPIC_BASE_URL } : {}),
+    });
     providers.batch.anthropic = new AnthropicBatchProvider(client);
     providers.realtime.anthropic = new AnthropicRealtimeProvider(client);
   }
   if (env.GEMINI_API_KEY || env.GEMINI_BASE_URL) {
-    const client = createGeminiClient({ apiKey: env.GEMINI_API_KEY ?? 'emulator', ...(env.GEMINI_BASE_URL ? { baseUrl: env.GEMINI_BASE_URL } : {}) });
+    const client = createGeminiClient({
+      apiKey: env.GEMINI_API_KEY ?? 'emulator',
+      ...(env.GEMINI_BASE_URL ? { baseUrl: env.GEMINI_BASE_URL } : {}),
+    });
     providers.batch.gemini = new GeminiBatchProvider(client);
     providers.realtime.gemini = new GeminiRealtimeProvider(client);
   }

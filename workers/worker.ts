@@ -36,7 +36,12 @@ export async function createDroverWorker(env: WorkerEnv, db: Db, logger: Logger)
     namespace: env.TEMPORAL_NAMESPACE,
     taskQueue: env.DROVER_TASK_QUEUE,
     ...(env.DROVER_WORKFLOW_BUNDLE ? { workflowBundle: { codePath: env.DROVER_WORKFLOW_BUNDLE } } : { workflowsPath: WORKFLOWS_PATH }),
-    activities: createActivities({ db, providers, rateLimits: env.DROVER_RATE_LIMITS, realtimeConcurrency: env.DROVER_REALTIME_CONCURRENCY }),
+    activities: createActivities({
+      db,
+      providers,
+      rateLimits: env.DROVER_RATE_LIMITS,
+      realtimeConcurrency: env.DROVER_REALTIME_CONCURRENCY,
+    }),
     maxConcurrentActivityTaskExecutions: env.DROVER_MAX_CONCURRENT_ACTIVITIES,
     maxCachedWorkflows: env.DROVER_MAX_CACHED_WORKFLOWS,
     shutdownGraceTime: '10 seconds',

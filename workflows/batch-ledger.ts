@@ -1,13 +1,30 @@
-import type { BatchProgress, BatchStatus, ChunkEstimatePage, InFlightChunk, LedgerState, Limits, LimitsPatch, StopReason, Tally } from './contracts.js';
+import type {
+  BatchProgress,
+  BatchStatus,
+  ChunkEstimatePage,
+  InFlightChunk,
+  LedgerState,
+  Limits,
+  LimitsPatch,
+  StopReason,
+  Tally,
+} from './contracts.js';
 import { addTally, ZERO_TALLY } from './tally.js';
 
 /** Dollar amounts compare with a tolerance of a millionth of a cent. */
 export const EPSILON_USD = 1e-8;
 
-const FINAL_STATUS: Record<StopReason, BatchStatus> = { cancelled: 'cancelled', timed_out: 'timed_out', budget_exhausted: 'budget_exhausted' };
+const FINAL_STATUS: Record<StopReason, BatchStatus> = {
+  cancelled: 'cancelled',
+  timed_out: 'timed_out',
+  budget_exhausted: 'budget_exhausted',
+};
 
 /** The status a batch ends with, from why it stopped or else from its items' outcomes. */
-export function closingStatus(stopReason: StopReason | null | undefined, totals: Pick<Tally, 'succeeded' | 'failed' | 'cancelled'>): BatchStatus {
+export function closingStatus(
+  stopReason: StopReason | null | undefined,
+  totals: Pick<Tally, 'succeeded' | 'failed' | 'cancelled'>,
+): BatchStatus {
   if (stopReason) return FINAL_STATUS[stopReason];
   if (totals.failed === 0 && totals.cancelled === 0) return 'completed';
   return totals.succeeded === 0 ? 'failed' : 'completed_with_failures';
@@ -200,16 +217,29 @@ export class BatchLedger {
     const elapsed = nowMs - this.s.startedAtMs;
     // A paused or waiting batch has no pace to project; an ETA never lies in the past.
     const moving = status === 'running' || status === 'queued';
-    const eta = moving && done > 0 && done < this.itemCount && elapsed > 0 ? nowMs + Math.max(Math.round((elapsed / done) * (this.itemCount - done)), 1) : null;
+    const eta =
+      moving && done > 0 && done < this.itemCount && elapsed > 0
+        ? nowMs + Math.max(Math.round((elapsed / done) * (this.itemCount - done)), 1)
+        : null;
     return {
       status,
       itemCount: this.itemCount,
       ...t,
       pending: this.itemCount - done,
-      cost: { spentUsd: this.spent(), reservedUsd: this.reserved(), limitUsd: this.s.limits.maxCostUsd, estimatedTotalUsd: this.spent() + inFlightExpected + notStarted },
+      cost: {
+        spentUsd: this.spent(),
+        reservedUsd: this.reserved(),
+        limitUsd: this.s.limits.maxCostUsd,
+        estimatedTotalUsd: this.spent() + inFlightExpected + notStarted,
+      },
       deadlineMs: this.s.limits.deadlineMs,
       paused: this.s.paused,
-      chunks: { total, completed: this.s.nextChunk - this.inFlight.size, running: this.inFlight.size, waiting: Math.max(total - this.s.nextChunk, 0) },
+      chunks: {
+        total,
+        completed: this.s.nextChunk - this.inFlight.size,
+        running: this.inFlight.size,
+        waiting: Math.max(total - this.s.nextChunk, 0),
+      },
       startedAtMs: this.s.startedAtMs,
       etaMs: eta,
       ...(status === 'awaiting_budget' ? { budget: this.budgetShortfall() } : {}),

@@ -132,7 +132,8 @@ export async function processBatchWorkflow(input: ProcessBatchInput): Promise<Pr
     if (running.length === 0) return;
     const closed = await quick.reconcileChunks({ batchId, chunkIndexes: running });
     for (const c of closed) {
-      if (ledger.complete(c.chunkIndex, c.tally)) log.warn('chunk ended without reporting; closed', { chunkIndex: c.chunkIndex, error: c.error });
+      if (ledger.complete(c.chunkIndex, c.tally))
+        log.warn('chunk ended without reporting; closed', { chunkIndex: c.chunkIndex, error: c.error });
     }
   };
   /** Waits for `ready`, a limits change or a stop; reconciles when its chunks stay silent. */
@@ -242,6 +243,12 @@ export async function processBatchWorkflow(input: ProcessBatchInput): Promise<Pr
   setStatus(closedStatus);
   notify(`batch.${closedStatus === 'completed_with_failures' ? 'completed' : closedStatus}` as WebhookEvent);
   await CancellationScope.nonCancellable(() => Promise.all(webhookStarts));
-  log.info('batch finished', { batchId, status: closedStatus, succeeded: totals.succeeded, failed: totals.failed, costUsd: totals.costUsd });
+  log.info('batch finished', {
+    batchId,
+    status: closedStatus,
+    succeeded: totals.succeeded,
+    failed: totals.failed,
+    costUsd: totals.costUsd,
+  });
   return { status: closedStatus, chunkCount: ledger.chunkCount, ...totals };
 }

@@ -1,4 +1,12 @@
-import { CancellationScope, continueAsNew, getExternalWorkflowHandle, isCancellation, log, sleep, workflowInfo } from '@temporalio/workflow';
+import {
+  CancellationScope,
+  continueAsNew,
+  getExternalWorkflowHandle,
+  isCancellation,
+  log,
+  sleep,
+  workflowInfo,
+} from '@temporalio/workflow';
 import type { ChunkResult, ChunkRunState, CloseChunkInput, PollPolicy, ProcessChunkInput, Tally } from './contracts.js';
 import { chunkCompletedSignal } from './definitions.js';
 import { quick, realtime, transfer } from './proxies.js';
@@ -69,7 +77,9 @@ async function runAttempts(input: ProcessChunkInput, s: ChunkRunState): Promise<
     const ref = { batchId, chunkIndex, attempt: s.attempt };
     const final = s.attempt >= maxAttempts;
     if (!s.providerBatchId) {
-      const submitted = await transfer.submitChunk.executeWithOptions({ summary: `submit chunk ${chunkIndex}, attempt ${s.attempt}` }, [ref]);
+      const submitted = await transfer.submitChunk.executeWithOptions({ summary: `submit chunk ${chunkIndex}, attempt ${s.attempt}` }, [
+        ref,
+      ]);
       if (submitted.path === 'realtime') {
         s.path = 'realtime';
         const tally = await realtime.runRealtimeChunk.executeWithOptions(
@@ -139,11 +149,18 @@ async function abandonAttempt(input: ProcessChunkInput, s: ChunkRunState): Promi
 }
 
 /** Polls with backoff on durable timers until the provider batch is terminal. */
-async function waitUntilTerminal(batchId: string, providerBatchId: string, s: ChunkRunState, poll: PollPolicy, beforeSleep?: () => unknown): Promise<void> {
+async function waitUntilTerminal(
+  batchId: string,
+  providerBatchId: string,
+  s: ChunkRunState,
+  poll: PollPolicy,
+  beforeSleep?: () => unknown,
+): Promise<void> {
   for (;;) {
-    const status = await quick.pollProviderBatch.executeWithOptions({ summary: `poll provider batch ${providerBatchId}, attempt ${s.attempt}` }, [
-      { batchId, providerBatchId },
-    ]);
+    const status = await quick.pollProviderBatch.executeWithOptions(
+      { summary: `poll provider batch ${providerBatchId}, attempt ${s.attempt}` },
+      [{ batchId, providerBatchId }],
+    );
     if (status.terminal) return;
     await beforeSleep?.();
     await sleep(s.pollMs, { summary: `wait for ${providerBatchId} (${status.state})` });

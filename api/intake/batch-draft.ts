@@ -39,10 +39,12 @@ export function draftFromSettings(input: unknown, ctx: IntakeContext, prefix = '
     }
   }
   let deadline: Date | null = null;
-  if (settings.deadline && settings.time_limit_seconds) issues.push({ path: 'deadline', message: 'give deadline or time_limit_seconds, not both' });
+  if (settings.deadline && settings.time_limit_seconds)
+    issues.push({ path: 'deadline', message: 'give deadline or time_limit_seconds, not both' });
   else if (settings.deadline) deadline = new Date(settings.deadline);
   else if (settings.time_limit_seconds) deadline = new Date(Date.now() + settings.time_limit_seconds * 1000);
-  if (settings.deadline && deadline && deadline.getTime() <= Date.now()) issues.push({ path: 'deadline', message: `${settings.deadline} is in the past` });
+  if (settings.deadline && deadline && deadline.getTime() <= Date.now())
+    issues.push({ path: 'deadline', message: `${settings.deadline} is in the past` });
   let pricing: Pricing | null = null;
   if (!('error' in resolved)) {
     pricing = resolvePricing(resolved.provider, resolved.model, settings.prices, ctx.priceOverrides);

@@ -20,7 +20,10 @@ export function plannerFor(draft: BatchDraft): BatchPlanner {
   });
 }
 
-export function validatorFor(settings: Pick<BatchSettings, 'system_prompt' | 'user_prompt_template'>, provider: ProviderName): { validator: ItemValidator; method: string } {
+export function validatorFor(
+  settings: Pick<BatchSettings, 'system_prompt' | 'user_prompt_template'>,
+  provider: ProviderName,
+): { validator: ItemValidator; method: string } {
   const counter = tokenCounterFor(provider);
   return { validator: new ItemValidator(settings, counter.count, MEDIA_LIMITS[provider]), method: counter.method };
 }
@@ -37,7 +40,9 @@ export function estimateView(draft: BatchDraft, planner: BatchPlanner, method: s
     item_count: planner.itemCount,
     chunks: {
       count: chunks.length,
-      plan: chunks.slice(0, PLAN_SHOWN).map((c) => ({ index: c.idx, items: c.item_count, bytes: c.bytes, input_tokens: c.est_input_tokens })),
+      plan: chunks
+        .slice(0, PLAN_SHOWN)
+        .map((c) => ({ index: c.idx, items: c.item_count, bytes: c.bytes, input_tokens: c.est_input_tokens })),
     },
     input_tokens: e.input_tokens,
     input_token_method: method,

@@ -25,9 +25,14 @@ function templatesOf(raw: Record<string, unknown>): { system_prompt?: string; us
 }
 
 /** A JSON body, validated whole: settings and items are checked together so one 400 lists both. */
-function prepareJson(body: unknown, ctx: IntakeContext): { draft: BatchDraft; items: PreparedItem[]; planner: BatchPlanner; method: string } {
+function prepareJson(
+  body: unknown,
+  ctx: IntakeContext,
+): { draft: BatchDraft; items: PreparedItem[]; planner: BatchPlanner; method: string } {
   if (body === null || typeof body !== 'object' || Array.isArray(body)) {
-    throw new ValidationError([{ path: '(body)', message: 'the body must be a JSON object (Content-Type: application/json) or NDJSON (application/x-ndjson)' }]);
+    throw new ValidationError([
+      { path: '(body)', message: 'the body must be a JSON object (Content-Type: application/json) or NDJSON (application/x-ndjson)' },
+    ]);
   }
   const { items: rawItems, ...rawSettings } = body as Record<string, unknown>;
   const issues: Issue[] = [];
@@ -75,4 +80,3 @@ export async function storeJsonBatch(db: Db, tenantId: string, body: unknown, ct
     return { batch, created: true };
   });
 }
-

@@ -26,7 +26,11 @@ export interface NumberedLine {
  * Reads NDJSON lines one at a time: the 400 lists every bad line (up to a cap), not just the
  * first, and `onItem` sees each good item while nothing is wrong yet.
  */
-async function readNdjson(lines: AsyncIterable<NumberedLine>, validator: ItemValidator, onItem: (item: PreparedItem) => Promise<void> | void): Promise<void> {
+async function readNdjson(
+  lines: AsyncIterable<NumberedLine>,
+  validator: ItemValidator,
+  onItem: (item: PreparedItem) => Promise<void> | void,
+): Promise<void> {
   for await (const { lineNo, text: line } of lines) {
     if (!line.trim()) continue;
     let raw: unknown;
@@ -39,7 +43,8 @@ async function readNdjson(lines: AsyncIterable<NumberedLine>, validator: ItemVal
     const item = validator.accept(raw, { line: lineNo });
     if (item && validator.issueCount === 0) await onItem(item);
   }
-  if (validator.count === 0 && validator.issueCount === 0) validator.add({ path: '(body)', message: 'a batch needs at least one item: the body has no lines' });
+  if (validator.count === 0 && validator.issueCount === 0)
+    validator.add({ path: '(body)', message: 'a batch needs at least one item: the body has no lines' });
   if (validator.issueCount > 0) throw new ValidationError(validator.issues, validator.issueCount);
 }
 
@@ -64,7 +69,8 @@ export type LineSource = AsyncIterable<NumberedLine> | ((q: Queryable) => AsyncI
  * so a million-line upload never sits in memory. Any problem rolls everything back.
  */
 export async function storeNdjsonBatch(db: Db, tenantId: string, draft: BatchDraft, source: LineSource): Promise<Stored> {
-  if (draft.settings.dry_run) return { estimate: await estimateNdjsonBatch(draft, typeof source === 'function' ? source(db) : source), created: false, batch: null };
+  if (draft.settings.dry_run)
+    return { estimate: await estimateNdjsonBatch(draft, typeof source === 'function' ? source(db) : source), created: false, batch: null };
   return inTransaction(db, async (tx) => {
     const body = typeof source === 'function' ? source(tx) : source;
     const batch = await insertBatch(tx, newBatch(tenantId, draft, 0, null));

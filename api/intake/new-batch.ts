@@ -31,4 +31,5 @@ export function newBatch(tenantId: string, draft: BatchDraft, itemCount: number,
   };
 }
 
-export type Stored = { batch: BatchRow; created: true } | { batch: null; created: false } | { estimate: BatchEstimate; created: false; batch: null };
+export type Stored =
+  { batch: BatchRow; created: true } | { batch: null; created: false } | { estimate: BatchEstimate; created: false; batch: null };

@@ -1,6 +1,14 @@
 import type { z } from 'zod';
 import { zodIssues, type Issue } from '../../domain/issues.js';
-import { ClassifyOperation, compileOperation, EnrichOperation, ExtractOperation, OPERATION_NAMES, SummarizeOperation, type StructuredOperation } from '../../domain/operations.js';
+import {
+  ClassifyOperation,
+  compileOperation,
+  EnrichOperation,
+  ExtractOperation,
+  OPERATION_NAMES,
+  SummarizeOperation,
+  type StructuredOperation,
+} from '../../domain/operations.js';
 
 const SCHEMAS: Record<string, z.ZodObject> = {
   classify: ClassifyOperation,
@@ -23,7 +31,11 @@ export function applyOperation(raw: Record<string, unknown>, fromQuery = false):
   const { operation: _, ...rest } = raw;
   if (name === 'run') return { settings: rest, issues: [] };
   const schema = typeof name === 'string' ? SCHEMAS[name] : undefined;
-  if (!schema) return { settings: rest, issues: [{ path: 'operation', message: `unknown operation ${JSON.stringify(name)}; known: ${OPERATION_NAMES.join(', ')}` }] };
+  if (!schema)
+    return {
+      settings: rest,
+      issues: [{ path: 'operation', message: `unknown operation ${JSON.stringify(name)}; known: ${OPERATION_NAMES.join(', ')}` }],
+    };
 
   const own: Record<string, unknown> = { operation: name };
   const settings: Record<string, unknown> = {};
@@ -31,7 +43,10 @@ export function applyOperation(raw: Record<string, unknown>, fromQuery = false):
     if (key in schema.shape) own[key] = fromQuery ? fromQueryValue(value) : value;
     else settings[key] = value;
   }
-  const issues: Issue[] = COMPILED_FIELDS.filter((f) => settings[f] !== undefined).map((f) => ({ path: f, message: `operation ${name} writes ${f} itself; leave it out` }));
+  const issues: Issue[] = COMPILED_FIELDS.filter((f) => settings[f] !== undefined).map((f) => ({
+    path: f,
+    message: `operation ${name} writes ${f} itself; leave it out`,
+  }));
   const parsed = schema.safeParse(own);
   if (!parsed.success) return { settings, issues: [...issues, ...zodIssues(parsed.error)] };
   if (issues.length > 0) return { settings, issues };

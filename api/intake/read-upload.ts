@@ -29,7 +29,10 @@ function formatOf(named: string | undefined, contentType: string | undefined, fi
 }
 
 /** The bytes, name and format as sent: the `file` part of a multipart form, or the raw body. */
-async function sent(req: Request, query: NamedUpload): Promise<{ body: Readable; filename: string | undefined; format: FileFormat | null }> {
+async function sent(
+  req: Request,
+  query: NamedUpload,
+): Promise<{ body: Readable; filename: string | undefined; format: FileFormat | null }> {
   if (!req.is('multipart/form-data')) {
     return { body: req, filename: query.filename, format: formatOf(query.format, req.get('content-type'), query.filename) };
   }
@@ -52,7 +55,12 @@ export async function readUpload(req: Request, query: NamedUpload): Promise<Uplo
   const { body, filename, format } = await sent(req, query);
   if (!format) {
     body.resume();
-    throw new ValidationError([{ path: 'format', message: 'say csv or jsonl: ?format=, a Content-Type of text/csv or application/x-ndjson, or a filename ending .csv or .jsonl' }]);
+    throw new ValidationError([
+      {
+        path: 'format',
+        message: 'say csv or jsonl: ?format=, a Content-Type of text/csv or application/x-ndjson, or a filename ending .csv or .jsonl',
+      },
+    ]);
   }
   return { body, filename: filename ?? `upload.${format}`, format };
 }

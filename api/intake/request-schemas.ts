@@ -18,10 +18,9 @@ const omitOperation = (shape: z.ZodRawShape): Record<string, z.ZodType> => {
 };
 
 const OperationFields = {
-  operation: z
-    .enum(OPERATION_NAMES)
-    .optional()
-    .meta({ description: 'A ready-made operation; it writes system_prompt, user_prompt_template and response_format itself (run: give your own).' }),
+  operation: z.enum(OPERATION_NAMES).optional().meta({
+    description: 'A ready-made operation; it writes system_prompt, user_prompt_template and response_format itself (run: give your own).',
+  }),
   ...omitOperation(ClassifyOperation.shape),
   ...omitOperation(ExtractOperation.shape),
   ...omitOperation(SummarizeOperation.shape),
@@ -38,7 +37,14 @@ export const BatchCreateRequest = BatchSettings.extend({
     'A batch: settings, then items or input_file_id. Operation fields: categories, multi_label, instructions (classify); extraction_instructions, schema (extract); summary_instructions, max_words (summarize); fields (enrich).',
 });
 
-export const CompletionRequest = BatchSettings.omit({ dry_run: true, mode: true, idempotency_key: true, chunk_size: true, max_parallel_chunks: true, webhook_url: true })
+export const CompletionRequest = BatchSettings.omit({
+  dry_run: true,
+  mode: true,
+  idempotency_key: true,
+  chunk_size: true,
+  max_parallel_chunks: true,
+  webhook_url: true,
+})
   .extend({
     items: z
       .array(ItemInput.extend({ id: ItemInput.shape.id.optional() }))
@@ -51,5 +57,10 @@ export const CompletionRequest = BatchSettings.omit({ dry_run: true, mode: true,
 
 /** The settings of an NDJSON body, in the query string; a JSON body carries them itself, so none is required here. */
 export const NdjsonSettings = BatchSettingsQuery.partial().extend(
-  Object.fromEntries(Object.keys(OperationFields).map((k) => [k, z.string().optional().meta({ description: 'Operation field; arrays and objects as JSON text.' })])),
+  Object.fromEntries(
+    Object.keys(OperationFields).map((k) => [
+      k,
+      z.string().optional().meta({ description: 'Operation field; arrays and objects as JSON text.' }),
+    ]),
+  ),
 );

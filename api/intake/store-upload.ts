@@ -13,7 +13,12 @@ const PAGE = 2000;
  * stream: a 100 MB file never sits in memory. CSV rows become JSONL item objects (`csvItem`)
  * under the CSV line they began on, so later errors name lines of the file the user sent.
  */
-export async function storeUpload(db: Db, tenantId: string, file: { filename: string; format: 'jsonl' | 'csv' }, body: Readable): Promise<FileRow> {
+export async function storeUpload(
+  db: Db,
+  tenantId: string,
+  file: { filename: string; format: 'jsonl' | 'csv' },
+  body: Readable,
+): Promise<FileRow> {
   let bytes = 0;
   // Counting inside the one reader: a 'data' listener would start the stream before it is read.
   async function* counted(): AsyncGenerator<Buffer> {
@@ -51,7 +56,8 @@ export async function storeUpload(db: Db, tenantId: string, file: { filename: st
       for await (const record of csvRecords(text())) {
         if (!header) {
           header = record.fields.map((h) => h.trim());
-          if (!header.includes('id')) throw new ValidationError([{ line: record.line, path: '(header)', message: 'a CSV needs an "id" column' }]);
+          if (!header.includes('id'))
+            throw new ValidationError([{ line: record.line, path: '(header)', message: 'a CSV needs an "id" column' }]);
           continue;
         }
         await add(record.line, JSON.stringify(csvItem(header, record.fields)));

@@ -12,10 +12,16 @@ import { badInput, batchId, ended, notFound } from './docs.js';
 
 export const ListQuery = z.strictObject({
   status: R.BatchStatus.optional(),
-  model: z.string().regex(/^[A-Za-z0-9._:/-]+$/, 'a model name').optional(),
+  model: z
+    .string()
+    .regex(/^[A-Za-z0-9._:/-]+$/, 'a model name')
+    .optional(),
   created_after: z.iso.datetime({ offset: true }).optional(),
   limit: z.coerce.number().int().min(1).max(100).default(20),
-  cursor: z.string().regex(/^[A-Za-z0-9_-]+$/).optional(),
+  cursor: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]+$/)
+    .optional(),
 });
 
 export const LimitsBody = z
@@ -24,7 +30,10 @@ export const LimitsBody = z
     deadline: z.iso.datetime({ offset: true }).nullable().optional(),
     time_limit_seconds: z.int().positive().optional(),
   })
-  .refine((b) => !(b.deadline !== undefined && b.time_limit_seconds !== undefined), { message: 'give deadline or time_limit_seconds, not both', path: ['deadline'] })
+  .refine((b) => !(b.deadline !== undefined && b.time_limit_seconds !== undefined), {
+    message: 'give deadline or time_limit_seconds, not both',
+    path: ['deadline'],
+  })
   .refine((b) => Object.keys(b).length > 0, { message: 'give max_cost_usd, deadline or time_limit_seconds' });
 
 const NDJSON_TYPES = ['application/x-ndjson', 'application/jsonl', 'application/ndjson'];
@@ -131,10 +140,16 @@ export function batchRoutes(service: BatchService): Route[] {
         path: '/v1/batches/{id}/limits',
         tag: 'Batches',
         summary: 'Change limits',
-        description: 'Raise, lower or remove `max_cost_usd` and the deadline of a running batch. A limit below what is spent, or a deadline in the past, is refused.',
+        description:
+          'Raise, lower or remove `max_cost_usd` and the deadline of a running batch. A limit below what is spent, or a deadline in the past, is refused.',
         params: { id: batchId },
         body: LimitsBody,
-        responses: { 200: { description: 'The batch with its new limits.', content: json(R.BatchView) }, 400: badInput, 404: notFound, 409: ended },
+        responses: {
+          200: { description: 'The batch with its new limits.', content: json(R.BatchView) },
+          400: badInput,
+          404: notFound,
+          409: ended,
+        },
       },
       ({ params, body }) => {
         const patch: LimitsPatch = {};
@@ -157,9 +172,14 @@ export function batchRoutes(service: BatchService): Route[] {
             resume: 'Chunks start again.',
           }[verb],
           params: { id: batchId },
-          responses: { [verb === 'cancel' ? 202 : 200]: { description: 'The batch after the change.', content: json(R.BatchView) }, 404: notFound, 409: ended },
+          responses: {
+            [verb === 'cancel' ? 202 : 200]: { description: 'The batch after the change.', content: json(R.BatchView) },
+            404: notFound,
+            409: ended,
+          },
         },
-        async ({ params }) => (verb === 'cancel' ? new Reply(202, await service.cancel(tenant, params.id)) : service[verb](tenant, params.id)),
+        async ({ params }) =>
+          verb === 'cancel' ? new Reply(202, await service.cancel(tenant, params.id)) : service[verb](tenant, params.id),
       ),
     ),
   ];

@@ -18,7 +18,9 @@ export function completionRoutes(service: BatchService): Route[] {
         tag: 'Completions',
         summary: 'Run an operation now',
         description: `Up to ${MAX_SYNC_ITEMS} items answered in the response, through a small realtime batch the API waits on. After \`timeout_seconds\` the answer is a 504 naming the batch, which goes on.`,
-        params: { operation: { schema: z.enum(OPERATION_NAMES), description: 'classify, extract, summarize, enrich, or run (your own prompts).' } },
+        params: {
+          operation: { schema: z.enum(OPERATION_NAMES), description: 'classify, extract, summarize, enrich, or run (your own prompts).' },
+        },
         query: CompletionQuery,
         reads: { body: json(CompletionRequest) },
         responses: {

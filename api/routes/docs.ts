@@ -4,7 +4,9 @@ import { json, type ResponseDoc } from '../define-route.js';
 /** Response descriptions several routes share. */
 
 export const errorResponse = (description: string): ResponseDoc => ({ description, content: json(R.ErrorBody) });
-export const badInput = errorResponse('The request has problems: each issue names its field (`path`) and, for NDJSON and files, its `line`.');
+export const badInput = errorResponse(
+  'The request has problems: each issue names its field (`path`) and, for NDJSON and files, its `line`.',
+);
 export const notFound = errorResponse('No such batch.');
 export const ended = errorResponse('The batch has ended: it can no longer change.');
 export const batchId = 'The batch id (`batch_…`).';

@@ -41,7 +41,10 @@ export function eventRoutes(service: BatchService): Route[] {
           'Events: `progress` (the Batch, about once a second), `item` (`{id, status}` as each item finishes; its SSE id resumes the stream), `done` (the final Batch). Reconnect with `Last-Event-ID` to miss none and see none twice.',
         params: { id: batchId },
         headers: { 'Last-Event-ID': 'The id of the last `item` event seen.' },
-        responses: { 200: { description: 'An event stream.', content: { 'text/event-stream': { schema: { type: 'string' } } } }, 404: notFound },
+        responses: {
+          200: { description: 'An event stream.', content: { 'text/event-stream': { schema: { type: 'string' } } } },
+          404: notFound,
+        },
       },
       async ({ params: { id }, req, res }) => {
         let view = await service.get(DEFAULT_TENANT, id);

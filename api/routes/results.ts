@@ -33,7 +33,12 @@ async function streamRows(res: Response, rows: AsyncIterable<ResultRow>, encode:
 }
 
 /** JSONL rows as the JSON page shows them; CSV with JSON outputs flattened into columns. */
-async function sendExport(res: Response, format: 'jsonl' | 'csv', rows: AsyncIterable<ResultRow>, outputColumns: string[] | null): Promise<void> {
+async function sendExport(
+  res: Response,
+  format: 'jsonl' | 'csv',
+  rows: AsyncIterable<ResultRow>,
+  outputColumns: string[] | null,
+): Promise<void> {
   if (format === 'jsonl') {
     res.type('application/x-ndjson');
     await streamRows(res, rows, (r) => JSON.stringify(resultView(r)) + '\n');
@@ -53,13 +58,18 @@ export function resultRoutes(service: BatchService): Route[] {
         path: '/v1/batches/{id}/results',
         tag: 'Results',
         summary: 'Results',
-        description: 'A JSON page, or the whole export streamed as JSONL (one Result per line) or CSV (JSON outputs flattened into `output.<field>` columns).',
+        description:
+          'A JSON page, or the whole export streamed as JSONL (one Result per line) or CSV (JSON outputs flattened into `output.<field>` columns).',
         params: { id: batchId },
         query: ResultsQuery,
         responses: {
           200: {
             description: 'Results in item order.',
-            content: { ...json(R.ResultPage), 'application/x-ndjson': { schema: { type: 'string' }, itemSchema: R.ResultView }, 'text/csv': { schema: { type: 'string' } } },
+            content: {
+              ...json(R.ResultPage),
+              'application/x-ndjson': { schema: { type: 'string' }, itemSchema: R.ResultView },
+              'text/csv': { schema: { type: 'string' } },
+            },
           },
           400: badInput,
           404: notFound,
@@ -84,7 +94,10 @@ export function resultRoutes(service: BatchService): Route[] {
           200: {
             description: 'The file.',
             headers: { 'Content-Disposition': 'attachment; filename=…' },
-            content: { 'text/csv': { schema: { type: 'string' } }, 'application/x-ndjson': { schema: { type: 'string' }, itemSchema: R.ResultView } },
+            content: {
+              'text/csv': { schema: { type: 'string' } },
+              'application/x-ndjson': { schema: { type: 'string' }, itemSchema: R.ResultView },
+            },
           },
           400: badInput,
           404: notFound,

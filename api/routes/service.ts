@@ -7,7 +7,13 @@ export function serviceRoutes(document: () => Record<string, unknown>): Route[] 
   let page: string | undefined;
   return [
     defineRoute(
-      { method: 'get', path: '/healthz', tag: 'Service', summary: 'Health', responses: { 200: { description: 'The API is up.', content: json(R.Health) } } },
+      {
+        method: 'get',
+        path: '/healthz',
+        tag: 'Service',
+        summary: 'Health',
+        responses: { 200: { description: 'The API is up.', content: json(R.Health) } },
+      },
       () => ({ status: 'ok' }),
     ),
     defineRoute(

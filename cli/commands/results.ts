@@ -56,7 +56,8 @@ Examples
     const status = s === undefined ? undefined : choice(s, ResultStatus.options, '--status');
     if (ctx.out.chatty) {
       const batch = await ctx.client.batches.retrieve(id, { signal: ctx.signal });
-      if (!isTerminal(batch.status)) ctx.out.note(`batch ${id} is still ${batch.status}: ${formatCount(batch.counts.pending)} rows are pending`);
+      if (!isTerminal(batch.status))
+        ctx.out.note(`batch ${id} is still ${batch.status}: ${formatCount(batch.counts.pending)} rows are pending`);
     }
     if (out !== undefined) return toFile(ctx, id, format, out, status);
     if (format === 'csv') await csvToStdout(ctx, id, status);
@@ -77,7 +78,12 @@ async function toFile(ctx: Context, id: string, format: Format, path: string, st
 }
 
 /** A JSON array, one row per line inside it, written as rows arrive; FILE appears only when complete. */
-async function jsonArrayToFile(ctx: Context, id: string, path: string, status: ResultStatus | undefined): Promise<{ bytes: number; rows: number }> {
+async function jsonArrayToFile(
+  ctx: Context,
+  id: string,
+  path: string,
+  status: ResultStatus | undefined,
+): Promise<{ bytes: number; rows: number }> {
   const partial = `${path}.partial`;
   const file = createWriteStream(partial);
   let bytes = 0;

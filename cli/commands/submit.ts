@@ -41,10 +41,14 @@ Examples
     if (bool(input.flags, 'detach') || bool(input.flags, 'no-wait')) {
       if (ctx.out.json) ctx.out.document(batch);
       else ctx.out.line(batch.id);
-      ctx.out.note(`batch ${batch.id} started (${formatCount(batch.counts.total || file.line_count)} items); follow it with: drover status ${batch.id} --watch`);
+      ctx.out.note(
+        `batch ${batch.id} started (${formatCount(batch.counts.total || file.line_count)} items); follow it with: drover status ${batch.id} --watch`,
+      );
       return EXIT.ok;
     }
-    ctx.out.note(`batch ${batch.id} started: ${formatCount(batch.counts.total || file.line_count)} items, ${batch.model}. Ctrl-C stops watching; the batch keeps running.`);
+    ctx.out.note(
+      `batch ${batch.id} started: ${formatCount(batch.counts.total || file.line_count)} items, ${batch.model}. Ctrl-C stops watching; the batch keeps running.`,
+    );
     return followToEnd(ctx, batch.id, batch);
   },
 };

@@ -67,20 +67,26 @@ export class AnthropicBatchStore {
 
   constructor(private readonly deps: AnthropicBatchStoreDeps) {}
 
-  create(body: Record<string, unknown>, opts: { version: string | undefined; droverKey: string | undefined; origin: string }): MessageBatch {
+  create(
+    body: Record<string, unknown>,
+    opts: { version: string | undefined; droverKey: string | undefined; origin: string },
+  ): MessageBatch {
     const list = body.requests;
     if (list === undefined) throw badRequest('requests: Field required');
     if (!Array.isArray(list)) throw badRequest('requests: Input should be a valid list');
     if (list.length === 0) throw badRequest('requests: List should have at least 1 item after validation, not 0');
-    if (list.length > MAX_REQUESTS) throw badRequest(`requests: List should have at most ${MAX_REQUESTS} items after validation, not ${list.length}`);
+    if (list.length > MAX_REQUESTS)
+      throw badRequest(`requests: List should have at most ${MAX_REQUESTS} items after validation, not ${list.length}`);
     const seen = new Set<string>();
     const requests = list.map((item: unknown, i): BatchRequest => {
       const r = item as Record<string, unknown>;
-      if (typeof item !== 'object' || item === null || Array.isArray(item)) throw badRequest(`requests.${i}: Input should be a valid dictionary`);
+      if (typeof item !== 'object' || item === null || Array.isArray(item))
+        throw badRequest(`requests.${i}: Input should be a valid dictionary`);
       if (typeof r.custom_id !== 'string' || !CUSTOM_ID.test(r.custom_id)) {
         throw badRequest(`requests.${i}.custom_id: String should match pattern '${CUSTOM_ID.source}'`);
       }
-      if (seen.has(r.custom_id)) throw badRequest(`requests.${i}.custom_id: duplicate custom_id '${r.custom_id}'; custom_id must be unique within a batch`);
+      if (seen.has(r.custom_id))
+        throw badRequest(`requests.${i}.custom_id: duplicate custom_id '${r.custom_id}'; custom_id must be unique within a batch`);
       seen.add(r.custom_id);
       if (r.params === undefined) throw badRequest(`requests.${i}.params: Field required`);
       const req = parseMessageRequest(r.params, { version: opts.version, where: `requests.${i}.params.`, batch: true });
@@ -159,7 +165,8 @@ export class AnthropicBatchStore {
   results(id: string): Buffer {
     const record = this.require(id);
     this.advance(record, Date.now());
-    if (!record.results) throw badRequest(`Batch ${id} has not finished processing (${record.status}); results are available once it has ended.`);
+    if (!record.results)
+      throw badRequest(`Batch ${id} has not finished processing (${record.status}); results are available once it has ended.`);
     return record.results;
   }
 
@@ -274,18 +281,30 @@ export function registerAnthropicBatchRoutes(router: Router, batches: AnthropicB
   router
     .add('POST', '/v1/messages/batches', (ctx) => {
       if (ctx.body.length > MAX_BATCH_BYTES) throw tooLarge(MAX_BATCH_BYTES);
-      const opts = { version: headerValue(ctx.headers, 'anthropic-version'), droverKey: headerValue(ctx.headers, 'x-drover-key'), origin: ctx.origin };
+      const opts = {
+        version: headerValue(ctx.headers, 'anthropic-version'),
+        droverKey: headerValue(ctx.headers, 'x-drover-key'),
+        origin: ctx.origin,
+      };
       return { json: batches.create(jsonBody(ctx, ANTHROPIC_UNPARSEABLE), opts) };
     })
     .add('GET', '/v1/messages/batches', (ctx) => {
       const raw = ctx.query.get('limit');
       const limit = raw === null || raw === '' ? 20 : Number(raw);
       if (!Number.isInteger(limit) || limit < 1 || limit > 1000) throw badRequest('limit: Input should be an integer between 1 and 1000');
-      const { items, hasMore } = pageOf(batches.list(ctx.origin), (b) => b.id, { after: ctx.query.get('after_id'), before: ctx.query.get('before_id') }, limit);
+      const { items, hasMore } = pageOf(
+        batches.list(ctx.origin),
+        (b) => b.id,
+        { after: ctx.query.get('after_id'), before: ctx.query.get('before_id') },
+        limit,
+      );
       return { json: { data: items, has_more: hasMore, first_id: items[0]?.id ?? null, last_id: items[items.length - 1]?.id ?? null } };
     })
     .add('GET', '/v1/messages/batches/:id', (ctx) => ({ json: batches.retrieve(ctx.params.id as string, ctx.origin) }))
     .add('POST', '/v1/messages/batches/:id/cancel', (ctx) => ({ json: batches.cancel(ctx.params.id as string, ctx.origin) }))
     .add('DELETE', '/v1/messages/batches/:id', (ctx) => ({ json: batches.delete(ctx.params.id as string) }))
-    .add('GET', '/v1/messages/batches/:id/results', (ctx) => ({ raw: batches.results(ctx.params.id as string), contentType: 'application/binary' }));
+    .add('GET', '/v1/messages/batches/:id/results', (ctx) => ({
+      raw: batches.results(ctx.params.id as string),
+      contentType: 'application/binary',
+    }));
 }

@@ -67,7 +67,8 @@ export function parseMessageRequest(body: unknown, opts: ParseOptions = {}): Mes
   const bad = (field: string, problem: string): ApiError => badRequest(`${where}${field}: ${problem}`);
   if (!isObject(body)) throw badRequest(`${where || 'body: '}Input should be a valid dictionary`);
 
-  if (typeof body.model !== 'string' || body.model === '') throw bad('model', body.model === undefined ? 'Field required' : 'Input should be a valid string');
+  if (typeof body.model !== 'string' || body.model === '')
+    throw bad('model', body.model === undefined ? 'Field required' : 'Input should be a valid string');
   const maxTokens = body.max_tokens;
   if (maxTokens === undefined) throw bad('max_tokens', 'Field required');
   if (typeof maxTokens !== 'number' || !Number.isInteger(maxTokens)) throw bad('max_tokens', 'Input should be a valid integer');
@@ -84,7 +85,8 @@ export function parseMessageRequest(body: unknown, opts: ParseOptions = {}): Mes
     if (v === undefined) continue;
     if (modern) throw bad(key, 'Extra inputs are not permitted');
     if (typeof v !== 'number') throw bad(key, 'Input should be a valid number');
-    if (key === 'top_k' ? !Number.isInteger(v) || v < 0 : v < 0 || v > 1) throw bad(key, `Input should be ${key === 'top_k' ? 'a non-negative integer' : 'between 0 and 1'}`);
+    if (key === 'top_k' ? !Number.isInteger(v) || v < 0 : v < 0 || v > 1)
+      throw bad(key, `Input should be ${key === 'top_k' ? 'a non-negative integer' : 'between 0 and 1'}`);
   }
 
   let chars = 0;
@@ -93,7 +95,8 @@ export function parseMessageRequest(body: unknown, opts: ParseOptions = {}): Mes
   if (typeof system === 'string') chars += system.length;
   else if (Array.isArray(system)) {
     system.forEach((block, i) => {
-      if (!isObject(block) || block.type !== 'text' || typeof block.text !== 'string') throw bad(`system.${i}`, 'Input should be a text block');
+      if (!isObject(block) || block.type !== 'text' || typeof block.text !== 'string')
+        throw bad(`system.${i}`, 'Input should be a text block');
       chars += block.text.length;
     });
   } else if (system !== undefined) throw bad('system', 'Input should be a valid string or list of text blocks');
@@ -110,12 +113,14 @@ export function parseMessageRequest(body: unknown, opts: ParseOptions = {}): Mes
     const content = m.content;
     const last = i === messages.length - 1;
     if (typeof content === 'string') {
-      if (content === '' && !(last && m.role === 'assistant')) throw bad(`messages.${i}`, 'all messages must have non-empty content except for the optional final assistant message');
+      if (content === '' && !(last && m.role === 'assistant'))
+        throw bad(`messages.${i}`, 'all messages must have non-empty content except for the optional final assistant message');
       chars += content.length;
       return;
     }
     if (!Array.isArray(content)) throw bad(`messages.${i}.content`, 'Input should be a valid string or list of content blocks');
-    if (content.length === 0 && !(last && m.role === 'assistant')) throw bad(`messages.${i}`, 'all messages must have non-empty content except for the optional final assistant message');
+    if (content.length === 0 && !(last && m.role === 'assistant'))
+      throw bad(`messages.${i}`, 'all messages must have non-empty content except for the optional final assistant message');
     content.forEach((block, j) => {
       const at = `messages.${i}.content.${j}`;
       if (!isObject(block) || typeof block.type !== 'string') throw bad(`${at}.type`, 'Field required');
@@ -158,8 +163,10 @@ export function parseMessageRequest(body: unknown, opts: ParseOptions = {}): Mes
     tools.forEach((t, k) => {
       if (!isObject(t)) throw bad(`tools.${k}`, 'Input should be a valid dictionary');
       if (t.type !== undefined && t.type !== 'custom') return; // a server tool (web search and so on)
-      if (typeof t.name !== 'string' || !TOOL_NAME.test(t.name)) throw bad(`tools.${k}.name`, `String should match pattern '${TOOL_NAME.source}'`);
-      if (!isObject(t.input_schema) || t.input_schema.type !== 'object') throw bad(`tools.${k}.input_schema.type`, "Input should be 'object'");
+      if (typeof t.name !== 'string' || !TOOL_NAME.test(t.name))
+        throw bad(`tools.${k}.name`, `String should match pattern '${TOOL_NAME.source}'`);
+      if (!isObject(t.input_schema) || t.input_schema.type !== 'object')
+        throw bad(`tools.${k}.input_schema.type`, "Input should be 'object'");
       custom.push({ name: t.name, schema: t.input_schema });
     });
     chars += JSON.stringify(tools).length;
@@ -171,7 +178,8 @@ export function parseMessageRequest(body: unknown, opts: ParseOptions = {}): Mes
     if (!isObject(choice) || !['auto', 'any', 'tool', 'none'].includes(String(choice.type))) {
       throw bad('tool_choice.type', "Input should be 'auto', 'any', 'tool' or 'none'");
     }
-    if (choice.type !== 'none' && custom.length === 0 && choice.type !== 'auto') throw bad('tool_choice', 'tool_choice may only be specified while providing tools');
+    if (choice.type !== 'none' && custom.length === 0 && choice.type !== 'auto')
+      throw bad('tool_choice', 'tool_choice may only be specified while providing tools');
     if (choice.type === 'tool') {
       tool = custom.find((t) => t.name === choice.name);
       if (!tool) throw bad('tool_choice.name', `Tool '${String(choice.name)}' not found in 'tools'`);
@@ -193,7 +201,8 @@ export function parseMessageRequest(body: unknown, opts: ParseOptions = {}): Mes
   }
 
   const stops = body.stop_sequences;
-  if (stops !== undefined && (!Array.isArray(stops) || !stops.every((s) => typeof s === 'string'))) throw bad('stop_sequences', 'Input should be a valid list of strings');
+  if (stops !== undefined && (!Array.isArray(stops) || !stops.every((s) => typeof s === 'string')))
+    throw bad('stop_sequences', 'Input should be a valid list of strings');
 
   const base = {
     model: body.model,
@@ -238,7 +247,12 @@ function documentOf(block: Json, at: string): { chars: number; tokens: number; t
   }
   if (isObject(source) && source.type === 'content') {
     const c = source.content;
-    const text = typeof c === 'string' ? c : Array.isArray(c) ? c.map((b) => (isObject(b) && typeof b.text === 'string' ? b.text : '')).join('') : undefined;
+    const text =
+      typeof c === 'string'
+        ? c
+        : Array.isArray(c)
+          ? c.map((b) => (isObject(b) && typeof b.text === 'string' ? b.text : '')).join('')
+          : undefined;
     if (text === undefined) throw badRequest(`${at}.source.content: Field required`);
     return { chars: text.length, tokens: 0 };
   }
@@ -268,7 +282,8 @@ export function generateMessage(req: MessageRequest, opts: GenerateOptions = {})
     content = citedAnswer(req.citable, rand);
     for (const block of content) outputChars += (block as TextBlock).text.length;
   } else {
-    let text = req.mode === 'json_schema' ? JSON.stringify(sampleFromSchema(req.schema, rand)) : `Echo: ${lastUserText(req.messages).slice(0, 80)}`;
+    let text =
+      req.mode === 'json_schema' ? JSON.stringify(sampleFromSchema(req.schema, rand)) : `Echo: ${lastUserText(req.messages).slice(0, 80)}`;
     if (opts.malformed && req.mode === 'json_schema') text = text.slice(0, Math.max(1, Math.floor(text.length / 2)));
     if (req.mode === 'text') {
       let cut = -1;
@@ -349,7 +364,8 @@ function lastUserText(messages: readonly Json[]): string {
     const m = messages[i] as Json;
     if (m.role !== 'user') continue;
     if (typeof m.content === 'string') return m.content;
-    if (Array.isArray(m.content)) return m.content.map((b) => (isObject(b) && b.type === 'text' && typeof b.text === 'string' ? b.text : '')).join('');
+    if (Array.isArray(m.content))
+      return m.content.map((b) => (isObject(b) && b.type === 'text' && typeof b.text === 'string' ? b.text : '')).join('');
   }
   return '';
 }

@@ -31,4 +31,5 @@ export function registerAnthropicMessageRoutes(router: Router, faults: FaultStat
     });
 }
 
-export const tooLarge = (max: number): ApiError => new ApiError(413, `Request exceeds the maximum allowed number of bytes (${max}).`, 'request_too_large');
+export const tooLarge = (max: number): ApiError =>
+  new ApiError(413, `Request exceeds the maximum allowed number of bytes (${max}).`, 'request_too_large');

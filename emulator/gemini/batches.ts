@@ -98,7 +98,8 @@ export class GeminiBatchStore {
     if (requests !== undefined) {
       if (opts.bodyBytes > MAX_INLINE_BYTES) throw invalid(`Request payload size exceeds the limit: ${MAX_INLINE_BYTES} bytes.`);
       const list = isObject(requests) ? requests.requests : requests;
-      if (!Array.isArray(list) || list.length === 0) throw invalid('* BatchGenerateContentRequest.batch.input_config.requests.requests: must not be empty\n');
+      if (!Array.isArray(list) || list.length === 0)
+        throw invalid('* BatchGenerateContentRequest.batch.input_config.requests.requests: must not be empty\n');
       items = list.map((entry, i) => {
         const e = isObject(entry) ? entry : {};
         const metadata = e.metadata;
@@ -106,7 +107,8 @@ export class GeminiBatchStore {
         return this.item(i + 1, metadata, key, e.request, bareModel);
       });
     } else {
-      if (typeof fileName !== 'string' || !fileName.startsWith('files/')) throw invalid(`* BatchGenerateContentRequest.batch.input_config.file_name: '${String(fileName)}' is not a file name (files/ID).\n`);
+      if (typeof fileName !== 'string' || !fileName.startsWith('files/'))
+        throw invalid(`* BatchGenerateContentRequest.batch.input_config.file_name: '${String(fileName)}' is not a file name (files/ID).\n`);
       const file = this.deps.files.require(fileName.slice('files/'.length));
       items = [];
       for (const raw of file.content.toString('utf8').split('\n')) {
@@ -116,7 +118,12 @@ export class GeminiBatchStore {
         try {
           line = JSON.parse(text);
         } catch {
-          items.push({ position: items.length + 1, metadata: undefined, key: undefined, invalid: invalid('Invalid JSON in input file line.') });
+          items.push({
+            position: items.length + 1,
+            metadata: undefined,
+            key: undefined,
+            invalid: invalid('Invalid JSON in input file line.'),
+          });
           continue;
         }
         const l = isObject(line) ? line : {};
@@ -274,7 +281,13 @@ export class GeminiBatchStore {
     if (r.state === 'PENDING') {
       if (now < start) return;
       if (r.failInjected) {
-        r.error = rpcStatusBody(geminiError(429, 'The batch could not be started: enqueued token limit exceeded for this model (emulated batch_fail).', 'RESOURCE_EXHAUSTED'));
+        r.error = rpcStatusBody(
+          geminiError(
+            429,
+            'The batch could not be started: enqueued token limit exceeded for this model (emulated batch_fail).',
+            'RESOURCE_EXHAUSTED',
+          ),
+        );
         this.finish(r, 'FAILED', start);
         return;
       }

@@ -52,12 +52,13 @@ export function parseGenerateRequest(body: unknown, model: string): GenerateRequ
   if (contents === undefined || (Array.isArray(contents) && contents.length === 0)) {
     throw invalid('* GenerateContentRequest.contents: contents is not specified\n');
   }
-  if (!Array.isArray(contents)) throw invalid('Invalid value at \'contents\': expected a list of Content.');
+  if (!Array.isArray(contents)) throw invalid("Invalid value at 'contents': expected a list of Content.");
 
   let chars = 0;
   const modalities: Record<string, number> = {};
   const countParts = (parts: unknown, at: string): void => {
-    if (!Array.isArray(parts) || parts.length === 0) throw invalid(`* GenerateContentRequest.${at}.parts: contents.parts must not be empty.\n`);
+    if (!Array.isArray(parts) || parts.length === 0)
+      throw invalid(`* GenerateContentRequest.${at}.parts: contents.parts must not be empty.\n`);
     for (const part of parts) {
       if (!isObject(part)) throw invalid(`* GenerateContentRequest.${at}.parts: a part must be an object.\n`);
       if (typeof part.text === 'string') {
@@ -69,7 +70,8 @@ export function parseGenerateRequest(body: unknown, model: string): GenerateRequ
       const media = isObject(inline) ? inline : isObject(file) ? file : undefined;
       if (media) {
         const mimeType = String(field(media, 'mimeType') ?? '');
-        if (mimeType === '') throw invalid(`* GenerateContentRequest.${at}.parts: inline_data.mime_type and file_data.mime_type are required.\n`);
+        if (mimeType === '')
+          throw invalid(`* GenerateContentRequest.${at}.parts: inline_data.mime_type and file_data.mime_type are required.\n`);
         const data = media === inline && typeof media.data === 'string' ? Buffer.from(media.data, 'base64') : undefined;
         const modality = mimeType === 'application/pdf' ? 'DOCUMENT' : (mimeType.split('/')[0] ?? '').toUpperCase() || 'TEXT';
         modalities[modality] = (modalities[modality] ?? 0) + geminiMediaTokens(mimeType, data);
@@ -101,7 +103,9 @@ export function parseGenerateRequest(body: unknown, model: string): GenerateRequ
   if (!isObject(config)) throw invalid('* GenerateContentRequest.generation_config: must be an object.\n');
   const mimeType = field(config, 'responseMimeType') ?? 'text/plain';
   if (typeof mimeType !== 'string' || !MIME_TYPES.includes(mimeType)) {
-    throw invalid(`* GenerateContentRequest.generation_config.response_mime_type: allowed mimetypes are ${MIME_TYPES.map((m) => `\`${m}\``).join(', ')}.\n`);
+    throw invalid(
+      `* GenerateContentRequest.generation_config.response_mime_type: allowed mimetypes are ${MIME_TYPES.map((m) => `\`${m}\``).join(', ')}.\n`,
+    );
   }
   const openApi = field(config, 'responseSchema');
   const jsonSchema = field(config, 'responseJsonSchema');
@@ -110,7 +114,9 @@ export function parseGenerateRequest(body: unknown, model: string): GenerateRequ
   }
   const schema = openApi !== undefined ? openApiToJsonSchema(openApi) : jsonSchema;
   if (schema !== undefined && mimeType !== 'application/json' && mimeType !== 'text/x.enum') {
-    throw invalid('* GenerateContentRequest.generation_config.response_mime_type: a response schema requires response_mime_type application/json or text/x.enum.\n');
+    throw invalid(
+      '* GenerateContentRequest.generation_config.response_mime_type: a response schema requires response_mime_type application/json or text/x.enum.\n',
+    );
   }
   if (mimeType === 'text/x.enum' && !(isObject(schema) && Array.isArray(schema.enum) && schema.enum.length > 0)) {
     throw invalid('* GenerateContentRequest.generation_config.response_schema: text/x.enum requires a schema with a non-empty enum.\n');
@@ -211,7 +217,11 @@ function render(req: GenerateRequest, seed: string): string {
   const rand = seededRandom(seed);
   switch (req.mode) {
     case 'json':
-      return JSON.stringify(req.schema === undefined ? { echo: lastUserText(req.contents).slice(0, 80), digest: seed.slice(0, 12) } : sampleFromSchema(req.schema, rand));
+      return JSON.stringify(
+        req.schema === undefined
+          ? { echo: lastUserText(req.contents).slice(0, 80), digest: seed.slice(0, 12) }
+          : sampleFromSchema(req.schema, rand),
+      );
     case 'enum': {
       const values = (req.schema as Json).enum as unknown[];
       return String(values[Math.floor(rand() * values.length)]);

@@ -60,7 +60,8 @@ export function rpcStatusBody(err: ApiError): { code: number; message: string } 
  */
 export function geminiErrorReply(err: ApiError): Reply {
   const headers: Record<string, string> = { ...err.headers };
-  const retryMs = headers['retry-after-ms'] !== undefined ? Number(headers['retry-after-ms']) : Number(headers['retry-after'] ?? Number.NaN) * 1000;
+  const retryMs =
+    headers['retry-after-ms'] !== undefined ? Number(headers['retry-after-ms']) : Number(headers['retry-after'] ?? Number.NaN) * 1000;
   for (const name of Object.keys(headers)) if (name.startsWith('retry-after')) delete headers[name];
   const details: Array<Record<string, unknown>> = [];
   if (err.status === 429 && (err.type === 'requests' || err.type === 'tokens')) {

@@ -42,7 +42,10 @@ export class GeminiFileStore {
   private readonly files = new Map<string, GeminiFileRecord>();
   private readonly uploads = new Map<string, UploadSession>();
 
-  add(content: Buffer, opts: { id?: string; displayName?: string | undefined; mimeType: string; source: GeminiFileRecord['source'] }): GeminiFileRecord {
+  add(
+    content: Buffer,
+    opts: { id?: string; displayName?: string | undefined; mimeType: string; source: GeminiFileRecord['source'] },
+  ): GeminiFileRecord {
     const record: GeminiFileRecord = {
       id: opts.id ?? newGeminiId(),
       displayName: opts.displayName,
@@ -139,7 +142,9 @@ export function registerGeminiFileRoutes(router: Router, files: GeminiFileStore,
     })
     .add('GET', '/:version/files/:id:download', download)
     .add('GET', '/download/:version/files/:id:download', download)
-    .add('GET', '/:version/files/:id', (ctx) => ({ json: fileWire(files.require(ctx.params.id as string), ctx.origin, ctx.params.version as string) }))
+    .add('GET', '/:version/files/:id', (ctx) => ({
+      json: fileWire(files.require(ctx.params.id as string), ctx.origin, ctx.params.version as string),
+    }))
     .add('DELETE', '/:version/files/:id', (ctx) => {
       files.delete(ctx.params.id as string);
       return { json: {} };
@@ -149,19 +154,28 @@ export function registerGeminiFileRoutes(router: Router, files: GeminiFileStore,
 function startUpload(ctx: RequestContext, files: GeminiFileStore) {
   const protocol = headerValue(ctx.headers, 'x-goog-upload-protocol');
   if (protocol !== 'resumable') {
-    throw geminiError(400, `The Drover emulator only emulates resumable uploads (X-Goog-Upload-Protocol: resumable), not '${protocol ?? 'simple'}'.`, 'INVALID_ARGUMENT');
+    throw geminiError(
+      400,
+      `The Drover emulator only emulates resumable uploads (X-Goog-Upload-Protocol: resumable), not '${protocol ?? 'simple'}'.`,
+      'INVALID_ARGUMENT',
+    );
   }
-  if (!commandsOf(ctx).includes('start')) throw geminiError(400, 'X-Goog-Upload-Command must be start for a new upload.', 'INVALID_ARGUMENT');
+  if (!commandsOf(ctx).includes('start'))
+    throw geminiError(400, 'X-Goog-Upload-Command must be start for a new upload.', 'INVALID_ARGUMENT');
   const body = jsonBody(ctx, 'Invalid JSON payload received.');
   const file = (typeof body.file === 'object' && body.file !== null ? body.file : {}) as Record<string, unknown>;
   let fileId: string | undefined;
   if (typeof file.name === 'string') {
     fileId = file.name.replace(/^files\//, '');
-    if (!FILE_ID.test(fileId)) throw geminiError(400, `Invalid file name '${file.name}': use lowercase letters, digits and dashes, at most 40.`, 'INVALID_ARGUMENT');
+    if (!FILE_ID.test(fileId))
+      throw geminiError(400, `Invalid file name '${file.name}': use lowercase letters, digits and dashes, at most 40.`, 'INVALID_ARGUMENT');
     if (files.get(fileId)) throw geminiError(409, `A file named files/${fileId} already exists.`, 'ALREADY_EXISTS');
   }
-  const declared = headerValue(ctx.headers, 'x-goog-upload-header-content-length') ?? (typeof file.sizeBytes === 'string' ? file.sizeBytes : undefined);
-  const mimeType = headerValue(ctx.headers, 'x-goog-upload-header-content-type') ?? (typeof file.mimeType === 'string' ? file.mimeType : 'application/octet-stream');
+  const declared =
+    headerValue(ctx.headers, 'x-goog-upload-header-content-length') ?? (typeof file.sizeBytes === 'string' ? file.sizeBytes : undefined);
+  const mimeType =
+    headerValue(ctx.headers, 'x-goog-upload-header-content-type') ??
+    (typeof file.mimeType === 'string' ? file.mimeType : 'application/octet-stream');
   const uploadId = files.openUpload({
     fileId: fileId ?? newGeminiId(),
     displayName: typeof file.displayName === 'string' ? file.displayName : undefined,
@@ -207,10 +221,19 @@ function uploadChunk(ctx: RequestContext, files: GeminiFileStore, uploadId: stri
   }
   if (!commands.includes('finalize')) return status('active');
   if (session.declaredSize !== undefined && Number.isFinite(session.declaredSize) && session.declaredSize !== session.received) {
-    throw geminiError(400, `Upload finalized with ${session.received} bytes, but ${session.declaredSize} were declared.`, 'INVALID_ARGUMENT');
+    throw geminiError(
+      400,
+      `Upload finalized with ${session.received} bytes, but ${session.declaredSize} were declared.`,
+      'INVALID_ARGUMENT',
+    );
   }
   files.closeUpload(uploadId);
-  const file = files.add(Buffer.concat(session.chunks), { id: session.fileId, displayName: session.displayName, mimeType: session.mimeType, source: 'UPLOADED' });
+  const file = files.add(Buffer.concat(session.chunks), {
+    id: session.fileId,
+    displayName: session.displayName,
+    mimeType: session.mimeType,
+    source: 'UPLOADED',
+  });
   stats.gemini.files_uploaded++;
   return { json: { file: fileWire(file, ctx.origin, ctx.params.version as string) }, headers: { 'x-goog-upload-status': 'final' } };
 }

@@ -23,5 +23,8 @@ export function tokenPage<T>(
   const after = token ? Buffer.from(token, 'base64url').toString('utf8') : null;
   const page = pageOf(items, idOf, { after }, pageSize);
   const last = page.items[page.items.length - 1];
-  return { items: page.items, ...(page.hasMore && last !== undefined ? { nextPageToken: Buffer.from(idOf(last)).toString('base64url') } : {}) };
+  return {
+    items: page.items,
+    ...(page.hasMore && last !== undefined ? { nextPageToken: Buffer.from(idOf(last)).toString('base64url') } : {}),
+  };
 }

@@ -28,7 +28,9 @@ export function openApiToJsonSchema(schema: unknown): Json {
   if (Array.isArray(schema.anyOf)) out.anyOf = schema.anyOf.map(openApiToJsonSchema);
   if (isObject(schema.properties)) {
     const props = schema.properties;
-    const ordering = Array.isArray(schema.propertyOrdering) ? schema.propertyOrdering.filter((k): k is string => typeof k === 'string' && k in props) : [];
+    const ordering = Array.isArray(schema.propertyOrdering)
+      ? schema.propertyOrdering.filter((k): k is string => typeof k === 'string' && k in props)
+      : [];
     const rest = Object.keys(props)
       .filter((k) => !ordering.includes(k))
       .sort();

@@ -16,8 +16,7 @@ export interface BatchInputLine {
 }
 
 export type BatchInput =
-  | { ok: true; lines: BatchInputLine[]; model: string | null }
-  | { ok: false; errors: Array<Required<BatchError>>; lineCount: number };
+  { ok: true; lines: BatchInputLine[]; model: string | null } | { ok: false; errors: Array<Required<BatchError>>; lineCount: number };
 
 /** Number of non-blank lines; this is what `stats.lines_received` counts, valid or not. */
 export function countLines(text: string): number {

@@ -386,12 +386,15 @@ export class BatchStore {
 
 function parseMetadata(value: unknown): Record<string, string> | null {
   if (value === undefined || value === null) return null;
-  if (typeof value !== 'object' || Array.isArray(value)) throw badRequest("Invalid type for 'metadata': expected an object.", 'metadata', 'invalid_type');
+  if (typeof value !== 'object' || Array.isArray(value))
+    throw badRequest("Invalid type for 'metadata': expected an object.", 'metadata', 'invalid_type');
   const entries = Object.entries(value);
   if (entries.length > 16) throw badRequest("Invalid 'metadata': too many properties. Expected at most 16.", 'metadata', 'invalid_value');
   for (const [key, v] of entries) {
-    if (key.length > 64) throw badRequest(`Invalid 'metadata': key '${key.slice(0, 16)}…' is longer than 64 characters.`, 'metadata', 'invalid_value');
-    if (typeof v !== 'string') throw badRequest(`Invalid type for 'metadata.${key}': expected a string.`, `metadata.${key}`, 'invalid_type');
+    if (key.length > 64)
+      throw badRequest(`Invalid 'metadata': key '${key.slice(0, 16)}…' is longer than 64 characters.`, 'metadata', 'invalid_value');
+    if (typeof v !== 'string')
+      throw badRequest(`Invalid type for 'metadata.${key}': expected a string.`, `metadata.${key}`, 'invalid_type');
     if (v.length > 512) throw badRequest(`Invalid 'metadata.${key}': longer than 512 characters.`, `metadata.${key}`, 'invalid_value');
   }
   return { ...(value as Record<string, string>) };
@@ -400,7 +403,13 @@ function parseMetadata(value: unknown): Record<string, string> | null {
 function parseOutputExpiresAfter(value: unknown): number | undefined {
   if (value === undefined || value === null) return undefined;
   const v = value as Record<string, unknown>;
-  if (typeof value !== 'object' || v.anchor !== 'created_at' || !Number.isInteger(v.seconds) || (v.seconds as number) < 3600 || (v.seconds as number) > 2_592_000) {
+  if (
+    typeof value !== 'object' ||
+    v.anchor !== 'created_at' ||
+    !Number.isInteger(v.seconds) ||
+    (v.seconds as number) < 3600 ||
+    (v.seconds as number) > 2_592_000
+  ) {
     throw badRequest(
       "Invalid 'output_expires_after': expected {anchor: 'created_at', seconds: 3600..2592000}.",
       'output_expires_after',

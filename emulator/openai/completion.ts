@@ -36,7 +36,12 @@ export function parseChatRequest(body: unknown, hash: string = hashBody(body)): 
     throw badRequest("Missing required parameter: 'messages'.", 'messages', 'missing_required_parameter');
   }
   if (!Array.isArray(body.messages)) throw badRequest("Invalid type for 'messages': expected an array.", 'messages', 'invalid_type');
-  if (body.messages.length === 0) throw badRequest("Invalid 'messages': empty array. Expected an array with minimum length 1, but got an empty array instead.", 'messages', 'empty_array');
+  if (body.messages.length === 0)
+    throw badRequest(
+      "Invalid 'messages': empty array. Expected an array with minimum length 1, but got an empty array instead.",
+      'messages',
+      'empty_array',
+    );
   body.messages.forEach((m, i) => {
     if (!isObject(m) || typeof m.role !== 'string') {
       throw badRequest(`Missing required parameter: 'messages[${i}].role'.`, `messages[${i}].role`, 'missing_required_parameter');
@@ -46,7 +51,8 @@ export function parseChatRequest(body: unknown, hash: string = hashBody(body)): 
     throw badRequest('Streaming is not supported by the Drover emulator; send stream: false.', 'stream', 'unsupported_value');
   }
   const n = body.n === undefined || body.n === null ? 1 : body.n;
-  if (typeof n !== 'number' || !Number.isInteger(n) || n < 1 || n > 128) throw badRequest(`Invalid 'n': ${String(n)}.`, 'n', 'invalid_value');
+  if (typeof n !== 'number' || !Number.isInteger(n) || n < 1 || n > 128)
+    throw badRequest(`Invalid 'n': ${String(n)}.`, 'n', 'invalid_value');
   const maxTokens = pickMaxTokens(body);
   const messages = body.messages as Json[];
   const base = { model: body.model, messages, n, hash, ...(maxTokens !== undefined ? { maxTokens } : {}) };
@@ -68,7 +74,11 @@ export function parseChatRequest(body: unknown, hash: string = hashBody(body)): 
     case 'json_schema': {
       const js = rf.json_schema;
       if (!isObject(js) || typeof js.name !== 'string') {
-        throw badRequest("Missing required parameter: 'response_format.json_schema.name'.", 'response_format.json_schema.name', 'missing_required_parameter');
+        throw badRequest(
+          "Missing required parameter: 'response_format.json_schema.name'.",
+          'response_format.json_schema.name',
+          'missing_required_parameter',
+        );
       }
       if (js.strict === true) {
         const problem = cachedStrictSchemaProblem(js.schema);
@@ -104,7 +114,8 @@ function pickMaxTokens(body: Json): number | undefined {
   for (const key of ['max_completion_tokens', 'max_tokens'] as const) {
     const v = body[key];
     if (v === undefined || v === null) continue;
-    if (typeof v !== 'number' || !Number.isInteger(v) || v < 1) throw badRequest(`Invalid '${key}': must be a positive integer.`, key, 'invalid_value');
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < 1)
+      throw badRequest(`Invalid '${key}': must be a positive integer.`, key, 'invalid_value');
     return v;
   }
   return undefined;

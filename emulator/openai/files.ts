@@ -72,13 +72,18 @@ export function registerFileRoutes(router: Router, files: FileStore, stats: Emul
         throw badRequest("Invalid Content-Type header, expected 'multipart/form-data'.");
       }
       const parts = parseMultipart(ctx.body, contentType);
-      const field = (name: string): string | undefined => parts.find((p) => p.name === name && p.filename === undefined)?.data.toString('utf8');
+      const field = (name: string): string | undefined =>
+        parts.find((p) => p.name === name && p.filename === undefined)?.data.toString('utf8');
       const filePart = parts.find((p) => p.name === 'file');
       if (!filePart) throw badRequest("Missing required parameter: 'file'.", 'file', 'missing_required_parameter');
       const purpose = field('purpose');
       if (purpose === undefined) throw badRequest("Missing required parameter: 'purpose'.", 'purpose', 'missing_required_parameter');
       if (!(UPLOAD_PURPOSES as readonly string[]).includes(purpose)) {
-        throw badRequest(`'${purpose}' is not one of ${UPLOAD_PURPOSES.map((p) => `'${p}'`).join(', ')} - 'purpose'`, 'purpose', 'invalid_value');
+        throw badRequest(
+          `'${purpose}' is not one of ${UPLOAD_PURPOSES.map((p) => `'${p}'`).join(', ')} - 'purpose'`,
+          'purpose',
+          'invalid_value',
+        );
       }
       if (filePart.data.length > MAX_FILE_BYTES) throw badRequest('File is too large.', 'file', 'file_too_large');
       const filename = filePart.filename ?? 'upload';
@@ -114,10 +119,15 @@ export function registerFileRoutes(router: Router, files: FileStore, stats: Emul
 
 function expiresAfterSeconds(anchor: string | undefined, seconds: string | undefined): number | undefined {
   if (anchor === undefined && seconds === undefined) return undefined;
-  if (anchor !== 'created_at') throw badRequest("Invalid 'expires_after.anchor': expected 'created_at'.", 'expires_after.anchor', 'invalid_value');
+  if (anchor !== 'created_at')
+    throw badRequest("Invalid 'expires_after.anchor': expected 'created_at'.", 'expires_after.anchor', 'invalid_value');
   const n = Number(seconds);
   if (!Number.isInteger(n) || n < 3600 || n > 2_592_000) {
-    throw badRequest("Invalid 'expires_after.seconds': integer between 3600 and 2592000 expected.", 'expires_after.seconds', 'invalid_value');
+    throw badRequest(
+      "Invalid 'expires_after.seconds': integer between 3600 and 2592000 expected.",
+      'expires_after.seconds',
+      'invalid_value',
+    );
   }
   return n;
 }

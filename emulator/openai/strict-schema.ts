@@ -11,7 +11,11 @@ const isSchema = (v: unknown): v is Schema => typeof v === 'object' && v !== nul
 /** Returns the first rule violation as an OpenAI-style message fragment, or null when the schema passes. */
 export function strictSchemaProblem(schema: unknown): string | null {
   if (!isSchema(schema) || schema.type !== 'object') {
-    return "In context=(), schema must be a JSON Schema of 'type: \"object\"', got 'type: \"" + String(isSchema(schema) ? schema.type : typeof schema) + "\"'.";
+    return (
+      'In context=(), schema must be a JSON Schema of \'type: "object"\', got \'type: "' +
+      String(isSchema(schema) ? schema.type : typeof schema) +
+      '"\'.'
+    );
   }
   return walk(schema, []);
 }

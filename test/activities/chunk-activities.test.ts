@@ -23,7 +23,8 @@ describe('chunk activities', () => {
   let acts: ReturnType<typeof createActivities>;
   /** Runs one activity in a fresh mock context (typed: the SDK's `run` returns unknown). */
   const env = () => ({
-    run: <A extends unknown[], R>(fn: (...args: A) => Promise<R>, ...args: A): Promise<R> => new MockActivityEnvironment().run(fn, ...args) as Promise<R>,
+    run: <A extends unknown[], R>(fn: (...args: A) => Promise<R>, ...args: A): Promise<R> =>
+      new MockActivityEnvironment().run(fn, ...args) as Promise<R>,
   });
 
   before(async () => {
@@ -37,13 +38,18 @@ describe('chunk activities', () => {
   });
 
   async function newBatch(n: number): Promise<string> {
-    const stored = await storeJsonBatch(database.db, 'default', {
-      model: 'gpt-4.1-mini',
-      items: Array.from({ length: n }, (_, i) => ({ id: `x${i}`, content: `item ${i}` })),
-      chunk_size: 10,
-      // Small chunks would go realtime under `auto`; these tests are about the batch path.
-      mode: 'batch',
-    }, { priceOverrides: {} });
+    const stored = await storeJsonBatch(
+      database.db,
+      'default',
+      {
+        model: 'gpt-4.1-mini',
+        items: Array.from({ length: n }, (_, i) => ({ id: `x${i}`, content: `item ${i}` })),
+        chunk_size: 10,
+        // Small chunks would go realtime under `auto`; these tests are about the batch path.
+        mode: 'batch',
+      },
+      { priceOverrides: {} },
+    );
     assert.ok(stored.created);
     await env().run(acts.planBatch, { batchId: stored.batch.id });
     return stored.batch.id;
@@ -57,7 +63,14 @@ describe('chunk activities', () => {
     const key = jobKey(batchId, 1, 1);
     const chunk = await getChunk(database.db, batchId, 1);
     const items = await unfinishedItems(database.db, batchId, chunk.seq_start, chunk.seq_end);
-    await reserveJob(database.db, { tenant_id: 'default', batch_id: batchId, chunk_idx: 1, attempt: 1, provider: 'openai', item_count: items.length });
+    await reserveJob(database.db, {
+      tenant_id: 'default',
+      batch_id: batchId,
+      chunk_idx: 1,
+      attempt: 1,
+      provider: 'openai',
+      item_count: items.length,
+    });
     const requests = toBatchRequests({ model: 'gpt-4.1-mini' }, items);
     const fileId = await provider.stageInput(key, requests);
     await recordInputFile(database.db, key, fileId);
@@ -102,7 +115,10 @@ describe('chunk activities', () => {
     const batchId = await newBatch(4);
     emulator.setFaults({ batch_fail: { count: 2 } });
     try {
-      for (const [attempt, final] of [[1, false], [2, true]] as const) {
+      for (const [attempt, final] of [
+        [1, false],
+        [2, true],
+      ] as const) {
         const { providerBatchId } = await env().run(acts.submitChunk, { batchId, chunkIndex: 0, attempt });
         const poll = await env().run(acts.pollProviderBatch, { batchId, providerBatchId: providerBatchId! });
         assert.equal(poll.state, 'failed');
@@ -119,21 +135,27 @@ describe('chunk activities', () => {
   test('provider errors become ApplicationFailures Temporal retries correctly', async () => {
     const batchId = await newBatch(3);
     emulator.setFaults({ http: [{ path: '/v1/files', method: 'POST', status: 429, count: 1, retry_after_s: 7 }] });
-    const limited = await env().run(acts.submitChunk, { batchId, chunkIndex: 0, attempt: 1 }).catch((e) => e);
+    const limited = await env()
+      .run(acts.submitChunk, { batchId, chunkIndex: 0, attempt: 1 })
+      .catch((e) => e);
     assert.ok(limited instanceof ApplicationFailure, String(limited));
     assert.equal(limited.type, 'ProviderRateLimited');
     assert.equal(limited.nonRetryable, false);
     assert.equal(limited.nextRetryDelay, 7000);
 
     emulator.setFaults({ http: [{ path: '/v1/batches', method: 'POST', status: 400, count: 1 }] });
-    const invalid = await env().run(acts.submitChunk, { batchId, chunkIndex: 0, attempt: 1 }).catch((e) => e);
+    const invalid = await env()
+      .run(acts.submitChunk, { batchId, chunkIndex: 0, attempt: 1 })
+      .catch((e) => e);
     assert.ok(invalid instanceof ApplicationFailure);
     assert.equal(invalid.type, 'ProviderInvalidRequest');
     assert.equal(invalid.nonRetryable, true);
     assert.ok(!String(invalid.message).includes('sk-test'), 'no key in error messages');
 
     emulator.setFaults({ http: [{ path: '/v1/batches', status: 503, count: 1 }] });
-    const down = await env().run(acts.submitChunk, { batchId, chunkIndex: 0, attempt: 1 }).catch((e) => e);
+    const down = await env()
+      .run(acts.submitChunk, { batchId, chunkIndex: 0, attempt: 1 })
+      .catch((e) => e);
     assert.equal(down.type, 'ProviderUnavailable');
     assert.equal(down.nonRetryable, false);
 

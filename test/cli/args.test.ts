@@ -1,6 +1,17 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { BATCH_OPTIONS, GLOBAL_OPTIONS, limitsFromFlags, parseDeadline, parseDuration, parseField, parseFlags, parseUsd, splitCommand, type Flags } from '../../cli/args.js';
+import {
+  BATCH_OPTIONS,
+  GLOBAL_OPTIONS,
+  limitsFromFlags,
+  parseDeadline,
+  parseDuration,
+  parseField,
+  parseFlags,
+  parseUsd,
+  splitCommand,
+  type Flags,
+} from '../../cli/args.js';
 import { batchBody, inputFormat, responseFormatFrom } from '../../cli/batch-request.js';
 import { UsageError } from '../../cli/errors.js';
 import { formatFor } from '../../cli/commands/results.js';
@@ -29,7 +40,10 @@ function usage(fn: () => unknown, flag: string | RegExp): void {
 
 describe('splitCommand', () => {
   test('finds the command wherever the global flags are', () => {
-    assert.deepEqual(splitCommand(['--url', 'http://x:1', 'status', 'b1', '--json']), { command: 'status', rest: ['--url', 'http://x:1', 'b1', '--json'] });
+    assert.deepEqual(splitCommand(['--url', 'http://x:1', 'status', 'b1', '--json']), {
+      command: 'status',
+      rest: ['--url', 'http://x:1', 'b1', '--json'],
+    });
     assert.deepEqual(splitCommand(['--json', 'list']), { command: 'list', rest: ['--json'] });
     assert.deepEqual(splitCommand(['--help']), { command: undefined, rest: ['--help'] });
     assert.deepEqual(splitCommand([]), { command: undefined, rest: [] });
@@ -38,13 +52,28 @@ describe('splitCommand', () => {
 
 describe('flags to the request body', () => {
   test('classify: categories split on commas and repeated, multi-label, instructions', () => {
-    assert.deepEqual(body('--model', 'gpt-4.1-mini', '--operation', 'classify', '--categories', 'positive, negative', '--categories', 'neutral', '--multi-label', '--instructions', 'Be strict.'), {
-      model: 'gpt-4.1-mini',
-      operation: 'classify',
-      categories: ['positive', 'negative', 'neutral'],
-      multi_label: true,
-      instructions: 'Be strict.',
-    });
+    assert.deepEqual(
+      body(
+        '--model',
+        'gpt-4.1-mini',
+        '--operation',
+        'classify',
+        '--categories',
+        'positive, negative',
+        '--categories',
+        'neutral',
+        '--multi-label',
+        '--instructions',
+        'Be strict.',
+      ),
+      {
+        model: 'gpt-4.1-mini',
+        operation: 'classify',
+        categories: ['positive', 'negative', 'neutral'],
+        multi_label: true,
+        instructions: 'Be strict.',
+      },
+    );
   });
 
   test("an operation's own flag names it when --operation is left out", () => {
@@ -55,8 +84,16 @@ describe('flags to the request body', () => {
   });
 
   test('extract: instructions and the schema file (its $schema dropped)', () => {
-    const schema = { $schema: 'http://json-schema.org/draft-07/schema#', type: 'object', properties: { total: { type: 'number' } }, required: ['total'] };
-    const b = batchBody(flags('-m', 'm', '--operation', 'extract', '--extraction-instructions', 'The invoice total', '--schema', 'invoice.json'), { schema: { path: 'invoice.json', value: schema } });
+    const schema = {
+      $schema: 'http://json-schema.org/draft-07/schema#',
+      type: 'object',
+      properties: { total: { type: 'number' } },
+      required: ['total'],
+    };
+    const b = batchBody(
+      flags('-m', 'm', '--operation', 'extract', '--extraction-instructions', 'The invoice total', '--schema', 'invoice.json'),
+      { schema: { path: 'invoice.json', value: schema } },
+    );
     assert.deepEqual(b, {
       model: 'm',
       operation: 'extract',
@@ -75,9 +112,23 @@ describe('flags to the request body', () => {
   });
 
   test('enrich: --fields file and repeated --field name:type[:values]', () => {
-    const b = batchBody(flags('-m', 'm', '--operation', 'enrich', '--fields', 'f.json', '--field', 'urgency:categorical:low|medium|high', '--field', 'is_bug:boolean'), {
-      fields: { fields: [{ name: 'product', type: 'string', description: 'what it is about' }] },
-    });
+    const b = batchBody(
+      flags(
+        '-m',
+        'm',
+        '--operation',
+        'enrich',
+        '--fields',
+        'f.json',
+        '--field',
+        'urgency:categorical:low|medium|high',
+        '--field',
+        'is_bug:boolean',
+      ),
+      {
+        fields: { fields: [{ name: 'product', type: 'string', description: 'what it is about' }] },
+      },
+    );
     assert.deepEqual(b.fields, [
       { name: 'product', type: 'string', description: 'what it is about' },
       { name: 'urgency', type: 'categorical', valid_values: ['low', 'medium', 'high'] },
@@ -87,9 +138,12 @@ describe('flags to the request body', () => {
 
   test('run: prompts, and --schema as a json_schema response format (strict when the schema allows it)', () => {
     const schema = { type: 'object', properties: { label: { type: 'string' } }, required: ['label'], additionalProperties: false };
-    const b = batchBody(flags('-m', 'm', '--operation', 'run', '--system-prompt', 'You tag.', '--prompt', 'Tag: {text}', '--schema', 'dir/tag.schema.json'), {
-      schema: { path: 'dir/tag.schema.json', value: schema },
-    });
+    const b = batchBody(
+      flags('-m', 'm', '--operation', 'run', '--system-prompt', 'You tag.', '--prompt', 'Tag: {text}', '--schema', 'dir/tag.schema.json'),
+      {
+        schema: { path: 'dir/tag.schema.json', value: schema },
+      },
+    );
     assert.deepEqual(b, {
       model: 'm',
       operation: 'run',
@@ -106,9 +160,32 @@ describe('flags to the request body', () => {
   test('settings: mode, cost, time limit, webhook, idempotency, metadata, sizes', () => {
     assert.deepEqual(
       body(
-        '-m', 'm', '--mode', 'batch', '--max-cost', '$12.50', '--time-limit', '1h30m', '--webhook-url', 'https://example.com/hook', '--idempotency-key', 'k1',
-        '--metadata', 'team=search', '--metadata', 'run=7', '--chunk-size', '500', '--max-parallel-chunks', '2', '--max-attempts', '4', '--max-output-tokens', '300',
-        '--on-budget-exhausted', 'stop',
+        '-m',
+        'm',
+        '--mode',
+        'batch',
+        '--max-cost',
+        '$12.50',
+        '--time-limit',
+        '1h30m',
+        '--webhook-url',
+        'https://example.com/hook',
+        '--idempotency-key',
+        'k1',
+        '--metadata',
+        'team=search',
+        '--metadata',
+        'run=7',
+        '--chunk-size',
+        '500',
+        '--max-parallel-chunks',
+        '2',
+        '--max-attempts',
+        '4',
+        '--max-output-tokens',
+        '300',
+        '--on-budget-exhausted',
+        'stop',
       ),
       {
         model: 'm',
@@ -128,8 +205,17 @@ describe('flags to the request body', () => {
   });
 
   test('--spec gives the fields, flags override them, and a flag deadline replaces a spec time limit', () => {
-    const spec = { model: 'from-spec', max_cost_usd: 1, time_limit_seconds: 60, metadata: { a: '1' }, operation: 'classify', categories: ['x', 'y'] };
-    const b = batchBody(flags('--spec', 's.json', '--max-cost', '2', '--deadline', '2030-01-02T03:04:05+02:00', '--metadata', 'b=2'), { spec });
+    const spec = {
+      model: 'from-spec',
+      max_cost_usd: 1,
+      time_limit_seconds: 60,
+      metadata: { a: '1' },
+      operation: 'classify',
+      categories: ['x', 'y'],
+    };
+    const b = batchBody(flags('--spec', 's.json', '--max-cost', '2', '--deadline', '2030-01-02T03:04:05+02:00', '--metadata', 'b=2'), {
+      spec,
+    });
     assert.deepEqual(b, {
       model: 'from-spec',
       max_cost_usd: 2,
@@ -157,7 +243,10 @@ describe('flags to the request body', () => {
     usage(() => body('-m', 'm', '--metadata', 'novalue'), '--metadata');
     usage(() => body('-m', 'm', '--operation', 'extract', '--categories', 'a,b'), '--categories');
     usage(() => body('-m', 'm', '--categories', 'a,b', '--max-words', '3'), /different operations/);
-    usage(() => batchBody(flags('-m', 'm', '--operation', 'summarize', '--schema', 's.json'), { schema: { path: 's.json', value: {} } }), '--schema');
+    usage(
+      () => batchBody(flags('-m', 'm', '--operation', 'summarize', '--schema', 's.json'), { schema: { path: 's.json', value: {} } }),
+      '--schema',
+    );
     usage(() => flags('--frobnicate'), '--frobnicate');
     usage(() => flags('--model'), '--model');
     usage(() => flags('--multi-label=yes'), '--multi-label');
@@ -166,7 +255,11 @@ describe('flags to the request body', () => {
 
   test('--field parsing', () => {
     assert.deepEqual(parseField('score:number'), { name: 'score', type: 'number' });
-    assert.deepEqual(parseField('tone:categorical:formal|casual'), { name: 'tone', type: 'categorical', valid_values: ['formal', 'casual'] });
+    assert.deepEqual(parseField('tone:categorical:formal|casual'), {
+      name: 'tone',
+      type: 'categorical',
+      valid_values: ['formal', 'casual'],
+    });
     usage(() => parseField('tone'), '--field');
     usage(() => parseField('tone:colour'), '--field tone');
     usage(() => parseField('tone:categorical'), 'categorical');
@@ -197,7 +290,11 @@ describe('values', () => {
   });
 
   test('limits: none removes, at least one is needed', () => {
-    const p = (...argv: string[]) => limitsFromFlags(parseFlags('limits', argv, { 'max-cost': { type: 'string' }, deadline: { type: 'string' }, 'time-limit': { type: 'string' } }).flags);
+    const p = (...argv: string[]) =>
+      limitsFromFlags(
+        parseFlags('limits', argv, { 'max-cost': { type: 'string' }, deadline: { type: 'string' }, 'time-limit': { type: 'string' } })
+          .flags,
+      );
     assert.deepEqual(p('--max-cost', '25'), { max_cost_usd: 25 });
     assert.deepEqual(p('--max-cost', 'none', '--deadline', 'none'), { max_cost_usd: null, deadline: null });
     assert.deepEqual(p('--time-limit', '30m'), { time_limit_seconds: 1800 });

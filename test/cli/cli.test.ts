@@ -31,7 +31,6 @@ interface Running {
   done: Promise<Run>;
 }
 
-
 describe('drover CLI against the local stack', () => {
   const stack = useStack({ processingMs: 300, worker: true });
   let tmp: string;
@@ -41,7 +40,11 @@ describe('drover CLI against the local stack', () => {
 
   function start(args: string[], extraEnv: NodeJS.ProcessEnv = {}): Running {
     const t0 = Date.now();
-    const child = spawn(process.execPath, ['--import', 'tsx', 'cli/main.ts', ...args], { cwd: REPO_ROOT, env: { ...env, ...extraEnv }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, ['--import', 'tsx', 'cli/main.ts', ...args], {
+      cwd: REPO_ROOT,
+      env: { ...env, ...extraEnv },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
@@ -66,12 +69,21 @@ describe('drover CLI against the local stack', () => {
   before(async () => {
     tmp = await mkdtemp(join(tmpdir(), 'drover-cli-'));
     env = { PATH: process.env.PATH, DROVER_URL: stack.api.url, DROVER_POLL_MS: '400', NO_COLOR: '1' };
-    const lines = (n: number, prefix: string) => Array.from({ length: n }, (_, i) => JSON.stringify({ id: `${prefix}${i}`, content: `Review ${i}: the kettle boils fast, but the lid rattles.` })).join('\n') + '\n';
+    const lines = (n: number, prefix: string) =>
+      Array.from({ length: n }, (_, i) =>
+        JSON.stringify({ id: `${prefix}${i}`, content: `Review ${i}: the kettle boils fast, but the lid rattles.` }),
+      ).join('\n') + '\n';
     await writeFile(file('reviews.jsonl'), lines(30, 'r'));
     await writeFile(file('long.jsonl'), lines(40, 'l'));
     await writeFile(file('detached.jsonl'), lines(40, 'd'));
-    await writeFile(file('rows.csv'), 'id,text,metadata.row\n' + Array.from({ length: 30 }, (_, i) => `c${i},"Row ${i}, with a comma",${i}`).join('\n') + '\n');
-    await writeFile(file('bad.jsonl'), '{"id":"a","content":"x"}\n{"id":"b","content":"y"}\n{"id":"a","content":"again"}\n{"id":"c","content":"z"}\n');
+    await writeFile(
+      file('rows.csv'),
+      'id,text,metadata.row\n' + Array.from({ length: 30 }, (_, i) => `c${i},"Row ${i}, with a comma",${i}`).join('\n') + '\n',
+    );
+    await writeFile(
+      file('bad.jsonl'),
+      '{"id":"a","content":"x"}\n{"id":"b","content":"y"}\n{"id":"a","content":"again"}\n{"id":"c","content":"z"}\n',
+    );
   });
 
   after(async () => {
@@ -79,7 +91,16 @@ describe('drover CLI against the local stack', () => {
   });
 
   test('submit of a JSONL classify batch waits and exits 0: --json prints the batch, otherwise progress on stderr', async () => {
-    const classify = ['submit', file('reviews.jsonl'), '--model', 'gpt-4.1-mini', '--operation', 'classify', '--categories', 'positive,negative,neutral'];
+    const classify = [
+      'submit',
+      file('reviews.jsonl'),
+      '--model',
+      'gpt-4.1-mini',
+      '--operation',
+      'classify',
+      '--categories',
+      'positive,negative,neutral',
+    ];
     const [json, human] = await Promise.all([drover(...classify, '--json'), drover(...classify)]);
 
     assert.equal(json.code, 0, json.stderr);
@@ -130,7 +151,10 @@ describe('drover CLI against the local stack', () => {
 
     const stdout = await drover('results', classifyId, '--status', 'succeeded');
     assert.equal(stdout.code, 0, stdout.stderr);
-    const parsed = stdout.stdout.trimEnd().split('\n').map((l) => JSON.parse(l));
+    const parsed = stdout.stdout
+      .trimEnd()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     assert.equal(parsed.length, 30);
     assert.ok(parsed.every((row) => ['positive', 'negative', 'neutral'].includes(row.output.label)));
   });
@@ -139,14 +163,29 @@ describe('drover CLI against the local stack', () => {
     // Every 10th line of a provider batch fails, and with one attempt it stays failed.
     stack.emulator.setFaults({ line_errors: { every: 10, once: false, status: 500 } });
     try {
-      const r = await drover('submit', file('reviews.jsonl'), '--model', 'gpt-4.1-mini', '--mode', 'batch', '--max-attempts', '1', '--quiet');
+      const r = await drover(
+        'submit',
+        file('reviews.jsonl'),
+        '--model',
+        'gpt-4.1-mini',
+        '--mode',
+        'batch',
+        '--max-attempts',
+        '1',
+        '--quiet',
+      );
       assert.equal(r.code, 5, r.stdout + r.stderr);
       assert.equal(r.stderr, '', '--quiet: no progress');
       assert.match(r.stdout, /^batch_\w+ completed_with_failures in \d+s, 27\/30 succeeded, 3 failed, cost \$[\d.]+\n$/);
       const id = r.stdout.split(' ')[0]!;
       const failed = await drover('results', id, '--status', 'failed', '--json');
       assert.equal(failed.code, 0, failed.stderr);
-      assert.deepEqual(JSON.parse(failed.stdout).map((row: { id: string }) => row.id).sort(), ['r19', 'r29', 'r9']);
+      assert.deepEqual(
+        JSON.parse(failed.stdout)
+          .map((row: { id: string }) => row.id)
+          .sort(),
+        ['r19', 'r29', 'r9'],
+      );
     } finally {
       stack.emulator.setFaults({});
     }
@@ -218,7 +257,18 @@ describe('drover CLI against the local stack', () => {
     // Provider batches take 20 s from here on: long enough to steer them.
     stack.emulator.setFaults({ processing_ms: 20_000 });
     try {
-      const watching = start(['submit', file('long.jsonl'), '--model', 'gpt-4.1-mini', '--mode', 'batch', '--chunk-size', '10', '--max-parallel-chunks', '1']);
+      const watching = start([
+        'submit',
+        file('long.jsonl'),
+        '--model',
+        'gpt-4.1-mini',
+        '--mode',
+        'batch',
+        '--chunk-size',
+        '10',
+        '--max-parallel-chunks',
+        '1',
+      ]);
       await until(() => watching.stderr().includes('progress: '), Boolean, { what: 'the first progress line', timeoutMs: 30_000 });
       watching.kill('SIGINT');
       const interrupted = await watching.done;
@@ -227,13 +277,19 @@ describe('drover CLI against the local stack', () => {
       assert.ok(id, interrupted.stderr);
       assert.ok(interrupted.stderr.includes(`drover status ${id} --watch`), interrupted.stderr);
       const still = await stack.get(`/v1/batches/${id}`);
-      assert.ok(!TERMINAL_BATCH_STATUSES.includes(still.body.status) && still.body.status !== 'cancelling', `still running: ${still.body.status}`);
+      assert.ok(
+        !TERMINAL_BATCH_STATUSES.includes(still.body.status) && still.body.status !== 'cancelling',
+        `still running: ${still.body.status}`,
+      );
 
       const detached = await drover('submit', file('detached.jsonl'), '--model', 'gpt-4.1-mini', '--mode', 'batch', '--detach');
       assert.equal(detached.code, 0, detached.stderr);
       assert.match(detached.stdout, /^batch_\w+\n$/);
       const detachedId = detached.stdout.trim();
-      assert.ok(!TERMINAL_BATCH_STATUSES.includes((await stack.get(`/v1/batches/${detachedId}`)).body.status), 'returned before the batch ended');
+      assert.ok(
+        !TERMINAL_BATCH_STATUSES.includes((await stack.get(`/v1/batches/${detachedId}`)).body.status),
+        'returned before the batch ended',
+      );
 
       const limited = await drover('limits', id, '--max-cost', '25', '--json');
       assert.equal(limited.code, 0, limited.stderr);

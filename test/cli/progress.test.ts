@@ -39,10 +39,22 @@ describe('progress line', () => {
   });
 
   test('no limit: spent only; no ETA: time elapsed; ended: how long it took', () => {
-    const noLimit = progressLine(batch({ cost: { spent_usd: 2.5, reserved_usd: 0, limit_usd: null, estimated_total_usd: null }, eta: null }), T0, { columns: 120 });
+    const noLimit = progressLine(
+      batch({ cost: { spent_usd: 2.5, reserved_usd: 0, limit_usd: null, estimated_total_usd: null }, eta: null }),
+      T0,
+      { columns: 120 },
+    );
     assert.match(noLimit, / \$2\.50 {2}2m 05s elapsed {2}running$/);
-    const done = batch({ status: 'completed', counts: { total: 300, succeeded: 300, failed: 0, cancelled: 0, pending: 0 }, completed_at: new Date(T0).toISOString(), eta: null });
-    assert.match(progressLine(done, T0 + 60_000, { columns: 120 }), /^\[█{24}\] {2}100% {2}300\/300 {2}✓ 300 {2}✗ 0 .* done in 2m 05s {2}completed$/);
+    const done = batch({
+      status: 'completed',
+      counts: { total: 300, succeeded: 300, failed: 0, cancelled: 0, pending: 0 },
+      completed_at: new Date(T0).toISOString(),
+      eta: null,
+    });
+    assert.match(
+      progressLine(done, T0 + 60_000, { columns: 120 }),
+      /^\[█{24}\] {2}100% {2}300\/300 {2}✓ 300 {2}✗ 0 .* done in 2m 05s {2}completed$/,
+    );
   });
 
   test('fits the terminal: the bar shrinks, then goes, and the line never reaches the last column', () => {
@@ -76,7 +88,11 @@ describe('progress line', () => {
 
   test('renderers: the TTY one redraws in place, the log one throttles', () => {
     let tty = '';
-    const r = new TtyRenderer({ write: (s: string) => (tty += s), columns: 120 }, { green: (s) => s, red: (s) => s, yellow: (s) => s, dim: (s) => s, bold: (s) => s }, () => T0);
+    const r = new TtyRenderer(
+      { write: (s: string) => (tty += s), columns: 120 },
+      { green: (s) => s, red: (s) => s, yellow: (s) => s, dim: (s) => s, bold: (s) => s },
+      () => T0,
+    );
     r.update(batch());
     r.update(batch());
     r.note('hello');
@@ -115,7 +131,10 @@ describe('formatting and summaries', () => {
       completed_at: new Date(T0).toISOString(),
       eta: null,
     });
-    assert.equal(finalLine(ended, T0), 'batch_1 completed_with_failures in 2m 05s, 294/300 succeeded, 6 failed, cost $0.0123 (limit $5.00)');
+    assert.equal(
+      finalLine(ended, T0),
+      'batch_1 completed_with_failures in 2m 05s, 294/300 succeeded, 6 failed, cost $0.0123 (limit $5.00)',
+    );
     const lines = batchSummary(batch(), T0).join('\n');
     assert.match(lines, /items +156\/300 done \(52%\): 150 succeeded, 6 failed, 144 pending/);
     assert.match(lines, /chunks +3\/6 done, 1 running, 2 waiting/);

@@ -26,7 +26,6 @@ import { sleep, until } from '../helpers/wait.js';
  * emulator, the API and a worker process. Nothing of Drover is mocked.
  */
 
-
 const Review = z.object({
   label: z.enum(['positive', 'negative', 'neutral']),
   confidence: z.number().min(0).max(1),
@@ -34,7 +33,11 @@ const Review = z.object({
 });
 
 function reviews(n: number, prefix: string): ItemInput[] {
-  return Array.from({ length: n }, (_, i) => ({ id: `${prefix}${i}`, content: `Review ${i}: the kettle boils fast, but the lid, sadly, rattles "a lot".`, metadata: { row: i } }));
+  return Array.from({ length: n }, (_, i) => ({
+    id: `${prefix}${i}`,
+    content: `Review ${i}: the kettle boils fast, but the lid, sadly, rattles "a lot".`,
+    metadata: { row: i },
+  }));
 }
 
 /**
@@ -44,7 +47,8 @@ function reviews(n: number, prefix: string): ItemInput[] {
 function unknownKeys(schema: z.ZodType, value: unknown, path = '$'): string[] {
   if (value === null || value === undefined) return [];
   if (schema instanceof z.ZodNullable || schema instanceof z.ZodOptional) return unknownKeys(schema.unwrap() as z.ZodType, value, path);
-  if (schema instanceof z.ZodArray && Array.isArray(value)) return value.flatMap((v, i) => unknownKeys(schema.element as z.ZodType, v, `${path}[${i}]`));
+  if (schema instanceof z.ZodArray && Array.isArray(value))
+    return value.flatMap((v, i) => unknownKeys(schema.element as z.ZodType, v, `${path}[${i}]`));
   if (schema instanceof z.ZodObject && typeof value === 'object') {
     const shape = schema.shape as Record<string, z.ZodType>;
     return Object.entries(value as Record<string, unknown>).flatMap(([k, v]) => {
@@ -93,7 +97,10 @@ describe('DroverClient against the local stack', () => {
       assert.ok(row.usage && row.usage.input_tokens > 0);
       assert.ok(row.cost_usd > 0);
     }
-    assert.deepEqual(rows.map((r) => r.metadata?.row).sort((a, b) => Number(a) - Number(b)), Array.from({ length: 30 }, (_, i) => i));
+    assert.deepEqual(
+      rows.map((r) => r.metadata?.row).sort((a, b) => Number(a) - Number(b)),
+      Array.from({ length: 30 }, (_, i) => i),
+    );
 
     // withSchema made the response_format: strict (every field required), objects closed.
     const stored = await stack.db.query('SELECT spec FROM batches WHERE id = $1', [batch.id]);
@@ -148,7 +155,10 @@ describe('DroverClient against the local stack', () => {
 
     const jsonlPath = join(tmp, 'out.jsonl');
     await client.batches.downloadOutput(typedBatchId, { format: 'jsonl', path: jsonlPath });
-    const rows = (await readFile(jsonlPath, 'utf8')).trim().split('\n').map((l) => ResultView.parse(JSON.parse(l)));
+    const rows = (await readFile(jsonlPath, 'utf8'))
+      .trim()
+      .split('\n')
+      .map((l) => ResultView.parse(JSON.parse(l)));
     assert.equal(rows.length, 30);
     assert.deepEqual(await readdir(tmp).then((f) => f.sort()), ['out.csv', 'out.jsonl'], 'no .partial file left behind');
 
@@ -167,7 +177,13 @@ describe('DroverClient against the local stack', () => {
     }
     const shape = withSchema(z.object({ summary: z.string() }), { name: 'summary' });
     const batch = await client.batches.submitNdjson(
-      { model: 'gpt-4.1-mini', user_prompt_template: 'Summarise ticket {n}: {content}', response_format: shape.response_format, metadata: { source: 'ndjson' }, max_output_tokens: 50 },
+      {
+        model: 'gpt-4.1-mini',
+        user_prompt_template: 'Summarise ticket {n}: {content}',
+        response_format: shape.response_format,
+        metadata: { source: 'ndjson' },
+        max_output_tokens: 50,
+      },
       items(),
     );
     assert.equal(produced, 500);
@@ -189,7 +205,11 @@ describe('DroverClient against the local stack', () => {
   });
 
   test('completions, file uploads and validate', async () => {
-    const done = await client.completions.classify({ model: 'gpt-4.1-mini', categories: ['billing', 'shipping'], items: [{ content: 'charged twice' }, { content: 'late parcel' }] });
+    const done = await client.completions.classify({
+      model: 'gpt-4.1-mini',
+      categories: ['billing', 'shipping'],
+      items: [{ content: 'charged twice' }, { content: 'late parcel' }],
+    });
     assert.deepEqual(
       done.results.map((r) => r.id),
       ['0', '1'],
@@ -218,7 +238,10 @@ describe('DroverClient against the local stack', () => {
     const file = await client.batches.uploadFile({ path });
     assert.deepEqual([file.format, file.line_count, file.filename], ['jsonl', 2, 'tickets.jsonl']);
     // Typed: operation fields and input_file_id compile on the body (BatchCreateParams).
-    const batch = await client.batches.submitAndWait({ model: 'gpt-4.1-mini', operation: 'classify', categories: ['billing', 'shipping'], input_file_id: file.id }, { pollMs: 200, timeoutMs: 30_000 });
+    const batch = await client.batches.submitAndWait(
+      { model: 'gpt-4.1-mini', operation: 'classify', categories: ['billing', 'shipping'], input_file_id: file.id },
+      { pollMs: 200, timeoutMs: 30_000 },
+    );
     assert.equal(batch.status, 'completed', JSON.stringify(batch));
     const page = await client.batches.output(batch.id);
     assert.deepEqual(page.data.map((r) => r.id).sort(), ['t1', 't2']);
@@ -226,21 +249,39 @@ describe('DroverClient against the local stack', () => {
 
     const badPath = join(dir, 'bad.jsonl');
     await writeFile(badPath, '{"id":"a","content":"x"}\n{"id":"b","contnet":"y"}\n');
-    const bad = await client.batches.validate({ model: 'gpt-4.1-mini', input_file_id: (await client.batches.uploadFile({ path: badPath })).id });
+    const bad = await client.batches.validate({
+      model: 'gpt-4.1-mini',
+      input_file_id: (await client.batches.uploadFile({ path: badPath })).id,
+    });
     assert.equal(bad.valid, false);
-    assert.deepEqual(bad.issues.map((i) => i.line), [2]);
+    assert.deepEqual(
+      bad.issues.map((i) => i.line),
+      [2],
+    );
   });
 
   test('estimate prices a batch without storing it', async () => {
     const before = await stack.db.query('SELECT count(*)::int AS n FROM batches');
-    const est = await client.batches.estimate({ model: 'gpt-4.1-mini', system_prompt: 'Summarise.', items: reviews(50, 'est-'), chunk_size: 20, max_output_tokens: 64 });
+    const est = await client.batches.estimate({
+      model: 'gpt-4.1-mini',
+      system_prompt: 'Summarise.',
+      items: reviews(50, 'est-'),
+      chunk_size: 20,
+      max_output_tokens: 64,
+    });
     assert.equal(est.object, 'batch_estimate');
     assert.equal(est.item_count, 50);
     assert.equal(est.provider, 'openai');
-    assert.deepEqual(est.chunks.plan.map((c) => c.items), [20, 20, 10]);
+    assert.deepEqual(
+      est.chunks.plan.map((c) => c.items),
+      [20, 20, 10],
+    );
     assert.equal(est.output_tokens.max, 50 * 64);
     assert.ok(est.cost.low_usd > 0 && est.cost.low_usd <= est.cost.expected_usd && est.cost.expected_usd <= est.cost.high_usd);
-    const viaNdjson = await client.batches.estimateNdjson({ model: 'gpt-4.1-mini', system_prompt: 'Summarise.', chunk_size: 20, max_output_tokens: 64 }, reviews(50, 'est-'));
+    const viaNdjson = await client.batches.estimateNdjson(
+      { model: 'gpt-4.1-mini', system_prompt: 'Summarise.', chunk_size: 20, max_output_tokens: 64 },
+      reviews(50, 'est-'),
+    );
     assert.deepEqual(viaNdjson, est);
     assert.deepEqual((await stack.db.query('SELECT count(*)::int AS n FROM batches')).rows, before.rows);
   });
@@ -248,9 +289,18 @@ describe('DroverClient against the local stack', () => {
   test('pause, setLimits, resume and cancel steer a running batch; a message to an ended one is a ConflictError', async () => {
     stack.emulator.setFaults({ processing_ms: 5000 });
     try {
-      const created = await client.batches.submit({ model: 'gpt-4.1-mini', mode: 'batch', items: reviews(40, 'ctl-'), chunk_size: 10, max_parallel_chunks: 1 });
+      const created = await client.batches.submit({
+        model: 'gpt-4.1-mini',
+        mode: 'batch',
+        items: reviews(40, 'ctl-'),
+        chunk_size: 10,
+        max_parallel_chunks: 1,
+      });
       assert.equal(created.status, 'queued');
-      await until(() => client.batches.retrieve(created.id), (b) => b.status === 'running' && (b.chunks?.running ?? 0) > 0);
+      await until(
+        () => client.batches.retrieve(created.id),
+        (b) => b.status === 'running' && (b.chunks?.running ?? 0) > 0,
+      );
 
       const paused = await client.batches.pause(created.id);
       assert.equal(paused.status, 'paused');
@@ -302,15 +352,32 @@ describe('DroverClient against the local stack', () => {
     assert.equal(missing.type, 'not_found');
     assert.ok(missing.requestId);
 
-    const bad = await client.batches.submit({ model: 'gpt-4.1-mini', chunk_size: 0, items: [{ id: 'a', content: 'x' }, { id: 'a', content: 'y' }] }).catch((e: unknown) => e);
+    const bad = await client.batches
+      .submit({
+        model: 'gpt-4.1-mini',
+        chunk_size: 0,
+        items: [
+          { id: 'a', content: 'x' },
+          { id: 'a', content: 'y' },
+        ],
+      })
+      .catch((e: unknown) => e);
     assert.ok(bad instanceof ValidationError, String(bad));
     assert.equal(bad.status, 400);
     assert.equal(bad.type, 'invalid_request');
     const paths = (bad.issues ?? []).map((i) => i.path);
     assert.ok(paths.includes('chunk_size'), JSON.stringify(bad.issues));
-    assert.ok(paths.some((p) => p.startsWith('items[1]')), JSON.stringify(bad.issues));
+    assert.ok(
+      paths.some((p) => p.startsWith('items[1]')),
+      JSON.stringify(bad.issues),
+    );
 
-    const badLines = await client.batches.submitNdjson({ model: 'gpt-4.1-mini' }, [{ id: 'a', content: 'x' }, { id: 'a', content: 'y' }]).catch((e: unknown) => e);
+    const badLines = await client.batches
+      .submitNdjson({ model: 'gpt-4.1-mini' }, [
+        { id: 'a', content: 'x' },
+        { id: 'a', content: 'y' },
+      ])
+      .catch((e: unknown) => e);
     assert.ok(badLines instanceof ValidationError, String(badLines));
     assert.equal(badLines.issues?.[0]?.line, 2);
     assert.match(badLines.issues?.[0]?.message ?? '', /duplicate id/);
@@ -321,7 +388,10 @@ describe('DroverClient against the local stack', () => {
     }
     const early = await client.batches.submitNdjson({ model: 'gpt-4.1-mini', chunk_size: 0 }, many()).catch((e: unknown) => e);
     assert.ok(early instanceof ValidationError, String(early));
-    assert.ok(early.issues?.some((i) => i.path === 'chunk_size'), JSON.stringify(early.issues));
+    assert.ok(
+      early.issues?.some((i) => i.path === 'chunk_size'),
+      JSON.stringify(early.issues),
+    );
 
     const ended = await client.batches.cancel(typedBatchId).catch((e: unknown) => e);
     assert.ok(ended instanceof ConflictError, String(ended));
@@ -351,7 +421,11 @@ describe('DroverClient against the local stack', () => {
     assert.deepEqual(unknownKeys(BatchView, batch), []);
     assert.deepEqual(unknownKeys(ResultPage, await raw(`/v1/batches/${typedBatchId}/results?limit=5`)), []);
     assert.deepEqual(unknownKeys(BatchList, await raw('/v1/batches?limit=5')), []);
-    const est = await raw('/v1/batches/estimate', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: 'gpt-4.1-mini', items: reviews(2, 'k') }) });
+    const est = await raw('/v1/batches/estimate', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'gpt-4.1-mini', items: reviews(2, 'k') }),
+    });
     assert.deepEqual(unknownKeys(BatchEstimate, est), []);
     BatchView.parse(batch);
     BatchEstimate.parse(est);

@@ -88,7 +88,9 @@ const fast = (url: string, extra: Partial<ConstructorParameters<typeof DroverCli
 
 describe('retries', () => {
   test('503 twice, then 200: three attempts, one request id, the batch parsed', async () => {
-    const { url, seen } = await serve((_req, res, n) => (n <= 2 ? json(res, 503, errorBody('unavailable', 'try later')) : json(res, 200, BATCH)));
+    const { url, seen } = await serve((_req, res, n) =>
+      n <= 2 ? json(res, 503, errorBody('unavailable', 'try later')) : json(res, 200, BATCH),
+    );
     const batch = await fast(url).batches.retrieve('batch_1');
     assert.equal(batch.id, 'batch_1');
     assert.equal(seen.length, 3);
@@ -97,7 +99,9 @@ describe('retries', () => {
   });
 
   test('429 with retry-after: 0 is retried at once, not after the backoff', async () => {
-    const { url, seen } = await serve((_req, res, n) => (n === 1 ? json(res, 429, errorBody('rate_limited', 'slow down'), { 'retry-after': '0' }) : json(res, 200, BATCH)));
+    const { url, seen } = await serve((_req, res, n) =>
+      n === 1 ? json(res, 429, errorBody('rate_limited', 'slow down'), { 'retry-after': '0' }) : json(res, 200, BATCH),
+    );
     const started = Date.now();
     await new DroverClient({ baseUrl: url, retryBaseDelayMs: 5_000 }).batches.retrieve('batch_1');
     assert.equal(seen.length, 2);
@@ -105,8 +109,12 @@ describe('retries', () => {
   });
 
   test('a Retry-After beyond maxRetryAfterMs is not waited out', async () => {
-    const { url, seen } = await serve((_req, res) => json(res, 429, errorBody('rate_limited', 'come back tomorrow'), { 'retry-after': '86400' }));
-    const err = await fast(url).batches.retrieve('batch_1').catch((e: unknown) => e);
+    const { url, seen } = await serve((_req, res) =>
+      json(res, 429, errorBody('rate_limited', 'come back tomorrow'), { 'retry-after': '86400' }),
+    );
+    const err = await fast(url)
+      .batches.retrieve('batch_1')
+      .catch((e: unknown) => e);
     assert.ok(err instanceof RateLimitError);
     assert.equal(err.retryAfterMs, 86_400_000);
     assert.equal(err.type, 'rate_limited');
@@ -114,15 +122,21 @@ describe('retries', () => {
   });
 
   test('maxRetries bounds the attempts; the last error is a ServerError', async () => {
-    const { url, seen } = await serve((_req, res) => json(res, 500, errorBody('internal_error', 'internal error; see the server log'), { 'x-request-id': 'srv-1' }));
-    const err = await fast(url, { maxRetries: 2 }).batches.retrieve('batch_1').catch((e: unknown) => e);
+    const { url, seen } = await serve((_req, res) =>
+      json(res, 500, errorBody('internal_error', 'internal error; see the server log'), { 'x-request-id': 'srv-1' }),
+    );
+    const err = await fast(url, { maxRetries: 2 })
+      .batches.retrieve('batch_1')
+      .catch((e: unknown) => e);
     assert.ok(err instanceof ServerError);
     assert.equal(err.status, 500);
     assert.equal(err.type, 'internal_error');
     assert.equal(err.requestId, 'srv-1');
     assert.equal(seen.length, 3);
     const none = await serve((_req, res) => json(res, 502, '<html>bad gateway</html>'));
-    const raw = await fast(none.url, { maxRetries: 0 }).batches.retrieve('batch_1').catch((e: unknown) => e);
+    const raw = await fast(none.url, { maxRetries: 0 })
+      .batches.retrieve('batch_1')
+      .catch((e: unknown) => e);
     assert.ok(raw instanceof ServerError);
     assert.equal(raw.type, 'http_error');
     assert.match(raw.message, /HTTP 502.*bad gateway/);
@@ -139,20 +153,28 @@ describe('retries', () => {
     ];
     for (const [status, body, cls] of cases) {
       const { url, seen } = await serve((_req, res) => json(res, status, body));
-      const err = await fast(url).batches.retrieve('x').catch((e: unknown) => e);
+      const err = await fast(url)
+        .batches.retrieve('x')
+        .catch((e: unknown) => e);
       assert.ok(err instanceof cls, `${status}: ${String(err)}`);
       assert.ok(err instanceof DroverError);
       assert.equal(err.status, status);
       assert.equal(seen.length, 1, `${status} is not retried`);
     }
-    const { url } = await serve((_req, res) => json(res, 400, errorBody('invalid_request', 'the request has 1 problem', [{ path: 'items[0].id', message: 'duplicate', line: 3 }])));
-    const err = await fast(url).batches.submit({ model: 'm', items: [{ id: 'a' }] }).catch((e: unknown) => e);
+    const { url } = await serve((_req, res) =>
+      json(res, 400, errorBody('invalid_request', 'the request has 1 problem', [{ path: 'items[0].id', message: 'duplicate', line: 3 }])),
+    );
+    const err = await fast(url)
+      .batches.submit({ model: 'm', items: [{ id: 'a' }] })
+      .catch((e: unknown) => e);
     assert.ok(err instanceof ValidationError);
     assert.deepEqual(err.issues, [{ path: 'items[0].id', message: 'duplicate', line: 3 }]);
   });
 
   test('a submit without idempotency_key gets one, and every retry carries the same key', async () => {
-    const { url, seen } = await serve((_req, res, n) => (n === 1 ? json(res, 503, errorBody('unavailable', 'x')) : json(res, 202, { ...BATCH, status: 'queued' })));
+    const { url, seen } = await serve((_req, res, n) =>
+      n === 1 ? json(res, 503, errorBody('unavailable', 'x')) : json(res, 202, { ...BATCH, status: 'queued' }),
+    );
     await fast(url, { apiKey: 'dk-secret' }).batches.submit({ model: 'gpt-4.1-mini', items: [{ id: 'a', content: 'x' }] });
     assert.equal(seen.length, 2);
     const keys = seen.map((s) => JSON.parse(s.body).idempotency_key);
@@ -169,8 +191,17 @@ describe('retries', () => {
 
   test('NDJSON: settings in the query string; an array body is retried, a generator is not', async () => {
     const { url, seen } = await serve((_req, res, n) => (n === 1 ? json(res, 503, errorBody('unavailable', 'x')) : json(res, 202, BATCH)));
-    const settings = { model: 'gpt-4.1-mini', chunk_size: 10, metadata: { a: 1 }, response_format: { type: 'text' as const }, enable_citations: false };
-    await fast(url).batches.submitNdjson(settings, [{ id: 'a', content: 'x' }, { id: 'b', content: 'y' }]);
+    const settings = {
+      model: 'gpt-4.1-mini',
+      chunk_size: 10,
+      metadata: { a: 1 },
+      response_format: { type: 'text' as const },
+      enable_citations: false,
+    };
+    await fast(url).batches.submitNdjson(settings, [
+      { id: 'a', content: 'x' },
+      { id: 'b', content: 'y' },
+    ]);
     assert.equal(seen.length, 2);
     assert.equal(seen[1]?.body, '{"id":"a","content":"x"}\n{"id":"b","content":"y"}\n', 'the retry sent the items again');
     assert.equal(seen[1]?.headers['content-type'], 'application/x-ndjson');
@@ -205,7 +236,9 @@ describe('retries', () => {
     const dead = `http://127.0.0.1:${(closed.address() as AddressInfo).port}`;
     await new Promise((r) => closed.close(r));
     const started = Date.now();
-    const err = await fast(dead, { maxRetries: 2 }).batches.retrieve('x').catch((e: unknown) => e);
+    const err = await fast(dead, { maxRetries: 2 })
+      .batches.retrieve('x')
+      .catch((e: unknown) => e);
     assert.ok(err instanceof ConnectionError, String(err));
     assert.ok(!(err instanceof TimeoutError));
     assert.equal(err.status, undefined);
@@ -213,7 +246,9 @@ describe('retries', () => {
     assert.ok(Date.now() - started < 5_000);
 
     const silent = await serve(() => {});
-    const timeout = await fast(silent.url, { timeoutMs: 200, maxRetries: 1 }).batches.retrieve('x').catch((e: unknown) => e);
+    const timeout = await fast(silent.url, { timeoutMs: 200, maxRetries: 1 })
+      .batches.retrieve('x')
+      .catch((e: unknown) => e);
     assert.ok(timeout instanceof TimeoutError, String(timeout));
     assert.equal(silent.seen.length, 2, 'a timeout is retried like a connection error');
 
@@ -227,7 +262,9 @@ describe('retries', () => {
 describe('responses are checked', () => {
   test('a mismatching body is a DroverResponseError naming the fields, and is not retried', async () => {
     const { url, seen } = await serve((_req, res) => json(res, 200, { ...BATCH, status: 'exploded', counts: { total: '2' } }));
-    const err = await fast(url).batches.retrieve('batch_1').catch((e: unknown) => e);
+    const err = await fast(url)
+      .batches.retrieve('batch_1')
+      .catch((e: unknown) => e);
     assert.ok(err instanceof DroverResponseError, String(err));
     assert.equal(err.status, 200);
     assert.ok(err.issues?.some((i) => i.path === 'status'));
@@ -239,13 +276,24 @@ describe('responses are checked', () => {
       res.writeHead(200, { 'content-type': 'text/html' });
       res.end('<html>proxy login</html>');
     });
-    const notJson = await fast(html.url).batches.retrieve('x').catch((e: unknown) => e);
+    const notJson = await fast(html.url)
+      .batches.retrieve('x')
+      .catch((e: unknown) => e);
     assert.ok(notJson instanceof DroverResponseError);
     assert.match(notJson.message, /not JSON/);
   });
 
   test('iterOutput reads lines as they come and checks each row', async () => {
-    const row = (id: string) => ({ id, status: 'succeeded', output: { a: 1 }, error: null, usage: null, cost_usd: 0, path: 'batch', metadata: null });
+    const row = (id: string) => ({
+      id,
+      status: 'succeeded',
+      output: { a: 1 },
+      error: null,
+      usage: null,
+      cost_usd: 0,
+      path: 'batch',
+      metadata: null,
+    });
     let release: () => void = () => {};
     const gate = new Promise<void>((r) => (release = r));
     const { url, seen } = await serve(async (_req, res) => {
@@ -271,7 +319,8 @@ describe('responses are checked', () => {
   });
 
   test('a streamed export times out when the server stalls, never because the caller is slow', async () => {
-    const row = (id: string) => JSON.stringify({ id, status: 'pending', output: null, error: null, usage: null, cost_usd: 0, path: null, metadata: null }) + '\n';
+    const row = (id: string) =>
+      JSON.stringify({ id, status: 'pending', output: null, error: null, usage: null, cost_usd: 0, path: null, metadata: null }) + '\n';
     const { url } = await serve((_req, res) => {
       res.writeHead(200, { 'content-type': 'application/x-ndjson' });
       res.write(row('a') + row('b'));
@@ -313,7 +362,15 @@ describe('withSchema', () => {
           type: 'object',
           properties: {
             a: { type: 'string' },
-            b: { type: 'array', items: { type: 'object', properties: { c: { anyOf: [{ type: 'number' }, { type: 'null' }] } }, required: ['c'], additionalProperties: false } },
+            b: {
+              type: 'array',
+              items: {
+                type: 'object',
+                properties: { c: { anyOf: [{ type: 'number' }, { type: 'null' }] } },
+                required: ['c'],
+                additionalProperties: false,
+              },
+            },
           },
           required: ['a', 'b'],
           additionalProperties: false,
@@ -328,12 +385,29 @@ describe('withSchema', () => {
 
   test('parseRow applies the schema (transforms included) and rejects outputs that break it', () => {
     const s = withSchema(z.object({ when: z.string().transform((v) => new Date(v)) }));
-    assert.deepEqual(s.jsonSchema, { type: 'object', properties: { when: { type: 'string' } }, required: ['when'], additionalProperties: false });
-    const base: ResultView = { id: 'i1', status: 'succeeded', output: { when: '2026-01-02T00:00:00Z' }, error: null, usage: null, cost_usd: 0, path: 'batch', metadata: null };
+    assert.deepEqual(s.jsonSchema, {
+      type: 'object',
+      properties: { when: { type: 'string' } },
+      required: ['when'],
+      additionalProperties: false,
+    });
+    const base: ResultView = {
+      id: 'i1',
+      status: 'succeeded',
+      output: { when: '2026-01-02T00:00:00Z' },
+      error: null,
+      usage: null,
+      cost_usd: 0,
+      path: 'batch',
+      metadata: null,
+    };
     const typed = s.parseRow(base);
     assert.ok(typed.status === 'succeeded' && typed.output.when instanceof Date);
     const failed = s.parseRow({ ...base, status: 'failed', output: null, error: { code: 'server_error', message: 'x' } });
     assert.equal(failed.status, 'failed');
-    assert.throws(() => s.parseRow({ ...base, output: { when: 3 } }), (e: unknown) => e instanceof OutputParseError && e.itemId === 'i1' && e.issues?.[0]?.path === 'when');
+    assert.throws(
+      () => s.parseRow({ ...base, output: { when: 3 } }),
+      (e: unknown) => e instanceof OutputParseError && e.itemId === 'i1' && e.issues?.[0]?.path === 'when',
+    );
   });
 });

@@ -339,7 +339,10 @@ function stagesOf(instructions: Instruction[]): Stage[] {
   for (const ins of instructions) {
     if (ins.keyword === 'ARG' && stages.length === 0) {
       const [name = '', ...rest] = ins.args.split('=');
-      globalArgs[name.trim()] = rest.join('=').trim().replace(/^"(.*)"$/, '$1');
+      globalArgs[name.trim()] = rest
+        .join('=')
+        .trim()
+        .replace(/^"(.*)"$/, '$1');
       continue;
     }
     if (ins.keyword === 'FROM') {
@@ -570,9 +573,7 @@ test('api and worker agree on namespace and task queue; a namespace job creates 
     // its search attributes in.
     const jobs = Object.entries(services).filter(
       ([, s]) =>
-        isRecord(s) &&
-        String(s['image'] ?? '').startsWith('temporalio/admin-tools:') &&
-        envOf(s)['TEMPORAL_NAMESPACE'] !== undefined,
+        isRecord(s) && String(s['image'] ?? '').startsWith('temporalio/admin-tools:') && envOf(s)['TEMPORAL_NAMESPACE'] !== undefined,
     );
     assert.equal(jobs.length, 1, 'exactly one admin-tools job must create the namespace');
     const [jobName = '', job = {}] = jobs[0] ?? [];
@@ -620,10 +621,7 @@ test('worker: provider key from the environment only, heartbeat-file health chec
   const healthFile = env['DROVER_HEALTH_FILE'];
   assert.ok(healthFile, 'worker must set DROVER_HEALTH_FILE so it writes a heartbeat');
   const probe = healthTest(service('worker'));
-  assert.ok(
-    probe.includes('DROVER_HEALTH_FILE') || probe.includes(healthFile),
-    'worker health check must look at the heartbeat file',
-  );
+  assert.ok(probe.includes('DROVER_HEALTH_FILE') || probe.includes(healthFile), 'worker health check must look at the heartbeat file');
   assert.match(probe, /mtime/, 'worker health check must test the heartbeat age, not just existence');
 
   const bundle = env['DROVER_WORKFLOW_BUNDLE'];
@@ -724,7 +722,10 @@ test('temporal UI points at the temporal service', () => {
   assert.match(String(ui['image'] ?? ''), /^temporalio\/ui:/);
   assert.equal(envOf(ui)['TEMPORAL_ADDRESS'], `temporal:${temporalFrontendPort()}`);
   assert.ok(dependsOnOf(ui)['temporal'], 'UI must start after temporal');
-  assert.ok(portsOf(ui).some((p) => p.target === (envOf(ui)['TEMPORAL_UI_PORT'] ?? '8080')), 'UI must be published');
+  assert.ok(
+    portsOf(ui).some((p) => p.target === (envOf(ui)['TEMPORAL_UI_PORT'] ?? '8080')),
+    'UI must be published',
+  );
 });
 
 test('Dockerfile: Node >= 22 glibc base, npm ci + build + prune, production, non-root', () => {
@@ -749,7 +750,10 @@ test('Dockerfile: Node >= 22 glibc base, npm ci + build + prune, production, non
     envLines.some((e) => /(^|\s)NODE_ENV(=|\s+)"?production"?(\s|$)/.test(e)),
     'final stage must set NODE_ENV=production',
   );
-  const user = finalIns.filter((i) => i.keyword === 'USER').at(-1)?.args.trim();
+  const user = finalIns
+    .filter((i) => i.keyword === 'USER')
+    .at(-1)
+    ?.args.trim();
   assert.ok(user, 'final stage must switch to a non-root USER');
   assert.doesNotMatch(user, /^(root|0)(:|$)/, 'final stage must not run as root');
 });
@@ -782,9 +786,7 @@ test('every npm script the Dockerfile runs is defined in package.json', () => {
 const ENTRY_POINTS = entryPoints();
 
 test('compose and Dockerfile start api, worker and emulator from dist/', () => {
-  const commands = Object.fromEntries(
-    ['api', 'worker', 'emulator'].map((n) => [n, commandTokens(service(n)['command']).join(' ')]),
-  );
+  const commands = Object.fromEntries(['api', 'worker', 'emulator'].map((n) => [n, commandTokens(service(n)['command']).join(' ')]));
   assert.match(commands['api'] ?? '', new RegExp(`\\b${OUT_DIR}/api/server\\.js\\b`));
   assert.match(commands['worker'] ?? '', new RegExp(`\\b${OUT_DIR}/workers/main\\.js\\b`));
   assert.match(commands['emulator'] ?? '', new RegExp(`\\b${OUT_DIR}/emulator/main\\.js\\b`));

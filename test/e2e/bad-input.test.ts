@@ -18,13 +18,31 @@ const cases: Case[] = [
   { name: 'empty batch', body: { model: 'gpt-4.1-mini', items: [] }, expect: [{ path: 'items', message: /at least one item/ }] },
   {
     name: 'duplicate ids',
-    body: { model: 'gpt-4.1-mini', items: [{ id: 'x', content: 'a' }, { id: 'y', content: 'b' }, { id: 'x', content: 'c' }] },
+    body: {
+      model: 'gpt-4.1-mini',
+      items: [
+        { id: 'x', content: 'a' },
+        { id: 'y', content: 'b' },
+        { id: 'x', content: 'c' },
+      ],
+    },
     expect: [{ path: 'items[2].id', message: /duplicate id "x" \(first at items\[0\]\)/ }],
   },
-  { name: 'item with nothing to send', body: { model: 'gpt-4.1-mini', items: [{ id: 'x' }] }, expect: [{ path: 'items[0].content', message: /nothing to send/ }] },
+  {
+    name: 'item with nothing to send',
+    body: { model: 'gpt-4.1-mini', items: [{ id: 'x' }] },
+    expect: [{ path: 'items[0].content', message: /nothing to send/ }],
+  },
   {
     name: 'placeholder with no value',
-    body: { model: 'gpt-4.1-mini', user_prompt_template: 'Title: {title}\n{content}', items: [{ id: 'x', inputs: { title: 't' }, content: 'c' }, { id: 'y', content: 'c' }] },
+    body: {
+      model: 'gpt-4.1-mini',
+      user_prompt_template: 'Title: {title}\n{content}',
+      items: [
+        { id: 'x', inputs: { title: 't' }, content: 'c' },
+        { id: 'y', content: 'c' },
+      ],
+    },
     expect: [{ path: 'items[1].content', message: /\{title\}/ }],
   },
   {
@@ -32,10 +50,26 @@ const cases: Case[] = [
     body: { ...ok, response_format: { type: 'json_schema', json_schema: { name: 's', schema: { type: 'objekt' } } } },
     expect: [{ path: 'response_format.json_schema.schema', message: /not a valid JSON Schema/ }],
   },
-  { name: 'unknown top-level field', body: { ...ok, temperature_typo: 1 }, expect: [{ path: '(body)', message: /unknown field: temperature_typo/ }] },
-  { name: 'unknown item field', body: { model: 'gpt-4.1-mini', items: [{ id: 'x', content: 'a', contnet: 'b' }] }, expect: [{ path: 'items[0]', message: /unknown field: contnet/ }] },
-  { name: 'unknown provider', body: { ...ok, model: 'acme/model-1' }, expect: [{ path: 'model', message: /unknown provider "acme"; known providers: openai/ }] },
-  { name: 'wrong types', body: { model: 'gpt-4.1-mini', chunk_size: 0, items: [{ id: 1, content: 'a' }] }, expect: [{ path: 'chunk_size' }, { path: 'items[0].id' }] },
+  {
+    name: 'unknown top-level field',
+    body: { ...ok, temperature_typo: 1 },
+    expect: [{ path: '(body)', message: /unknown field: temperature_typo/ }],
+  },
+  {
+    name: 'unknown item field',
+    body: { model: 'gpt-4.1-mini', items: [{ id: 'x', content: 'a', contnet: 'b' }] },
+    expect: [{ path: 'items[0]', message: /unknown field: contnet/ }],
+  },
+  {
+    name: 'unknown provider',
+    body: { ...ok, model: 'acme/model-1' },
+    expect: [{ path: 'model', message: /unknown provider "acme"; known providers: openai/ }],
+  },
+  {
+    name: 'wrong types',
+    body: { model: 'gpt-4.1-mini', chunk_size: 0, items: [{ id: 1, content: 'a' }] },
+    expect: [{ path: 'chunk_size' }, { path: 'items[0].id' }],
+  },
   { name: 'body that is not JSON', body: '{"model": "gpt-4.1-mini", items: [', expect: [], type: 'invalid_json' },
   { name: 'body that is a JSON array', body: '[1,2]', expect: [{ path: '(body)' }] },
   {
@@ -50,8 +84,20 @@ const cases: Case[] = [
       { path: 'content', line: 6 },
     ],
   },
-  { name: 'NDJSON: empty body', contentType: 'application/x-ndjson', query: '?model=gpt-4.1-mini', body: '\n', expect: [{ path: '(body)', message: /at least one item/ }] },
-  { name: 'NDJSON: bad settings in the query', contentType: 'application/x-ndjson', query: '?model=gpt-4.1-mini&chunk_size=-3&colour=red', body: '{"id":"a","content":"x"}\n', expect: [{ path: '(body)', message: /unknown field: colour/ }] },
+  {
+    name: 'NDJSON: empty body',
+    contentType: 'application/x-ndjson',
+    query: '?model=gpt-4.1-mini',
+    body: '\n',
+    expect: [{ path: '(body)', message: /at least one item/ }],
+  },
+  {
+    name: 'NDJSON: bad settings in the query',
+    contentType: 'application/x-ndjson',
+    query: '?model=gpt-4.1-mini&chunk_size=-3&colour=red',
+    body: '{"id":"a","content":"x"}\n',
+    expect: [{ path: '(body)', message: /unknown field: colour/ }],
+  },
 ];
 
 describe('bad input', () => {
@@ -66,8 +112,13 @@ describe('bad input', () => {
       assert.equal(typeof res.body.error.message, 'string');
       assert.equal(res.body.error.type, c.type ?? 'invalid_request');
       for (const e of c.expect) {
-        const hit = res.body.error.issues.find((i: any) => i.path === e.path && (e.line === undefined || i.line === e.line) && (!e.message || e.message.test(i.message)));
-        assert.ok(hit, `expected an issue at ${e.path}${e.line ? ` line ${e.line}` : ''} matching ${e.message}; got ${JSON.stringify(res.body.error.issues)}`);
+        const hit = res.body.error.issues.find(
+          (i: any) => i.path === e.path && (e.line === undefined || i.line === e.line) && (!e.message || e.message.test(i.message)),
+        );
+        assert.ok(
+          hit,
+          `expected an issue at ${e.path}${e.line ? ` line ${e.line}` : ''} matching ${e.message}; got ${JSON.stringify(res.body.error.issues)}`,
+        );
       }
       assert.deepEqual(await counts(), before, 'a rejected request must leave nothing behind');
     });
@@ -75,9 +126,14 @@ describe('bad input', () => {
 
   test('POST /v1/batches/validate lists every problem with its line and creates nothing', async () => {
     const before = await counts();
-    const bad = await stack.request('POST', '/v1/batches/validate?model=gpt-4.1-mini', '{"id":"a","content":"x"}\nnot json\n{"id":"a","content":"y"}\n', {
-      'content-type': 'application/x-ndjson',
-    });
+    const bad = await stack.request(
+      'POST',
+      '/v1/batches/validate?model=gpt-4.1-mini',
+      '{"id":"a","content":"x"}\nnot json\n{"id":"a","content":"y"}\n',
+      {
+        'content-type': 'application/x-ndjson',
+      },
+    );
     assert.equal(bad.status, 200);
     assert.equal(bad.body.valid, false);
     assert.deepEqual(
@@ -87,7 +143,15 @@ describe('bad input', () => {
         [3, 'id'],
       ],
     );
-    const good = await stack.post('/v1/batches/validate', { model: 'gpt-4.1-mini', chunk_size: 2, items: [{ id: 'a', content: 'x' }, { id: 'b', content: 'y' }, { id: 'c', content: 'z' }] });
+    const good = await stack.post('/v1/batches/validate', {
+      model: 'gpt-4.1-mini',
+      chunk_size: 2,
+      items: [
+        { id: 'a', content: 'x' },
+        { id: 'b', content: 'y' },
+        { id: 'c', content: 'z' },
+      ],
+    });
     assert.deepEqual(good.body, { object: 'validation', valid: true, item_count: 3, chunk_count: 2, issue_count: 0, issues: [] });
     assert.deepEqual(await counts(), before);
   });
@@ -105,10 +169,20 @@ describe('bad input', () => {
 
   test('a valid NDJSON body streams into the store', async () => {
     const lines = Array.from({ length: 5000 }, (_, i) => JSON.stringify({ id: `n${i}`, inputs: { name: `row ${i}` } })).join('\n');
-    const schema = encodeURIComponent(JSON.stringify({ type: 'json_schema', json_schema: { name: 'x', schema: { type: 'object', properties: { a: { type: 'string' } }, required: ['a'] } } }));
-    const res = await stack.request('POST', `/v1/batches?model=gpt-4.1-mini&user_prompt_template=${encodeURIComponent('Name: {name}')}&response_format=${schema}&chunk_size=2000`, lines, {
-      'content-type': 'application/x-ndjson',
-    });
+    const schema = encodeURIComponent(
+      JSON.stringify({
+        type: 'json_schema',
+        json_schema: { name: 'x', schema: { type: 'object', properties: { a: { type: 'string' } }, required: ['a'] } },
+      }),
+    );
+    const res = await stack.request(
+      'POST',
+      `/v1/batches?model=gpt-4.1-mini&user_prompt_template=${encodeURIComponent('Name: {name}')}&response_format=${schema}&chunk_size=2000`,
+      lines,
+      {
+        'content-type': 'application/x-ndjson',
+      },
+    );
     assert.equal(res.status, 202, res.text);
     assert.equal(res.body.counts.total, 5000);
     const { rows } = await stack.db.query('SELECT count(*)::int AS n, max(seq) AS last FROM items WHERE batch_id = $1', [res.body.id]);
@@ -119,7 +193,9 @@ describe('bad input', () => {
   });
 
   async function counts() {
-    const { rows } = await stack.db.query('SELECT (SELECT count(*) FROM batches)::int AS batches, (SELECT count(*) FROM items)::int AS items');
+    const { rows } = await stack.db.query(
+      'SELECT (SELECT count(*) FROM batches)::int AS batches, (SELECT count(*) FROM items)::int AS items',
+    );
     let workflows = 0;
     for await (const _ of stack.client.workflow.list({ query: `WorkflowType = 'processBatchWorkflow'` })) workflows++;
     return { ...rows[0], workflows };

@@ -10,7 +10,11 @@ const SCHEMA = {
 };
 
 function items(n: number, prefix = 'item') {
-  return Array.from({ length: n }, (_, i) => ({ id: `${prefix}-${i}`, content: `review number ${i}: the product was fine`, metadata: { row: i } }));
+  return Array.from({ length: n }, (_, i) => ({
+    id: `${prefix}-${i}`,
+    content: `review number ${i}: the product was fine`,
+    metadata: { row: i },
+  }));
 }
 
 describe('a batch end to end', () => {
@@ -39,8 +43,14 @@ describe('a batch end to end', () => {
 
     // Three chunk workflows, ids derived from the batch id.
     const chunkIds: string[] = [];
-    for await (const wf of stack.client.workflow.list({ query: `WorkflowType = 'processChunkWorkflow' AND WorkflowId STARTS_WITH '${id}/'` })) chunkIds.push(wf.workflowId);
-    assert.deepEqual(chunkIds.sort(), [0, 1, 2].map((i) => `${id}/chunk-${i}`));
+    for await (const wf of stack.client.workflow.list({
+      query: `WorkflowType = 'processChunkWorkflow' AND WorkflowId STARTS_WITH '${id}/'`,
+    }))
+      chunkIds.push(wf.workflowId);
+    assert.deepEqual(
+      chunkIds.sort(),
+      [0, 1, 2].map((i) => `${id}/chunk-${i}`),
+    );
     assert.equal(stack.emulator.stats().batches_created, 3);
 
     // JSON pages
@@ -63,14 +73,20 @@ describe('a batch end to end', () => {
 
     // JSONL streams every row
     const jsonl = await stack.get(`/v1/batches/${id}/results?format=jsonl`);
-    const lines = jsonl.text.trim().split('\n').map((l) => JSON.parse(l));
+    const lines = jsonl.text
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     assert.equal(lines.length, 2500);
     assert.equal(new Set(lines.map((l) => l.id)).size, 2500);
 
     // CSV: header + one row per item, the JSON output flattened into one column per field
     const csv = await stack.get(`/v1/batches/${id}/results?format=csv`);
     const rows = csv.text.trim().split('\r\n');
-    assert.equal(rows[0], 'id,status,output.label,output.score,error_code,error_message,input_tokens,cached_input_tokens,output_tokens,reasoning_tokens,cost_usd,metadata');
+    assert.equal(
+      rows[0],
+      'id,status,output.label,output.score,error_code,error_message,input_tokens,cached_input_tokens,output_tokens,reasoning_tokens,cost_usd,metadata',
+    );
     assert.equal(rows.length, 2501);
     const first = rows[1]!.split(',');
     assert.ok(['positive', 'negative', 'neutral'].includes(first[2]!), rows[1]);
@@ -119,15 +135,31 @@ describe('a batch end to end', () => {
   test('per-line provider errors are resubmitted and succeed', async () => {
     stack.emulator.setFaults({ line_errors: { every: 4, status: 500, once: true } });
     try {
-      const created = await stack.post('/v1/batches', { model: 'gpt-4.1-mini', mode: 'batch', items: items(40, 'retry'), chunk_size: 20, max_attempts: 3 });
+      const created = await stack.post('/v1/batches', {
+        model: 'gpt-4.1-mini',
+        mode: 'batch',
+        items: items(40, 'retry'),
+        chunk_size: 20,
+        max_attempts: 3,
+      });
       assert.equal(created.status, 202, created.text);
       const done = await stack.waitForBatch(created.body.id);
       assert.equal(done.status, 'completed');
       assert.equal(done.counts.succeeded, 40);
       assert.ok(stack.emulator.stats().faults_injected.line_errors >= 10, 'faults were injected');
-      const { rows } = await stack.db.query('SELECT attempt, count(*)::int AS n FROM results WHERE batch_id = $1 GROUP BY attempt ORDER BY attempt', [created.body.id]);
-      assert.deepEqual(rows.map((r) => r.attempt), [1, 2], 'some items succeeded only on the second attempt');
-      const jobs = await stack.db.query('SELECT chunk_idx, attempt, item_count FROM provider_jobs WHERE batch_id = $1 ORDER BY chunk_idx, attempt', [created.body.id]);
+      const { rows } = await stack.db.query(
+        'SELECT attempt, count(*)::int AS n FROM results WHERE batch_id = $1 GROUP BY attempt ORDER BY attempt',
+        [created.body.id],
+      );
+      assert.deepEqual(
+        rows.map((r) => r.attempt),
+        [1, 2],
+        'some items succeeded only on the second attempt',
+      );
+      const jobs = await stack.db.query(
+        'SELECT chunk_idx, attempt, item_count FROM provider_jobs WHERE batch_id = $1 ORDER BY chunk_idx, attempt',
+        [created.body.id],
+      );
       for (const j of jobs.rows.filter((r) => r.attempt === 2)) assert.ok(j.item_count < 20, 'only failed items are resubmitted');
     } finally {
       stack.emulator.setFaults({});
@@ -160,15 +192,26 @@ describe('a batch end to end', () => {
       const done = await stack.waitForBatch(created.body.id);
       assert.equal(done.status, 'failed');
       assert.deepEqual(done.counts, { total: 6, succeeded: 0, failed: 6, cancelled: 0, pending: 0 });
-      const { rows } = await stack.db.query('SELECT attempt, item_count FROM provider_jobs WHERE batch_id = $1 ORDER BY attempt', [created.body.id]);
-      assert.deepEqual(rows, [{ attempt: 1, item_count: 6 }, { attempt: 2, item_count: 6 }]);
+      const { rows } = await stack.db.query('SELECT attempt, item_count FROM provider_jobs WHERE batch_id = $1 ORDER BY attempt', [
+        created.body.id,
+      ]);
+      assert.deepEqual(rows, [
+        { attempt: 1, item_count: 6 },
+        { attempt: 2, item_count: 6 },
+      ]);
     } finally {
       stack.emulator.setFaults({});
     }
   });
 
   test('a batch continues as new every few chunks, keeps its window and its tally', async () => {
-    const created = await stack.post('/v1/batches', { model: 'gpt-4.1-mini', mode: 'batch', items: items(27, 'can'), chunk_size: 3, max_parallel_chunks: 3 });
+    const created = await stack.post('/v1/batches', {
+      model: 'gpt-4.1-mini',
+      mode: 'batch',
+      items: items(27, 'can'),
+      chunk_size: 3,
+      max_parallel_chunks: 3,
+    });
     assert.equal(created.status, 202, created.text);
     const id = created.body.id;
     const done = await stack.waitForBatch(id);
@@ -177,7 +220,8 @@ describe('a batch end to end', () => {
     assert.equal(done.usage.input_tokens > 0, true);
 
     const runs: Array<{ runId: string; status: string }> = [];
-    for await (const wf of stack.client.workflow.list({ query: `WorkflowId = '${id}'` })) runs.push({ runId: wf.runId, status: wf.status.name });
+    for await (const wf of stack.client.workflow.list({ query: `WorkflowId = '${id}'` }))
+      runs.push({ runId: wf.runId, status: wf.status.name });
     assert.equal(runs.length, 3, 'nine chunks at four starts per run: three runs');
     assert.equal(runs.filter((r) => r.status === 'CONTINUED_AS_NEW').length, 2);
     for (const r of runs) {

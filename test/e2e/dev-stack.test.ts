@@ -33,7 +33,9 @@ async function temporalPort(): Promise<number> {
     const port = await freePort();
     if (port + 1000 > 65535) continue;
     const ui = createServer();
-    const free = await new Promise<boolean>((resolve) => ui.once('error', () => resolve(false)).listen(port + 1000, '127.0.0.1', () => resolve(true)));
+    const free = await new Promise<boolean>((resolve) =>
+      ui.once('error', () => resolve(false)).listen(port + 1000, '127.0.0.1', () => resolve(true)),
+    );
     if (free) {
       ui.close();
       return port;
@@ -67,7 +69,10 @@ describe('the dev stack', () => {
   test('SIGKILL of the dev process takes its Temporal server and PostgreSQL with it', async () => {
     const [temporal, api, emulator] = [await temporalPort(), await freePort(), await freePort()];
     const dev = startDev(dataDir, { TEMPORAL_PORT: String(temporal), PORT: String(api), EMULATOR_PORT: String(emulator) });
-    await until(() => dev.output().includes('Drover is up') || dev.child.exitCode !== null, Boolean, { timeoutMs: 90_000, what: 'dev stack up' });
+    await until(() => dev.output().includes('Drover is up') || dev.child.exitCode !== null, Boolean, {
+      timeoutMs: 90_000,
+      what: 'dev stack up',
+    });
     assert.ok(dev.output().includes('Drover is up'), dev.output());
     const temporalPid = Number(await readFile(join(dataDir, 'temporal.pid'), 'utf8'));
     const postgresPid = Number((await readFile(join(dataDir, 'postgres', 'postmaster.pid'), 'utf8')).split('\n')[0]);
@@ -76,7 +81,10 @@ describe('the dev stack', () => {
 
     dev.child.kill('SIGKILL');
     const started = Date.now();
-    await until(async () => (await commandLineOf(temporalPid)) === null && (await commandLineOf(postgresPid)) === null, Boolean, { timeoutMs: 10_000, what: 'Temporal and PostgreSQL gone' });
+    await until(async () => (await commandLineOf(temporalPid)) === null && (await commandLineOf(postgresPid)) === null, Boolean, {
+      timeoutMs: 10_000,
+      what: 'Temporal and PostgreSQL gone',
+    });
     console.log(`Temporal and PostgreSQL gone ${Date.now() - started} ms after SIGKILL of the dev process`);
   });
 });

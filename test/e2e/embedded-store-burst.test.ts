@@ -17,7 +17,11 @@ describe('the embedded store under a burst of submits', () => {
   const stack = useStack({ embeddedStore: true, processingMs: 200, worker: true });
 
   test('40 batches at once: every batch ends completed, every chunk and result row is there', async () => {
-    const body = { model: 'gpt-4.1-mini', chunk_size: 10, items: Array.from({ length: ITEMS }, (_, i) => ({ id: `i${i}`, content: `item ${i}` })) };
+    const body = {
+      model: 'gpt-4.1-mini',
+      chunk_size: 10,
+      items: Array.from({ length: ITEMS }, (_, i) => ({ id: `i${i}`, content: `item ${i}` })),
+    };
     const started = performance.now();
     const created = await Promise.all(Array.from({ length: BATCHES }, () => stack.post('/v1/batches', body)));
     const sentPerS = BATCHES / ((performance.now() - started) / 1000);

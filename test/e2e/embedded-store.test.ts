@@ -12,7 +12,12 @@ describe('the local stack on the embedded store', () => {
 
   const call = async (method: string, path: string, body?: unknown) => {
     // FormData brings its own multipart content type; anything else is sent as JSON.
-    const init = body === undefined ? {} : body instanceof FormData ? { body } : { body: JSON.stringify(body), headers: { 'content-type': 'application/json' } };
+    const init =
+      body === undefined
+        ? {}
+        : body instanceof FormData
+          ? { body }
+          : { body: JSON.stringify(body), headers: { 'content-type': 'application/json' } };
     const res = await fetch(stack.api.url + path, { method, ...init, signal: AbortSignal.timeout(20_000) });
     return { status: res.status, body: (await res.json()) as any };
   };

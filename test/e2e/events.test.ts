@@ -42,7 +42,10 @@ describe('GET /v1/batches/:id/events', () => {
     const url = `${stack.api.url}/v1/batches/${created.body.id}/events`;
     const events = await readEvents(url);
     const items = events.filter((e) => e.event === 'item');
-    assert.ok(events.some((e) => e.event === 'progress'), 'progress while it runs');
+    assert.ok(
+      events.some((e) => e.event === 'progress'),
+      'progress while it runs',
+    );
     assert.equal(items.length, 20);
     assert.equal(new Set(items.map((e) => e.data.id)).size, 20, 'each item once');
     assert.ok(items.every((e) => e.data.status === 'succeeded' && e.id));

@@ -22,7 +22,10 @@ async function assertAddsUp(stack: TestStack, batch: any, itemCount: number) {
   );
   assert.equal(rows[0].n, itemCount, 'one closed result row per item');
   assert.equal(rows[0].distinct_seqs, itemCount, 'every item once');
-  assert.ok(Math.abs(rows[0].cost - batch.cost.spent_usd) < 1e-9, `spend ${batch.cost.spent_usd} is the sum of result costs ${rows[0].cost}`);
+  assert.ok(
+    Math.abs(rows[0].cost - batch.cost.spent_usd) < 1e-9,
+    `spend ${batch.cost.spent_usd} is the sum of result costs ${rows[0].cost}`,
+  );
 }
 
 /**
@@ -63,7 +66,10 @@ describe('every way a chunk can fail ends the batch', () => {
     stack.emulator.setFaults({ processing_ms: 3000 });
     const created = await stack.post('/v1/batches', { ...BATCH, max_attempts: 3, items: items(30, 'gone') });
     await until(
-      () => stack.db.query(`SELECT count(*)::int AS n FROM provider_jobs WHERE batch_id = $1 AND provider_batch_id IS NOT NULL`, [created.body.id]),
+      () =>
+        stack.db.query(`SELECT count(*)::int AS n FROM provider_jobs WHERE batch_id = $1 AND provider_batch_id IS NOT NULL`, [
+          created.body.id,
+        ]),
       (r) => r.rows[0].n >= 1,
       { what: 'a provider batch submitted' },
     );
@@ -80,7 +86,15 @@ describe('every way a chunk can fail ends the batch', () => {
     const created = await stack.post('/v1/batches', { ...BATCH, items: items(20, 'term') });
     const id = created.body.id;
     const chunk = stack.client.workflow.getHandle(`${id}/chunk-0`);
-    await until(() => chunk.describe().then((d) => d.status.name, () => 'NONE'), (s) => s === 'RUNNING', { what: 'chunk 0 running' });
+    await until(
+      () =>
+        chunk.describe().then(
+          (d) => d.status.name,
+          () => 'NONE',
+        ),
+      (s) => s === 'RUNNING',
+      { what: 'chunk 0 running' },
+    );
     await chunk.terminate('an operator pressed Terminate');
     await stack.client.workflow.getHandle(`${id}/chunk-1`).terminate('and again');
     const done = await stack.waitForBatch(id, 60_000);
@@ -97,7 +111,15 @@ describe('every way a chunk can fail ends the batch', () => {
     const created = await stack.post('/v1/batches', { ...BATCH, items: items(40, 'tc'), max_parallel_chunks: 2 });
     const id = created.body.id;
     const chunk = stack.client.workflow.getHandle(`${id}/chunk-0`);
-    await until(() => chunk.describe().then((d) => d.status.name, () => 'NONE'), (s) => s === 'RUNNING', { what: 'chunk 0 running' });
+    await until(
+      () =>
+        chunk.describe().then(
+          (d) => d.status.name,
+          () => 'NONE',
+        ),
+      (s) => s === 'RUNNING',
+      { what: 'chunk 0 running' },
+    );
     await chunk.terminate('an operator pressed Terminate');
     const started = Date.now();
     const cancel = await stack.post(`/v1/batches/${id}/cancel`, {});

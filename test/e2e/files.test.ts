@@ -20,10 +20,17 @@ describe('files in', () => {
     const up = await stack.request('POST', '/v1/files?filename=tickets.csv', csv, { 'content-type': 'text/csv' });
     assert.equal(up.status, 201, up.text);
     assert.match(up.body.id, /^file_[0-9a-f]{32}$/);
-    assert.deepEqual([up.body.format, up.body.line_count, up.body.bytes, up.body.filename], ['csv', 3, Buffer.byteLength(csv), 'tickets.csv']);
+    assert.deepEqual(
+      [up.body.format, up.body.line_count, up.body.bytes, up.body.filename],
+      ['csv', 3, Buffer.byteLength(csv), 'tickets.csv'],
+    );
     assert.equal((await stack.get(`/v1/files/${up.body.id}`)).body.line_count, 3);
 
-    const created = await stack.post('/v1/batches', { model: 'gpt-4.1-mini', input_file_id: up.body.id, user_prompt_template: 'Reply in a {tone} tone to: {content}' });
+    const created = await stack.post('/v1/batches', {
+      model: 'gpt-4.1-mini',
+      input_file_id: up.body.id,
+      user_prompt_template: 'Reply in a {tone} tone to: {content}',
+    });
     assert.equal(created.status, 202, created.text);
     const done = await stack.waitForBatch(created.body.id);
     assert.equal(done.counts.succeeded, 3);
@@ -45,7 +52,10 @@ describe('files in', () => {
     const check = await stack.post('/v1/batches/validate', { model: 'gpt-4.1-mini', input_file_id: up.body.id });
     assert.equal(check.body.valid, false);
     assert.equal(check.body.issue_count, 2);
-    assert.equal((await stack.post('/v1/batches', { model: 'gpt-4.1-mini', input_file_id: 'file_nope' })).body.error.issues[0].path, 'input_file_id');
+    assert.equal(
+      (await stack.post('/v1/batches', { model: 'gpt-4.1-mini', input_file_id: 'file_nope' })).body.error.issues[0].path,
+      'input_file_id',
+    );
     const csvWithoutId = await stack.request('POST', '/v1/files', 'content\nx\n', { 'content-type': 'text/csv' });
     assert.equal(csvWithoutId.status, 400);
     assert.match(csvWithoutId.body.error.issues[0].message, /needs an "id" column/);
@@ -79,7 +89,10 @@ describe('files in', () => {
     const r1 = await fetch(stack.api.url + '/v1/files', { method: 'POST', body: wrongField });
     const e1 = (await r1.json()) as any;
     assert.equal(r1.status, 400);
-    assert.deepEqual([e1.error.issues[0].path, e1.error.issues[0].message], ['file', 'the file goes in the multipart field "file", not "upload"']);
+    assert.deepEqual(
+      [e1.error.issues[0].path, e1.error.issues[0].message],
+      ['file', 'the file goes in the multipart field "file", not "upload"'],
+    );
 
     const noFile = new FormData();
     noFile.append('format', 'csv');
@@ -93,9 +106,14 @@ describe('files in', () => {
     assert.equal(r3.status, 400);
     assert.equal(((await r3.json()) as any).error.issues[0].path, 'format');
 
-    const broken = await stack.request('POST', '/v1/files', '--xyz\r\ncontent-disposition: form-data; name="file"; filename="a.jsonl"\r\n\r\n{"id":"a","content":"x"}\n', {
-      'content-type': 'multipart/form-data; boundary=xyz',
-    });
+    const broken = await stack.request(
+      'POST',
+      '/v1/files',
+      '--xyz\r\ncontent-disposition: form-data; name="file"; filename="a.jsonl"\r\n\r\n{"id":"a","content":"x"}\n',
+      {
+        'content-type': 'multipart/form-data; boundary=xyz',
+      },
+    );
     assert.equal(broken.status, 400, broken.text);
     assert.match(broken.body.error.issues[0].message, /malformed multipart body/);
   });
@@ -105,7 +123,13 @@ describe('files in', () => {
     // really streams. Its peak RSS (VmHWM) is printed.
     const port = await freePort();
     const api = spawn(process.execPath, ['--max-old-space-size=128', '--import', 'tsx', 'api/server.ts'], {
-      env: { PATH: process.env.PATH, DATABASE_URL: stack.database.url, TEMPORAL_ADDRESS: stack.temporal.address, PORT: String(port), LOG_LEVEL: 'info' },
+      env: {
+        PATH: process.env.PATH,
+        DATABASE_URL: stack.database.url,
+        TEMPORAL_ADDRESS: stack.temporal.address,
+        PORT: String(port),
+        LOG_LEVEL: 'info',
+      },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let out = '';
@@ -128,7 +152,9 @@ describe('files in', () => {
       const boundary = 'drover-test-boundary-7d1f';
       async function* multipart() {
         yield Buffer.from(`--${boundary}\r\ncontent-disposition: form-data; name="format"\r\n\r\njsonl\r\n`);
-        yield Buffer.from(`--${boundary}\r\ncontent-disposition: form-data; name="file"; filename="big.jsonl"\r\ncontent-type: application/octet-stream\r\n\r\n`);
+        yield Buffer.from(
+          `--${boundary}\r\ncontent-disposition: form-data; name="file"; filename="big.jsonl"\r\ncontent-type: application/octet-stream\r\n\r\n`,
+        );
         yield* jsonl();
         yield Buffer.from(`\r\n--${boundary}--\r\n`);
       }
@@ -162,5 +188,4 @@ describe('files in', () => {
       await stopChild(api);
     }
   });
-
 });

@@ -3,9 +3,11 @@ import { describe, test } from 'node:test';
 import { useStack } from '../helpers/stack.js';
 import { sleep, until } from '../helpers/wait.js';
 
-
 function items(n: number, prefix: string) {
-  return Array.from({ length: n }, (_, i) => ({ id: `${prefix}${i}`, content: `Please summarise support ticket number ${i}: the parcel arrived late and the box was damaged.` }));
+  return Array.from({ length: n }, (_, i) => ({
+    id: `${prefix}${i}`,
+    content: `Please summarise support ticket number ${i}: the parcel arrived late and the box was damaged.`,
+  }));
 }
 
 /** Dear prices make cents out of a few hundred tokens, so budget arithmetic is visible. */
@@ -29,14 +31,21 @@ describe('budgets, deadlines and live control', () => {
     assert.equal(dry.status, 200, dry.text);
     assert.equal(dry.body.object, 'batch_estimate');
     assert.equal(dry.body.item_count, 50);
-    assert.deepEqual(dry.body.chunks.plan.map((c: any) => c.items), [20, 20, 10]);
+    assert.deepEqual(
+      dry.body.chunks.plan.map((c: any) => c.items),
+      [20, 20, 10],
+    );
     assert.equal(dry.body.input_token_method, 'tokenizer:o200k_base');
     assert.equal(dry.body.output_tokens.max, 50 * 64);
     const { low_usd, expected_usd, high_usd } = dry.body.cost;
     assert.ok(0 < low_usd && low_usd <= expected_usd && expected_usd <= high_usd, JSON.stringify(dry.body.cost));
     const estimate = await stack.post('/v1/batches/estimate', body);
     assert.deepEqual(estimate.body, dry.body, 'the estimate route gives the same answer');
-    assert.equal(Object.values(stack.emulator.stats().requests).reduce((a, b) => a + b, 0), 0, 'no provider call');
+    assert.equal(
+      Object.values(stack.emulator.stats().requests).reduce((a, b) => a + b, 0),
+      0,
+      'no provider call',
+    );
     assert.deepEqual((await stack.db.query('SELECT count(*)::int AS n FROM batches')).rows, before.rows, 'nothing stored');
 
     const real = await stack.post('/v1/batches', body);
@@ -59,7 +68,15 @@ describe('budgets, deadlines and live control', () => {
   });
 
   test('a budget that runs out waits in awaiting_budget, never overspends, and a raise lets it finish', async () => {
-    const body = { model: 'gpt-4.1-mini', mode: 'batch', items: items(40, 'bud'), chunk_size: 10, max_parallel_chunks: 1, max_output_tokens: 40, prices: PRICES };
+    const body = {
+      model: 'gpt-4.1-mini',
+      mode: 'batch',
+      items: items(40, 'bud'),
+      chunk_size: 10,
+      max_parallel_chunks: 1,
+      max_output_tokens: 40,
+      prices: PRICES,
+    };
     const estimate = await stack.post('/v1/batches/estimate', body);
     const reservePerChunk = estimate.body.cost.high_usd / 4;
     const limit = Number((reservePerChunk * 1.8).toFixed(4));
@@ -81,16 +98,25 @@ describe('budgets, deadlines and live control', () => {
     assert.ok(waiting.body.cost.spent_usd + reservePerChunk > limit, 'the next chunk really does not fit');
 
     // The validator refuses a limit below the spend and a deadline in the past, with reasons.
-    const below = await stack.request('PATCH', `/v1/batches/${id}/limits`, JSON.stringify({ max_cost_usd: waiting.body.cost.spent_usd / 2 }), { 'content-type': 'application/json' });
+    const below = await stack.request(
+      'PATCH',
+      `/v1/batches/${id}/limits`,
+      JSON.stringify({ max_cost_usd: waiting.body.cost.spent_usd / 2 }),
+      { 'content-type': 'application/json' },
+    );
     assert.equal(below.status, 400, below.text);
     assert.match(below.body.error.message, /below the \$[\d.]+ already spent/);
-    const past = await stack.request('PATCH', `/v1/batches/${id}/limits`, JSON.stringify({ deadline: '2020-01-01T00:00:00Z' }), { 'content-type': 'application/json' });
+    const past = await stack.request('PATCH', `/v1/batches/${id}/limits`, JSON.stringify({ deadline: '2020-01-01T00:00:00Z' }), {
+      'content-type': 'application/json',
+    });
     assert.equal(past.status, 400, past.text);
     assert.match(past.body.error.message, /in the past/);
     await sleep(500);
     assert.equal((await stack.get(`/v1/batches/${id}`)).body.status, 'awaiting_budget', 'still waiting: nothing changed');
 
-    const raised = await stack.request('PATCH', `/v1/batches/${id}/limits`, JSON.stringify({ max_cost_usd: limit * 10 }), { 'content-type': 'application/json' });
+    const raised = await stack.request('PATCH', `/v1/batches/${id}/limits`, JSON.stringify({ max_cost_usd: limit * 10 }), {
+      'content-type': 'application/json',
+    });
     assert.equal(raised.status, 200, raised.text);
     assert.equal(raised.body.cost.limit_usd, limit * 10);
     const done = await stack.waitForBatch(id);
@@ -108,9 +134,21 @@ describe('budgets, deadlines and live control', () => {
   });
 
   test('on_budget_exhausted "stop" ends the batch instead of waiting', async () => {
-    const body = { model: 'gpt-4.1-mini', mode: 'batch', items: items(20, 'stop'), chunk_size: 10, max_parallel_chunks: 1, max_output_tokens: 40, prices: PRICES };
+    const body = {
+      model: 'gpt-4.1-mini',
+      mode: 'batch',
+      items: items(20, 'stop'),
+      chunk_size: 10,
+      max_parallel_chunks: 1,
+      max_output_tokens: 40,
+      prices: PRICES,
+    };
     const estimate = await stack.post('/v1/batches/estimate', body);
-    const created = await stack.post('/v1/batches', { ...body, max_cost_usd: Number(((estimate.body.cost.high_usd / 2) * 1.2).toFixed(4)), on_budget_exhausted: 'stop' });
+    const created = await stack.post('/v1/batches', {
+      ...body,
+      max_cost_usd: Number(((estimate.body.cost.high_usd / 2) * 1.2).toFixed(4)),
+      on_budget_exhausted: 'stop',
+    });
     const done = await stack.waitForBatch(created.body.id);
     assert.equal(done.status, 'budget_exhausted');
     assert.deepEqual(done.counts, { total: 20, succeeded: 10, failed: 0, cancelled: 10, pending: 0 });
@@ -123,7 +161,12 @@ describe('budgets, deadlines and live control', () => {
     stack.emulator.setFaults({ processing_ms: 4000 });
     try {
       const cancelsBefore = stack.emulator.stats().batch_cancels;
-      const created = await stack.post('/v1/batches', { model: 'gpt-4.1-mini', mode: 'batch', items: items(60, 'dl'), time_limit_seconds: 2 });
+      const created = await stack.post('/v1/batches', {
+        model: 'gpt-4.1-mini',
+        mode: 'batch',
+        items: items(60, 'dl'),
+        time_limit_seconds: 2,
+      });
       assert.equal(created.status, 202, created.text);
       assert.ok(created.body.deadline);
       const done = await stack.waitForBatch(created.body.id);
@@ -145,9 +188,18 @@ describe('budgets, deadlines and live control', () => {
     try {
       const cancelsBefore = stack.emulator.stats().batch_cancels;
       const createdBefore = stack.emulator.stats().batches_created;
-      const created = await stack.post('/v1/batches', { model: 'gpt-4.1-mini', mode: 'batch', items: items(30, 'cx'), chunk_size: 10, max_parallel_chunks: 2 });
+      const created = await stack.post('/v1/batches', {
+        model: 'gpt-4.1-mini',
+        mode: 'batch',
+        items: items(30, 'cx'),
+        chunk_size: 10,
+        max_parallel_chunks: 2,
+      });
       const id = created.body.id;
-      await until(async () => stack.emulator.stats().batches_created, (n) => n >= createdBefore + 2);
+      await until(
+        async () => stack.emulator.stats().batches_created,
+        (n) => n >= createdBefore + 2,
+      );
       const res = await stack.post(`/v1/batches/${id}/cancel`, {});
       assert.equal(res.status, 202, res.text);
       assert.ok(['cancelling', 'cancelled'].includes(res.body.status), res.body.status);
@@ -163,7 +215,9 @@ describe('budgets, deadlines and live control', () => {
         assert.equal(late.status, 409, `${action}: ${late.text}`);
         assert.equal(late.body.error.type, 'batch_ended');
       }
-      const late = await stack.request('PATCH', `/v1/batches/${id}/limits`, JSON.stringify({ max_cost_usd: 5 }), { 'content-type': 'application/json' });
+      const late = await stack.request('PATCH', `/v1/batches/${id}/limits`, JSON.stringify({ max_cost_usd: 5 }), {
+        'content-type': 'application/json',
+      });
       assert.equal(late.status, 409);
       assert.equal((await stack.post('/v1/batches/batch_nope/cancel', {})).status, 404);
     } finally {
@@ -177,9 +231,15 @@ describe('budgets, deadlines and live control', () => {
       const cancelsBefore = stack.emulator.stats().batch_cancels;
       const createdBefore = stack.emulator.stats().batches_created;
       const created = await stack.post('/v1/batches', { model: 'gpt-4.1-mini', mode: 'batch', items: items(10, 'ui') });
-      await until(async () => stack.emulator.stats().batches_created, (n) => n >= createdBefore + 1);
+      await until(
+        async () => stack.emulator.stats().batches_created,
+        (n) => n >= createdBefore + 1,
+      );
       const running = await stack.get(`/v1/batches?status=running`);
-      assert.ok(running.body.data.some((b: any) => b.id === created.body.id), 'visibility shows it running');
+      assert.ok(
+        running.body.data.some((b: any) => b.id === created.body.id),
+        'visibility shows it running',
+      );
       await stack.client.workflow.getHandle(created.body.id).cancel();
       const done = await stack.waitForBatch(created.body.id);
       assert.equal(done.status, 'cancelled');
@@ -195,9 +255,18 @@ describe('budgets, deadlines and live control', () => {
     stack.emulator.setFaults({ processing_ms: 600 });
     try {
       const createdBefore = stack.emulator.stats().batches_created;
-      const created = await stack.post('/v1/batches', { model: 'gpt-4.1-mini', mode: 'batch', items: items(40, 'pz'), chunk_size: 10, max_parallel_chunks: 1 });
+      const created = await stack.post('/v1/batches', {
+        model: 'gpt-4.1-mini',
+        mode: 'batch',
+        items: items(40, 'pz'),
+        chunk_size: 10,
+        max_parallel_chunks: 1,
+      });
       const id = created.body.id;
-      await until(async () => stack.emulator.stats().batches_created, (n) => n >= createdBefore + 1);
+      await until(
+        async () => stack.emulator.stats().batches_created,
+        (n) => n >= createdBefore + 1,
+      );
       const paused = await stack.post(`/v1/batches/${id}/pause`, {});
       assert.equal(paused.status, 200, paused.text);
       assert.equal(paused.body.status, 'paused');

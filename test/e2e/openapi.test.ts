@@ -17,7 +17,8 @@ function expressRoutes(app: any): string[] {
   const walk = (stack: any[]) => {
     for (const layer of stack) {
       if (layer.route) {
-        for (const m of Object.keys(layer.route.methods)) out.push(`${m} ${String(layer.route.path).replace(/:(\w+)/g, (_, n) => `{${n === 'itemId' ? 'item_id' : n}}`)}`);
+        for (const m of Object.keys(layer.route.methods))
+          out.push(`${m} ${String(layer.route.path).replace(/:(\w+)/g, (_, n) => `{${n === 'itemId' ? 'item_id' : n}}`)}`);
       } else if (layer.handle?.stack) walk(layer.handle.stack);
     }
   };
@@ -27,7 +28,8 @@ function expressRoutes(app: any): string[] {
 
 function refs(node: unknown, found: string[] = []): string[] {
   if (Array.isArray(node)) node.forEach((n) => refs(n, found));
-  else if (node && typeof node === 'object') for (const [k, v] of Object.entries(node)) k === '$ref' ? found.push(v as string) : refs(v, found);
+  else if (node && typeof node === 'object')
+    for (const [k, v] of Object.entries(node)) k === '$ref' ? found.push(v as string) : refs(v, found);
   return found;
 }
 
@@ -73,14 +75,22 @@ describe('OpenAPI document', () => {
     assert.deepEqual(create.required, ['model']);
     assert.equal(create.properties.mode.default, 'auto');
     assert.match(create.properties.max_cost_usd.description, /Spend ceiling/);
-    assert.ok(create.properties.categories && create.properties.extraction_instructions && create.properties.fields, 'operation fields are listed');
+    assert.ok(
+      create.properties.categories && create.properties.extraction_instructions && create.properties.fields,
+      'operation fields are listed',
+    );
     const limit = doc.paths['/v1/batches'].get.parameters.find((p: Json) => p.name === 'limit');
     assert.deepEqual([limit.in, limit.required, limit.schema.maximum, limit.schema.default], ['query', false, 100, 20]);
   });
 
   test('real answers match the documented schemas', async () => {
     const items = Array.from({ length: 3 }, (_, i) => ({ id: `i${i}`, content: `hello ${i}` }));
-    const created = await stack.post('/v1/batches', { model: 'gpt-4.1-mini', items, metadata: { team: 'docs' }, webhook_url: 'http://127.0.0.1:9/hook' });
+    const created = await stack.post('/v1/batches', {
+      model: 'gpt-4.1-mini',
+      items,
+      metadata: { team: 'docs' },
+      webhook_url: 'http://127.0.0.1:9/hook',
+    });
     await conforms('post', '/v1/batches', created);
     assert.ok(created.body.webhook_secret, 'the secret is documented and sent once');
     const id = created.body.id as string;
@@ -94,14 +104,28 @@ describe('OpenAPI document', () => {
     await conforms('get', '/v1/batches', await stack.get('/v1/batches?limit=5'));
     await conforms('get', '/v1/batches', await stack.get('/v1/batches?limit=500'));
     await conforms('post', '/v1/batches/{id}/cancel', await stack.post(`/v1/batches/${id}/cancel`, {}));
-    await conforms('patch', '/v1/batches/{id}/limits', await stack.request('PATCH', `/v1/batches/${id}/limits`, JSON.stringify({ max_cost_usd: 5 }), { 'content-type': 'application/json' }));
+    await conforms(
+      'patch',
+      '/v1/batches/{id}/limits',
+      await stack.request('PATCH', `/v1/batches/${id}/limits`, JSON.stringify({ max_cost_usd: 5 }), { 'content-type': 'application/json' }),
+    );
     await conforms('get', '/v1/batches/{id}', await stack.get('/v1/batches/batch_missing'));
     await conforms('post', '/v1/batches/estimate', await stack.post('/v1/batches/estimate', { model: 'gpt-4.1-mini', items }));
     await conforms('post', '/v1/batches/validate', await stack.post('/v1/batches/validate', { model: 'gpt-4.1-mini', items }));
-    await conforms('post', '/v1/batches/validate', await stack.post('/v1/batches/validate', { model: 'gpt-4.1-mini', items: [{ id: 'x', nope: 1 }] }));
+    await conforms(
+      'post',
+      '/v1/batches/validate',
+      await stack.post('/v1/batches/validate', { model: 'gpt-4.1-mini', items: [{ id: 'x', nope: 1 }] }),
+    );
     await conforms('post', '/v1/batches', await stack.post('/v1/batches', { model: 'gpt-4.1-mini', items: [{ id: 'x', nope: 1 }] }));
-    await conforms('post', '/v1/completions/{operation}', await stack.post('/v1/completions/classify', { model: 'gpt-4.1-mini', categories: ['a', 'b'], items: [{ content: 'x' }] }));
-    const file = await stack.request('POST', '/v1/files?format=jsonl', '{"id":"a","content":"x"}\n', { 'content-type': 'application/x-ndjson' });
+    await conforms(
+      'post',
+      '/v1/completions/{operation}',
+      await stack.post('/v1/completions/classify', { model: 'gpt-4.1-mini', categories: ['a', 'b'], items: [{ content: 'x' }] }),
+    );
+    const file = await stack.request('POST', '/v1/files?format=jsonl', '{"id":"a","content":"x"}\n', {
+      'content-type': 'application/x-ndjson',
+    });
     await conforms('post', '/v1/files', file);
     await conforms('get', '/v1/files/{id}', await stack.get(`/v1/files/${file.body.id}`));
     await conforms('get', '/healthz', await stack.get('/healthz'));
@@ -113,9 +137,14 @@ describe('OpenAPI document', () => {
     assert.equal(res.status, 200);
     assert.match(res.headers.get('content-type') ?? '', /text\/html/);
     for (const [path, item] of Object.entries(doc.paths as Json)) {
-      for (const m of Object.keys(item)) assert.ok(res.text.includes(`<span class="method ${m}">${m.toUpperCase()}</span> <code>${path}</code>`), `${m} ${path} on the page`);
+      for (const m of Object.keys(item))
+        assert.ok(
+          res.text.includes(`<span class="method ${m}">${m.toUpperCase()}</span> <code>${path}</code>`),
+          `${m} ${path} on the page`,
+        );
     }
-    for (const name of Object.keys(doc.components.schemas)) assert.ok(res.text.includes(`id="schema-${name}"`), `schema ${name} on the page`);
+    for (const name of Object.keys(doc.components.schemas))
+      assert.ok(res.text.includes(`id="schema-${name}"`), `schema ${name} on the page`);
     assert.doesNotMatch(res.text, /<script/, 'no script: the page works offline');
   });
 });

@@ -11,7 +11,10 @@ const SCHEMA = {
 const schemaFormat = { type: 'json_schema', json_schema: { name: 'triage', schema: SCHEMA, strict: true } };
 
 function items(n: number, prefix: string) {
-  return Array.from({ length: n }, (_, i) => ({ id: `${prefix}${i}`, content: `Ticket ${i}: my parcel has not arrived and I was charged twice.` }));
+  return Array.from({ length: n }, (_, i) => ({
+    id: `${prefix}${i}`,
+    content: `Ticket ${i}: my parcel has not arrived and I was charged twice.`,
+  }));
 }
 
 async function results(stack: TestStack, id: string): Promise<any[]> {
@@ -23,12 +26,20 @@ describe('realtime mode, every provider', () => {
   let worker: WorkerProcess;
   before(async () => {
     // Drover's own limit for one model; the other models rely on the provider's 429s alone.
-    worker = await stack.startWorker({ DROVER_RATE_LIMITS: JSON.stringify({ 'openai/gpt-4o-mini': { rpm: 600 } }), DROVER_REALTIME_CONCURRENCY: '8' });
+    worker = await stack.startWorker({
+      DROVER_RATE_LIMITS: JSON.stringify({ 'openai/gpt-4o-mini': { rpm: 600 } }),
+      DROVER_REALTIME_CONCURRENCY: '8',
+    });
   });
 
   test('mode realtime: one call per item, schema-valid outputs, billed at the full price', async () => {
     const before = stack.emulator.stats();
-    const created = await stack.post('/v1/batches', { model: 'gpt-4.1-mini', mode: 'realtime', items: items(30, 'rt'), response_format: schemaFormat });
+    const created = await stack.post('/v1/batches', {
+      model: 'gpt-4.1-mini',
+      mode: 'realtime',
+      items: items(30, 'rt'),
+      response_format: schemaFormat,
+    });
     assert.equal(created.status, 202, created.text);
     const done = await stack.waitForBatch(created.body.id);
     assert.equal(done.status, 'completed');
@@ -56,7 +67,12 @@ describe('realtime mode, every provider', () => {
   });
 
   test('an OpenAI-compatible server (no batch API) runs every item realtime', async () => {
-    const created = await stack.post('/v1/batches', { model: 'openai_compatible/llama-3.1-8b', items: items(12, 'oc'), prices: { input_per_mtok: 0, output_per_mtok: 0 }, mode: 'batch' });
+    const created = await stack.post('/v1/batches', {
+      model: 'openai_compatible/llama-3.1-8b',
+      items: items(12, 'oc'),
+      prices: { input_per_mtok: 0, output_per_mtok: 0 },
+      mode: 'batch',
+    });
     assert.equal(created.status, 202, created.text);
     const done = await stack.waitForBatch(created.body.id);
     assert.equal(done.status, 'completed');
@@ -65,10 +81,25 @@ describe('realtime mode, every provider', () => {
 
   test('Anthropic: native batch with tool-use structured output, and realtime', async () => {
     const before = stack.emulator.stats().anthropic.batches_created;
-    const batch = await stack.post('/v1/batches', { model: 'claude-haiku-4-5', mode: 'batch', items: items(25, 'an'), response_format: schemaFormat, max_output_tokens: 200 });
+    const batch = await stack.post('/v1/batches', {
+      model: 'claude-haiku-4-5',
+      mode: 'batch',
+      items: items(25, 'an'),
+      response_format: schemaFormat,
+      max_output_tokens: 200,
+    });
     assert.equal(batch.status, 202, batch.text);
-    const rt = await stack.post('/v1/batches', { model: 'anthropic/claude-haiku-4-5', mode: 'realtime', items: items(5, 'ar'), response_format: schemaFormat, max_output_tokens: 200 });
-    for (const [created, path] of [[batch, 'batch'], [rt, 'realtime']] as const) {
+    const rt = await stack.post('/v1/batches', {
+      model: 'anthropic/claude-haiku-4-5',
+      mode: 'realtime',
+      items: items(5, 'ar'),
+      response_format: schemaFormat,
+      max_output_tokens: 200,
+    });
+    for (const [created, path] of [
+      [batch, 'batch'],
+      [rt, 'realtime'],
+    ] as const) {
       const done = await stack.waitForBatch(created.body.id);
       assert.equal(done.status, 'completed', JSON.stringify(done));
       for (const r of await results(stack, created.body.id)) {
@@ -82,10 +113,23 @@ describe('realtime mode, every provider', () => {
 
   test('Gemini: native batch with responseJsonSchema, and realtime', async () => {
     const before = stack.emulator.stats().gemini.batches_created;
-    const batch = await stack.post('/v1/batches', { model: 'gemini-2.5-flash', mode: 'batch', items: items(25, 'gm'), response_format: schemaFormat });
+    const batch = await stack.post('/v1/batches', {
+      model: 'gemini-2.5-flash',
+      mode: 'batch',
+      items: items(25, 'gm'),
+      response_format: schemaFormat,
+    });
     assert.equal(batch.status, 202, batch.text);
-    const rt = await stack.post('/v1/batches', { model: 'gemini/gemini-2.5-flash', mode: 'realtime', items: items(5, 'gr'), response_format: schemaFormat });
-    for (const [created, path] of [[batch, 'batch'], [rt, 'realtime']] as const) {
+    const rt = await stack.post('/v1/batches', {
+      model: 'gemini/gemini-2.5-flash',
+      mode: 'realtime',
+      items: items(5, 'gr'),
+      response_format: schemaFormat,
+    });
+    for (const [created, path] of [
+      [batch, 'batch'],
+      [rt, 'realtime'],
+    ] as const) {
       const done = await stack.waitForBatch(created.body.id);
       assert.equal(done.status, 'completed', JSON.stringify(done));
       for (const r of await results(stack, created.body.id)) {
@@ -106,7 +150,11 @@ describe('realtime mode, every provider', () => {
       enable_citations: true,
       user_prompt_template: 'What happened to the parcel? {content}',
       items: [
-        { id: 'doc', content: 'Answer from the document.', attachments: [{ type: 'document', media_type: 'text/plain', text: doc, title: 'Ticket 7' }] },
+        {
+          id: 'doc',
+          content: 'Answer from the document.',
+          attachments: [{ type: 'document', media_type: 'text/plain', text: doc, title: 'Ticket 7' }],
+        },
         { id: 'img', content: 'Describe the photo.', attachments: [{ type: 'image', data: png, media_type: 'image/png' }] },
       ],
     });
@@ -118,17 +166,29 @@ describe('realtime mode, every provider', () => {
     for (const c of withDoc.citations) assert.ok(doc.includes(c.cited_text), `cites a real substring: ${c.cited_text}`);
     assert.equal((await stack.get(`/v1/batches/${created.body.id}/items/img`)).body.status, 'succeeded');
 
-    const openaiImage = await stack.post('/v1/batches', { model: 'gpt-4.1-mini', mode: 'batch', items: [{ id: 'i', content: 'Describe.', attachments: [{ type: 'image', url: 'https://example.com/a.png' }] }] });
+    const openaiImage = await stack.post('/v1/batches', {
+      model: 'gpt-4.1-mini',
+      mode: 'batch',
+      items: [{ id: 'i', content: 'Describe.', attachments: [{ type: 'image', url: 'https://example.com/a.png' }] }],
+    });
     assert.equal((await stack.waitForBatch(openaiImage.body.id)).status, 'completed');
   });
 
   test('media limits are checked at submit, per provider', async () => {
     const big = Buffer.alloc(6 * 1024 * 1024, 1).toString('base64');
-    const tooBig = await stack.post('/v1/batches', { model: 'claude-haiku-4-5', items: [{ id: 'x', content: 'see', attachments: [{ type: 'image', data: big, media_type: 'image/png' }] }] });
+    const tooBig = await stack.post('/v1/batches', {
+      model: 'claude-haiku-4-5',
+      items: [{ id: 'x', content: 'see', attachments: [{ type: 'image', data: big, media_type: 'image/png' }] }],
+    });
     assert.equal(tooBig.status, 400);
     assert.match(tooBig.body.error.issues[0].message, /image 0 is 6\.0 MB; the provider takes at most 5 MB/);
     assert.equal(tooBig.body.error.issues[0].path, 'items[0].attachments');
-    const docUrl = await stack.post('/v1/batches', { model: 'gpt-4.1-mini', items: [{ id: 'x', content: 'read', attachments: [{ type: 'document', media_type: 'application/pdf', url: 'https://example.com/a.pdf' }] }] });
+    const docUrl = await stack.post('/v1/batches', {
+      model: 'gpt-4.1-mini',
+      items: [
+        { id: 'x', content: 'read', attachments: [{ type: 'document', media_type: 'application/pdf', url: 'https://example.com/a.pdf' }] },
+      ],
+    });
     assert.equal(docUrl.status, 400);
     assert.match(docUrl.body.error.issues[0].message, /does not fetch documents by URL/);
     const unknown = await stack.post('/v1/batches', { model: 'llama3', items: [{ id: 'x', content: 'hi' }] });
@@ -143,12 +203,20 @@ describe('realtime mode, every provider', () => {
       const done = await stack.waitForBatch(created.body.id);
       assert.equal(done.status, 'completed');
       assert.equal(done.counts.succeeded, 60);
-      const jobs = await stack.db.query('SELECT attempt, item_count, status FROM provider_jobs WHERE batch_id = $1 ORDER BY attempt', [created.body.id]);
+      const jobs = await stack.db.query('SELECT attempt, item_count, status FROM provider_jobs WHERE batch_id = $1 ORDER BY attempt', [
+        created.body.id,
+      ]);
       assert.equal(jobs.rows[0].status, 'collected:expired');
       assert.equal(jobs.rows[0].item_count, 60);
-      assert.ok(jobs.rows[1].item_count > 0 && jobs.rows[1].item_count < 60, `only the unfinished items went again: ${jobs.rows[1].item_count}`);
-      const kept = await stack.db.query('SELECT count(*)::int AS n FROM results WHERE batch_id = $1 AND attempt = 1 AND status = $2', [created.body.id, 'succeeded']);
-      assert.equal(kept.rows[0].n, 60 - jobs.rows[1].item_count, 'the expired batch\'s answers were kept');
+      assert.ok(
+        jobs.rows[1].item_count > 0 && jobs.rows[1].item_count < 60,
+        `only the unfinished items went again: ${jobs.rows[1].item_count}`,
+      );
+      const kept = await stack.db.query('SELECT count(*)::int AS n FROM results WHERE batch_id = $1 AND attempt = 1 AND status = $2', [
+        created.body.id,
+        'succeeded',
+      ]);
+      assert.equal(kept.rows[0].n, 60 - jobs.rows[1].item_count, "the expired batch's answers were kept");
     } finally {
       stack.emulator.setFaults({});
     }
@@ -160,11 +228,20 @@ describe('realtime mode, every provider', () => {
       for (const mode of ['realtime', 'batch']) {
         // Every third answer of each request is broken, and a repair is a new request: with 60
         // items that takes up to four attempts in batch mode (20, 6, 2 broken, then none).
-        const created = await stack.post('/v1/batches', { model: 'gpt-4.1-mini', mode, items: items(60, `fix-${mode}`), response_format: schemaFormat, max_attempts: 5 });
+        const created = await stack.post('/v1/batches', {
+          model: 'gpt-4.1-mini',
+          mode,
+          items: items(60, `fix-${mode}`),
+          response_format: schemaFormat,
+          max_attempts: 5,
+        });
         const done = await stack.waitForBatch(created.body.id);
         assert.equal(done.status, 'completed', `${mode}: ${JSON.stringify(done.counts)}`);
         const rows = await results(stack, created.body.id);
-        assert.ok(rows.every((r) => r.output && typeof r.output.urgent === 'boolean'), mode);
+        assert.ok(
+          rows.every((r) => r.output && typeof r.output.urgent === 'boolean'),
+          mode,
+        );
       }
       assert.ok(stack.emulator.stats().faults_injected.malformed_json >= 20, 'outputs really were broken');
     } finally {
@@ -219,7 +296,10 @@ describe('realtime mode, every provider', () => {
         await new Promise((r) => setTimeout(r, 20));
       }
       await worker.kill('SIGKILL');
-      worker = await stack.startWorker({ DROVER_RATE_LIMITS: JSON.stringify({ 'openai/gpt-4o-mini': { rpm: 600 } }), DROVER_REALTIME_CONCURRENCY: '8' });
+      worker = await stack.startWorker({
+        DROVER_RATE_LIMITS: JSON.stringify({ 'openai/gpt-4o-mini': { rpm: 600 } }),
+        DROVER_REALTIME_CONCURRENCY: '8',
+      });
       const done = await stack.waitForBatch(id, 120_000);
       assert.equal(done.status, 'completed');
       assert.equal(done.counts.succeeded, 80);

@@ -29,7 +29,9 @@ function receiver(failFirst: number): Promise<{ url: string; deliveries: Deliver
     });
   });
   return new Promise((resolve) =>
-    server.listen(0, '127.0.0.1', () => resolve({ url: `http://127.0.0.1:${(server.address() as { port: number }).port}/hooks/drover`, deliveries, server })),
+    server.listen(0, '127.0.0.1', () =>
+      resolve({ url: `http://127.0.0.1:${(server.address() as { port: number }).port}/hooks/drover`, deliveries, server }),
+    ),
   );
 }
 
@@ -39,7 +41,12 @@ describe('webhooks', () => {
   test('a finished batch POSTs a signed event, retried until the receiver answers 2xx', async () => {
     const hook = await receiver(2);
     try {
-      const created = await stack.post('/v1/batches', { model: 'gpt-4.1-mini', items: [{ id: 'a', content: 'x' }], webhook_url: hook.url, metadata: { job: 'nightly' } });
+      const created = await stack.post('/v1/batches', {
+        model: 'gpt-4.1-mini',
+        items: [{ id: 'a', content: 'x' }],
+        webhook_url: hook.url,
+        metadata: { job: 'nightly' },
+      });
       assert.equal(created.status, 202, created.text);
       const secret: string = created.body.webhook_secret;
       assert.match(secret, /^whsec_[0-9a-f]{48}$/);
@@ -88,7 +95,11 @@ describe('webhooks', () => {
   });
 
   test('a webhook_url must be http(s)', async () => {
-    const bad = await stack.post('/v1/batches', { model: 'gpt-4.1-mini', items: [{ id: 'a', content: 'x' }], webhook_url: 'ftp://example.com/x' });
+    const bad = await stack.post('/v1/batches', {
+      model: 'gpt-4.1-mini',
+      items: [{ id: 'a', content: 'x' }],
+      webhook_url: 'ftp://example.com/x',
+    });
     assert.equal(bad.status, 400);
     assert.equal(bad.body.error.issues[0].path, 'webhook_url');
   });

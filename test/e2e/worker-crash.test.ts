@@ -28,7 +28,11 @@ describe('a worker killed mid-batch', () => {
     worker = await stack.startWorker();
 
     // Second kill: once results are being written, i.e. during collect.
-    await until(async () => (await stack.db.query('SELECT count(*)::int AS n FROM results WHERE batch_id = $1', [id])).rows[0].n > 0, Boolean, { intervalMs: 10 });
+    await until(
+      async () => (await stack.db.query('SELECT count(*)::int AS n FROM results WHERE batch_id = $1', [id])).rows[0].n > 0,
+      Boolean,
+      { intervalMs: 10 },
+    );
     await worker.kill('SIGKILL');
     worker = await stack.startWorker();
 
@@ -48,7 +52,10 @@ describe('a worker killed mid-batch', () => {
     const results = await stack.db.query('SELECT count(*)::int AS n, count(DISTINCT seq)::int AS d FROM results WHERE batch_id = $1', [id]);
     assert.deepEqual(results.rows[0], { n: 1200, d: 1200 });
     const jsonl = await stack.get(`/v1/batches/${id}/results?format=jsonl`);
-    const ids = jsonl.text.trim().split('\n').map((l) => JSON.parse(l).id);
+    const ids = jsonl.text
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l).id);
     assert.equal(new Set(ids).size, 1200);
     assert.ok(uploadsAtFirstKill >= 1);
     assert.ok(!worker.output().includes('sk-test-secret'), 'the worker never logs its API key');

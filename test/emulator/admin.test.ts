@@ -87,7 +87,9 @@ describe('emulator admin and auth', () => {
   it('answers unknown routes with OpenAI-style 404s', async () => {
     const res = await fetch(`${emulator.openaiBaseURL}/nowhere`, { headers: { authorization: 'Bearer x' } });
     assert.equal(res.status, 404);
-    assert.deepEqual(await res.json(), { error: { message: 'Invalid URL (GET /v1/nowhere)', type: 'invalid_request_error', param: null, code: null } });
+    assert.deepEqual(await res.json(), {
+      error: { message: 'Invalid URL (GET /v1/nowhere)', type: 'invalid_request_error', param: null, code: null },
+    });
     assert.equal(emulator.stats().requests['GET *'], 1);
   });
 
@@ -118,7 +120,11 @@ describe('emulator admin and auth', () => {
 
   it('accepts a rate_limit fault config over HTTP and rejects a bad one', async () => {
     const put = (body: unknown) =>
-      fetch(`${emulator.url}/_emulator/faults`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+      fetch(`${emulator.url}/_emulator/faults`, {
+        method: 'PUT',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
     const ok = await put({ rate_limit: { rpm: 600, tpm: 100_000, scope: 'global' } });
     assert.equal(ok.status, 200);
     assert.deepEqual(await ok.json(), { rate_limit: { rpm: 600, tpm: 100_000, scope: 'global' } });

@@ -46,7 +46,15 @@ const tinyPng = (width: number, height: number): Buffer => {
     b.writeUInt32BE(n);
     return b;
   };
-  return Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), u32(13), Buffer.from('IHDR'), u32(width), u32(height), Buffer.from([8, 2, 0, 0, 0]), u32(0)]);
+  return Buffer.concat([
+    Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
+    u32(13),
+    Buffer.from('IHDR'),
+    u32(width),
+    u32(height),
+    Buffer.from([8, 2, 0, 0, 0]),
+    u32(0),
+  ]);
 };
 
 describe('Anthropic Messages and Message Batches', () => {
@@ -61,7 +69,9 @@ describe('Anthropic Messages and Message Batches', () => {
   beforeEach(() => emulator.reset());
 
   it('runs a batch to the end and streams every result once from the absolute results_url', async () => {
-    const requests = Array.from({ length: 30 }, (_, i) => (i % 3 === 0 ? { custom_id: `tool-${i}`, params: toolParams(i) } : { custom_id: `text-${i}`, params: textParams(i) }));
+    const requests = Array.from({ length: 30 }, (_, i) =>
+      i % 3 === 0 ? { custom_id: `tool-${i}`, params: toolParams(i) } : { custom_id: `text-${i}`, params: textParams(i) },
+    );
     const created = await client.messages.batches.create({ requests }, { headers: { 'x-drover-key': 'job-a' } });
     assert.match(created.id, /^msgbatch_/);
     assert.equal(created.type, 'message_batch');
@@ -70,7 +80,10 @@ describe('Anthropic Messages and Message Batches', () => {
     assert.equal(created.results_url, null);
     assert.equal(created.ended_at, null);
     assert.equal(Date.parse(created.expires_at) - Date.parse(created.created_at), 24 * 3600 * 1000);
-    await assert.rejects(client.messages.batches.results(created.id), (e: unknown) => e instanceof AnthropicError && /results_url/.test(e.message));
+    await assert.rejects(
+      client.messages.batches.results(created.id),
+      (e: unknown) => e instanceof AnthropicError && /results_url/.test(e.message),
+    );
 
     const done = await waitEnded(client, created.id);
     assert.deepEqual(done.request_counts, { processing: 0, succeeded: 30, errored: 0, canceled: 0, expired: 0 });
@@ -126,14 +139,27 @@ describe('Anthropic Messages and Message Batches', () => {
     assert.equal(message.usage.cache_read_input_tokens, 0);
     assert.equal(message.usage.service_tier, 'standard');
 
-    const stopped = await client.messages.create({ model: 'm', max_tokens: 100, stop_sequences: ['there'], messages: [{ role: 'user', content: 'Hello there' }] });
+    const stopped = await client.messages.create({
+      model: 'm',
+      max_tokens: 100,
+      stop_sequences: ['there'],
+      messages: [{ role: 'user', content: 'Hello there' }],
+    });
     assert.equal(stopped.stop_reason, 'stop_sequence');
     assert.equal(stopped.stop_sequence, 'there');
     assert.equal((stopped.content[0] as TextBlock).text, 'Echo: Hello ');
-    const cut = await client.messages.create({ model: 'm', max_tokens: 2, messages: [{ role: 'user', content: 'a fairly long question indeed' }] });
+    const cut = await client.messages.create({
+      model: 'm',
+      max_tokens: 2,
+      messages: [{ role: 'user', content: 'a fairly long question indeed' }],
+    });
     assert.equal(cut.stop_reason, 'max_tokens');
     assert.equal((cut.content[0] as TextBlock).text, 'Echo: a ');
-    const counted = await client.messages.countTokens({ model: 'm', system: 'Be terse.', messages: [{ role: 'user', content: 'Hello there' }] });
+    const counted = await client.messages.countTokens({
+      model: 'm',
+      system: 'Be terse.',
+      messages: [{ role: 'user', content: 'Hello there' }],
+    });
     assert.equal(counted.input_tokens, 8);
     assert.equal(emulator.stats().anthropic.messages, 3);
   });
@@ -205,19 +231,32 @@ describe('Anthropic Messages and Message Batches', () => {
       assert.ok(c.cited_text.length > 0);
       assert.equal(block.text, c.cited_text);
     }
-    assert.deepEqual(cited.map((b) => (b.citations![0] as { document_index: number }).document_index), [0, 1]);
+    assert.deepEqual(
+      cited.map((b) => (b.citations![0] as { document_index: number }).document_index),
+      [0, 1],
+    );
   });
 
   it('accepts image and document blocks and counts rough tokens for them', async () => {
     const ask = (content: Array<Record<string, unknown>>) =>
-      client.messages.create({ model: 'm', max_tokens: 10, messages: [{ role: 'user', content: [...content, { type: 'text', text: 'Describe.' }] as never }] });
+      client.messages.create({
+        model: 'm',
+        max_tokens: 10,
+        messages: [{ role: 'user', content: [...content, { type: 'text', text: 'Describe.' }] as never }],
+      });
     const base = (await ask([])).usage.input_tokens;
-    const png = await ask([{ type: 'image', source: { type: 'base64', media_type: 'image/png', data: tinyPng(300, 250).toString('base64') } }]);
+    const png = await ask([
+      { type: 'image', source: { type: 'base64', media_type: 'image/png', data: tinyPng(300, 250).toString('base64') } },
+    ]);
     assert.equal(png.usage.input_tokens - base, 100); // 300 × 250 / 750
     const url = await ask([{ type: 'image', source: { type: 'url', url: 'https://example.com/cat.jpg' } }]);
     assert.equal(url.usage.input_tokens - base, 1600);
-    const pdf = Buffer.from('%PDF-1.4\n1 0 obj << /Type /Page >> endobj\n2 0 obj << /Type /Page >> endobj\n3 0 obj << /Type /Pages >> endobj\n%%EOF');
-    const withPdf = await ask([{ type: 'document', source: { type: 'base64', media_type: 'application/pdf', data: pdf.toString('base64') } }]);
+    const pdf = Buffer.from(
+      '%PDF-1.4\n1 0 obj << /Type /Page >> endobj\n2 0 obj << /Type /Page >> endobj\n3 0 obj << /Type /Pages >> endobj\n%%EOF',
+    );
+    const withPdf = await ask([
+      { type: 'document', source: { type: 'base64', media_type: 'application/pdf', data: pdf.toString('base64') } },
+    ]);
     assert.equal(withPdf.usage.input_tokens - base, 3000);
     await assert.rejects(ask([{ type: 'image', source: { type: 'base64', media_type: 'image/tiff', data: 'AAAA' } }]), BadRequestError);
   });
@@ -277,7 +316,11 @@ describe('Anthropic Messages and Message Batches', () => {
     assert.ok(missing instanceof NotFoundError);
     assert.equal(missing.type, 'not_found_error');
     assert.match(missing.requestID ?? '', /^req_/);
-    assert.deepEqual(missing.error, { type: 'error', error: { type: 'not_found_error', message: "No message batch found with id 'msgbatch_nope'." }, request_id: missing.requestID });
+    assert.deepEqual(missing.error, {
+      type: 'error',
+      error: { type: 'not_found_error', message: "No message batch found with id 'msgbatch_nope'." },
+      request_id: missing.requestID,
+    });
 
     // API version 2026-10-21 (what SDK 1.x sends) removed the sampling parameters; 2023-06-01 still has them.
     const sampling = { ...textParams(1), temperature: 0.2 };
@@ -288,15 +331,27 @@ describe('Anthropic Messages and Message Batches', () => {
     const legacy = anthropicClient(emulator.anthropicBaseURL, { version: '2023-06-01' });
     const withTopK = { ...sampling, top_k: 5 };
     assert.equal((await legacy.messages.create(withTopK)).stop_reason, 'end_turn');
-    await assert.rejects(client.messages.batches.create({ requests: [{ custom_id: 'a', params: sampling }] }), /requests\.0\.params\.temperature/);
+    await assert.rejects(
+      client.messages.batches.create({ requests: [{ custom_id: 'a', params: sampling }] }),
+      /requests\.0\.params\.temperature/,
+    );
     await legacy.messages.batches.create({ requests: [{ custom_id: 'a', params: sampling }] });
 
     const bad = (requests: unknown) => client.messages.batches.create({ requests } as never);
     await assert.rejects(bad([]), BadRequestError);
     await assert.rejects(bad([{ custom_id: 'has space', params: textParams(1) }]), /custom_id: String should match pattern/);
     await assert.rejects(bad([{ custom_id: 'x'.repeat(65), params: textParams(1) }]), BadRequestError);
-    await assert.rejects(bad([{ custom_id: 'same', params: textParams(1) }, { custom_id: 'same', params: textParams(2) }]), /requests\.1\.custom_id: duplicate/);
-    await assert.rejects(bad([{ custom_id: 'a', params: { ...textParams(1), max_tokens: 0 } }]), /max_tokens: Input should be greater than or equal to 1/);
+    await assert.rejects(
+      bad([
+        { custom_id: 'same', params: textParams(1) },
+        { custom_id: 'same', params: textParams(2) },
+      ]),
+      /requests\.1\.custom_id: duplicate/,
+    );
+    await assert.rejects(
+      bad([{ custom_id: 'a', params: { ...textParams(1), max_tokens: 0 } }]),
+      /max_tokens: Input should be greater than or equal to 1/,
+    );
     await assert.rejects(bad([{ custom_id: 'a', params: { ...textParams(1), stream: true } }]), BadRequestError);
     await assert.rejects(client.messages.create({ ...textParams(1), messages: [] }), BadRequestError);
 
@@ -345,7 +400,12 @@ describe('Anthropic Messages and Message Batches', () => {
     assert.deepEqual(failed.request_counts, { processing: 0, succeeded: 0, errored: 3, canceled: 0, expired: 0 });
 
     emulator.setFaults({ processing_ms: 0, malformed_json: { every: 2 } });
-    const schema = { type: 'object', properties: { label: { type: 'string', enum: ['a', 'b'] } }, required: ['label'], additionalProperties: false };
+    const schema = {
+      type: 'object',
+      properties: { label: { type: 'string', enum: ['a', 'b'] } },
+      required: ['label'],
+      additionalProperties: false,
+    };
     const jsonRequests = Array.from({ length: 4 }, (_, i) => ({
       custom_id: `j-${i}`,
       params: { ...textParams(i), output_config: { format: { type: 'json_schema' as const, schema } } },

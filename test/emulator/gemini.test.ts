@@ -11,7 +11,12 @@ import { geminiClient, makeAjv, PERSON_SCHEMA, sleep } from './helpers.js';
 
 type Client = ReturnType<typeof geminiClient>;
 const MODEL = 'gemini-2.5-flash';
-const DONE = new Set<string>([JobState.JOB_STATE_SUCCEEDED, JobState.JOB_STATE_FAILED, JobState.JOB_STATE_CANCELLED, JobState.JOB_STATE_EXPIRED]);
+const DONE = new Set<string>([
+  JobState.JOB_STATE_SUCCEEDED,
+  JobState.JOB_STATE_FAILED,
+  JobState.JOB_STATE_CANCELLED,
+  JobState.JOB_STATE_EXPIRED,
+]);
 
 async function waitDone(ai: Client, name: string, timeoutMs = 10_000): Promise<BatchJob> {
   const deadline = Date.now() + timeoutMs;
@@ -24,13 +29,17 @@ async function waitDone(ai: Client, name: string, timeoutMs = 10_000): Promise<B
 }
 
 const inline = (n: number, prefix = 'req'): InlinedRequest[] =>
-  Array.from({ length: n }, (_, i) => ({ contents: [{ role: 'user', parts: [{ text: `Question number ${i}` }] }], metadata: { key: `${prefix}-${i}` } }));
+  Array.from({ length: n }, (_, i) => ({
+    contents: [{ role: 'user', parts: [{ text: `Question number ${i}` }] }],
+    metadata: { key: `${prefix}-${i}` },
+  }));
 
 const textOf = (response: unknown): string =>
-  ((response as { candidates: Array<{ content: { parts: Array<{ text: string }> } }> }).candidates[0]!.content.parts[0]!.text);
+  (response as { candidates: Array<{ content: { parts: Array<{ text: string }> } }> }).candidates[0]!.content.parts[0]!.text;
 
 /** The body of a Gemini ApiError, which the SDK puts in `message` as JSON. */
-const errorBody = (err: ApiError) => JSON.parse(err.message) as { error: { code: number; status: string; message: string; details?: Array<Record<string, unknown>> } };
+const errorBody = (err: ApiError) =>
+  JSON.parse(err.message) as { error: { code: number; status: string; message: string; details?: Array<Record<string, unknown>> } };
 
 describe('Gemini generateContent, Batch Mode and Files', () => {
   let emulator: Emulator;
@@ -58,7 +67,11 @@ describe('Gemini generateContent, Batch Mode and Files', () => {
     assert.equal(r.usageMetadata?.cachedContentTokenCount, 0);
 
     const beta = geminiClient(emulator.geminiBaseUrl, 'v1beta');
-    const cut = await beta.models.generateContent({ model: MODEL, contents: 'a fairly long question indeed', config: { maxOutputTokens: 2, candidateCount: 2 } });
+    const cut = await beta.models.generateContent({
+      model: MODEL,
+      contents: 'a fairly long question indeed',
+      config: { maxOutputTokens: 2, candidateCount: 2 },
+    });
     assert.equal(cut.candidates?.length, 2);
     assert.equal(cut.candidates?.[0]?.finishReason, 'MAX_TOKENS');
     assert.equal(textOf(cut), 'Echo: a ');
@@ -142,7 +155,11 @@ describe('Gemini generateContent, Batch Mode and Files', () => {
   it('runs an inline batch to SUCCEEDED with responses in input order in dest.inlinedResponses', async () => {
     const requests: InlinedRequest[] = [
       ...inline(6),
-      { contents: [{ role: 'user', parts: [{ text: 'As JSON' }] }], config: { responseMimeType: 'application/json', responseJsonSchema: PERSON_SCHEMA }, metadata: { key: 'json' } },
+      {
+        contents: [{ role: 'user', parts: [{ text: 'As JSON' }] }],
+        config: { responseMimeType: 'application/json', responseJsonSchema: PERSON_SCHEMA },
+        metadata: { key: 'json' },
+      },
       { contents: [{ role: 'robot', parts: [{ text: 'bad role' }] }], metadata: { key: 'bad' } },
     ];
     const created = await ai.batches.create({
@@ -172,10 +189,18 @@ describe('Gemini generateContent, Batch Mode and Files', () => {
 
     // On the wire: an Operation with BATCH_STATE_*, string counts and the output in metadata and response.
     const id = created.name!.split('/')[1]!;
-    const op = (await (await fetch(`${emulator.url}/v1/batches/${id}`, { headers: { 'x-goog-api-key': 'k' } })).json()) as Record<string, any>;
+    const op = (await (await fetch(`${emulator.url}/v1/batches/${id}`, { headers: { 'x-goog-api-key': 'k' } })).json()) as Record<
+      string,
+      any
+    >;
     assert.equal(op.done, true);
     assert.equal(op.metadata.state, 'BATCH_STATE_SUCCEEDED');
-    assert.deepEqual(op.metadata.batchStats, { requestCount: '8', successfulRequestCount: '7', failedRequestCount: '1', pendingRequestCount: '0' });
+    assert.deepEqual(op.metadata.batchStats, {
+      requestCount: '8',
+      successfulRequestCount: '7',
+      failedRequestCount: '1',
+      pendingRequestCount: '0',
+    });
     assert.match(op.metadata['@type'], /GenerateContentBatch$/);
     assert.deepEqual(op.response.inlinedResponses, op.metadata.output.inlinedResponses);
 
@@ -194,7 +219,13 @@ describe('Gemini generateContent, Batch Mode and Files', () => {
           i % 2 === 0
             ? { key: `k-${i}`, request: { contents: [{ role: 'user', parts: [{ text: `Item ${i}` }] }] } }
             : // Batch files are often written in snake_case, which the API accepts too.
-              { key: `k-${i}`, request: { contents: [{ parts: [{ text: `Item ${i}` }] }], generation_config: { response_mime_type: 'application/json', response_schema: schema } } },
+              {
+                key: `k-${i}`,
+                request: {
+                  contents: [{ parts: [{ text: `Item ${i}` }] }],
+                  generation_config: { response_mime_type: 'application/json', response_schema: schema },
+                },
+              },
         ),
       );
       const inputPath = join(dir, 'input.jsonl');
@@ -237,7 +268,12 @@ describe('Gemini generateContent, Batch Mode and Files', () => {
       assert.equal(bigFile.sizeBytes, String(big.length));
       const bigPath = join(dir, 'big.txt');
       await ai.files.download({ file: bigFile.name!, downloadPath: bigPath });
-      assert.equal(createHash('sha256').update(await readFile(bigPath)).digest('hex'), createHash('sha256').update(big).digest('hex'));
+      assert.equal(
+        createHash('sha256')
+          .update(await readFile(bigPath))
+          .digest('hex'),
+        createHash('sha256').update(big).digest('hex'),
+      );
 
       const stats = emulator.stats();
       assert.equal(stats.gemini.files_uploaded, 2);
@@ -288,10 +324,13 @@ describe('Gemini generateContent, Batch Mode and Files', () => {
     const body = errorBody(limited).error;
     assert.equal(body.code, 429);
     assert.equal(body.status, 'RESOURCE_EXHAUSTED');
-    assert.deepEqual(body.details?.find((d) => d['@type'] === 'type.googleapis.com/google.rpc.RetryInfo'), {
-      '@type': 'type.googleapis.com/google.rpc.RetryInfo',
-      retryDelay: '7s',
-    });
+    assert.deepEqual(
+      body.details?.find((d) => d['@type'] === 'type.googleapis.com/google.rpc.RetryInfo'),
+      {
+        '@type': 'type.googleapis.com/google.rpc.RetryInfo',
+        retryDelay: '7s',
+      },
+    );
     assert.equal((await ai.models.generateContent({ model: MODEL, contents: 'hi' })).text, 'Echo: hi');
 
     const noKey = await fetch(`${emulator.url}/v1beta/batches`);
@@ -304,7 +343,12 @@ describe('Gemini generateContent, Batch Mode and Files', () => {
   });
 
   it('applies batch_fail, batch_expire and line_errors to batches', async () => {
-    emulator.setFaults({ processing_ms: 0, batch_fail: { count: 1 }, batch_expire: { count: 1, after_fraction: 0.5 }, line_errors: { every: 3, status: 503 } });
+    emulator.setFaults({
+      processing_ms: 0,
+      batch_fail: { count: 1 },
+      batch_expire: { count: 1, after_fraction: 0.5 },
+      line_errors: { every: 3, status: 503 },
+    });
     const failed = await waitDone(ai, (await ai.batches.create({ model: MODEL, src: inline(4) })).name!);
     assert.equal(failed.state, JobState.JOB_STATE_FAILED);
     assert.equal(failed.dest, undefined);

@@ -51,9 +51,18 @@ export async function uploadJsonl(client: OpenAI, lines: ReadonlyArray<InputLine
   return file.id;
 }
 
-export async function createBatch(client: OpenAI, lines: ReadonlyArray<InputLine | string>, metadata?: Record<string, string>): Promise<Batch> {
+export async function createBatch(
+  client: OpenAI,
+  lines: ReadonlyArray<InputLine | string>,
+  metadata?: Record<string, string>,
+): Promise<Batch> {
   const input_file_id = await uploadJsonl(client, lines);
-  return client.batches.create({ input_file_id, endpoint: '/v1/chat/completions', completion_window: '24h', ...(metadata ? { metadata } : {}) });
+  return client.batches.create({
+    input_file_id,
+    endpoint: '/v1/chat/completions',
+    completion_window: '24h',
+    ...(metadata ? { metadata } : {}),
+  });
 }
 
 export async function waitForBatch(client: OpenAI, id: string, until: ReadonlySet<string> = TERMINAL, timeoutMs = 10_000): Promise<Batch> {

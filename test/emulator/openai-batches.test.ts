@@ -72,7 +72,9 @@ describe('OpenAI Files and Batches', () => {
     assert.deepEqual(done.request_counts, { total: 20, completed: 20, failed: 0 });
     assert.equal(done.model, 'gpt-4o-mini');
     assert.equal(done.error_file_id, null);
-    assert.ok(done.in_progress_at! >= done.created_at && done.finalizing_at! >= done.in_progress_at! && done.completed_at! >= done.finalizing_at!);
+    assert.ok(
+      done.in_progress_at! >= done.created_at && done.finalizing_at! >= done.in_progress_at! && done.completed_at! >= done.finalizing_at!,
+    );
 
     const outFile = await client.files.retrieve(done.output_file_id!);
     assert.equal(outFile.purpose, 'batch_output');
@@ -131,7 +133,12 @@ describe('OpenAI Files and Batches', () => {
     const input_file_id = await uploadJsonl(client, textLines(1));
     const ids: string[] = [];
     for (let i = 0; i < 5; i++) {
-      const b = await client.batches.create({ input_file_id, endpoint: '/v1/chat/completions', completion_window: '24h', metadata: { drover_key: i < 3 ? 'a' : 'b' } });
+      const b = await client.batches.create({
+        input_file_id,
+        endpoint: '/v1/chat/completions',
+        completion_window: '24h',
+        metadata: { drover_key: i < 3 ? 'a' : 'b' },
+      });
       ids.push(b.id);
     }
     const firstPage = await client.batches.list({ limit: 2 });
@@ -152,7 +159,12 @@ describe('OpenAI Files and Batches', () => {
     const dir = await mkdtemp(join(tmpdir(), 'drover-emulator-'));
     try {
       const path = join(dir, 'from-disk.jsonl');
-      await writeFile(path, textLines(4).map((l) => JSON.stringify(l)).join('\n'));
+      await writeFile(
+        path,
+        textLines(4)
+          .map((l) => JSON.stringify(l))
+          .join('\n'),
+      );
       // A ReadStream goes through the SDK's own streaming multipart encoder, not FormData.
       const streamed = await client.files.create({ file: createReadStream(path), purpose: 'batch' });
       assert.equal(streamed.filename, 'from-disk.jsonl');
@@ -165,7 +177,12 @@ describe('OpenAI Files and Batches', () => {
         expires_after: { anchor: 'created_at', seconds: 3600 },
       });
       assert.equal(expiring.expires_at, expiring.created_at + 3600);
-      assert.equal(await (await client.files.content(streamed.id)).text(), textLines(4).map((l) => JSON.stringify(l)).join('\n'));
+      assert.equal(
+        await (await client.files.content(streamed.id)).text(),
+        textLines(4)
+          .map((l) => JSON.stringify(l))
+          .join('\n'),
+      );
 
       const batchFiles: string[] = [];
       for await (const f of client.files.list({ purpose: 'batch' })) batchFiles.push(f.id);
@@ -240,7 +257,10 @@ describe('OpenAI Files and Batches', () => {
 
   it('fails a batch of more than 50,000 lines', async () => {
     emulator.setFaults({ processing_ms: 0 });
-    const created = await createBatch(client, Array.from({ length: 50_001 }, () => '{}'));
+    const created = await createBatch(
+      client,
+      Array.from({ length: 50_001 }, () => '{}'),
+    );
     const failed = await waitForBatch(client, created.id);
     assert.equal(failed.status, 'failed');
     assert.equal(failed.errors?.data?.[0]?.code, 'too_many_requests');
@@ -261,7 +281,10 @@ describe('OpenAI Files and Batches', () => {
     const input_file_id = await uploadJsonl(client, textLines(1));
     const bad = (extra: Record<string, unknown>) =>
       client.batches.create({ input_file_id, endpoint: '/v1/chat/completions', completion_window: '24h', ...extra } as never);
-    await assert.rejects(bad({ completion_window: '48h' }), (e: unknown) => e instanceof BadRequestError && e.param === 'completion_window');
+    await assert.rejects(
+      bad({ completion_window: '48h' }),
+      (e: unknown) => e instanceof BadRequestError && e.param === 'completion_window',
+    );
     await assert.rejects(bad({ endpoint: '/v1/nope' }), (e: unknown) => e instanceof BadRequestError && e.param === 'endpoint');
     const tooMany = Object.fromEntries(Array.from({ length: 17 }, (_, i) => [`k${i}`, 'v']));
     await assert.rejects(bad({ metadata: tooMany }), (e: unknown) => e instanceof BadRequestError && e.param === 'metadata');
@@ -304,7 +327,15 @@ describe('OpenAI Files and Batches', () => {
       assert.equal(e.response?.body.error?.type, 'server_error');
     }
     const failedIds = new Set(errors.map((e) => e.custom_id));
-    const retry = await waitForBatch(client, (await createBatch(client, lines.filter((l) => failedIds.has(l.custom_id)))).id);
+    const retry = await waitForBatch(
+      client,
+      (
+        await createBatch(
+          client,
+          lines.filter((l) => failedIds.has(l.custom_id)),
+        )
+      ).id,
+    );
     assert.deepEqual(retry.request_counts, { total: 6, completed: 6, failed: 0 });
     assert.equal(retry.error_file_id, null);
     assert.equal(emulator.stats().faults_injected.line_errors, 6);

@@ -82,16 +82,29 @@ describe('OpenAI Chat Completions', () => {
     });
     assert.equal(typeof JSON.parse(ok.choices[0]!.message.content!), 'object');
     await assert.rejects(
-      client.chat.completions.create({ model: 'm', messages: [{ role: 'user', content: 'no keyword' }], response_format: { type: 'json_object' } }),
+      client.chat.completions.create({
+        model: 'm',
+        messages: [{ role: 'user', content: 'no keyword' }],
+        response_format: { type: 'json_object' },
+      }),
       BadRequestError,
     );
-    await assert.rejects(client.chat.completions.create({ model: 'm', messages: [{ role: 'user', content: 'hi' }], stream: true }), BadRequestError);
-    await assert.rejects(client.chat.completions.create({ model: 'm', messages: [] }), (e: unknown) => e instanceof BadRequestError && e.param === 'messages');
+    await assert.rejects(
+      client.chat.completions.create({ model: 'm', messages: [{ role: 'user', content: 'hi' }], stream: true }),
+      BadRequestError,
+    );
+    await assert.rejects(
+      client.chat.completions.create({ model: 'm', messages: [] }),
+      (e: unknown) => e instanceof BadRequestError && e.param === 'messages',
+    );
     const strictErr = await client.chat.completions
       .create({
         model: 'm',
         messages: [{ role: 'user', content: 'hi' }],
-        response_format: { type: 'json_schema', json_schema: { name: 'loose', strict: true, schema: { type: 'object', properties: { a: { type: 'string' } } } } },
+        response_format: {
+          type: 'json_schema',
+          json_schema: { name: 'loose', strict: true, schema: { type: 'object', properties: { a: { type: 'string' } } } },
+        },
       })
       .catch((e: unknown) => e);
     assert.ok(strictErr instanceof BadRequestError);
@@ -126,6 +139,13 @@ describe('OpenAI Chat Completions', () => {
     await client.chat.completions.create(body(3));
     const secondAgain = await client.chat.completions.create(body(2));
     assert.doesNotThrow(() => JSON.parse(secondAgain.choices[0]!.message.content!));
-    assert.deepEqual(emulator.stats().faults_injected, { http: 1, line_errors: 0, malformed_json: 1, batch_fail: 0, batch_expire: 0, rate_limited: 0 });
+    assert.deepEqual(emulator.stats().faults_injected, {
+      http: 1,
+      line_errors: 0,
+      malformed_json: 1,
+      batch_fail: 0,
+      batch_expire: 0,
+      rate_limited: 0,
+    });
   });
 });

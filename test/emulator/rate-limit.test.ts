@@ -60,7 +60,9 @@ describe('rate_limit over HTTP', () => {
     emulator.setFaults({ rate_limit: { rpm: 60 } });
     const client = sdkClient(emulator.openaiBaseURL);
     const settled = await Promise.allSettled(
-      Array.from({ length: 70 }, (_, i) => client.chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: `q${i}` }] }).withResponse()),
+      Array.from({ length: 70 }, (_, i) =>
+        client.chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: `q${i}` }] }).withResponse(),
+      ),
     );
     const ok = settled.filter((s) => s.status === 'fulfilled');
     const refused = settled.flatMap((s) => (s.status === 'rejected' ? [s.reason as unknown] : []));
@@ -77,7 +79,10 @@ describe('rate_limit over HTTP', () => {
       assert.match(err.message, /Limit 60, Used 60, Requested 1/);
     }
     const remaining = ok.map((s) => Number(s.value.response.headers.get('x-ratelimit-remaining-requests'))).sort((a, b) => a - b);
-    assert.deepEqual(remaining, Array.from({ length: 60 }, (_, i) => i));
+    assert.deepEqual(
+      remaining,
+      Array.from({ length: 60 }, (_, i) => i),
+    );
     const stats = emulator.stats();
     assert.equal(stats.faults_injected.rate_limited, 10);
     assert.equal(stats.realtime_accepted, 60);
@@ -89,12 +94,19 @@ describe('rate_limit over HTTP', () => {
     const client = sdkClient(emulator.openaiBaseURL);
     // Each request: ceil(36 / 4) + 3 = 12 prompt tokens, so 8 fit in 100.
     const settled = await Promise.allSettled(
-      Array.from({ length: 12 }, () => client.chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'x'.repeat(36) }] })),
+      Array.from({ length: 12 }, () =>
+        client.chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'x'.repeat(36) }] }),
+      ),
     );
     assert.equal(settled.filter((s) => s.status === 'fulfilled').length, 8);
     const refused = settled.flatMap((s) => (s.status === 'rejected' ? [s.reason as unknown] : []));
     assert.equal(refused.length, 4);
-    assert.ok(refused.every((e) => e instanceof RateLimitError && e.type === 'tokens' && /tokens per min \(TPM\): Limit 100, Used 96, Requested 12/.test(e.message)));
+    assert.ok(
+      refused.every(
+        (e) =>
+          e instanceof RateLimitError && e.type === 'tokens' && /tokens per min \(TPM\): Limit 100, Used 96, Requested 12/.test(e.message),
+      ),
+    );
   });
 
   it('answers Anthropic with rate_limit_error and retry-after, Gemini with RESOURCE_EXHAUSTED and RetryInfo', async () => {
@@ -127,7 +139,10 @@ describe('rate_limit over HTTP', () => {
     emulator.setFaults({ rate_limit: { rpm: 1 } });
     assert.equal((await gemini.models.generateContent({ model: 'gemini-2.5-flash', contents: 'hi' })).text, 'Echo: hi');
     assert.equal((await gemini.models.generateContent({ model: 'gemini-2.5-pro', contents: 'hi' })).text, 'Echo: hi');
-    await assert.rejects(gemini.models.generateContent({ model: 'gemini-2.5-pro', contents: 'hi' }), (e: unknown) => e instanceof ApiError && e.status === 429);
+    await assert.rejects(
+      gemini.models.generateContent({ model: 'gemini-2.5-pro', contents: 'hi' }),
+      (e: unknown) => e instanceof ApiError && e.status === 429,
+    );
     const stats = emulator.stats();
     assert.equal(stats.faults_injected.rate_limited, 3);
     assert.equal(stats.realtime_accepted, 4);

@@ -43,11 +43,16 @@ const SCHEMAS: Record<string, object> = {
     type: 'object',
     properties: { items: { type: 'array', items: { $ref: '#/definitions/item' }, minItems: 1 } },
     required: ['items'],
-    definitions: { item: { type: 'object', properties: { sku: { type: 'string' }, qty: { type: 'integer', minimum: 1 } }, required: ['sku', 'qty'] } },
+    definitions: {
+      item: { type: 'object', properties: { sku: { type: 'string' }, qty: { type: 'integer', minimum: 1 } }, required: ['sku', 'qty'] },
+    },
   },
   tuple: {
     type: 'array',
-    prefixItems: [{ type: 'integer', multipleOf: 5, minimum: 7, maximum: 40 }, { type: 'string', format: 'uuid' }],
+    prefixItems: [
+      { type: 'integer', multipleOf: 5, minimum: 7, maximum: 40 },
+      { type: 'string', format: 'uuid' },
+    ],
     minItems: 2,
     items: false,
   },
@@ -79,14 +84,17 @@ describe('sampleFromSchema', () => {
     const a = sampleFromSchema(PERSON_SCHEMA, seededRandom(sha256('one')));
     const b = sampleFromSchema(PERSON_SCHEMA, seededRandom(sha256('one')));
     assert.deepEqual(a, b);
-    const distinct = new Set(Array.from({ length: 20 }, (_, i) => JSON.stringify(sampleFromSchema(PERSON_SCHEMA, seededRandom(sha256(`s${i}`))))));
+    const distinct = new Set(
+      Array.from({ length: 20 }, (_, i) => JSON.stringify(sampleFromSchema(PERSON_SCHEMA, seededRandom(sha256(`s${i}`))))),
+    );
     assert.ok(distinct.size > 15, `only ${distinct.size} distinct outputs`);
   });
 
   it('includes optional properties only some of the time', () => {
-    const withB = Array.from({ length: 100 }, (_, i) => sampleFromSchema(SCHEMAS.optionalProps, seededRandom(sha256(`o${i}`))) as Record<string, unknown>).filter(
-      (v) => 'b' in v,
-    ).length;
+    const withB = Array.from(
+      { length: 100 },
+      (_, i) => sampleFromSchema(SCHEMAS.optionalProps, seededRandom(sha256(`o${i}`))) as Record<string, unknown>,
+    ).filter((v) => 'b' in v).length;
     assert.ok(withB > 10 && withB < 90, `b present in ${withB}/100`);
   });
 });
@@ -108,12 +116,20 @@ describe('strictSchemaProblem', () => {
   });
 
   it('requires every property to be listed in required', () => {
-    const problem = strictSchemaProblem({ type: 'object', properties: { a: { type: 'string' }, b: { type: 'string' } }, required: ['a'], additionalProperties: false });
+    const problem = strictSchemaProblem({
+      type: 'object',
+      properties: { a: { type: 'string' }, b: { type: 'string' } },
+      required: ['a'],
+      additionalProperties: false,
+    });
     assert.match(problem ?? '', /Missing 'b'/);
   });
 
   it('checks $defs and requires an object root', () => {
-    assert.match(strictSchemaProblem({ ...PERSON_SCHEMA, $defs: { address: { type: 'object', properties: {} } } }) ?? '', /'\$defs', 'address'/);
+    assert.match(
+      strictSchemaProblem({ ...PERSON_SCHEMA, $defs: { address: { type: 'object', properties: {} } } }) ?? '',
+      /'\$defs', 'address'/,
+    );
     assert.match(strictSchemaProblem({ type: 'array', items: { type: 'string' } }) ?? '', /type: "object"/);
   });
 });

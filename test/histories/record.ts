@@ -16,7 +16,8 @@ import { TestStack } from '../helpers/stack.js';
 import { until } from '../helpers/wait.js';
 
 const OUT = new URL('./', import.meta.url);
-const items = (n: number, p: string) => Array.from({ length: n }, (_, i) => ({ id: `${p}${i}`, content: `Ticket ${i}: the parcel arrived late.` }));
+const items = (n: number, p: string) =>
+  Array.from({ length: n }, (_, i) => ({ id: `${p}${i}`, content: `Ticket ${i}: the parcel arrived late.` }));
 const BATCH = { model: 'gpt-4.1-mini', mode: 'batch', chunk_size: 10, max_parallel_chunks: 2 };
 
 async function saveHistories(stack: TestStack, scenario: string, batchId: string): Promise<number> {
@@ -24,9 +25,15 @@ async function saveHistories(stack: TestStack, scenario: string, batchId: string
   await rm(dir, { recursive: true, force: true });
   await mkdir(dir, { recursive: true });
   let n = 0;
-  for await (const { workflowId, history } of stack.client.workflow.list({ query: `WorkflowId STARTS_WITH "${batchId}"` }).intoHistories()) {
+  for await (const { workflowId, history } of stack.client.workflow
+    .list({ query: `WorkflowId STARTS_WITH "${batchId}"` })
+    .intoHistories()) {
     const History = proto.temporal.api.history.v1.History;
-    const object = History.toObject(History.fromObject(history as Record<string, unknown>), { longs: String, enums: String, bytes: String });
+    const object = History.toObject(History.fromObject(history as Record<string, unknown>), {
+      longs: String,
+      enums: String,
+      bytes: String,
+    });
     const name = `${workflowId.slice(batchId.length).replace(/^\//, '') || 'batch'}-${++n}.json`;
     await writeFile(new URL(name, dir), JSON.stringify(object));
   }
@@ -58,7 +65,17 @@ describe('record workflow histories', () => {
     await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', r));
     const webhook_url = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hook`;
     const chunk0 = (id: string) => stack.client.workflow.getHandle(`${id}/chunk-0`);
-    const running = (id: string) => until(() => chunk0(id).describe().then((d) => d.status.name, () => 'NONE'), (s) => s === 'RUNNING');
+    const running = (id: string) =>
+      until(
+        () =>
+          chunk0(id)
+            .describe()
+            .then(
+              (d) => d.status.name,
+              () => 'NONE',
+            ),
+        (s) => s === 'RUNNING',
+      );
 
     await run('completed-continue-as-new', { ...BATCH, items: items(50, 'ok'), webhook_url });
     stack.emulator.setFaults({ line_errors: { every: 4, status: 500 } });
@@ -68,7 +85,13 @@ describe('record workflow histories', () => {
       ...BATCH,
       mode: 'realtime',
       items: items(12, 'rt'),
-      response_format: { type: 'json_schema', json_schema: { name: 'label', schema: { type: 'object', properties: { label: { type: 'string' } }, required: ['label'], additionalProperties: false } } },
+      response_format: {
+        type: 'json_schema',
+        json_schema: {
+          name: 'label',
+          schema: { type: 'object', properties: { label: { type: 'string' } }, required: ['label'], additionalProperties: false },
+        },
+      },
     });
     stack.emulator.setFaults({ processing_ms: 30_000 });
     await run('cancelled', { ...BATCH, items: items(40, 'cx'), webhook_url }, async (id) => {
@@ -90,17 +113,31 @@ describe('record workflow histories', () => {
     });
     stack.emulator.setFaults({});
     // Dear prices make the real spend of a chunk visible beside its reservation.
-    const dear = { ...BATCH, items: items(30, 'bg'), max_parallel_chunks: 1, max_output_tokens: 40, prices: { input_per_mtok: 1000, output_per_mtok: 1000 } };
+    const dear = {
+      ...BATCH,
+      items: items(30, 'bg'),
+      max_parallel_chunks: 1,
+      max_output_tokens: 40,
+      prices: { input_per_mtok: 1000, output_per_mtok: 1000 },
+    };
     const reserve = (await stack.post('/v1/batches/estimate', dear)).body.cost.high_usd / 3;
     await run('awaiting-budget-raised', { ...dear, max_cost_usd: Number((reserve * 1.2).toFixed(4)) }, async (id) => {
-      await until(() => stack.get(`/v1/batches/${id}`), (r) => r.body.status === 'awaiting_budget');
-      await stack.request('PATCH', `/v1/batches/${id}/limits`, JSON.stringify({ max_cost_usd: reserve * 10 }), { 'content-type': 'application/json' });
+      await until(
+        () => stack.get(`/v1/batches/${id}`),
+        (r) => r.body.status === 'awaiting_budget',
+      );
+      await stack.request('PATCH', `/v1/batches/${id}/limits`, JSON.stringify({ max_cost_usd: reserve * 10 }), {
+        'content-type': 'application/json',
+      });
     });
     stack.emulator.setFaults({ http: [{ path: '/v1/batches', method: 'POST', status: 400, count: 100 }] });
     await run('failed-create', { ...BATCH, items: items(20, 'fc'), webhook_url });
     stack.emulator.setFaults({ processing_ms: 2000 });
     await run('provider-forgot', { ...BATCH, items: items(20, 'pf'), max_attempts: 3 }, async (id) => {
-      await until(() => stack.db.query('SELECT count(*)::int AS n FROM provider_jobs WHERE batch_id = $1 AND provider_batch_id IS NOT NULL', [id]), (r) => r.rows[0].n > 0);
+      await until(
+        () => stack.db.query('SELECT count(*)::int AS n FROM provider_jobs WHERE batch_id = $1 AND provider_batch_id IS NOT NULL', [id]),
+        (r) => r.rows[0].n > 0,
+      );
       stack.emulator.reset();
     });
   });

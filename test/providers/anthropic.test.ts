@@ -37,7 +37,10 @@ const PERSON = {
   required: ['name', 'age', 'tags', 'active'],
   additionalProperties: false,
 };
-const PERSON_FORMAT: ResponseFormat = { type: 'json_schema', json_schema: { name: 'record_person', description: 'Record one person', schema: PERSON } };
+const PERSON_FORMAT: ResponseFormat = {
+  type: 'json_schema',
+  json_schema: { name: 'record_person', description: 'Record one person', schema: PERSON },
+};
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -161,9 +164,19 @@ describe('encodeAnthropicParams', () => {
         { type: 'text', text: 'Look:' },
         { type: 'image', source: { type: 'url', url: 'https://example.com/a.png' } },
         { type: 'image', source: { type: 'base64', media_type: 'image/png', data: 'iVBORw0KGgo=' } },
-        { type: 'document', source: { type: 'base64', media_type: 'application/pdf', data: 'JVBERi0=' }, title: 'Report', citations: { enabled: true } },
+        {
+          type: 'document',
+          source: { type: 'base64', media_type: 'application/pdf', data: 'JVBERi0=' },
+          title: 'Report',
+          citations: { enabled: true },
+        },
         { type: 'document', source: { type: 'url', url: 'https://example.com/r.pdf' }, citations: { enabled: true } },
-        { type: 'document', source: { type: 'text', media_type: 'text/plain', data: 'The sky is blue.' }, title: 'Notes', citations: { enabled: true } },
+        {
+          type: 'document',
+          source: { type: 'text', media_type: 'text/plain', data: 'The sky is blue.' },
+          title: 'Notes',
+          citations: { enabled: true },
+        },
       ],
     });
     const plain = encodeAnthropicParams({ ...request, citations: false }).messages[0]!.content as unknown as Array<Record<string, unknown>>;
@@ -181,7 +194,9 @@ describe('encodeAnthropicParams', () => {
     });
     // Never strict: Anthropic's strict tools refuse keywords (minimum, maximum) OpenAI accepts.
     assert.deepEqual(strict.tools, [{ name: 'p', input_schema: PERSON }]);
-    assert.ok(!('tools' in encodeAnthropicParams({ model: MODEL, messages: [{ role: 'user', content: 'x' }], response_format: { type: 'text' } })));
+    assert.ok(
+      !('tools' in encodeAnthropicParams({ model: MODEL, messages: [{ role: 'user', content: 'x' }], response_format: { type: 'text' } })),
+    );
   });
 });
 
@@ -189,25 +204,63 @@ describe('anthropicOutcome and result lines', () => {
   test('text blocks are joined; usage maps cache reads and writes into input tokens', () => {
     const out = asSuccess(
       anthropicOutcome(
-        message([{ type: 'text', text: 'Hello, ', citations: null }, { type: 'text', text: 'world.', citations: null }], {
-          usage: { input_tokens: 100, cache_read_input_tokens: 40, cache_creation_input_tokens: 10, output_tokens: 20, output_tokens_details: { thinking_tokens: 5 } },
-        }),
+        message(
+          [
+            { type: 'text', text: 'Hello, ', citations: null },
+            { type: 'text', text: 'world.', citations: null },
+          ],
+          {
+            usage: {
+              input_tokens: 100,
+              cache_read_input_tokens: 40,
+              cache_creation_input_tokens: 10,
+              output_tokens: 20,
+              output_tokens_details: { thinking_tokens: 5 },
+            },
+          },
+        ),
       ),
     );
-    assert.deepEqual(out, { ok: true, text: 'Hello, world.', truncated: false, usage: { input_tokens: 150, cached_input_tokens: 40, output_tokens: 20, reasoning_tokens: 5 } });
+    assert.deepEqual(out, {
+      ok: true,
+      text: 'Hello, world.',
+      truncated: false,
+      usage: { input_tokens: 150, cached_input_tokens: 40, output_tokens: 20, reasoning_tokens: 5 },
+    });
   });
 
   test('tool_use input comes back as JSON text; max_tokens means truncated', () => {
     const input = { name: 'Ada', age: 36, tags: ['a'], active: true };
-    const out = asSuccess(anthropicOutcome(message([{ type: 'tool_use', id: 'toolu_1', name: 'record_person', input }], { stop_reason: 'tool_use' })));
+    const out = asSuccess(
+      anthropicOutcome(message([{ type: 'tool_use', id: 'toolu_1', name: 'record_person', input }], { stop_reason: 'tool_use' })),
+    );
     assert.deepEqual(JSON.parse(out.text), input);
     assert.equal(out.truncated, false);
-    assert.equal(asSuccess(anthropicOutcome(message([{ type: 'text', text: 'cut', citations: null }], { stop_reason: 'max_tokens' }))).truncated, true);
+    assert.equal(
+      asSuccess(anthropicOutcome(message([{ type: 'text', text: 'cut', citations: null }], { stop_reason: 'max_tokens' }))).truncated,
+      true,
+    );
   });
 
   test('citations of every text block are collected; refusal is a non-retryable failure', () => {
-    const c1 = { type: 'char_location', cited_text: 'The sky is blue.', document_index: 0, document_title: 'Notes', start_char_index: 0, end_char_index: 16, file_id: null };
-    const c2 = { type: 'page_location', cited_text: 'Page two.', document_index: 1, document_title: null, start_page_number: 2, end_page_number: 3, file_id: null };
+    const c1 = {
+      type: 'char_location',
+      cited_text: 'The sky is blue.',
+      document_index: 0,
+      document_title: 'Notes',
+      start_char_index: 0,
+      end_char_index: 16,
+      file_id: null,
+    };
+    const c2 = {
+      type: 'page_location',
+      cited_text: 'Page two.',
+      document_index: 1,
+      document_title: null,
+      start_page_number: 2,
+      end_page_number: 3,
+      file_id: null,
+    };
     const out = asSuccess(
       anthropicOutcome(
         message([
@@ -226,9 +279,19 @@ describe('anthropicOutcome and result lines', () => {
 
   test('errored, canceled and expired result lines', () => {
     const line = (result: unknown) => anthropicResultLine({ custom_id: '7', result } as MessageBatchIndividualResponse);
-    const invalid = asFailure(line({ type: 'errored', error: { type: 'error', error: { type: 'invalid_request_error', message: 'bad' }, request_id: 'r' } }));
-    assert.deepEqual(invalid, { customId: '7', ok: false, retryable: false, usage: null, error: { code: 'invalid_request_error', message: 'bad', status_code: 400 } });
-    const overloaded = asFailure(line({ type: 'errored', error: { type: 'error', error: { type: 'overloaded_error', message: 'busy' }, request_id: 'r' } }));
+    const invalid = asFailure(
+      line({ type: 'errored', error: { type: 'error', error: { type: 'invalid_request_error', message: 'bad' }, request_id: 'r' } }),
+    );
+    assert.deepEqual(invalid, {
+      customId: '7',
+      ok: false,
+      retryable: false,
+      usage: null,
+      error: { code: 'invalid_request_error', message: 'bad', status_code: 400 },
+    });
+    const overloaded = asFailure(
+      line({ type: 'errored', error: { type: 'error', error: { type: 'overloaded_error', message: 'busy' }, request_id: 'r' } }),
+    );
     assert.equal(overloaded.retryable, true);
     assert.equal(overloaded.error.status_code, 529);
     assert.deepEqual(asFailure(line({ type: 'canceled' })).error.code, 'batch_cancelled');
@@ -238,12 +301,34 @@ describe('anthropicOutcome and result lines', () => {
   });
 
   test('batch state rule', () => {
-    const counts = (o: Partial<Record<'processing' | 'succeeded' | 'errored' | 'canceled' | 'expired', number>>) => ({ processing: 0, succeeded: 0, errored: 0, canceled: 0, expired: 0, ...o });
-    assert.equal(anthropicBatchState({ processing_status: 'in_progress', cancel_initiated_at: null, request_counts: counts({ processing: 3 }) }), 'in_progress');
-    assert.equal(anthropicBatchState({ processing_status: 'canceling', cancel_initiated_at: 'x', request_counts: counts({ processing: 3 }) }), 'cancelling');
-    assert.equal(anthropicBatchState({ processing_status: 'ended', cancel_initiated_at: null, request_counts: counts({ succeeded: 2, errored: 1 }) }), 'completed');
-    assert.equal(anthropicBatchState({ processing_status: 'ended', cancel_initiated_at: 'x', request_counts: counts({ succeeded: 3 }) }), 'cancelled');
-    assert.equal(anthropicBatchState({ processing_status: 'ended', cancel_initiated_at: null, request_counts: counts({ succeeded: 1, expired: 2 }) }), 'expired');
+    const counts = (o: Partial<Record<'processing' | 'succeeded' | 'errored' | 'canceled' | 'expired', number>>) => ({
+      processing: 0,
+      succeeded: 0,
+      errored: 0,
+      canceled: 0,
+      expired: 0,
+      ...o,
+    });
+    assert.equal(
+      anthropicBatchState({ processing_status: 'in_progress', cancel_initiated_at: null, request_counts: counts({ processing: 3 }) }),
+      'in_progress',
+    );
+    assert.equal(
+      anthropicBatchState({ processing_status: 'canceling', cancel_initiated_at: 'x', request_counts: counts({ processing: 3 }) }),
+      'cancelling',
+    );
+    assert.equal(
+      anthropicBatchState({ processing_status: 'ended', cancel_initiated_at: null, request_counts: counts({ succeeded: 2, errored: 1 }) }),
+      'completed',
+    );
+    assert.equal(
+      anthropicBatchState({ processing_status: 'ended', cancel_initiated_at: 'x', request_counts: counts({ succeeded: 3 }) }),
+      'cancelled',
+    );
+    assert.equal(
+      anthropicBatchState({ processing_status: 'ended', cancel_initiated_at: null, request_counts: counts({ succeeded: 1, expired: 2 }) }),
+      'expired',
+    );
   });
 });
 
@@ -281,7 +366,10 @@ describe('Anthropic provider against the emulator', () => {
     assert.deepEqual(done, { id, state: 'completed', terminal: true, counts: { total: 20, completed: 20, failed: 0 } });
 
     const lines = await collect(batch, id);
-    assert.deepEqual(lines.map((l) => l.customId).sort((a, b) => Number(a) - Number(b)), requests.map((r) => r.customId));
+    assert.deepEqual(
+      lines.map((l) => l.customId).sort((a, b) => Number(a) - Number(b)),
+      requests.map((r) => r.customId),
+    );
     for (const line of lines) {
       const ok = asSuccess(line);
       const value: unknown = JSON.parse(ok.text);
@@ -304,7 +392,7 @@ describe('Anthropic provider against the emulator', () => {
     assert.equal(await batch.findBatch('k-a', { createdAfter, requestCount: 5 }), null, 'two batches of 5: ambiguous');
     // Still found after it ended (the counts then sum the outcomes).
     await waitTerminal(batch, a);
-    assert.equal(await batch.findBatch('k-b', { createdAfter, requestCount: 3 }) !== null, true);
+    assert.equal((await batch.findBatch('k-b', { createdAfter, requestCount: 3 })) !== null, true);
     assert.deepEqual(emulator.stats().batches_by_key, { 'k-a': 1, 'k-b': 1, 'k-c': 1 });
   });
 
@@ -357,10 +445,20 @@ describe('Anthropic provider against the emulator', () => {
   });
 
   test('realtime: text and JSON schema', async () => {
-    const text = asSuccess(await realtime.complete({ model: MODEL, messages: [{ role: 'system', content: 'Be nice.' }, { role: 'user', content: 'Hello there' }] }));
+    const text = asSuccess(
+      await realtime.complete({
+        model: MODEL,
+        messages: [
+          { role: 'system', content: 'Be nice.' },
+          { role: 'user', content: 'Hello there' },
+        ],
+      }),
+    );
     assert.match(text.text, /Hello there/);
     assert.ok(text.usage.input_tokens > 0);
-    const json = asSuccess(await realtime.complete({ model: MODEL, messages: [{ role: 'user', content: 'Ada, 36' }], response_format: PERSON_FORMAT }));
+    const json = asSuccess(
+      await realtime.complete({ model: MODEL, messages: [{ role: 'user', content: 'Ada, 36' }], response_format: PERSON_FORMAT }),
+    );
     assert.ok(validPerson(JSON.parse(json.text)), JSON.stringify(validPerson.errors));
     assert.equal(emulator.stats().anthropic.messages, 2);
   });
@@ -391,7 +489,15 @@ describe('Anthropic provider against the emulator', () => {
     const request: ChatRequest = {
       model: MODEL,
       citations: true,
-      messages: [{ role: 'user', content: [{ type: 'document', media_type: 'text/plain', text: doc, title: 'Tower' }, { type: 'text', text: 'When was it finished?' }] }],
+      messages: [
+        {
+          role: 'user',
+          content: [
+            { type: 'document', media_type: 'text/plain', text: doc, title: 'Tower' },
+            { type: 'text', text: 'When was it finished?' },
+          ],
+        },
+      ],
     };
     const out = asSuccess(await realtime.complete(request));
     assert.ok(out.citations && out.citations.length > 0, JSON.stringify(out));
@@ -423,14 +529,20 @@ describe('Anthropic provider against the emulator', () => {
       () => assert.fail('expected a 400'),
       (e: unknown) => e,
     );
-    assert.deepEqual({ ...batch.classifyError(invalid), message: undefined }, { type: 'ProviderInvalidRequest', retryable: false, status: 400, message: undefined });
+    assert.deepEqual(
+      { ...batch.classifyError(invalid), message: undefined },
+      { type: 'ProviderInvalidRequest', retryable: false, status: 400, message: undefined },
+    );
 
     emulator.setFaults({ http: [{ path: '/v1/messages/batches', status: 529, count: 1, retry_after_s: 1 }] });
     const overloaded = await batch.createBatch('k-529', batchRequests(2), null).then(
       () => assert.fail('expected a 529'),
       (e: unknown) => e,
     );
-    assert.deepEqual({ ...classifyAnthropicError(overloaded), message: undefined }, { type: 'ProviderUnavailable', retryable: true, status: 529, retryAfterMs: 1000, message: undefined });
+    assert.deepEqual(
+      { ...classifyAnthropicError(overloaded), message: undefined },
+      { type: 'ProviderUnavailable', retryable: true, status: 529, retryAfterMs: 1000, message: undefined },
+    );
     assert.equal(emulator.stats().anthropic.batches_created, 0);
 
     const offline = new AnthropicRealtimeProvider(createAnthropicClient({ apiKey: API_KEY, baseURL: 'http://127.0.0.1:1' }));

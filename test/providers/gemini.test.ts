@@ -35,7 +35,10 @@ type Failure = Extract<CallOutcome, { ok: false }>;
 type Success = Extract<CallOutcome, { ok: true }>;
 
 const MODEL = 'gemini-2.5-flash';
-const SCHEMA_FORMAT: ResponseFormat = { type: 'json_schema', json_schema: { name: 'person', schema: PERSON_SCHEMA as unknown as Record<string, unknown> } };
+const SCHEMA_FORMAT: ResponseFormat = {
+  type: 'json_schema',
+  json_schema: { name: 'person', schema: PERSON_SCHEMA as unknown as Record<string, unknown> },
+};
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 function asSuccess(o: CallOutcome): Success {
@@ -99,11 +102,24 @@ describe('request encoding (pure)', () => {
   });
 
   test('json_schema → responseMimeType + responseJsonSchema; max_output_tokens → maxOutputTokens', () => {
-    const request: ChatRequest = { model: MODEL, messages: [{ role: 'system', content: 'S' }, { role: 'user', content: 'Q' }], response_format: SCHEMA_FORMAT, max_output_tokens: 64 };
+    const request: ChatRequest = {
+      model: MODEL,
+      messages: [
+        { role: 'system', content: 'S' },
+        { role: 'user', content: 'Q' },
+      ],
+      response_format: SCHEMA_FORMAT,
+      max_output_tokens: 64,
+    };
     const params = toGenerateContentParameters(request);
     assert.equal(params.model, MODEL);
     assert.deepEqual(params.contents, [{ role: 'user', parts: [{ text: 'Q' }] }]);
-    assert.deepEqual(params.config, { maxOutputTokens: 64, responseMimeType: 'application/json', responseJsonSchema: PERSON_SCHEMA, systemInstruction: { parts: [{ text: 'S' }] } });
+    assert.deepEqual(params.config, {
+      maxOutputTokens: 64,
+      responseMimeType: 'application/json',
+      responseJsonSchema: PERSON_SCHEMA,
+      systemInstruction: { parts: [{ text: 'S' }] },
+    });
 
     const line = toBatchLineRequest(request);
     assert.deepEqual(line, {
@@ -124,13 +140,23 @@ describe('request encoding (pure)', () => {
 });
 
 describe('outcome mapping (pure)', () => {
-  const usageMetadata = { promptTokenCount: 100, toolUsePromptTokenCount: 5, cachedContentTokenCount: 40, candidatesTokenCount: 30, thoughtsTokenCount: 12, totalTokenCount: 147 };
+  const usageMetadata = {
+    promptTokenCount: 100,
+    toolUsePromptTokenCount: 5,
+    cachedContentTokenCount: 40,
+    candidatesTokenCount: 30,
+    thoughtsTokenCount: 12,
+    totalTokenCount: 147,
+  };
 
   test('text joins the first candidate’s parts and skips thoughts; usage in Drover terms', () => {
     const o = asSuccess(
       geminiOutcome({
         candidates: [
-          { content: { role: 'model', parts: [{ text: 'thinking…', thought: true }, { text: 'Hello, ' }, { text: 'world' }] }, finishReason: 'STOP' },
+          {
+            content: { role: 'model', parts: [{ text: 'thinking…', thought: true }, { text: 'Hello, ' }, { text: 'world' }] },
+            finishReason: 'STOP',
+          },
           { content: { parts: [{ text: 'other candidate' }] }, finishReason: 'STOP' },
         ],
         usageMetadata,
@@ -169,7 +195,12 @@ describe('outcome mapping (pure)', () => {
   });
 
   test('per-request statuses: INVALID_ARGUMENT is final, INTERNAL and RESOURCE_EXHAUSTED are retried', () => {
-    assert.deepEqual(geminiStatusFailure({ code: 3, message: 'bad' }), { ok: false, retryable: false, usage: null, error: { code: 'INVALID_ARGUMENT', message: 'bad', status_code: 400 } });
+    assert.deepEqual(geminiStatusFailure({ code: 3, message: 'bad' }), {
+      ok: false,
+      retryable: false,
+      usage: null,
+      error: { code: 'INVALID_ARGUMENT', message: 'bad', status_code: 400 },
+    });
     assert.deepEqual(geminiStatusFailure({ code: 13, message: 'oops' }).error, { code: 'INTERNAL', message: 'oops', status_code: 500 });
     assert.equal(geminiStatusFailure({ code: 13 }).retryable, true);
     assert.equal(geminiStatusFailure({ code: 8 }).retryable, true);
@@ -178,7 +209,10 @@ describe('outcome mapping (pure)', () => {
   });
 
   test('inline results: keyed by metadata.key; without it, by input position when the order is known, else skipped', () => {
-    const response = { candidates: [{ content: { parts: [{ text: 'A' }] }, finishReason: 'STOP' }], usageMetadata: { promptTokenCount: 1, candidatesTokenCount: 1 } };
+    const response = {
+      candidates: [{ content: { parts: [{ text: 'A' }] }, finishReason: 'STOP' }],
+      usageMetadata: { promptTokenCount: 1, candidatesTokenCount: 1 },
+    };
     const entries = [{ response, metadata: { key: 'k0' } }, { response }, { error: { code: 13, message: 'boom' } }];
     const keyed = inlinedResultLines(entries);
     assert.deepEqual(
@@ -198,8 +232,16 @@ describe('outcome mapping (pure)', () => {
   });
 
   test('responses-file lines: {key, response} or {key, error}; a line without key is dropped', () => {
-    const ok = parseGeminiOutputLine(JSON.stringify({ key: '5', response: { candidates: [{ content: { parts: [{ text: 'x' }] }, finishReason: 'STOP' }] } }));
-    assert.deepEqual(ok, { customId: '5', ok: true, text: 'x', truncated: false, usage: { input_tokens: 0, cached_input_tokens: 0, output_tokens: 0, reasoning_tokens: 0 } });
+    const ok = parseGeminiOutputLine(
+      JSON.stringify({ key: '5', response: { candidates: [{ content: { parts: [{ text: 'x' }] }, finishReason: 'STOP' }] } }),
+    );
+    assert.deepEqual(ok, {
+      customId: '5',
+      ok: true,
+      text: 'x',
+      truncated: false,
+      usage: { input_tokens: 0, cached_input_tokens: 0, output_tokens: 0, reasoning_tokens: 0 },
+    });
     const bad = parseGeminiOutputLine(JSON.stringify({ key: '6', error: { code: 3, message: 'no' } }));
     assert.deepEqual([bad?.customId, bad?.ok, bad && !bad.ok && bad.retryable], ['6', false, false]);
     assert.equal(parseGeminiOutputLine(JSON.stringify({ response: {} })), null);
@@ -228,7 +270,10 @@ describe('batch status mapping (pure)', () => {
   test('counts come from batchStats (int64 strings); a failed Operation carries its error', () => {
     const s = geminiBatchStatus({
       name: 'batches/abc',
-      metadata: { state: 'BATCH_STATE_FAILED', batchStats: { requestCount: '10', successfulRequestCount: '0', failedRequestCount: '0', pendingRequestCount: '10' } },
+      metadata: {
+        state: 'BATCH_STATE_FAILED',
+        batchStats: { requestCount: '10', successfulRequestCount: '0', failedRequestCount: '0', pendingRequestCount: '10' },
+      },
       done: true,
       error: { code: 8, message: 'enqueued token limit exceeded' },
     });
@@ -239,7 +284,11 @@ describe('batch status mapping (pure)', () => {
       counts: { total: 10, completed: 0, failed: 0 },
       error: 'RESOURCE_EXHAUSTED: enqueued token limit exceeded',
     });
-    assert.deepEqual(geminiBatchStatus({ name: 'batches/x', metadata: { state: 'BATCH_STATE_RUNNING' } }).counts, { total: 0, completed: 0, failed: 0 });
+    assert.deepEqual(geminiBatchStatus({ name: 'batches/x', metadata: { state: 'BATCH_STATE_RUNNING' } }).counts, {
+      total: 0,
+      completed: 0,
+      failed: 0,
+    });
   });
 });
 
@@ -249,7 +298,10 @@ describe('error classification (pure)', () => {
       code: 429,
       message: 'You exceeded your current quota. Please retry in 38.6s.',
       status: 'RESOURCE_EXHAUSTED',
-      details: [{ '@type': 'type.googleapis.com/google.rpc.QuotaFailure' }, { '@type': 'type.googleapis.com/google.rpc.RetryInfo', retryDelay: '1.5s' }],
+      details: [
+        { '@type': 'type.googleapis.com/google.rpc.QuotaFailure' },
+        { '@type': 'type.googleapis.com/google.rpc.RetryInfo', retryDelay: '1.5s' },
+      ],
     });
     const info = classifyGeminiError(err);
     assert.equal(info?.type, 'ProviderRateLimited');
@@ -268,8 +320,11 @@ describe('error classification (pure)', () => {
     assert.equal(type(403)?.type, 'ProviderAuthentication');
     assert.deepEqual([type(400)?.type, type(400)?.retryable], ['ProviderInvalidRequest', false]);
     assert.equal(type(404)?.type, 'ProviderInvalidRequest');
-    for (const s of [408, 409, 500, 503, 504]) assert.deepEqual([type(s)?.type, type(s)?.retryable], ['ProviderUnavailable', true], String(s));
-    const fetchFailed = new TypeError('fetch failed', { cause: Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' }) });
+    for (const s of [408, 409, 500, 503, 504])
+      assert.deepEqual([type(s)?.type, type(s)?.retryable], ['ProviderUnavailable', true], String(s));
+    const fetchFailed = new TypeError('fetch failed', {
+      cause: Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' }),
+    });
     assert.equal(classifyGeminiError(fetchFailed)?.type, 'ProviderUnavailable');
     assert.equal(classifyGeminiError(new Error('something else')), null);
     assert.equal(classifyGeminiError('nope'), null);
@@ -303,12 +358,27 @@ describe('GeminiBatchProvider and GeminiRealtimeProvider against the emulator', 
   const schemaRequests = (n: number, prefix = ''): BatchRequest[] =>
     Array.from({ length: n }, (_, i) => ({
       customId: `${prefix}${i + 1}`,
-      request: { model: MODEL, messages: [{ role: 'system', content: 'Extract the person.' }, { role: 'user', content: `Person number ${prefix}${i}` }], response_format: SCHEMA_FORMAT, max_output_tokens: 1000 },
+      request: {
+        model: MODEL,
+        messages: [
+          { role: 'system', content: 'Extract the person.' },
+          { role: 'user', content: `Person number ${prefix}${i}` },
+        ],
+        response_format: SCHEMA_FORMAT,
+        max_output_tokens: 1000,
+      },
     }));
   const textRequests = (n: number, prefix = ''): BatchRequest[] =>
-    Array.from({ length: n }, (_, i) => ({ customId: `${prefix}${i + 1}`, request: { model: MODEL, messages: [{ role: 'user', content: `Question ${prefix}${i}` }] } }));
+    Array.from({ length: n }, (_, i) => ({
+      customId: `${prefix}${i + 1}`,
+      request: { model: MODEL, messages: [{ role: 'user', content: `Question ${prefix}${i}` }] },
+    }));
 
-  async function waitTerminal(p: GeminiBatchProvider, name: string, timeoutMs = 8_000): Promise<{ final: ProviderBatchStatus; seen: Set<string> }> {
+  async function waitTerminal(
+    p: GeminiBatchProvider,
+    name: string,
+    timeoutMs = 8_000,
+  ): Promise<{ final: ProviderBatchStatus; seen: Set<string> }> {
     const seen = new Set<string>();
     const deadline = Date.now() + timeoutMs;
     for (;;) {
@@ -450,15 +520,31 @@ describe('GeminiBatchProvider and GeminiRealtimeProvider against the emulator', 
   });
 
   test('realtime: text, JSON with a schema, truncation, and an aborted call', async () => {
-    const text = asSuccess(await realtime.complete({ model: MODEL, messages: [{ role: 'system', content: 'Be terse.' }, { role: 'user', content: 'Hello Gemini' }] }));
+    const text = asSuccess(
+      await realtime.complete({
+        model: MODEL,
+        messages: [
+          { role: 'system', content: 'Be terse.' },
+          { role: 'user', content: 'Hello Gemini' },
+        ],
+      }),
+    );
     assert.equal(text.text, 'Echo: Hello Gemini');
     // prompt: ceil((12 + 9) / 4) = 6; output: ceil(18 / 4) = 5
     assert.deepEqual(text.usage, { input_tokens: 6, cached_input_tokens: 0, output_tokens: 5, reasoning_tokens: 0 });
 
-    const json = asSuccess(await realtime.complete({ model: MODEL, messages: [{ role: 'user', content: 'Describe Ada' }], response_format: SCHEMA_FORMAT }));
+    const json = asSuccess(
+      await realtime.complete({ model: MODEL, messages: [{ role: 'user', content: 'Describe Ada' }], response_format: SCHEMA_FORMAT }),
+    );
     assert.ok(validatePerson(JSON.parse(json.text)), json.text);
 
-    const cut = asSuccess(await realtime.complete({ model: MODEL, messages: [{ role: 'user', content: 'a fairly long question indeed' }], max_output_tokens: 2 }));
+    const cut = asSuccess(
+      await realtime.complete({
+        model: MODEL,
+        messages: [{ role: 'user', content: 'a fairly long question indeed' }],
+        max_output_tokens: 2,
+      }),
+    );
     assert.equal(cut.truncated, true);
 
     const aborted = AbortSignal.abort();
@@ -487,16 +573,29 @@ describe('GeminiBatchProvider and GeminiRealtimeProvider against the emulator', 
     assert.equal(rpmInfo?.type, 'ProviderRateLimited');
     assert.ok((rpmInfo?.retryAfterMs ?? 0) > 50_000 && (rpmInfo?.retryAfterMs ?? 0) <= 60_000, String(rpmInfo?.retryAfterMs));
 
-    emulator.setFaults({ http: [{ path: '/v1', status: 400, count: 1 }, { path: '/v1/batches', status: 503, count: 1 }] });
+    emulator.setFaults({
+      http: [
+        { path: '/v1', status: 400, count: 1 },
+        { path: '/v1/batches', status: 503, count: 1 },
+      ],
+    });
     const bad = await realtime.complete(req).catch((err: unknown) => err);
-    assert.deepEqual([provider.classifyError(bad)?.type, provider.classifyError(bad)?.retryable, provider.classifyError(bad)?.status], ['ProviderInvalidRequest', false, 400]);
+    assert.deepEqual(
+      [provider.classifyError(bad)?.type, provider.classifyError(bad)?.retryable, provider.classifyError(bad)?.status],
+      ['ProviderInvalidRequest', false, 400],
+    );
     const unavailable = await provider.retrieve('batches/whatever').catch((err: unknown) => err);
-    assert.deepEqual([provider.classifyError(unavailable)?.type, provider.classifyError(unavailable)?.retryable], ['ProviderUnavailable', true]);
+    assert.deepEqual(
+      [provider.classifyError(unavailable)?.type, provider.classifyError(unavailable)?.retryable],
+      ['ProviderUnavailable', true],
+    );
     // A batch that does not exist is a final 404.
     const missing = await provider.retrieve('batches/nope').catch((err: unknown) => err);
     assert.equal(provider.classifyError(missing)?.type, 'ProviderInvalidRequest');
     // A real invalid request: a schema without application/json is refused by validation.
-    const invalid = await ai.models.generateContent({ model: MODEL, contents: 'x', config: { responseJsonSchema: { type: 'object' } } }).catch((err: unknown) => err);
+    const invalid = await ai.models
+      .generateContent({ model: MODEL, contents: 'x', config: { responseJsonSchema: { type: 'object' } } })
+      .catch((err: unknown) => err);
     assert.equal(provider.classifyError(invalid)?.type, 'ProviderInvalidRequest');
   });
 

@@ -25,7 +25,9 @@ test('the embedded PostgreSQL runs the same store code as a real server', async 
     assert.equal(rows.length, 2);
     for (const r of rows) assert.equal(r.n, 3000);
     const batchId = stored[0].batch!.id;
-    await upsertResults(db, 'default', batchId, 1, [{ seq: 0, status: 'succeeded', output: { a: [1, 2] }, error: null, usage: null, cost_usd: 0 }]);
+    await upsertResults(db, 'default', batchId, 1, [
+      { seq: 0, status: 'succeeded', output: { a: [1, 2] }, error: null, usage: null, cost_usd: 0 },
+    ]);
     let n = 0;
     for await (const r of iterateResults(db, batchId)) {
       if (r.seq === 0) assert.deepEqual(r.output, { a: [1, 2] });
@@ -49,7 +51,16 @@ test('the embedded PostgreSQL loses no write when 40 batches are stored, planned
     const body = { model: 'gpt-4.1-mini', items: Array.from({ length: 30 }, (_, i) => ({ id: `b${i}`, content: `c${i}` })) };
     const stored = await Promise.all(Array.from({ length: 40 }, () => storeJsonBatch(db, 'default', body, { priceOverrides: {} })));
     const ids = stored.map((s) => s.batch!.id);
-    const chunks = [0, 1, 2].map((idx) => ({ idx, seq_start: idx * 10, seq_end: idx * 10 + 10, item_count: 10, bytes: 100, est_input_tokens: 50, est_cost_usd: 0.01, max_cost_usd: 0.02 }));
+    const chunks = [0, 1, 2].map((idx) => ({
+      idx,
+      seq_start: idx * 10,
+      seq_end: idx * 10 + 10,
+      item_count: 10,
+      bytes: 100,
+      est_input_tokens: 50,
+      est_cost_usd: 0.01,
+      max_cost_usd: 0.02,
+    }));
     // What planBatch and finishBatch do, for every batch at once: a transaction, then a plain update.
     await Promise.all(
       ids.map(async (id) => {
@@ -57,7 +68,13 @@ test('the embedded PostgreSQL loses no write when 40 batches are stored, planned
           await saveChunks(tx, 'default', id, chunks);
           await markBatchRunning(tx, id, chunks.length);
         });
-        await finishBatch(db, id, { status: 'completed', succeeded: 30, failed: 0, usage: { input_tokens: 0, output_tokens: 0, cached_input_tokens: 0, reasoning_tokens: 0 }, cost_usd: 0 });
+        await finishBatch(db, id, {
+          status: 'completed',
+          succeeded: 30,
+          failed: 0,
+          usage: { input_tokens: 0, output_tokens: 0, cached_input_tokens: 0, reasoning_tokens: 0 },
+          cost_usd: 0,
+        });
       }),
     );
     const { rows } = await db.query(

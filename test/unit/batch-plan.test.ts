@@ -6,7 +6,14 @@ import { estimateCost, outputTokensPerItem } from '../../domain/estimate.js';
 import type { Pricing } from '../../domain/pricing.js';
 
 const pricing: Pricing = { input_per_mtok: 2, output_per_mtok: 8, batch_multiplier: 0.5, source: 'request' };
-const base: PlanSettings = { provider: 'openai', spec: { model: 'gpt-4.1-mini', max_output_tokens: 100 }, pricing, mode: 'auto', chunkSize: 100, maxAttempts: 3 };
+const base: PlanSettings = {
+  provider: 'openai',
+  spec: { model: 'gpt-4.1-mini', max_output_tokens: 100 },
+  pricing,
+  mode: 'auto',
+  chunkSize: 100,
+  maxAttempts: 3,
+};
 
 function plan(settings: PlanSettings, items: number, tokens = 10) {
   const planner = new BatchPlanner(settings);
@@ -35,10 +42,13 @@ describe('BatchPlanner', () => {
       ['batch', 'realtime'],
     );
     const perItem = outputTokensPerItem(base.spec);
-    for (const c of chunks) assert.deepEqual(c.estimate, estimateCost(c.est_input_tokens, c.item_count, perItem, pricing, c.path === 'batch'));
+    for (const c of chunks)
+      assert.deepEqual(c.estimate, estimateCost(c.est_input_tokens, c.item_count, perItem, pricing, c.path === 'batch'));
     const [big, small] = chunks;
     // Same items, same tokens: the realtime chunk costs twice as much per item.
-    assert.ok(Math.abs(small!.estimate.cost.expected_usd / small!.item_count - (2 * big!.estimate.cost.expected_usd) / big!.item_count) < 1e-12);
+    assert.ok(
+      Math.abs(small!.estimate.cost.expected_usd / small!.item_count - (2 * big!.estimate.cost.expected_usd) / big!.item_count) < 1e-12,
+    );
   });
 
   test('a provider without a batch API and an explicit mode decide the path', () => {

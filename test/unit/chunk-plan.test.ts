@@ -3,7 +3,6 @@ import { describe, test } from 'node:test';
 import { ChunkPlanner, type ChunkLimits, type ChunkRange } from '../../domain/chunk-plan.js';
 import { mulberry32 } from '../../emulator/random.js';
 
-
 function plan(limits: ChunkLimits, sizes: number[], firstSeq = 0): ChunkRange[] {
   const p = new ChunkPlanner(limits);
   sizes.forEach((size, i) => p.add(firstSeq + i, size));
@@ -90,13 +89,16 @@ describe('ChunkPlanner', () => {
     const p = new ChunkPlanner({ maxItems: 100, maxBytes: 100, lineOverhead: 10 });
     p.add(0, 10);
     p.add(1, 10);
-    assert.throws(() => p.add(2, 91), (err: unknown) => {
-      assert.ok(err instanceof Error);
-      assert.match(err.message, /position 2\b/);
-      assert.match(err.message, /\b101 bytes/);
-      assert.match(err.message, /\b100-byte/);
-      return true;
-    });
+    assert.throws(
+      () => p.add(2, 91),
+      (err: unknown) => {
+        assert.ok(err instanceof Error);
+        assert.match(err.message, /position 2\b/);
+        assert.match(err.message, /\b101 bytes/);
+        assert.match(err.message, /\b100-byte/);
+        return true;
+      },
+    );
   });
 
   test('oversize is judged with the overhead: an item that fits alone only without it throws', () => {
@@ -151,7 +153,9 @@ describe('ChunkPlanner', () => {
       const n = int(0, 400);
       // Mostly small items with occasional ones near the byte limit.
       const maxSize = maxBytes - lineOverhead;
-      const sizes = Array.from({ length: n }, () => (rnd() < 0.1 ? int(Math.floor(maxSize / 2), maxSize) : int(0, Math.max(0, Math.floor(maxSize / 8)))));
+      const sizes = Array.from({ length: n }, () =>
+        rnd() < 0.1 ? int(Math.floor(maxSize / 2), maxSize) : int(0, Math.max(0, Math.floor(maxSize / 8))),
+      );
       const firstSeq = int(0, 3) === 0 ? int(1, 1000) : 0;
       const limits = { maxItems, maxBytes, lineOverhead };
       assertPlanInvariants(limits, sizes, plan(limits, sizes, firstSeq), firstSeq, `seed ${seed}:`);

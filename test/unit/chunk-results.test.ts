@@ -8,11 +8,24 @@ const usage: Usage = { input_tokens: 3, cached_input_tokens: 1, output_tokens: 5
 const okLine = (text: string, truncated = false): ProviderResultLine => ({ customId: '0', ok: true, text, usage, truncated });
 /** Any JSON object passes this schema: these tests are about parsing, not validation. */
 const ANY: Record<string, unknown> = { type: 'object' };
-const failLine = (retryable: boolean, u: Usage | null = null): ProviderResultLine => ({ customId: '0', ok: false, retryable, usage: u, error: { code: 'server_error', message: 'boom', status_code: 500 } });
+const failLine = (retryable: boolean, u: Usage | null = null): ProviderResultLine => ({
+  customId: '0',
+  ok: false,
+  retryable,
+  usage: u,
+  error: { code: 'server_error', message: 'boom', status_code: 500 },
+});
 
 describe('toResult', () => {
   test('text output succeeds as-is, even when it looks like JSON', () => {
-    assert.deepEqual(toResult(4, okLine('{"a":1}'), null, { final: false }), { seq: 4, status: 'succeeded', output: '{"a":1}', error: null, usage, path: 'batch' });
+    assert.deepEqual(toResult(4, okLine('{"a":1}'), null, { final: false }), {
+      seq: 4,
+      status: 'succeeded',
+      output: '{"a":1}',
+      error: null,
+      usage,
+      path: 'batch',
+    });
   });
 
   test('text output that was truncated still succeeds (only JSON outputs are checked)', () => {
@@ -20,7 +33,14 @@ describe('toResult', () => {
   });
 
   test('JSON output is parsed', () => {
-    assert.deepEqual(toResult(9, okLine('{"answer":"yes","n":[1,2]}'), ANY, { final: false }), { seq: 9, status: 'succeeded', output: { answer: 'yes', n: [1, 2] }, error: null, usage, path: 'batch' });
+    assert.deepEqual(toResult(9, okLine('{"answer":"yes","n":[1,2]}'), ANY, { final: false }), {
+      seq: 9,
+      status: 'succeeded',
+      output: { answer: 'yes', n: [1, 2] },
+      error: null,
+      usage,
+      path: 'batch',
+    });
   });
 
   test('invalid JSON is pending when not final, failed on the final attempt', () => {
@@ -51,7 +71,14 @@ describe('toResult', () => {
 
   test('retryable failure: pending unless final', () => {
     const line = failLine(true);
-    assert.deepEqual(toResult(5, line, null, { final: false }), { seq: 5, status: 'pending', output: null, error: { code: 'server_error', message: 'boom', status_code: 500 }, usage: null, path: 'batch' });
+    assert.deepEqual(toResult(5, line, null, { final: false }), {
+      seq: 5,
+      status: 'pending',
+      output: null,
+      error: { code: 'server_error', message: 'boom', status_code: 500 },
+      usage: null,
+      path: 'batch',
+    });
     assert.equal(toResult(5, line, null, { final: true }).status, 'failed');
     assert.equal(toResult(5, line, ANY, { final: false }).status, 'pending');
   });
@@ -73,7 +100,10 @@ describe('toResult with a schema', () => {
     assert.equal(r.status, 'pending');
     assert.equal(r.error?.code, 'schema_invalid');
     assert.match(r.error!.message, /does not match the schema/);
-    assert.ok(r.error!.errors!.some((e) => /allowed values/.test(e) && /"a","b"/.test(e)), JSON.stringify(r.error));
+    assert.ok(
+      r.error!.errors!.some((e) => /allowed values/.test(e) && /"a","b"/.test(e)),
+      JSON.stringify(r.error),
+    );
     assert.equal(r.error!.raw_output, '{"label":"c"}');
     assert.equal(toResult(3, okLine('{"label":"c"}'), schema, { final: true }).status, 'failed');
   });
@@ -91,7 +121,12 @@ describe('toResult with a schema', () => {
 describe('withRepair', () => {
   test('adds the previous answer and the errors as a repair turn', () => {
     const req = { model: 'm', messages: [{ role: 'user' as const, content: 'q' }] };
-    const repaired = withRepair(req, { code: 'schema_invalid', message: 'x', errors: ['/label must be equal to one of the allowed values'], raw_output: '{"label":"c"}' });
+    const repaired = withRepair(req, {
+      code: 'schema_invalid',
+      message: 'x',
+      errors: ['/label must be equal to one of the allowed values'],
+      raw_output: '{"label":"c"}',
+    });
     assert.equal(repaired.messages.length, 3);
     assert.deepEqual(repaired.messages[1], { role: 'assistant', content: '{"label":"c"}' });
     assert.match(String(repaired.messages[2]!.content), /did not match the required JSON schema:\n- \/label must be equal/);
@@ -114,7 +149,9 @@ describe('toBatchRequests', () => {
   });
 
   test('requests carry the model, rendered messages and only the options that are set', () => {
-    const [r] = toBatchRequests({ model: 'gpt-4o', system_prompt: 'S', user_prompt_template: 'Q: {q}' }, [{ seq: 0, input: { inputs: { q: 'x' } } }]);
+    const [r] = toBatchRequests({ model: 'gpt-4o', system_prompt: 'S', user_prompt_template: 'Q: {q}' }, [
+      { seq: 0, input: { inputs: { q: 'x' } } },
+    ]);
     assert.deepEqual(r!.request, {
       model: 'gpt-4o',
       messages: [
@@ -122,10 +159,9 @@ describe('toBatchRequests', () => {
         { role: 'user', content: 'Q: x' },
       ],
     });
-    const [withOpts] = toBatchRequests(
-      { model: 'm', max_output_tokens: 7, citations: true, response_format: { type: 'text' } },
-      [{ seq: 1, input: { content: 'c' } }],
-    );
+    const [withOpts] = toBatchRequests({ model: 'm', max_output_tokens: 7, citations: true, response_format: { type: 'text' } }, [
+      { seq: 1, input: { content: 'c' } },
+    ]);
     assert.equal(withOpts!.request.max_output_tokens, 7);
     assert.equal(withOpts!.request.citations, true);
     assert.deepEqual(withOpts!.request.response_format, { type: 'text' });

@@ -30,7 +30,12 @@ describe('citations mapped to JSON fields', () => {
     const citations = [{ type: 'char_location', cited_text: 'ACME Corporation' }];
     const text = toResult(0, { ok: true, text: 'ACME', usage, truncated: false, citations }, null, { final: true });
     assert.deepEqual(text.citations, citations);
-    const json = toResult(0, { ok: true, text: JSON.stringify({ company: 'ACME Corporation' }), usage, truncated: false, citations }, { type: 'object' }, { final: true });
+    const json = toResult(
+      0,
+      { ok: true, text: JSON.stringify({ company: 'ACME Corporation' }), usage, truncated: false, citations },
+      { type: 'object' },
+      { final: true },
+    );
     assert.deepEqual(json.citations, [{ ...citations[0], fields: ['company'] }]);
   });
 });

@@ -272,10 +272,12 @@ describe('ItemValidator', () => {
         const v = new ItemValidator({ system_prompt: 'Système' });
         const item = v.accept({ id: 'a', content }, { index: 0 });
         assert.ok(item);
-        const expected = Buffer.byteLength(JSON.stringify([
-          { role: 'system', content: 'Système' },
-          { role: 'user', content },
-        ]));
+        const expected = Buffer.byteLength(
+          JSON.stringify([
+            { role: 'system', content: 'Système' },
+            { role: 'user', content },
+          ]),
+        );
         assert.equal(item.request_bytes, expected);
       });
     }

@@ -27,7 +27,6 @@ async function collect(body: ReadableStream<Uint8Array> | null): Promise<string[
   return out;
 }
 
-
 describe('readLines', () => {
   test('a null body yields nothing', async () => {
     assert.deepEqual(await collect(null), []);

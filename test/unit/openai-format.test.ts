@@ -19,8 +19,15 @@ import type { ProviderResultLine } from '../../providers/types.js';
 type Failure = Extract<ProviderResultLine, { ok: false }>;
 type Success = Extract<ProviderResultLine, { ok: true }>;
 
-const ok200 = (customId: string, body: unknown) => JSON.stringify({ id: 'batch_req_1', custom_id: customId, response: { status_code: 200, request_id: 'r', body }, error: null });
-const usage = { prompt_tokens: 11, completion_tokens: 7, total_tokens: 18, prompt_tokens_details: { cached_tokens: 4 }, completion_tokens_details: { reasoning_tokens: 2 } };
+const ok200 = (customId: string, body: unknown) =>
+  JSON.stringify({ id: 'batch_req_1', custom_id: customId, response: { status_code: 200, request_id: 'r', body }, error: null });
+const usage = {
+  prompt_tokens: 11,
+  completion_tokens: 7,
+  total_tokens: 18,
+  prompt_tokens_details: { cached_tokens: 4 },
+  completion_tokens_details: { reasoning_tokens: 2 },
+};
 const expectedUsage = { input_tokens: 11, cached_input_tokens: 4, output_tokens: 7, reasoning_tokens: 2 };
 
 function asSuccess(line: ProviderResultLine): Success {
@@ -34,7 +41,10 @@ function asFailure(line: ProviderResultLine): Failure {
 
 describe('parseOutputLine', () => {
   test('200 with content: ok, text, usage, not truncated', () => {
-    const line = ok200('42', { choices: [{ index: 0, message: { role: 'assistant', content: 'Hello!', refusal: null }, finish_reason: 'stop' }], usage });
+    const line = ok200('42', {
+      choices: [{ index: 0, message: { role: 'assistant', content: 'Hello!', refusal: null }, finish_reason: 'stop' }],
+      usage,
+    });
     assert.deepEqual(parseOutputLine(line), { customId: '42', ok: true, text: 'Hello!', usage: expectedUsage, truncated: false });
   });
 
@@ -51,12 +61,26 @@ describe('parseOutputLine', () => {
   });
 
   test('200 with a refusal is a non-retryable failure that keeps usage', () => {
-    const r = asFailure(parseOutputLine(ok200('7', { choices: [{ message: { content: null, refusal: "I can't help with that." }, finish_reason: 'stop' }], usage })));
-    assert.deepEqual(r, { customId: '7', ok: false, retryable: false, usage: expectedUsage, error: { code: 'refusal', message: "I can't help with that." } });
+    const r = asFailure(
+      parseOutputLine(
+        ok200('7', { choices: [{ message: { content: null, refusal: "I can't help with that." }, finish_reason: 'stop' }], usage }),
+      ),
+    );
+    assert.deepEqual(r, {
+      customId: '7',
+      ok: false,
+      retryable: false,
+      usage: expectedUsage,
+      error: { code: 'refusal', message: "I can't help with that." },
+    });
   });
 
   test('HTTP 500 line is retryable, with the provider error code and status', () => {
-    const raw = JSON.stringify({ custom_id: '3', response: { status_code: 500, body: { error: { message: 'The server had an error', type: 'server_error', code: null } } }, error: null });
+    const raw = JSON.stringify({
+      custom_id: '3',
+      response: { status_code: 500, body: { error: { message: 'The server had an error', type: 'server_error', code: null } } },
+      error: null,
+    });
     const r = asFailure(parseOutputLine(raw));
     assert.equal(r.retryable, true);
     assert.equal(r.usage, null);
@@ -64,7 +88,11 @@ describe('parseOutputLine', () => {
   });
 
   test('HTTP 400 line is non-retryable and carries status_code', () => {
-    const raw = JSON.stringify({ custom_id: '4', response: { status_code: 400, body: { error: { message: 'Invalid model', type: 'invalid_request_error', code: 'model_not_found' } } }, error: null });
+    const raw = JSON.stringify({
+      custom_id: '4',
+      response: { status_code: 400, body: { error: { message: 'Invalid model', type: 'invalid_request_error', code: 'model_not_found' } } },
+      error: null,
+    });
     const r = asFailure(parseOutputLine(raw));
     assert.equal(r.customId, '4');
     assert.equal(r.retryable, false);
@@ -72,7 +100,11 @@ describe('parseOutputLine', () => {
   });
 
   test('HTTP 429 line is retryable', () => {
-    const raw = JSON.stringify({ custom_id: '4', response: { status_code: 429, body: { error: { message: 'slow down', code: 'rate_limit_exceeded' } } }, error: null });
+    const raw = JSON.stringify({
+      custom_id: '4',
+      response: { status_code: 429, body: { error: { message: 'slow down', code: 'rate_limit_exceeded' } } },
+      error: null,
+    });
     assert.equal(asFailure(parseOutputLine(raw)).retryable, true);
   });
 
@@ -82,7 +114,12 @@ describe('parseOutputLine', () => {
   });
 
   test('error line with response null (batch_expired) is retryable with no status_code', () => {
-    const raw = JSON.stringify({ id: 'x', custom_id: '9', response: null, error: { code: 'batch_expired', message: 'This request could not be executed before the completion window expired.' } });
+    const raw = JSON.stringify({
+      id: 'x',
+      custom_id: '9',
+      response: null,
+      error: { code: 'batch_expired', message: 'This request could not be executed before the completion window expired.' },
+    });
     assert.deepEqual(parseOutputLine(raw), {
       customId: '9',
       ok: false,
@@ -132,7 +169,8 @@ describe('isRetryableStatus', () => {
 });
 
 describe('classifyOpenAIError', () => {
-  const generate = (status: number, headers: Record<string, string> = {}) => APIError.generate(status, { error: { message: 'm' } }, undefined, new Headers(headers));
+  const generate = (status: number, headers: Record<string, string> = {}) =>
+    APIError.generate(status, { error: { message: 'm' } }, undefined, new Headers(headers));
 
   test('429 is ProviderRateLimited with retry-after seconds in ms', () => {
     const info = classifyOpenAIError(generate(429, { 'retry-after': '3' }));
@@ -175,21 +213,33 @@ describe('classifyOpenAIError', () => {
   test('401 and 403 are ProviderAuthentication, non-retryable', () => {
     for (const s of [401, 403]) {
       const info = classifyOpenAIError(generate(s));
-      assert.deepEqual(info && { type: info.type, retryable: info.retryable, status: info.status }, { type: 'ProviderAuthentication', retryable: false, status: s });
+      assert.deepEqual(info && { type: info.type, retryable: info.retryable, status: info.status }, {
+        type: 'ProviderAuthentication',
+        retryable: false,
+        status: s,
+      });
     }
   });
 
   test('400, 404 and 422 are ProviderInvalidRequest, non-retryable', () => {
     for (const s of [400, 404, 422]) {
       const info = classifyOpenAIError(generate(s));
-      assert.deepEqual(info && { type: info.type, retryable: info.retryable, status: info.status }, { type: 'ProviderInvalidRequest', retryable: false, status: s });
+      assert.deepEqual(info && { type: info.type, retryable: info.retryable, status: info.status }, {
+        type: 'ProviderInvalidRequest',
+        retryable: false,
+        status: s,
+      });
     }
   });
 
   test('503, 500, 408 and 409 are ProviderUnavailable, retryable', () => {
     for (const s of [503, 500, 408, 409]) {
       const info = classifyOpenAIError(generate(s));
-      assert.deepEqual(info && { type: info.type, retryable: info.retryable, status: info.status }, { type: 'ProviderUnavailable', retryable: true, status: s });
+      assert.deepEqual(info && { type: info.type, retryable: info.retryable, status: info.status }, {
+        type: 'ProviderUnavailable',
+        retryable: true,
+        status: s,
+      });
     }
   });
 
@@ -221,7 +271,10 @@ describe('encodeOpenAIBody / encodeLine', () => {
     { role: 'system' as const, content: 'S' },
     { role: 'user' as const, content: 'Q "é"\n' },
   ];
-  const schema: ResponseFormat = { type: 'json_schema', json_schema: { name: 'out', strict: true, schema: { type: 'object', properties: { a: { type: 'string' } } } } };
+  const schema: ResponseFormat = {
+    type: 'json_schema',
+    json_schema: { name: 'out', strict: true, schema: { type: 'object', properties: { a: { type: 'string' } } } },
+  };
 
   test('minimal body: model and messages only', () => {
     assert.deepEqual(encodeOpenAIBody({ model: 'gpt-4o', messages }), { model: 'gpt-4o', messages });
@@ -265,7 +318,14 @@ describe('OpenAI lines in chunk files', () => {
       {
         model: 'gpt-4o',
         max_output_tokens: 4096,
-        response_format: { type: 'json_schema', json_schema: { name: 'o', strict: true, schema: { type: 'object', properties: { a: { type: 'string', description: 'quote " and é' } } } } },
+        response_format: {
+          type: 'json_schema',
+          json_schema: {
+            name: 'o',
+            strict: true,
+            schema: { type: 'object', properties: { a: { type: 'string', description: 'quote " and é' } } },
+          },
+        },
       },
       { model: 'gpt-4o', response_format: { type: 'text' } },
     ];
@@ -274,9 +334,17 @@ describe('OpenAI lines in chunk files', () => {
       const messages = buildMessages(spec, { content: 'hello "world" ünïcödé' });
       const messageBytes = Buffer.byteLength(JSON.stringify(messages));
       for (const seq of [0, 9_999_999, 999_999_999]) {
-        const request = { model: spec.model, messages, ...(spec.response_format ? { response_format: spec.response_format } : {}), ...(spec.max_output_tokens ? { max_output_tokens: spec.max_output_tokens } : {}) };
+        const request = {
+          model: spec.model,
+          messages,
+          ...(spec.response_format ? { response_format: spec.response_format } : {}),
+          ...(spec.max_output_tokens ? { max_output_tokens: spec.max_output_tokens } : {}),
+        };
         const lineBytes = Buffer.byteLength(provider.encodeLine(String(seq), request)) + 1;
-        assert.ok(lineBytes - messageBytes <= lineOverhead, `${spec.model} seq ${seq}: envelope ${lineBytes - messageBytes} > lineOverhead ${lineOverhead}`);
+        assert.ok(
+          lineBytes - messageBytes <= lineOverhead,
+          `${spec.model} seq ${seq}: envelope ${lineBytes - messageBytes} > lineOverhead ${lineOverhead}`,
+        );
       }
     }
   });
@@ -287,7 +355,9 @@ describe('OpenAI lines in chunk files', () => {
       { seq: 0, input: { content: 'line one\nline two' } },
       { seq: 1, input: { messages: [{ role: 'user' as const, content: 'héllo 😀' }] } },
     ];
-    const text = toBatchRequests({ model: 'gpt-4o', max_output_tokens: 10 }, items).map((r) => provider.encodeLine(r.customId, r.request) + '\n').join('');
+    const text = toBatchRequests({ model: 'gpt-4o', max_output_tokens: 10 }, items)
+      .map((r) => provider.encodeLine(r.customId, r.request) + '\n')
+      .join('');
     assert.ok(text.endsWith('\n'));
     const lines = text.slice(0, -1).split('\n');
     assert.equal(lines.length, 2, 'newlines inside content are escaped, not raw');

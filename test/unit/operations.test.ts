@@ -56,7 +56,8 @@ function strictProblems(schema: unknown, path = '#'): string[] {
     else {
       const keys = Object.keys(schema.properties).sort();
       const required = Array.isArray(schema.required) ? [...(schema.required as string[])].sort() : [];
-      if (JSON.stringify(keys) !== JSON.stringify(required)) out.push(`${path}: required ${JSON.stringify(required)} is not all of ${JSON.stringify(keys)}`);
+      if (JSON.stringify(keys) !== JSON.stringify(required))
+        out.push(`${path}: required ${JSON.stringify(required)} is not all of ${JSON.stringify(keys)}`);
       for (const [k, v] of Object.entries(schema.properties)) out.push(...strictProblems(v, `${path}/properties/${k}`));
     }
   }
@@ -90,7 +91,10 @@ function assertRejects(validate: ValidateFunction, value: unknown): void {
   assert.equal(validate(value), false, `expected ${JSON.stringify(value)} to fail`);
 }
 
-const CLASSIFY = { operation: 'classify', categories: ['billing', { name: 'technical', description: 'bugs, outages and errors' }, 'other'] };
+const CLASSIFY = {
+  operation: 'classify',
+  categories: ['billing', { name: 'technical', description: 'bugs, outages and errors' }, 'other'],
+};
 const ENRICH = {
   operation: 'enrich',
   fields: [
@@ -104,7 +108,11 @@ const STRUCTURED_EXAMPLES: Record<string, unknown> = {
   classify: CLASSIFY,
   classify_multi: { ...CLASSIFY, multi_label: true },
   extract: { operation: 'extract', extraction_instructions: 'Find the invoice number and total.' },
-  extract_schema: { operation: 'extract', extraction_instructions: 'Find the invoice.', schema: { type: 'object', properties: { total: { type: 'number' } } } },
+  extract_schema: {
+    operation: 'extract',
+    extraction_instructions: 'Find the invoice.',
+    schema: { type: 'object', properties: { total: { type: 'number' } } },
+  },
   summarize: { operation: 'summarize', max_words: 50 },
   enrich: ENRICH,
 };
@@ -170,8 +178,16 @@ describe('Operation', () => {
     });
 
     test('an invalid JSON Schema is reported at schema', () => {
-      assertIssueAt({ operation: 'extract', extraction_instructions: 'x', schema: { type: 'objekt' } }, 'schema', /not a valid JSON Schema/);
-      assertIssueAt({ operation: 'extract', extraction_instructions: 'x', schema: { type: 'object', required: 'name' } }, 'schema', /not a valid JSON Schema/);
+      assertIssueAt(
+        { operation: 'extract', extraction_instructions: 'x', schema: { type: 'objekt' } },
+        'schema',
+        /not a valid JSON Schema/,
+      );
+      assertIssueAt(
+        { operation: 'extract', extraction_instructions: 'x', schema: { type: 'object', required: 'name' } },
+        'schema',
+        /not a valid JSON Schema/,
+      );
     });
 
     test('a schema that is not an object is reported at schema', () => {
@@ -179,15 +195,37 @@ describe('Operation', () => {
     });
 
     test('the root must be an object schema', () => {
-      assertIssueAt({ operation: 'extract', extraction_instructions: 'x', schema: { type: 'array', items: { type: 'string' } } }, 'schema.type', /root/);
+      assertIssueAt(
+        { operation: 'extract', extraction_instructions: 'x', schema: { type: 'array', items: { type: 'string' } } },
+        'schema.type',
+        /root/,
+      );
     });
 
     test('what strict mode cannot express is reported where it is', () => {
       const base = { operation: 'extract', extraction_instructions: 'x' };
-      assertIssueAt({ ...base, schema: { type: 'object', properties: { a: { type: 'string' } }, additionalProperties: true } }, 'schema.additionalProperties');
-      assertIssueAt({ ...base, schema: { type: 'object', properties: { meta: { type: 'object' } } } }, 'schema.properties.meta', /properties listed/);
       assertIssueAt(
-        { ...base, schema: { type: 'object', properties: { rows: { type: 'array', items: { type: 'object', properties: { k: { type: 'string' } }, additionalProperties: { type: 'string' } } } } } },
+        { ...base, schema: { type: 'object', properties: { a: { type: 'string' } }, additionalProperties: true } },
+        'schema.additionalProperties',
+      );
+      assertIssueAt(
+        { ...base, schema: { type: 'object', properties: { meta: { type: 'object' } } } },
+        'schema.properties.meta',
+        /properties listed/,
+      );
+      assertIssueAt(
+        {
+          ...base,
+          schema: {
+            type: 'object',
+            properties: {
+              rows: {
+                type: 'array',
+                items: { type: 'object', properties: { k: { type: 'string' } }, additionalProperties: { type: 'string' } },
+              },
+            },
+          },
+        },
         'schema.properties.rows.items.additionalProperties',
       );
     });
@@ -220,17 +258,33 @@ describe('Operation', () => {
     });
 
     test('duplicate field names are reported at the later field', () => {
-      assertIssueAt({ operation: 'enrich', fields: [{ name: 'x', type: 'string' }, { name: 'y', type: 'string' }, { name: 'x', type: 'number' }] }, 'fields[2].name', /duplicate field name: x/);
+      assertIssueAt(
+        {
+          operation: 'enrich',
+          fields: [
+            { name: 'x', type: 'string' },
+            { name: 'y', type: 'string' },
+            { name: 'x', type: 'number' },
+          ],
+        },
+        'fields[2].name',
+        /duplicate field name: x/,
+      );
     });
 
     test('names must be identifier-like', () => {
-      for (const name of ['first name', '1st', '', 'a-b', 'x'.repeat(65), '__proto__']) assertIssueAt(field({ name, type: 'string' }), 'fields[0].name');
+      for (const name of ['first name', '1st', '', 'a-b', 'x'.repeat(65), '__proto__'])
+        assertIssueAt(field({ name, type: 'string' }), 'fields[0].name');
       assert.ok(Operation.safeParse(field({ name: '_Snake_case9', type: 'string' })).success);
     });
 
     test('1 to 50 fields', () => {
       assertIssueAt({ operation: 'enrich', fields: [] }, 'fields', /at least 1/);
-      assertIssueAt({ operation: 'enrich', fields: Array.from({ length: 51 }, (_, i) => ({ name: `f${i}`, type: 'string' })) }, 'fields', /at most 50/);
+      assertIssueAt(
+        { operation: 'enrich', fields: Array.from({ length: 51 }, (_, i) => ({ name: `f${i}`, type: 'string' })) },
+        'fields',
+        /at most 50/,
+      );
     });
 
     test('an unknown type is rejected', () => {
@@ -248,7 +302,10 @@ describe('Operation', () => {
     });
 
     test('response_format follows the batch ResponseFormat rules', () => {
-      assertIssueAt({ operation: 'run', response_format: { type: 'json_schema', json_schema: { name: 'has spaces', schema: {} } } }, 'response_format.json_schema.name');
+      assertIssueAt(
+        { operation: 'run', response_format: { type: 'json_schema', json_schema: { name: 'has spaces', schema: {} } } },
+        'response_format.json_schema.name',
+      );
       assertIssueAt({ operation: 'run', user_prompt_template: '' }, 'user_prompt_template');
     });
   });
@@ -261,9 +318,23 @@ describe('Operation', () => {
 describe('the strict-compat check used below', () => {
   test('catches what strict mode refuses', () => {
     assert.notDeepEqual(strictProblems({ type: 'object', properties: { a: { type: 'string' } } }), []);
-    assert.notDeepEqual(strictProblems({ type: 'object', properties: { a: { type: 'string' } }, required: [], additionalProperties: false }), []);
-    assert.notDeepEqual(strictProblems({ type: 'object', properties: { a: { type: 'array', items: { type: 'string' }, uniqueItems: true } }, required: ['a'], additionalProperties: false }), []);
-    assert.deepEqual(strictProblems({ type: 'object', properties: { a: { type: 'string' } }, required: ['a'], additionalProperties: false }), []);
+    assert.notDeepEqual(
+      strictProblems({ type: 'object', properties: { a: { type: 'string' } }, required: [], additionalProperties: false }),
+      [],
+    );
+    assert.notDeepEqual(
+      strictProblems({
+        type: 'object',
+        properties: { a: { type: 'array', items: { type: 'string' }, uniqueItems: true } },
+        required: ['a'],
+        additionalProperties: false,
+      }),
+      [],
+    );
+    assert.deepEqual(
+      strictProblems({ type: 'object', properties: { a: { type: 'string' } }, required: ['a'], additionalProperties: false }),
+      [],
+    );
   });
 });
 
@@ -327,7 +398,10 @@ describe('compileOperation', () => {
         assert.equal(r.code, 'schema_invalid');
         assert.match(r.errors.join('\n'), /\/label must be equal to one of the allowed values: \["billing","technical","other"\]/);
       }
-      assert.deepEqual(checkJsonOutput('{"label":"other","confidence":0.9}', c.response_format.json_schema.schema, false), { ok: true, value: { label: 'other', confidence: 0.9 } });
+      assert.deepEqual(checkJsonOutput('{"label":"other","confidence":0.9}', c.response_format.json_schema.schema, false), {
+        ok: true,
+        value: { label: 'other', confidence: 0.9 },
+      });
     });
   });
 
@@ -340,7 +414,11 @@ describe('compileOperation', () => {
 
     test('output schema is {labels: array of enum, confidence}', () => {
       const schema = c.response_format.json_schema.schema as { properties: Record<string, unknown>; required: string[] };
-      assert.deepEqual(schema.properties.labels, { type: 'array', items: { type: 'string', enum: ['billing', 'technical', 'other'] }, minItems: 0 });
+      assert.deepEqual(schema.properties.labels, {
+        type: 'array',
+        items: { type: 'string', enum: ['billing', 'technical', 'other'] },
+        minItems: 0,
+      });
       assert.deepEqual(schema.required, ['labels', 'confidence']);
     });
 
@@ -379,7 +457,12 @@ describe('compileOperation', () => {
         properties: {
           fields: {
             type: 'array',
-            items: { type: 'object', properties: { name: { type: 'string' }, value: { type: 'string' } }, required: ['name', 'value'], additionalProperties: false },
+            items: {
+              type: 'object',
+              properties: { name: { type: 'string' }, value: { type: 'string' } },
+              required: ['name', 'value'],
+              additionalProperties: false,
+            },
           },
         },
         required: ['fields'],
@@ -388,7 +471,12 @@ describe('compileOperation', () => {
     });
 
     test('accepts pairs, or none', () => {
-      assertAccepts(validate, { fields: [{ name: 'invoice_number', value: 'A-17' }, { name: 'total', value: '12.50 EUR' }] });
+      assertAccepts(validate, {
+        fields: [
+          { name: 'invoice_number', value: 'A-17' },
+          { name: 'total', value: '12.50 EUR' },
+        ],
+      });
       assertAccepts(validate, { fields: [] });
     });
 
@@ -424,7 +512,11 @@ describe('compileOperation', () => {
     test('the schema compiles, is strict-compatible and a valid ResponseFormat', () => {
       assertWellFormed(c);
     });
-    const schema = c.response_format.json_schema.schema as { properties: Record<string, unknown>; required: string[]; $defs: Record<string, unknown> };
+    const schema = c.response_format.json_schema.schema as {
+      properties: Record<string, unknown>;
+      required: string[];
+      $defs: Record<string, unknown>;
+    };
 
     test('the user schema is made strict: all required, optional ones nullable, no other properties', () => {
       assert.deepEqual(schema.required, ['name', 'age', 'kind', 'tags', 'address']);
@@ -432,7 +524,12 @@ describe('compileOperation', () => {
       assert.deepEqual(schema.properties.age, { type: ['integer', 'null'] });
       assert.deepEqual(schema.properties.kind, { type: ['string', 'null'], enum: ['person', 'company', null] });
       assert.deepEqual(schema.properties.address, { anyOf: [{ $ref: '#/$defs/Address' }, { type: 'null' }] });
-      assert.deepEqual(schema.$defs.Address, { type: 'object', properties: { city: { type: 'string' } }, required: ['city'], additionalProperties: false });
+      assert.deepEqual(schema.$defs.Address, {
+        type: 'object',
+        properties: { city: { type: 'string' } },
+        required: ['city'],
+        additionalProperties: false,
+      });
     });
 
     test('the caller’s schema is not modified', () => {
@@ -469,7 +566,12 @@ describe('compileOperation', () => {
 
     test('output is {summary: string}', () => {
       assert.equal(c.response_format.json_schema.name, 'summary');
-      assert.deepEqual(c.response_format.json_schema.schema, { type: 'object', properties: { summary: { type: 'string' } }, required: ['summary'], additionalProperties: false });
+      assert.deepEqual(c.response_format.json_schema.schema, {
+        type: 'object',
+        properties: { summary: { type: 'string' } },
+        required: ['summary'],
+        additionalProperties: false,
+      });
       assertAccepts(validate, { summary: 'They agreed to ship on Friday.' });
       assertRejects(validate, {});
       assertRejects(validate, { summary: 42 });
@@ -526,7 +628,13 @@ describe('compileOperation', () => {
     });
 
     test('names that are Object.prototype members are plain properties', () => {
-      const odd = compiled({ operation: 'enrich', fields: [{ name: 'constructor', type: 'string' }, { name: 'toString', type: 'number' }] });
+      const odd = compiled({
+        operation: 'enrich',
+        fields: [
+          { name: 'constructor', type: 'string' },
+          { name: 'toString', type: 'number' },
+        ],
+      });
       const v = assertWellFormed(odd);
       assertAccepts(v, { constructor: 'x', toString: 1 });
       assertRejects(v, { constructor: 'x' });
@@ -535,14 +643,28 @@ describe('compileOperation', () => {
 
   describe('run', () => {
     test('passes its fields through unchanged', () => {
-      const rf = { type: 'json_schema' as const, json_schema: { name: 'answer', schema: { type: 'object', properties: { a: { type: 'string' } } } } };
-      const op = Operation.parse({ operation: 'run', system_prompt: 'Be brief. {not a placeholder here}', user_prompt_template: 'Q: {question}', response_format: rf });
-      assert.deepEqual(compileOperation(op), { system_prompt: 'Be brief. {not a placeholder here}', user_prompt_template: 'Q: {question}', response_format: rf });
+      const rf = {
+        type: 'json_schema' as const,
+        json_schema: { name: 'answer', schema: { type: 'object', properties: { a: { type: 'string' } } } },
+      };
+      const op = Operation.parse({
+        operation: 'run',
+        system_prompt: 'Be brief. {not a placeholder here}',
+        user_prompt_template: 'Q: {question}',
+        response_format: rf,
+      });
+      assert.deepEqual(compileOperation(op), {
+        system_prompt: 'Be brief. {not a placeholder here}',
+        user_prompt_template: 'Q: {question}',
+        response_format: rf,
+      });
     });
 
     test('absent fields stay absent; text format is kept', () => {
       assert.deepEqual(compileOperation(Operation.parse({ operation: 'run' })), {});
-      assert.deepEqual(compileOperation(Operation.parse({ operation: 'run', response_format: { type: 'text' } })), { response_format: { type: 'text' } });
+      assert.deepEqual(compileOperation(Operation.parse({ operation: 'run', response_format: { type: 'text' } })), {
+        response_format: { type: 'text' },
+      });
     });
   });
 
@@ -567,14 +689,22 @@ describe('templates', () => {
   }
 
   test('braces in categories and instructions reach the system prompt verbatim and never the template', () => {
-    const c = compiled({ operation: 'classify', categories: ['{content}', 'a}}b', { name: '{{x}}', description: 'uses {braces}' }], instructions: 'Output {label} only.' });
+    const c = compiled({
+      operation: 'classify',
+      categories: ['{content}', 'a}}b', { name: '{{x}}', description: 'uses {braces}' }],
+      instructions: 'Output {label} only.',
+    });
     assertWellFormed(c);
     assert.deepEqual(placeholders(c.user_prompt_template), ['content']);
     assert.match(c.system_prompt, /- "\{content\}"\n/);
     assert.match(c.system_prompt, /- "a\}\}b"\n/);
     assert.match(c.system_prompt, /- "\{\{x\}\}": uses \{braces\}/);
     assert.match(c.system_prompt, /Output \{label\} only\./);
-    assert.deepEqual((c.response_format.json_schema.schema as { properties: { label: { enum: string[] } } }).properties.label.enum, ['{content}', 'a}}b', '{{x}}']);
+    assert.deepEqual((c.response_format.json_schema.schema as { properties: { label: { enum: string[] } } }).properties.label.enum, [
+      '{content}',
+      'a}}b',
+      '{{x}}',
+    ]);
   });
 
   test('buildMessages turns a compiled operation and an item into a system and a user message', () => {

@@ -76,7 +76,10 @@ describe('chunkLimits', () => {
     const base = chunkLimits('openai', 10, { model: 'm' }).lineOverhead;
     assert.ok(base > 0);
     assert.equal(chunkLimits('openai', 10, { model: 'mmmmmmmmmm' }).lineOverhead, base + 9);
-    const schema = { type: 'json_schema' as const, json_schema: { name: 'out', schema: { type: 'object', properties: { answer: { type: 'string' } } } } };
+    const schema = {
+      type: 'json_schema' as const,
+      json_schema: { name: 'out', schema: { type: 'object', properties: { answer: { type: 'string' } } } },
+    };
     const withSchema = chunkLimits('openai', 10, { model: 'm', response_format: schema }).lineOverhead;
     assert.ok(withSchema >= base + JSON.stringify(schema).length, 'the whole response_format is counted on every line');
     assert.ok(chunkLimits('openai', 10, { model: 'm', max_output_tokens: 123456 }).lineOverhead > base);

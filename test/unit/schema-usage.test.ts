@@ -6,7 +6,15 @@ import { addUsage, ZERO_USAGE, type Usage } from '../../domain/usage.js';
 describe('jsonSchemaProblems', () => {
   const valid: Array<[string, unknown]> = [
     ['empty schema', {}],
-    ['object with properties', { type: 'object', properties: { a: { type: 'integer' }, b: { type: 'array', items: { type: 'string' } } }, required: ['a'], additionalProperties: false }],
+    [
+      'object with properties',
+      {
+        type: 'object',
+        properties: { a: { type: 'integer' }, b: { type: 'array', items: { type: 'string' } } },
+        required: ['a'],
+        additionalProperties: false,
+      },
+    ],
     ['type list', { type: ['string', 'null'] }],
     ['local $ref to $defs', { $defs: { s: { type: 'string' } }, type: 'object', properties: { a: { $ref: '#/$defs/s' } } }],
     ['enum and anyOf', { anyOf: [{ enum: ['a', 'b'] }, { type: 'number', minimum: 0 }] }],
@@ -21,17 +29,26 @@ describe('jsonSchemaProblems', () => {
   test('an invalid type name is reported at /type', () => {
     const problems = jsonSchemaProblems({ type: 'strin' });
     assert.ok(problems.length > 0);
-    assert.ok(problems.some((p) => p.startsWith('/type ')), problems.join(' | '));
+    assert.ok(
+      problems.some((p) => p.startsWith('/type ')),
+      problems.join(' | '),
+    );
   });
 
   test('an invalid type name inside a list is reported with its index', () => {
     const problems = jsonSchemaProblems({ type: ['string', 'nul'] });
-    assert.ok(problems.some((p) => p.startsWith('/type/1 ')), problems.join(' | '));
+    assert.ok(
+      problems.some((p) => p.startsWith('/type/1 ')),
+      problems.join(' | '),
+    );
   });
 
   test('an invalid nested schema is reported at its path', () => {
     const problems = jsonSchemaProblems({ type: 'object', properties: { a: { type: 'intger' } } });
-    assert.ok(problems.some((p) => p.startsWith('/properties/a/type ')), problems.join(' | '));
+    assert.ok(
+      problems.some((p) => p.startsWith('/properties/a/type ')),
+      problems.join(' | '),
+    );
   });
 
   test('keywords of the wrong shape are problems', () => {
@@ -43,7 +60,10 @@ describe('jsonSchemaProblems', () => {
     for (const schema of [5, 'object', []]) {
       const problems = jsonSchemaProblems(schema);
       assert.ok(problems.length > 0, JSON.stringify(schema));
-      assert.ok(problems.every((p) => p.startsWith('(schema) ')), problems.join(' | '));
+      assert.ok(
+        problems.every((p) => p.startsWith('(schema) ')),
+        problems.join(' | '),
+      );
     }
   });
 

@@ -49,7 +49,10 @@ describe('renderTemplate', () => {
   });
 
   test('non-string values are JSON-encoded', () => {
-    assert.equal(renderTemplate('{n}|{b}|{o}|{a}', { n: 42, b: false, o: { k: 'v', n: [1, 2] }, a: ['x', 1] }), '42|false|{"k":"v","n":[1,2]}|["x",1]');
+    assert.equal(
+      renderTemplate('{n}|{b}|{o}|{a}', { n: 42, b: false, o: { k: 'v', n: [1, 2] }, a: ['x', 1] }),
+      '42|false|{"k":"v","n":[1,2]}|["x",1]',
+    );
   });
 
   test('empty string and zero are values, not missing', () => {
@@ -70,7 +73,10 @@ describe('renderTemplate', () => {
   });
 
   test('null counts as missing; undefined too', () => {
-    assert.throws(() => renderTemplate('{v}', { v: null }), (e: unknown) => e instanceof MissingPlaceholderError && e.placeholder === 'v');
+    assert.throws(
+      () => renderTemplate('{v}', { v: null }),
+      (e: unknown) => e instanceof MissingPlaceholderError && e.placeholder === 'v',
+    );
     assert.throws(() => renderTemplate('{v}', { v: undefined }), MissingPlaceholderError);
   });
 
@@ -85,7 +91,11 @@ describe('renderTemplate', () => {
 
   test('placeholders never resolve through the prototype chain', () => {
     for (const name of ['constructor', 'toString', 'hasOwnProperty', '__proto__']) {
-      assert.throws(() => renderTemplate(`{${name}}`, {}), (e: unknown) => e instanceof MissingPlaceholderError && e.placeholder === name, name);
+      assert.throws(
+        () => renderTemplate(`{${name}}`, {}),
+        (e: unknown) => e instanceof MissingPlaceholderError && e.placeholder === name,
+        name,
+      );
     }
   });
 });
@@ -107,7 +117,10 @@ describe('buildMessages', () => {
   });
 
   test('inputs fields and content are placeholders of the template', () => {
-    const msgs = buildMessages({ user_prompt_template: 'Translate "{content}" to {lang} ({n} words)' }, { content: 'bonjour', inputs: { lang: 'English', n: 1 } });
+    const msgs = buildMessages(
+      { user_prompt_template: 'Translate "{content}" to {lang} ({n} words)' },
+      { content: 'bonjour', inputs: { lang: 'English', n: 1 } },
+    );
     assert.deepEqual(msgs, [{ role: 'user', content: 'Translate "bonjour" to English (1 words)' }]);
   });
 
@@ -120,8 +133,14 @@ describe('buildMessages', () => {
   });
 
   test('a placeholder without a value throws MissingPlaceholderError', () => {
-    assert.throws(() => buildMessages({ user_prompt_template: '{q} {r}' }, { inputs: { q: 'x' } }), (e: unknown) => e instanceof MissingPlaceholderError && e.placeholder === 'r');
-    assert.throws(() => buildMessages({}, { inputs: { q: 'x' } }), (e: unknown) => e instanceof MissingPlaceholderError && e.placeholder === 'content');
+    assert.throws(
+      () => buildMessages({ user_prompt_template: '{q} {r}' }, { inputs: { q: 'x' } }),
+      (e: unknown) => e instanceof MissingPlaceholderError && e.placeholder === 'r',
+    );
+    assert.throws(
+      () => buildMessages({}, { inputs: { q: 'x' } }),
+      (e: unknown) => e instanceof MissingPlaceholderError && e.placeholder === 'content',
+    );
   });
 
   test('messages pass through unchanged after the system prompt, ignoring the template', () => {
@@ -130,7 +149,10 @@ describe('buildMessages', () => {
       { role: 'assistant' as const, content: 'hello' },
       { role: 'user' as const, content: 'again' },
     ];
-    assert.deepEqual(buildMessages({ system_prompt: 'S', user_prompt_template: 'T {missing}' }, { messages }), [{ role: 'system', content: 'S' }, ...messages]);
+    assert.deepEqual(buildMessages({ system_prompt: 'S', user_prompt_template: 'T {missing}' }, { messages }), [
+      { role: 'system', content: 'S' },
+      ...messages,
+    ]);
     assert.deepEqual(buildMessages({}, { messages }), messages);
   });
 

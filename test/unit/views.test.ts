@@ -96,7 +96,20 @@ function progress(over: Partial<BatchProgress> = {}): BatchProgress {
 }
 
 function result(over: Partial<ResultRow> = {}): ResultRow {
-  return { seq: 0, item_id: 'item-1', status: 'succeeded', output: 'hello', error: null, usage, cost_usd: 0.001, attempt: 1, path: 'batch', citations: null, metadata: null, ...over };
+  return {
+    seq: 0,
+    item_id: 'item-1',
+    status: 'succeeded',
+    output: 'hello',
+    error: null,
+    usage,
+    cost_usd: 0.001,
+    attempt: 1,
+    path: 'batch',
+    citations: null,
+    metadata: null,
+    ...over,
+  };
 }
 
 describe('csvCell', () => {
@@ -156,14 +169,22 @@ describe('csvRow', () => {
   });
 
   test('a failed item: empty output and usage, error code and message filled', () => {
-    const r = result({ status: 'failed', output: null, usage: null, cost_usd: 0, error: { code: 'invalid_json', message: 'bad, "very"\nbad' } });
+    const r = result({
+      status: 'failed',
+      output: null,
+      usage: null,
+      cost_usd: 0,
+      error: { code: 'invalid_json', message: 'bad, "very"\nbad' },
+    });
     const cells = parseCsvRecord(csvRow(r));
     assert.equal(cells.length, CSV_COLUMNS.length);
     assert.deepEqual(cells, ['item-1', 'failed', '', 'invalid_json', 'bad, "very"\nbad', '', '', '', '', '0', '']);
   });
 
   test('zero token counts are written as 0, not blank', () => {
-    const cells = parseCsvRecord(csvRow(result({ usage: { input_tokens: 0, cached_input_tokens: 0, output_tokens: 0, reasoning_tokens: 0 } })));
+    const cells = parseCsvRecord(
+      csvRow(result({ usage: { input_tokens: 0, cached_input_tokens: 0, output_tokens: 0, reasoning_tokens: 0 } })),
+    );
     assert.deepEqual(cells.slice(5, 9), ['0', '0', '0', '0']);
   });
 
@@ -178,7 +199,16 @@ describe('csvRow', () => {
 describe('resultView', () => {
   test('exposes item_id as id and drops seq and attempt', () => {
     const r = result({ seq: 5, attempt: 2, metadata: { m: 1 } });
-    assert.deepEqual(resultView(r), { id: 'item-1', status: 'succeeded', output: 'hello', error: null, usage, cost_usd: 0.001, path: 'batch', metadata: { m: 1 } });
+    assert.deepEqual(resultView(r), {
+      id: 'item-1',
+      status: 'succeeded',
+      output: 'hello',
+      error: null,
+      usage,
+      cost_usd: 0.001,
+      path: 'batch',
+      metadata: { m: 1 },
+    });
   });
 });
 
@@ -220,7 +250,14 @@ describe('batchView', () => {
   });
 
   test('store-counted figures (no chunks) override counts and usage but leave chunks unknown', () => {
-    const figures = { status: 'running' as const, succeeded: 30, failed: 4, cancelled: 0, costUsd: 0, usage: { ...usage, input_tokens: 1 } };
+    const figures = {
+      status: 'running' as const,
+      succeeded: 30,
+      failed: 4,
+      cancelled: 0,
+      costUsd: 0,
+      usage: { ...usage, input_tokens: 1 },
+    };
     const v = batchView(row({ status: 'running' }), figures);
     assert.deepEqual(v.counts, { total: 100, succeeded: 30, failed: 4, cancelled: 0, pending: 66 });
     assert.equal(v.usage.input_tokens, 1);
@@ -228,7 +265,9 @@ describe('batchView', () => {
   });
 
   test('a finished row: completed_at and error are shown', () => {
-    const v = batchView(row({ status: 'failed', error: 'planning failed', completed_at: new Date('2025-01-03T00:00:00Z'), succeeded: 0, failed: 100 }));
+    const v = batchView(
+      row({ status: 'failed', error: 'planning failed', completed_at: new Date('2025-01-03T00:00:00Z'), succeeded: 0, failed: 100 }),
+    );
     assert.equal(v.status, 'failed');
     assert.equal(v.error, 'planning failed');
     assert.equal(v.completed_at, '2025-01-03T00:00:00.000Z');

@@ -44,7 +44,13 @@ class FakeStore {
     let t = ZERO_TALLY;
     for (let i = 0; i < this.chunkCount; i++) {
       const c = this.tally(i);
-      t = { ...t, succeeded: t.succeeded + c.succeeded, failed: t.failed + c.failed, cancelled: t.cancelled + c.cancelled, costUsd: t.costUsd + c.costUsd };
+      t = {
+        ...t,
+        succeeded: t.succeeded + c.succeeded,
+        failed: t.failed + c.failed,
+        cancelled: t.cancelled + c.cancelled,
+        costUsd: t.costUsd + c.costUsd,
+      };
     }
     return t;
   }
@@ -64,10 +70,15 @@ function fakeActivities(store: FakeStore, behaviour: Behaviour = {}): Activities
     planBatch: async () => ({ chunkCount: store.chunkCount, expectedUsd: store.chunkCount * ITEMS_PER_CHUNK * COST_PER_ITEM }),
     chunkEstimates: async ({ from, count }) => {
       const n = Math.max(Math.min(count, store.chunkCount - from), 0);
-      return { from, expectedUsd: Array(n).fill(ITEMS_PER_CHUNK * COST_PER_ITEM), reserveUsd: Array(n).fill(ITEMS_PER_CHUNK * COST_PER_ITEM * 2) };
+      return {
+        from,
+        expectedUsd: Array(n).fill(ITEMS_PER_CHUNK * COST_PER_ITEM),
+        reserveUsd: Array(n).fill(ITEMS_PER_CHUNK * COST_PER_ITEM * 2),
+      };
     },
     finishBatch: async ({ stopReason, failed, error }) => {
-      for (let i = 0; i < store.chunkCount; i++) store.close(i, stopReason ? 'cancelled' : 'failed', error ?? stopReason ?? 'not_processed');
+      for (let i = 0; i < store.chunkCount; i++)
+        store.close(i, stopReason ? 'cancelled' : 'failed', error ?? stopReason ?? 'not_processed');
       const totals = store.total();
       return { status: failed ? 'failed' : closingStatus(stopReason, totals), ...totals };
     },
@@ -119,14 +130,22 @@ describe('batch and chunk workflows, time skipping', () => {
       namespace: env.namespace ?? 'default',
       searchAttributes: Object.fromEntries(SEARCH_ATTRIBUTES.map((k) => [k.name, INDEXED_VALUE_TYPE[k.type]])),
     });
-    workflowBundle = await bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: { log() {}, trace() {}, debug() {}, info() {}, warn() {}, error() {} } });
+    workflowBundle = await bundleWorkflowCode({
+      workflowsPath: WORKFLOWS_PATH,
+      logger: { log() {}, trace() {}, debug() {}, info() {}, warn() {}, error() {} },
+    });
   });
   after(async () => env?.teardown());
 
   let n = 0;
   async function run(store: FakeStore, input: Partial<ProcessBatchInput>, behaviour?: Behaviour) {
     const taskQueue = `tq-${++n}`;
-    const worker = await Worker.create({ connection: env.nativeConnection, taskQueue, workflowBundle, activities: fakeActivities(store, behaviour) });
+    const worker = await Worker.create({
+      connection: env.nativeConnection,
+      taskQueue,
+      workflowBundle,
+      activities: fakeActivities(store, behaviour),
+    });
     const args: ProcessBatchInput = {
       batchId: `batch_ts${n}`,
       itemCount: store.chunkCount * ITEMS_PER_CHUNK,
@@ -162,11 +181,15 @@ describe('batch and chunk workflows, time skipping', () => {
 
   test('a provider that refuses the submit: the chunk closes its items failed with the reason, the batch ends failed', async () => {
     const store = new FakeStore(2);
-    const result = await run(store, {}, {
-      submit: () => {
-        throw ApplicationFailure.nonRetryable('OpenAI: 400 invalid model', 'ProviderInvalidRequest');
+    const result = await run(
+      store,
+      {},
+      {
+        submit: () => {
+          throw ApplicationFailure.nonRetryable('OpenAI: 400 invalid model', 'ProviderInvalidRequest');
+        },
       },
-    });
+    );
     assert.equal(result.status, 'failed');
     assert.equal(result.failed, 20);
     assert.deepEqual(store.chunks.get(0)!.errors, ['OpenAI: 400 invalid model']);
@@ -174,12 +197,17 @@ describe('batch and chunk workflows, time skipping', () => {
 
   test('a poll the provider refuses (401) ends the chunk, not the batch: the other chunk still succeeds', async () => {
     const store = new FakeStore(2);
-    const result = await run(store, {}, {
-      poll: ({ providerBatchId }) => {
-        if (providerBatchId.startsWith('pb-0-')) throw ApplicationFailure.nonRetryable('OpenAI: 401 key revoked', 'ProviderAuthentication');
-        return { state: 'completed', terminal: true };
+    const result = await run(
+      store,
+      {},
+      {
+        poll: ({ providerBatchId }) => {
+          if (providerBatchId.startsWith('pb-0-'))
+            throw ApplicationFailure.nonRetryable('OpenAI: 401 key revoked', 'ProviderAuthentication');
+          return { state: 'completed', terminal: true };
+        },
       },
-    });
+    );
     assert.equal(result.status, 'completed_with_failures');
     assert.equal(result.succeeded, 10);
     assert.equal(result.failed, 10);

@@ -59,7 +59,9 @@ describe('replay of recorded histories', () => {
   test('a change in command order is caught: the same histories fail on altered workflow code', async () => {
     const workflowBundle = await bundleWorkflowCode({ workflowsPath: ALTERED, logger: quiet });
     // Chunks that ran to completion scheduled activities where the altered code sets a timer.
-    const chunks = histories.filter((h) => h.workflowId.split('/')[1]!.startsWith('chunk-') && h.history.events?.at(-1)?.workflowExecutionCompletedEventAttributes);
+    const chunks = histories.filter(
+      (h) => h.workflowId.split('/')[1]!.startsWith('chunk-') && h.history.events?.at(-1)?.workflowExecutionCompletedEventAttributes,
+    );
     assert.ok(chunks.length >= 20, `${chunks.length} completed chunk histories`);
     const failures = await replay(workflowBundle, chunks);
     const passed = chunks.map((c) => c.workflowId).filter((id) => !failures.some((f) => f.startsWith(`${id}:`)));
