@@ -169,24 +169,27 @@ export function createChunkActivities(db: Db, providers: Providers) {
       const pricing = batch.pricing;
       if (!pricing) throw ApplicationFailure.nonRetryable(`batch ${input.batchId} has no pricing`, FailureType.InvalidBatch);
       const outcome = { final: input.final, stopping: input.stopping ?? false };
+      /** Items this attempt sent that got no answer: resent next attempt, failed on the last, cancelled when stopping. */
+      const closeUnanswered = (error: ItemError) =>
+        markUnanswered(
+          db,
+          batch.tenant_id,
+          input.batchId,
+          chunk,
+          input.attempt,
+          outcome.stopping ? 'cancelled' : input.final ? 'failed' : 'pending',
+          error,
+        );
 
       return withHeartbeat(async () => {
         const status = await retrieveOrGone(provider, input.providerBatchId);
         if (!status) {
           // The provider lost the batch (expired from its store, or an emulator restarted): what
           // it never answered is sent again by the next attempt, or fails on the last one.
-          await markUnanswered(
-            db,
-            batch.tenant_id,
-            input.batchId,
-            chunk,
-            input.attempt,
-            outcome.stopping ? 'cancelled' : input.final ? 'failed' : 'pending',
-            {
-              code: 'provider_batch_vanished',
-              message: `the provider no longer knows batch ${input.providerBatchId}`,
-            },
-          );
+          await closeUnanswered({
+            code: 'provider_batch_vanished',
+            message: `the provider no longer knows batch ${input.providerBatchId}`,
+          });
           await setJobStatus(db, key, 'collected:vanished');
           return attemptTally(await tallyAttempt(db, input.batchId, chunk, input.attempt));
         }
@@ -208,18 +211,10 @@ export function createChunkActivities(db: Db, providers: Providers) {
           }
         });
         await flush();
-        await markUnanswered(
-          db,
-          batch.tenant_id,
-          input.batchId,
-          chunk,
-          input.attempt,
-          outcome.stopping ? 'cancelled' : input.final ? 'failed' : 'pending',
-          {
-            code: status.state === 'completed' ? 'missing_result' : `provider_batch_${status.state}`,
-            message: status.error ?? `the provider batch ended ${status.state} without a result for this item`,
-          },
-        );
+        await closeUnanswered({
+          code: status.state === 'completed' ? 'missing_result' : `provider_batch_${status.state}`,
+          message: status.error ?? `the provider batch ended ${status.state} without a result for this item`,
+        });
         await setJobStatus(db, key, `collected:${status.state}`);
         return attemptTally(await tallyAttempt(db, input.batchId, chunk, input.attempt));
       });

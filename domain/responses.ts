@@ -29,14 +29,13 @@ export const BatchStatus = z
 export type BatchStatus = z.infer<typeof BatchStatus>;
 
 /** Statuses after which a batch never changes again. */
-export const TERMINAL_BATCH_STATUSES: readonly BatchStatus[] = [
-  'completed',
-  'completed_with_failures',
-  'failed',
-  'cancelled',
-  'timed_out',
-  'budget_exhausted',
-];
+export const TERMINAL_BATCH_STATUSES: readonly BatchStatus[] = BatchStatus.exclude([
+  'queued',
+  'running',
+  'paused',
+  'awaiting_budget',
+  'cancelling',
+]).options;
 
 export function isTerminal(status: BatchStatus): boolean {
   return TERMINAL_BATCH_STATUSES.includes(status);

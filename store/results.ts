@@ -105,18 +105,22 @@ export async function tallyAttempt(
      FROM results WHERE batch_id = $1 AND seq >= $2 AND seq < $3 AND attempt = $4`,
     [batchId, range.seq_start, range.seq_end, attempt],
   );
-  const r = rows[0];
+  return toAttemptTally(rows[0]);
+}
+
+/** One row of counts and sums (numeric columns arrive as numbers: see store/db.ts). */
+function toAttemptTally(r: Record<string, number>): AttemptTally {
   return {
-    succeeded: r.succeeded,
-    failed: r.failed,
-    cancelled: r.cancelled,
-    pending: r.pending,
-    cost_usd: r.cost_usd,
+    succeeded: r.succeeded!,
+    failed: r.failed!,
+    cancelled: r.cancelled!,
+    pending: r.pending!,
+    cost_usd: r.cost_usd!,
     usage: {
-      input_tokens: r.input_tokens,
-      cached_input_tokens: r.cached_input_tokens,
-      output_tokens: r.output_tokens,
-      reasoning_tokens: r.reasoning_tokens,
+      input_tokens: r.input_tokens!,
+      cached_input_tokens: r.cached_input_tokens!,
+      output_tokens: r.output_tokens!,
+      reasoning_tokens: r.reasoning_tokens!,
     },
   };
 }
@@ -141,20 +145,7 @@ export async function tallyRange(db: Queryable, batchId: string, range?: { seq_s
      WHERE i.batch_id = $1 AND i.seq >= $2 AND i.seq < $3`,
     [batchId, range?.seq_start ?? 0, range?.seq_end ?? 2 ** 31 - 1],
   );
-  const r = rows[0];
-  return {
-    succeeded: r.succeeded,
-    failed: r.failed,
-    cancelled: r.cancelled,
-    pending: r.pending,
-    cost_usd: Number(r.cost_usd),
-    usage: {
-      input_tokens: Number(r.input_tokens),
-      cached_input_tokens: Number(r.cached_input_tokens),
-      output_tokens: Number(r.output_tokens),
-      reasoning_tokens: Number(r.reasoning_tokens),
-    },
-  };
+  return toAttemptTally(rows[0]);
 }
 
 const RESULT_SELECT = `SELECT i.seq, i.item_id, COALESCE(r.status, 'pending') AS status, r.output, r.error,

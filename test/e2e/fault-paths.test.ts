@@ -28,6 +28,18 @@ async function assertAddsUp(stack: TestStack, batch: any, itemCount: number) {
   );
 }
 
+/** Chunk 0 of a batch, once Temporal says it runs. */
+async function runningChunk(stack: TestStack, batchId: string) {
+  const chunk = stack.client.workflow.getHandle(`${batchId}/chunk-0`);
+  const status = () =>
+    chunk.describe().then(
+      (d) => d.status.name,
+      () => 'NONE',
+    );
+  await until(status, (s) => s === 'RUNNING', { what: 'chunk 0 running' });
+  return chunk;
+}
+
 /**
  * The failure paths of the core promise: whatever fails, a batch ends, its cancel ends, and its
  * counts add up. Each case drives the real stack through the emulator's faults or through
@@ -85,16 +97,7 @@ describe('every way a chunk can fail ends the batch', () => {
     stack.emulator.setFaults({ processing_ms: 60_000 });
     const created = await stack.post('/v1/batches', { ...BATCH, items: items(20, 'term') });
     const id = created.body.id;
-    const chunk = stack.client.workflow.getHandle(`${id}/chunk-0`);
-    await until(
-      () =>
-        chunk.describe().then(
-          (d) => d.status.name,
-          () => 'NONE',
-        ),
-      (s) => s === 'RUNNING',
-      { what: 'chunk 0 running' },
-    );
+    const chunk = await runningChunk(stack, id);
     await chunk.terminate('an operator pressed Terminate');
     await stack.client.workflow.getHandle(`${id}/chunk-1`).terminate('and again');
     const done = await stack.waitForBatch(id, 60_000);
@@ -110,16 +113,7 @@ describe('every way a chunk can fail ends the batch', () => {
     stack.emulator.setFaults({ processing_ms: 60_000 });
     const created = await stack.post('/v1/batches', { ...BATCH, items: items(40, 'tc'), max_parallel_chunks: 2 });
     const id = created.body.id;
-    const chunk = stack.client.workflow.getHandle(`${id}/chunk-0`);
-    await until(
-      () =>
-        chunk.describe().then(
-          (d) => d.status.name,
-          () => 'NONE',
-        ),
-      (s) => s === 'RUNNING',
-      { what: 'chunk 0 running' },
-    );
+    const chunk = await runningChunk(stack, id);
     await chunk.terminate('an operator pressed Terminate');
     const started = Date.now();
     const cancel = await stack.post(`/v1/batches/${id}/cancel`, {});
