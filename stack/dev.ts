@@ -1,7 +1,6 @@
 import { readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { makeTelemetryFilterString, Runtime } from '@temporalio/worker';
 import { ApiEnv } from '../api/config.js';
 import { startApi } from '../api/start.js';
 import { parseEnv } from '../config/env.js';
@@ -10,7 +9,7 @@ import { startEmulator } from '../emulator/index.js';
 import { createDb } from '../store/db.js';
 import { migrate } from '../store/migrate.js';
 import { WorkerEnv } from '../workers/config.js';
-import { PinoTemporalLogger } from '../workers/logger.js';
+import { installRuntime } from '../workers/runtime.js';
 import { createDroverWorker } from '../workers/worker.js';
 import { startEmbeddedPostgres } from './embedded-postgres.js';
 import { commandLineOf, parentOf, stopLeftover } from './orphans.js';
@@ -89,10 +88,7 @@ async function run(): Promise<void> {
     const env = { ...process.env, DATABASE_URL: databaseUrl, TEMPORAL_ADDRESS: temporal.address, ...emulated };
     const workerEnv = parseEnv(WorkerEnv, env);
     const apiEnv = parseEnv(ApiEnv, env);
-    Runtime.install({
-      logger: new PinoTemporalLogger(logger.child({ name: 'drover-worker' })),
-      telemetryOptions: { logging: { forward: {}, filter: makeTelemetryFilterString({ core: 'WARN' }) } },
-    });
+    installRuntime(logger.child({ name: 'drover-worker' }));
 
     const db = createDb(databaseUrl);
     stops.push(() => db.end());

@@ -1,19 +1,15 @@
-import { DefaultLogger, makeTelemetryFilterString, Runtime } from '@temporalio/worker';
 import { parseEnv } from '../config/env.js';
 import { createLogger } from '../config/logger.js';
 import { createDb } from '../store/db.js';
 import { migrate } from '../store/migrate.js';
 import { WorkerEnv } from './config.js';
-import { PinoTemporalLogger } from './logger.js';
+import { installRuntime } from './runtime.js';
 import { createDroverWorker } from './worker.js';
 
 async function run(): Promise<void> {
   const env = parseEnv(WorkerEnv);
   const logger = createLogger(env.LOG_LEVEL, 'drover-worker');
-  Runtime.install({
-    logger: env.LOG_LEVEL === 'silent' ? new DefaultLogger('ERROR', () => {}) : new PinoTemporalLogger(logger),
-    telemetryOptions: { logging: { forward: {}, filter: makeTelemetryFilterString({ core: 'WARN' }) } },
-  });
+  installRuntime(logger, env.LOG_LEVEL);
   const db = createDb(env.DATABASE_URL);
   await migrate(db);
   const { run, worker } = await createDroverWorker(env, db, logger);
