@@ -16,6 +16,7 @@ import { unfinishedItems } from '../store/items.js';
 import {
   findJob,
   jobKey,
+  latestJob,
   markCreating,
   recordInputFile,
   recordProviderBatch,
@@ -43,6 +44,7 @@ import type {
   Tally,
 } from '../workflows/contracts.js';
 import { costOf } from '../domain/pricing.js';
+import { chunkWorkflowId } from '../workflows/chunk-id.js';
 import { loadBatch } from './batches.js';
 import { withHeartbeat } from './heartbeat.js';
 import { asProviderCall } from './provider-failure.js';
@@ -241,52 +243,62 @@ export function createChunkActivities(db: Db, providers: Providers) {
       for (const chunkIndex of chunkIndexes) {
         let state: string;
         try {
-          state = (await client.workflow.getHandle(`${batchId}/chunk-${chunkIndex}`).describe()).status.name;
+          state = (await client.workflow.getHandle(chunkWorkflowId(batchId, chunkIndex)).describe()).status.name;
         } catch (err) {
           if ((err as Error).name !== 'WorkflowNotFoundError') throw err;
           state = 'NOT_FOUND';
         }
         if (state === 'RUNNING') continue;
+        // Its last attempt's provider batch may still run and bill: nobody will collect it now.
+        const job = await latestJob(db, batchId, chunkIndex);
+        if (job && !job.status.startsWith('collected:')) await cancelAttempt({ batchId, chunkIndex, attempt: job.attempt });
         const error = `the chunk workflow ended ${state.toLowerCase()} without reporting`;
         const tally = await closeChunkItems({ batchId, chunkIndex, status: 'failed', error: { code: 'chunk_failed', message: error } });
         closed.push({ chunkIndex, tally, error });
       }
       return closed;
     },
-    /**
-     * Cancels the provider batch of one chunk attempt and returns its id. The job is marked first,
-     * so a submit still running can no longer create; a job caught `creating` may have made a
-     * batch whose id was never recorded, so it is looked up at the provider by key.
-     */
+
+    /** Cancels the provider batch of one chunk attempt (see cancelAttempt) and returns its id. */
     async cancelChunk(ref: ChunkRef): Promise<{ providerBatchId: string | null }> {
-      const batch = await loadBatch(db, ref.batchId);
-      const key = jobKey(ref.batchId, ref.chunkIndex, ref.attempt);
-      const job = await requestCancel(db, {
-        tenant_id: batch.tenant_id,
-        batch_id: ref.batchId,
-        chunk_idx: ref.chunkIndex,
-        attempt: ref.attempt,
-        provider: batch.provider,
-      });
-      let id = job.provider_batch_id;
-      const provider = providers.batch[job.provider as ProviderName];
-      if (!provider) return { providerBatchId: id };
-      if (!id && job.status === 'creating') {
-        const found = await asProviderCall(provider, () =>
-          provider.findBatch(key, { createdAfter: job.updated_at, requestCount: job.item_count }),
-        );
-        if (found) id = (await recordProviderBatch(db, key, found)).providerBatchId;
-      }
-      if (!id) return { providerBatchId: null };
-      const status = await retrieveOrGone(provider, id);
-      if (!status) return { providerBatchId: null };
-      if (!status.terminal && status.state !== 'cancelling') {
-        await asProviderCall(provider, () => provider.cancel(id));
-        log.info('cancelled provider batch', { providerBatchId: id, chunkIndex: ref.chunkIndex });
-      }
-      return { providerBatchId: id };
+      return cancelAttempt(ref);
     },
   };
+
+  /**
+   * Cancels the provider batch of one chunk attempt and returns its id. The job is marked first,
+   * so a submit still running can no longer create; a job caught `creating` may have made a
+   * batch whose id was never recorded, so it is looked up at the provider by key.
+   */
+  async function cancelAttempt(ref: ChunkRef): Promise<{ providerBatchId: string | null }> {
+    const batch = await loadBatch(db, ref.batchId);
+    const key = jobKey(ref.batchId, ref.chunkIndex, ref.attempt);
+    const job = await requestCancel(db, {
+      tenant_id: batch.tenant_id,
+      batch_id: ref.batchId,
+      chunk_idx: ref.chunkIndex,
+      attempt: ref.attempt,
+      provider: batch.provider,
+    });
+    let id = job.provider_batch_id;
+    const provider = providers.batch[job.provider as ProviderName];
+    if (!provider) return { providerBatchId: id };
+    if (!id && job.status === 'creating') {
+      const found = await asProviderCall(provider, () =>
+        provider.findBatch(key, { createdAfter: job.updated_at, requestCount: job.item_count }),
+      );
+      if (found) id = (await recordProviderBatch(db, key, found)).providerBatchId;
+    }
+    if (!id) return { providerBatchId: null };
+    // A provider that will not say how its batch stands (it refuses polls) is asked to cancel all the same.
+    const status = await retrieveOrGone(provider, id).catch(() => undefined);
+    if (status === null) return { providerBatchId: null };
+    if (!status || (!status.terminal && status.state !== 'cancelling')) {
+      await asProviderCall(provider, () => provider.cancel(id));
+      log.info('cancelled provider batch', { providerBatchId: id, chunkIndex: ref.chunkIndex });
+    }
+    return { providerBatchId: id };
+  }
 
   async function closeChunkItems(input: CloseChunkInput): Promise<Tally> {
     const batch = await loadBatch(db, input.batchId);
@@ -297,12 +309,14 @@ export function createChunkActivities(db: Db, providers: Providers) {
 
   /** The provider's view of a batch, or null when it answers that there is no such batch. */
   async function retrieveOrGone(provider: BatchProvider, id: string) {
-    try {
-      return await provider.retrieve(id);
-    } catch (err) {
-      if (provider.classifyError(err)?.status === 404) return null;
-      return asProviderCall(provider, () => Promise.reject(err));
-    }
+    return asProviderCall(provider, async () => {
+      try {
+        return await provider.retrieve(id);
+      } catch (err) {
+        if (provider.classifyError(err)?.status === 404) return null;
+        throw err;
+      }
+    });
   }
 }
 

@@ -26,6 +26,15 @@ export async function findJob(db: Queryable, key: string): Promise<ProviderJobRo
   return rows[0] ? ProviderJobRow.parse(rows[0]) : null;
 }
 
+/** The job of a chunk's latest attempt, if any: the one whose provider batch may still run. */
+export async function latestJob(db: Queryable, batchId: string, chunkIdx: number): Promise<ProviderJobRow | null> {
+  const { rows } = await db.query('SELECT * FROM provider_jobs WHERE batch_id = $1 AND chunk_idx = $2 ORDER BY attempt DESC LIMIT 1', [
+    batchId,
+    chunkIdx,
+  ]);
+  return rows[0] ? ProviderJobRow.parse(rows[0]) : null;
+}
+
 /** Claims the key before any provider call; returns the existing row when a previous try got further. */
 export async function reserveJob(
   db: Queryable,

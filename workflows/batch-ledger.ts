@@ -127,7 +127,7 @@ export class BatchLedger {
   needsEstimates(): boolean {
     return this.hasWork() && this.nextEstimate() === null;
   }
-  /** The first chunk whose estimates are not loaded: where the next page starts. */
+  /** The next chunk to start: where the next page of estimates starts when it is not loaded. */
   get nextChunk(): number {
     return this.s.nextChunk;
   }

@@ -17,6 +17,7 @@ import {
 import type { WebhookEvent } from '../domain/webhook-events.js';
 import { FailureType } from '../domain/failure-types.js';
 import { BatchLedger } from './batch-ledger.js';
+import { chunkWorkflowId } from './chunk-id.js';
 import type { BatchStatus, LimitsPatch, ProcessBatchInput, ProcessBatchResult, StopReason } from './contracts.js';
 import { cancelUpdate, chunkCompletedSignal, pauseUpdate, progressQuery, resumeUpdate, setLimitsUpdate } from './definitions.js';
 import { deliverWebhookWorkflow } from './deliver-webhook.js';
@@ -31,11 +32,6 @@ export const DEFAULT_RECONCILE_MS = 60_000;
 const STOPPING_RECONCILE_MS = 10_000;
 /** Per-chunk estimates are read from the store this many at a time. */
 const ESTIMATE_PAGE = 200;
-
-/** Deterministic child ids: a chunk is found from its batch id alone, in the UI and by retries. */
-export function chunkWorkflowId(batchId: string, chunkIndex: number): string {
-  return `${batchId}/chunk-${chunkIndex}`;
-}
 
 /**
  * Runs one batch: plans its chunks (stored, not carried), then runs chunk workflows in a

@@ -70,6 +70,7 @@ describe('every way a chunk can fail ends the batch', () => {
     const done = await stack.waitForBatch(created.body.id, 60_000);
     stack.emulator.setFaults({});
     assert.equal(done.status, 'failed');
+    assert.equal(stack.emulator.stats().batch_cancels, 3, 'each of the 3 provider batches is cancelled');
     await assertAddsUp(stack, done, 30);
   });
 
@@ -98,11 +99,17 @@ describe('every way a chunk can fail ends the batch', () => {
     const created = await stack.post('/v1/batches', { ...BATCH, items: items(20, 'term') });
     const id = created.body.id;
     const chunk = await runningChunk(stack, id);
+    await until(
+      () => stack.db.query('SELECT count(*)::int AS n FROM provider_jobs WHERE batch_id = $1 AND provider_batch_id IS NOT NULL', [id]),
+      (r) => r.rows[0].n === 2,
+      { what: 'both chunks submitted' },
+    );
     await chunk.terminate('an operator pressed Terminate');
     await stack.client.workflow.getHandle(`${id}/chunk-1`).terminate('and again');
     const done = await stack.waitForBatch(id, 60_000);
     stack.emulator.setFaults({});
     assert.equal(done.status, 'failed');
+    assert.equal(stack.emulator.stats().batch_cancels, 2, 'the provider batches of the terminated chunks stop billing');
     await assertAddsUp(stack, done, 20);
     const failed = (await stack.get(`/v1/batches/${id}/results?status=failed&limit=1`)).body.data[0];
     assert.match(failed.error.message, /terminated/);

@@ -57,6 +57,7 @@ class FakeStore {
 }
 
 interface Behaviour {
+  plan?: () => void;
   submit?: (ref: ChunkRef) => Promise<void> | void;
   poll?: (ref: { providerBatchId: string }) => { state: string; terminal: boolean };
 }
@@ -67,7 +68,10 @@ function fakeActivities(store: FakeStore, behaviour: Behaviour = {}): Activities
     throw new Error('not used in these tests');
   };
   return {
-    planBatch: async () => ({ chunkCount: store.chunkCount, expectedUsd: store.chunkCount * ITEMS_PER_CHUNK * COST_PER_ITEM }),
+    planBatch: async () => {
+      behaviour.plan?.();
+      return { chunkCount: store.chunkCount, expectedUsd: store.chunkCount * ITEMS_PER_CHUNK * COST_PER_ITEM };
+    },
     chunkEstimates: async ({ from, count }) => {
       const n = Math.max(Math.min(count, store.chunkCount - from), 0);
       return {
@@ -169,6 +173,23 @@ describe('batch and chunk workflows, time skipping', () => {
     assert.equal(result.status, 'timed_out');
     assert.equal(result.cancelled, 30, 'every item closed as cancelled');
     assert.equal(result.succeeded + result.failed + result.cancelled, 30);
+  });
+
+  test('a batch that cannot be planned ends failed, every item closed with the reason', async () => {
+    const store = new FakeStore(2);
+    const result = await run(
+      store,
+      {},
+      {
+        plan: () => {
+          throw ApplicationFailure.nonRetryable('item 7 is larger than a provider batch may be', 'InvalidBatch');
+        },
+      },
+    );
+    assert.equal(result.status, 'failed');
+    assert.equal(result.error, 'item 7 is larger than a provider batch may be');
+    assert.equal(result.failed, 20);
+    assert.deepEqual(store.chunks.get(1)!.errors, ['item 7 is larger than a provider batch may be']);
   });
 
   test('continue-as-new after every chunk keeps the tally: three runs, one total', async () => {
