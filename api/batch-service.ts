@@ -20,17 +20,20 @@ import { DroverItemCount, DroverModel, DroverProvider, DroverStatus, DroverTenan
 import type { IntakeContext } from './intake/batch-draft.js';
 import { discardBody, openBatch, type BatchRequest } from './intake/batch-request.js';
 import type { Stored } from './intake/new-batch.js';
+import { WorkerOffers } from './intake/worker-offers.js';
 import { MAX_SYNC_ITEMS } from './intake/request-schemas.js';
 import { AppError, NotFoundError, ValidationError } from './errors.js';
 import { batchView, outputColumnsOf, resultView, type BatchView, type LiveFigures, type ResultView } from './views.js';
 
 const QUERY_DEADLINE_MS = 3000;
 
-export interface BatchServiceConfig extends IntakeContext {
+export interface BatchServiceConfig extends Omit<IntakeContext, 'offers'> {
   taskQueue: string;
   poll: PollPolicy;
   chunksPerRun?: number | undefined;
   reconcileMs?: number | undefined;
+  /** How long the workers' registrations are cached between reads of the store. */
+  workerOffersCacheMs?: number | undefined;
 }
 
 export type Submitted =
@@ -54,15 +57,23 @@ export class BatchEndedError extends AppError {
 
 /** Everything the batch routes do, behind one object the HTTP layer calls. */
 export class BatchService {
+  private readonly workerOffers: WorkerOffers;
+
   constructor(
     private readonly db: Db,
     private readonly temporal: Client,
     private readonly config: BatchServiceConfig,
-  ) {}
+  ) {
+    this.workerOffers = new WorkerOffers(
+      db,
+      { namespace: temporal.options.namespace, taskQueue: config.taskQueue },
+      config.workerOffersCacheMs ?? 5_000,
+    );
+  }
 
   /** One path for every form of request: a replay by idempotency key, else store and start. */
   async submit(tenantId: string, request: BatchRequest): Promise<Submitted> {
-    const pending = await openBatch(this.db, tenantId, request, this.config);
+    const pending = await openBatch(this.db, tenantId, request, await this.intake());
     const key = pending.idempotencyKey;
     if (key) {
       const existing = await this.replay(tenantId, key);
@@ -76,7 +87,7 @@ export class BatchService {
 
   /** The chunk plan, tokens and cost of a request; nothing is stored. */
   async estimate(tenantId: string, request: BatchRequest): Promise<BatchEstimate> {
-    return (await openBatch(this.db, tenantId, request, this.config)).estimate();
+    return (await openBatch(this.db, tenantId, request, await this.intake())).estimate();
   }
 
   /** Every problem of a request, with its line or path, and nothing created. */
@@ -248,6 +259,11 @@ export class BatchService {
     if (err instanceof WorkflowNotFoundError || (err as { code?: number })?.code === 5)
       return new BatchEndedError(row.id, 'completed', what);
     return err;
+  }
+
+  /** The settings intake checks against: a provider no live worker serves is refused (400) before anything is stored. */
+  private async intake(): Promise<IntakeContext> {
+    return { priceOverrides: this.config.priceOverrides, offers: await this.workerOffers.current() };
   }
 
   private async loadActive(tenantId: string, id: string, what: string): Promise<BatchRow> {

@@ -12,6 +12,8 @@ export const ApiEnv = CommonEnv.extend({
   DROVER_CHUNKS_PER_RUN: z.coerce.number().int().positive().optional(),
   /** How long a batch waits on silent chunks before it asks Temporal whether they still run. */
   DROVER_RECONCILE_MS: z.coerce.number().int().positive().optional(),
+  /** How long the API caches what the workers registered they serve (checked at every submit). */
+  DROVER_WORKER_OFFERS_CACHE_MS: z.coerce.number().int().min(0).default(5_000),
   /** JSON of prices for models the price data lacks: {"openai/my-model": {"input_per_mtok", "output_per_mtok"}}. */
   DROVER_PRICES_FILE: z.string().optional(),
 });

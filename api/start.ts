@@ -26,6 +26,7 @@ export async function startApi(env: ApiEnv, db: Db, logger: Logger): Promise<Run
     poll: { initialMs: env.DROVER_POLL_INITIAL_MS, maxMs: env.DROVER_POLL_MAX_MS, factor: 1.5 },
     chunksPerRun: env.DROVER_CHUNKS_PER_RUN,
     reconcileMs: env.DROVER_RECONCILE_MS,
+    workerOffersCacheMs: env.DROVER_WORKER_OFFERS_CACHE_MS,
   });
   const app = createApp({ batches, files: new FileService(db), logger, jsonLimit: env.DROVER_JSON_LIMIT });
   const server = app.listen(env.PORT, env.HOST);

@@ -97,7 +97,9 @@ async function run(): Promise<void> {
     const worker = await createDroverWorker(workerEnv, db, logger.child({ name: 'drover-worker' }));
     const workerDone = worker.run();
     stops.push(async () => {
-      worker.worker.shutdown();
+      // On SIGINT or SIGTERM the Temporal runtime has begun the shutdown already; wait for the
+      // worker to finish (and remove its registration) before the pool it uses is closed.
+      if (worker.worker.getState() === 'RUNNING') worker.worker.shutdown();
       await workerDone;
     });
 

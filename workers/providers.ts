@@ -1,3 +1,4 @@
+import type { ProviderOffer } from '../domain/provider-offers.js';
 import type { Providers } from '../providers/types.js';
 import { AnthropicBatchProvider, AnthropicRealtimeProvider, createAnthropicClient } from '../providers/anthropic.js';
 import { createGeminiClient, GeminiBatchProvider, GeminiRealtimeProvider } from '../providers/gemini.js';
@@ -44,4 +45,10 @@ export function describeProviders(p: Providers): Record<string, string[]> {
   for (const [name] of Object.entries(p.batch)) (out[name] ??= []).push('batch');
   for (const [name] of Object.entries(p.realtime)) (out[name] ??= []).push('realtime');
   return out;
+}
+
+/** What this worker offers the API's check at submit: each provider it has a client for, by path, any model. */
+export function offersOf(p: Providers): ProviderOffer[] {
+  const names = [...new Set([...Object.keys(p.batch), ...Object.keys(p.realtime)])];
+  return names.map((name) => ({ provider: name, batch: name in p.batch, realtime: name in p.realtime, models: null }));
 }

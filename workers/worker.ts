@@ -4,9 +4,10 @@ import { Connection } from '@temporalio/client';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import type { Logger } from 'pino';
 import { createActivities } from '../activities/index.js';
-import { createProviders, describeProviders } from './providers.js';
+import { createProviders, describeProviders, offersOf } from './providers.js';
 import type { Db } from '../store/db.js';
 import type { WorkerEnv } from './config.js';
+import { startRegistration } from './registration.js';
 import { ensureSearchAttributes } from './search-attributes.js';
 
 // Sources run under tsx (.ts) in development and compiled (.js) in production images.
@@ -46,6 +47,12 @@ export async function createDroverWorker(env: WorkerEnv, db: Db, logger: Logger)
     maxCachedWorkflows: env.DROVER_MAX_CACHED_WORKFLOWS,
     shutdownGraceTime: '10 seconds',
   });
+  const registration = await startRegistration(
+    db,
+    { namespace: env.TEMPORAL_NAMESPACE, taskQueue: env.DROVER_TASK_QUEUE, workerId: worker.options.identity },
+    offersOf(providers),
+    logger,
+  );
 
   return {
     worker,
@@ -57,6 +64,7 @@ export async function createDroverWorker(env: WorkerEnv, db: Db, logger: Logger)
         await worker.run();
       } finally {
         clearInterval(touch);
+        await registration.stop();
         await connection.close();
       }
     },

@@ -3,6 +3,7 @@ import { zodIssues, type Issue } from '../../domain/issues.js';
 import { jsonSchemaProblems } from '../../domain/json-schema.js';
 import type { Pricing } from '../../domain/pricing.js';
 import { resolveModel, type ProviderName } from '../../domain/provider-catalog.js';
+import { unservedReason, type ProviderOffer } from '../../domain/provider-offers.js';
 import { resolvePricing, type PriceOverrides } from '../../domain/model-prices.js';
 import { ValidationError } from '../errors.js';
 import { applyOperation } from './operation.js';
@@ -18,9 +19,11 @@ export interface BatchDraft {
   deadline: Date | null;
 }
 
-/** What intake needs beyond the request: the operator's price overrides. */
+/** What intake needs beyond the request: the operator's price overrides, and what the live workers serve. */
 export interface IntakeContext {
   priceOverrides: PriceOverrides;
+  /** Empty or absent when no worker has registered: then any provider is accepted and waits for one. */
+  offers?: readonly ProviderOffer[];
 }
 
 /** Checks everything about a request except its items; throws ValidationError naming each field. */
@@ -33,6 +36,10 @@ export function draftFromSettings(input: unknown, ctx: IntakeContext, prefix = '
   const issues: Issue[] = [];
   const resolved = resolveModel(settings.model);
   if ('error' in resolved) issues.push({ path: 'model', message: resolved.error });
+  else {
+    const unserved = unservedReason(ctx.offers ?? [], resolved.provider, resolved.model, settings.mode);
+    if (unserved) issues.push(unserved);
+  }
   if (settings.response_format?.type === 'json_schema') {
     for (const problem of jsonSchemaProblems(settings.response_format.json_schema.schema)) {
       issues.push({ path: 'response_format.json_schema.schema', message: `not a valid JSON Schema: ${problem}` });
