@@ -108,6 +108,7 @@ function fakeActivities(store: FakeStore, behaviour: Behaviour = {}): Activities
       return store.tally(chunkIndex);
     },
     cancelChunk: async () => ({ providerBatchId: null }),
+    attemptReservation: async () => ({ items: ITEMS_PER_CHUNK, path: 'batch', reserveUsd: ITEMS_PER_CHUNK * COST_PER_ITEM * 2 }),
     reconcileChunks: async () => [],
     runRealtimeChunk: notUsed,
     deliverWebhook: notUsed,
