@@ -19,7 +19,8 @@ export function batchView(row: BatchRow, live?: LiveFigures): BatchView {
   const succeeded = live?.succeeded ?? row.succeeded;
   const failed = live?.failed ?? row.failed;
   const cancelled = live?.cancelled ?? (ended ? row.item_count - row.succeeded - row.failed : 0);
-  const spent = live?.costUsd ?? row.cost_usd;
+  // The workflow counts finished attempts of running chunks too: spend shows as each attempt ends.
+  const spent = live?.cost?.spentUsd ?? live?.costUsd ?? row.cost_usd;
   return {
     id: row.id,
     object: 'batch',
