@@ -134,7 +134,7 @@ describe('the budget is a hard cap', () => {
     assert.match(waiting.body.status_reason, /waiting for budget/);
     assert.equal(waiting.body.cost.spent_usd, 0);
     const cancelled = await stack.post(`/v1/batches/${created.body.id}/cancel`, {});
-    assert.equal(cancelled.status, 200, cancelled.text);
+    assert.equal(cancelled.status, 202, cancelled.text);
     const { done } = await watch(stack, created.body.id, limit);
     assert.equal(done.status, 'cancelled');
     await assertBooks(stack, created.body.id, done, 10);
