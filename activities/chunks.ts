@@ -4,10 +4,8 @@ import type { PromptSpec } from '../domain/batch-spec.js';
 import { FailureType } from '../domain/failure-types.js';
 import { buildMessages, type StoredInput } from '../domain/prompt.js';
 import type { ProviderName } from '../domain/provider-catalog.js';
-import { BATCH_PROVIDERS } from '../domain/provider-catalog.js';
 import type { BatchProvider, BatchRequest, ChatRequest, Providers } from '../providers/types.js';
 import type { ItemError } from '../domain/responses.js';
-import { choosePath } from '../domain/choose-path.js';
 import { repairMessages } from '../domain/output-validation.js';
 import { toResult } from './outcomes.js';
 import { getChunk } from '../store/chunks.js';
@@ -44,8 +42,10 @@ import type {
   Tally,
 } from '../workflows/contracts.js';
 import { costOf } from '../domain/pricing.js';
+import { outputCap } from '../domain/estimate.js';
 import { chunkWorkflowId } from '../workflows/chunk-id.js';
 import { loadBatch } from './batches.js';
+import { attemptPath } from './attempt-path.js';
 import { withHeartbeat } from './heartbeat.js';
 import { asProviderCall } from './provider-failure.js';
 
@@ -79,11 +79,7 @@ export function createChunkActivities(db: Db, providers: Providers) {
       const items = await unfinishedItems(db, ref.batchId, chunk.seq_start, chunk.seq_end);
       if (items.length === 0) return { providerBatchId: null, itemCount: 0, path: 'batch' };
       // A job already reserved for this attempt means an earlier try chose the batch path.
-      const hasBatchApi =
-        BATCH_PROVIDERS.includes(batch.provider as ProviderName) && providers.batch[batch.provider as ProviderName] !== undefined;
-      const path = existing
-        ? 'batch'
-        : choosePath(batch.mode, { hasBatchApi, items: items.length, attempt: ref.attempt, maxAttempts: batch.settings.max_attempts });
+      const path = existing ? 'batch' : attemptPath(batch, providers, items.length, ref.attempt);
       if (path === 'realtime') return { providerBatchId: null, itemCount: items.length, path };
       const provider = providerFor(batch.provider);
 
@@ -328,11 +324,13 @@ function chunkTally(t: StoreAttemptTally): Tally {
   return { succeeded: t.succeeded, failed: t.failed, cancelled: t.cancelled, usage: t.usage, costUsd: t.cost_usd };
 }
 
-/** The chat request for one stored item under the batch's prompt spec. */
+/**
+ * The chat request for one stored item under the batch's prompt spec. Every request carries the
+ * output cap its budget reserved, so no answer can cost more than was set aside for it.
+ */
 export function toChatRequest(spec: PromptSpec, input: StoredInput): ChatRequest {
-  const request: ChatRequest = { model: spec.model, messages: buildMessages(spec, input) };
+  const request: ChatRequest = { model: spec.model, messages: buildMessages(spec, input), max_output_tokens: outputCap(spec) };
   if (spec.response_format) request.response_format = spec.response_format;
-  if (spec.max_output_tokens) request.max_output_tokens = spec.max_output_tokens;
   if (spec.citations) request.citations = true;
   return request;
 }

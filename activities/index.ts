@@ -1,5 +1,6 @@
 import type { Db } from '../store/db.js';
 import { createBatchActivities } from './batches.js';
+import { createBudgetActivities } from './budget.js';
 import type { Providers } from '../providers/types.js';
 import { createChunkActivities } from './chunks.js';
 import type { RateLimits } from './rate-limiter.js';
@@ -18,6 +19,7 @@ export function createActivities(deps: ActivityDeps) {
   return {
     ...createBatchActivities(deps.db),
     ...createChunkActivities(deps.db, deps.providers),
+    ...createBudgetActivities(deps.db, deps.providers),
     ...createWebhookActivities(deps.db),
     ...createRealtimeActivities({
       db: deps.db,

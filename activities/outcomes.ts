@@ -9,8 +9,8 @@ const RAW_OUTPUT_KEPT = 8000;
 
 /**
  * One call's outcome in store terms. JSON outputs are parsed and checked against the schema;
- * a retryable failure stays pending until the last attempt, and becomes cancelled when the
- * batch is stopping. Cost is the caller's to add: it depends on the path's price.
+ * a retryable failure (or an answer that breaks its schema) stays pending until the last attempt,
+ * and becomes cancelled when the batch is stopping; an answer cut off at its cap fails at once. Cost is the caller's to add: it depends on the path's price.
  */
 export function toResult(
   seq: number,
@@ -30,7 +30,8 @@ export function toResult(
   }
   return {
     seq,
-    status: retryStatus,
+    // The same request under the same cap would be cut off again: asking twice only pays twice.
+    status: check.code === 'output_truncated' ? 'failed' : retryStatus,
     output: null,
     usage: line.usage,
     path,
@@ -39,7 +40,9 @@ export function toResult(
       message:
         check.code === 'schema_invalid'
           ? `the answer does not match the schema: ${check.errors.join('; ')}`
-          : `the model's output is not valid JSON (${line.text.length} chars)`,
+          : check.code === 'output_truncated'
+            ? `the answer was cut off at the output cap (${line.text.length} chars); raise max_output_tokens`
+            : `the model's output is not valid JSON (${line.text.length} chars)`,
       errors: check.errors,
       raw_output: line.text.slice(0, RAW_OUTPUT_KEPT),
     },

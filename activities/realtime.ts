@@ -1,9 +1,7 @@
 import { Context, log, sleep } from '@temporalio/activity';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import { FailureType } from '../domain/failure-types.js';
-import { checkJsonOutput, repairMessages } from '../domain/output-validation.js';
 import { costOf } from '../domain/pricing.js';
-import { addUsage, ZERO_USAGE, type Usage } from '../domain/usage.js';
 import type { ProviderName } from '../domain/provider-catalog.js';
 import type { CallOutcome, ChatRequest, RealtimeProvider } from '../providers/types.js';
 import { getChunk } from '../store/chunks.js';
@@ -33,8 +31,8 @@ const RATE_LIMIT_WAITS = 50;
 /**
  * Realtime mode: one synchronous call per item, `concurrency` at a time, each call drawing on the
  * shared rate limit first. Every finished item is written at once, so a retried activity (a
- * crashed worker) resumes with the items still unfinished and never pays for one twice. Answers
- * that break the schema are asked again with a repair prompt, up to `max_attempts` calls.
+ * crashed worker) resumes with the items still unfinished and never pays for one twice. Each item
+ * gets one paid answer per attempt, as on the batch path, so `max_attempts` bounds its calls.
  */
 export function createRealtimeActivities(deps: RealtimeDeps) {
   return {
@@ -99,28 +97,14 @@ export function createRealtimeActivities(deps: RealtimeDeps) {
         }
       };
 
+      // One call per item per attempt: an answer that breaks its schema waits for the chunk's next
+      // attempt (with a repair prompt), which the batch reserves budget for before it starts.
       const runItem = async (item: UnfinishedItem) => {
-        let request = withRepair(toChatRequest(batch.spec, item.input), item.error);
-        const tokens = item.est_input_tokens + (batch.spec.max_output_tokens ?? 0);
-        let usage: Usage = ZERO_USAGE;
-        let outcome: CallOutcome;
-        for (let call = 1; ; call++) {
-          outcome = await callOnce(request, tokens);
-          if (outcome.usage) usage = addUsage(usage, outcome.usage);
-          if (!outcome.ok || !schema || call >= batch.settings.max_attempts) break;
-          const check = checkJsonOutput(outcome.text, schema, outcome.truncated);
-          if (check.ok || check.code === 'output_truncated') break;
-          request = { ...request, messages: repairMessages(request.messages, outcome.text, check.errors) };
-        }
-        const result = toResult(
-          item.seq,
-          outcome.ok ? { ...outcome, usage } : { ...outcome, usage: outcome.usage ? usage : null },
-          schema,
-          { final: input.final },
-          'realtime',
-        );
+        const request = withRepair(toChatRequest(batch.spec, item.input), item.error);
+        const outcome = await callOnce(request, item.est_input_tokens + (request.max_output_tokens ?? 0));
+        const result = toResult(item.seq, outcome, schema, { final: input.final }, 'realtime');
         // Realtime calls are billed at the full (synchronous) price.
-        await write({ ...result, cost_usd: costOf(usage, pricing, false) });
+        await write({ ...result, cost_usd: outcome.usage ? costOf(outcome.usage, pricing, false) : 0 });
       };
 
       await withHeartbeat(async () => {

@@ -1,5 +1,6 @@
 import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError, WorkflowUpdateFailedError, type Client } from '@temporalio/client';
 import { batchesByIds, findBatch, findBatchByIdempotencyKey, setLimits } from '../store/batches.js';
+import { roundUsd } from '../domain/pricing.js';
 import type { Db } from '../store/db.js';
 import { countResults, iterateResults, resultChanges, resultPage, resultForItem } from '../store/results.js';
 import {
@@ -316,7 +317,9 @@ export class BatchService {
       return existing;
     }
     await this.start(stored.batch);
-    return { batch: withSecret(batchView(stored.batch), stored.batch), replayed: false };
+    const view = withSecret(batchView(stored.batch), stored.batch);
+    const warnings = budgetWarnings(stored.batch, stored.firstChunkReserveUsd);
+    return { batch: warnings.length > 0 ? { ...view, warnings } : view, replayed: false };
   }
 
   private async start(row: BatchRow): Promise<void> {
@@ -361,4 +364,16 @@ export class BatchService {
 /** The answer to a submit, and only that, shows the webhook secret: GET never does. */
 function withSecret(view: BatchView, row: BatchRow): BatchView & { webhook_secret?: string } {
   return row.webhook_secret ? { ...view, webhook_secret: row.webhook_secret } : view;
+}
+
+/**
+ * A limit below the first chunk's worst case would leave the batch waiting from its first
+ * moment: the submit answer says so, with what would let it start.
+ */
+function budgetWarnings(row: BatchRow, firstChunkReserveUsd: number | undefined): string[] {
+  if (row.max_cost_usd === null || firstChunkReserveUsd === undefined || firstChunkReserveUsd <= row.max_cost_usd) return [];
+  const then = row.on_budget_exhausted === 'stop' ? 'ends budget_exhausted without sending anything' : 'waits in awaiting_budget';
+  return [
+    `max_cost_usd $${row.max_cost_usd} is below the worst case of the first chunk ($${roundUsd(firstChunkReserveUsd)}: its prompts and every item's output cap), so the batch ${then} until the limit is raised; raise max_cost_usd, or lower chunk_size or max_output_tokens`,
+  ];
 }

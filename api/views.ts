@@ -10,7 +10,7 @@ export type { BatchView, ResultView };
 
 /** What is known of a running batch: from its workflow, or counted in the store when it cannot answer. */
 export type LiveFigures = Pick<BatchProgress, 'status' | 'succeeded' | 'failed' | 'cancelled' | 'usage' | 'costUsd'> &
-  Partial<Pick<BatchProgress, 'chunks' | 'cost' | 'deadlineMs' | 'etaMs'>>;
+  Partial<Pick<BatchProgress, 'chunks' | 'cost' | 'deadlineMs' | 'etaMs' | 'budget'>>;
 
 const iso = (ms: number | null | undefined) => (ms === null || ms === undefined ? null : new Date(ms).toISOString());
 
@@ -19,7 +19,8 @@ export function batchView(row: BatchRow, live?: LiveFigures): BatchView {
   const succeeded = live?.succeeded ?? row.succeeded;
   const failed = live?.failed ?? row.failed;
   const cancelled = live?.cancelled ?? (ended ? row.item_count - row.succeeded - row.failed : 0);
-  const spent = live?.costUsd ?? row.cost_usd;
+  // The workflow counts finished attempts of running chunks too: spend shows as each attempt ends.
+  const spent = live?.cost?.spentUsd ?? live?.costUsd ?? row.cost_usd;
   return {
     id: row.id,
     object: 'batch',
@@ -33,6 +34,7 @@ export function batchView(row: BatchRow, live?: LiveFigures): BatchView {
       reserved_usd: roundUsd(live?.cost?.reservedUsd ?? 0),
       limit_usd: live?.cost ? live.cost.limitUsd : row.max_cost_usd,
       estimated_total_usd: ended ? roundUsd(spent) : roundUsd(live?.cost?.estimatedTotalUsd ?? row.estimated_cost_usd ?? 0),
+      ...(live?.budget ? { budget: { needed_usd: roundUsd(live.budget.neededUsd), free_usd: roundUsd(live.budget.freeUsd) } } : {}),
     },
     deadline: live?.cost ? iso(live.deadlineMs) : (row.deadline?.toISOString() ?? null),
     chunks:
@@ -40,11 +42,19 @@ export function batchView(row: BatchRow, live?: LiveFigures): BatchView {
       (row.chunk_count !== null && ended ? { total: row.chunk_count, completed: row.chunk_count, running: 0, waiting: 0 } : null),
     metadata: row.metadata,
     error: row.error,
+    status_reason: ended ? null : statusReason(row.id, live),
     created_at: row.created_at.toISOString(),
     started_at: row.started_at?.toISOString() ?? null,
     completed_at: row.completed_at?.toISOString() ?? null,
     eta: ended ? null : iso(live?.etaMs),
   };
+}
+
+function statusReason(id: string, live: LiveFigures | undefined): string | null {
+  if (live?.status === 'awaiting_budget' && live.budget)
+    return `waiting for budget: the next attempt needs $${roundUsd(live.budget.neededUsd)} reserved (its worst case) and the limit leaves $${roundUsd(live.budget.freeUsd)} free; raise max_cost_usd (PATCH /v1/batches/${id}/limits) or cancel`;
+  if (live?.status === 'paused') return `paused: no new chunk starts until POST /v1/batches/${id}/resume`;
+  return null;
 }
 
 export function resultView(r: ResultRow): ResultView {

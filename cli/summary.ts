@@ -47,6 +47,7 @@ export function batchSummary(b: BatchView, now: number, style: Style = PLAIN): s
   lines.push(row('created', when(b.created_at, now)));
   lines.push(row(isTerminal(b.status) ? 'took' : 'running', formatDuration(elapsed(b, now))));
   if (b.eta && !isTerminal(b.status)) lines.push(row('eta', when(b.eta, now)));
+  if (b.status_reason) lines.push(row('waiting', b.status_reason));
   if (b.error) lines.push(row('error', style.red(b.error)));
   if (b.metadata && Object.keys(b.metadata).length > 0) lines.push(row('metadata', JSON.stringify(b.metadata)));
   return lines;

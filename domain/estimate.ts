@@ -56,14 +56,113 @@ function pdfPages(base64: string): number {
   return Math.max(1, (text.match(/\/Type\s*\/Page(?!s)/g) ?? []).length);
 }
 
-/** When a request sets no `max_output_tokens`, estimates assume this ceiling per item. */
+/** When neither the request nor its schema bounds the answer, each request is capped at this many output tokens. */
 export const DEFAULT_OUTPUT_CEILING = 4096;
 /** A typical free-text answer, for the expected figure when there is no schema to size. */
 export const TYPICAL_TEXT_OUTPUT = 200;
+/** Room beside a schema's bound for what a model may add around the JSON (a trailing newline, an extra space). */
+const BOUNDED_SLACK_TOKENS = 16;
 
-/** Output tokens per item: `typical` for the expected cost, `max` for the high one and for budgets. */
-export function outputTokensPerItem(spec: Pick<PromptSpec, 'response_format' | 'max_output_tokens'>): { typical: number; max: number } {
-  const max = spec.max_output_tokens ?? DEFAULT_OUTPUT_CEILING;
+type OutputSpec = Pick<PromptSpec, 'response_format' | 'max_output_tokens'> & { model?: string };
+
+/**
+ * The output cap sent with every request, and what budgets reserve per item: `max_output_tokens`
+ * when given; else the most a schema with a bounded answer can take (a `classify` answer is a few
+ * dozen tokens, so a budget is not held hostage by a 4,096-token worst case); else the ceiling.
+ * Models that think before answering spend their thinking from the same allowance, so for them a
+ * schema's bound would cut the answer off: they keep the ceiling unless the request sets a cap.
+ */
+export function outputCap(spec: OutputSpec): number {
+  if (spec.max_output_tokens) return spec.max_output_tokens;
+  if (spec.response_format?.type !== 'json_schema' || (spec.model !== undefined && thinksByDefault(spec.model)))
+    return DEFAULT_OUTPUT_CEILING;
+  const bytes = boundedJsonBytes(spec.response_format.json_schema.schema);
+  return bytes === null ? DEFAULT_OUTPUT_CEILING : Math.min(bytes + BOUNDED_SLACK_TOKENS, DEFAULT_OUTPUT_CEILING);
+}
+
+/** Models whose output allowance also pays for hidden reasoning unless told otherwise. */
+export function thinksByDefault(model: string): boolean {
+  const id = model.toLowerCase().replace(/^.*\//, '');
+  return /^(o\d|gpt-5|gpt-oss|gemini-(2\.5|[3-9])|deepseek-r|qwq|.*(reason|think))/.test(id);
+}
+
+/**
+ * The most bytes a JSON answer to `schema` can take, pretty-printed, or null when the schema lets
+ * it grow without bound (a free string, an array without `maxItems`). Every tokenizer Drover
+ * meets spends at least one byte per token, so bytes bound tokens.
+ */
+export function boundedJsonBytes(schema: unknown, depth = 0): number | null {
+  if (depth > 16 || typeof schema !== 'object' || schema === null) return null;
+  const s = schema as Record<string, unknown>;
+  // Pretty-printing puts each value on its own line, indented by its depth.
+  const layout = 2 + 2 * depth;
+  if (Array.isArray(s.enum)) return Math.max(...s.enum.map((v) => Buffer.byteLength(JSON.stringify(v) ?? 'null')), 4);
+  if (s.const !== undefined) return Buffer.byteLength(JSON.stringify(s.const) ?? 'null');
+  for (const key of ['anyOf', 'oneOf'] as const) {
+    if (Array.isArray(s[key])) {
+      let most = 0;
+      for (const option of s[key] as unknown[]) {
+        const b = boundedJsonBytes(option, depth);
+        if (b === null) return null;
+        most = Math.max(most, b);
+      }
+      return most;
+    }
+  }
+  const types = Array.isArray(s.type) ? s.type : [s.type];
+  let most = 0;
+  for (const type of types) {
+    let b: number | null;
+    switch (type) {
+      case 'null':
+        b = 4;
+        break;
+      case 'boolean':
+        b = 5;
+        break;
+      case 'integer':
+      case 'number':
+        // The longest number JSON.stringify writes, e.g. -1.2345678901234567e-308.
+        b = 24;
+        break;
+      case 'string':
+        // A character can take up to six bytes escaped (\uXXXX), and a tokenizer may split it.
+        b = typeof s.maxLength === 'number' ? 2 + 6 * s.maxLength : null;
+        break;
+      case 'array': {
+        const item = boundedJsonBytes(s.items, depth + 1);
+        // Items of a closed set repeat only in error; the set's size bounds a sensible answer.
+        const enumItems = typeof s.items === 'object' && s.items !== null && Array.isArray((s.items as { enum?: unknown[] }).enum);
+        const count = typeof s.maxItems === 'number' ? s.maxItems : enumItems ? (s.items as { enum: unknown[] }).enum.length : null;
+        b = item === null || count === null ? null : 2 + layout + count * (item + 2 + layout);
+        break;
+      }
+      case 'object':
+      case undefined: {
+        if (type === undefined && !s.properties) return null;
+        // Properties the schema does not list could be anything.
+        if (s.additionalProperties !== false) return null;
+        let sum = 2 + layout;
+        for (const [key, value] of Object.entries((s.properties as Record<string, unknown>) ?? {})) {
+          const v = boundedJsonBytes(value, depth + 1);
+          if (v === null) return null;
+          sum += Buffer.byteLength(JSON.stringify(key)) + 3 + layout + v;
+        }
+        b = sum;
+        break;
+      }
+      default:
+        return null;
+    }
+    if (b === null) return null;
+    most = Math.max(most, b);
+  }
+  return most;
+}
+
+/** Output tokens per item: `typical` for the expected cost, `max` (the cap each request carries) for the high one and for budgets. */
+export function outputTokensPerItem(spec: OutputSpec): { typical: number; max: number } {
+  const max = outputCap(spec);
   const typical =
     spec.response_format?.type === 'json_schema' ? schemaOutputTokens(spec.response_format.json_schema.schema) : TYPICAL_TEXT_OUTPUT;
   return { typical: Math.min(typical, max), max };

@@ -81,7 +81,12 @@ export const BatchView = z
     usage: Usage,
     cost: z.object({
       spent_usd: z.number(),
-      reserved_usd: z.number().meta({ description: 'Worst case of the chunks running now.' }),
+      reserved_usd: z.number().meta({ description: 'Worst case of the attempts running now.' }),
+      budget: z
+        .object({ needed_usd: z.number(), free_usd: z.number() })
+        .nullable()
+        .optional()
+        .meta({ description: 'While awaiting_budget: what the next attempt or chunk needs reserved, and what the limit leaves free.' }),
       limit_usd: z.number().nullable(),
       estimated_total_usd: z.number().nullable(),
     }),
@@ -93,6 +98,15 @@ export const BatchView = z
     started_at: IsoTime.nullable(),
     completed_at: IsoTime.nullable(),
     eta: IsoTime.nullable(),
+    status_reason: z
+      .string()
+      .nullable()
+      .optional()
+      .meta({ description: 'Why a batch that is not moving waits (awaiting_budget, paused), and what lets it go on; null otherwise.' }),
+    warnings: z
+      .array(z.string())
+      .optional()
+      .meta({ description: 'In the submit answer only: what will keep the batch from running as asked (a limit below its first chunk).' }),
     webhook_secret: z
       .string()
       .optional()

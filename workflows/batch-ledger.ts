@@ -1,6 +1,7 @@
 import type {
   BatchProgress,
   BatchStatus,
+  ChunkAttemptReport,
   ChunkEstimatePage,
   InFlightChunk,
   LedgerState,
@@ -40,6 +41,8 @@ export function closingStatus(
 export class BatchLedger {
   private readonly inFlight: Map<number, InFlightChunk>;
   private estimates: ChunkEstimatePage | null = null;
+  /** Bumped by every report from a chunk: what a wait for news compares. */
+  private news = 0;
 
   constructor(
     private readonly itemCount: number,
@@ -98,13 +101,30 @@ export class BatchLedger {
     this.s.plannedExpectedUsd = expectedUsd;
   }
 
+  /** Reports received so far in this run; changes whenever a chunk reports anything. */
+  get changes(): number {
+    return this.news;
+  }
+
+  /** Ended chunks' spend and the finished attempts of running ones. */
   spent(): number {
-    return this.s.totals.costUsd;
+    let sum = this.s.totals.costUsd;
+    for (const c of this.inFlight.values()) sum += c.spentUsd ?? 0;
+    return sum;
   }
   reserved(): number {
     let sum = 0;
     for (const c of this.inFlight.values()) sum += c.reserveUsd;
     return sum;
+  }
+  /** Chunks in flight that are not waiting for a grant: those whose reservations may come free. */
+  get busyCount(): number {
+    let n = 0;
+    for (const c of this.inFlight.values()) if (!c.wants) n++;
+    return n;
+  }
+  get waitingCount(): number {
+    return this.inFlight.size - this.busyCount;
   }
 
   hasWork(): boolean {
@@ -135,17 +155,52 @@ export class BatchLedger {
     this.estimates = page;
   }
 
-  /** Whether the next chunk's worst case fits under the cost limit beside what runs already. */
+  private fits(reserveUsd: number): boolean {
+    return this.s.limits.maxCostUsd === null || this.spent() + this.reserved() + reserveUsd <= this.s.limits.maxCostUsd + EPSILON_USD;
+  }
+  /**
+   * Whether the next chunk's worst case fits under the cost limit beside what runs already. A
+   * chunk waiting to retry comes first: new chunks would otherwise take the budget it waits for.
+   */
   fitsBudget(): boolean {
     const next = this.nextEstimate();
     if (this.s.limits.maxCostUsd === null || !next) return true;
-    return this.spent() + this.reserved() + next.reserveUsd <= this.s.limits.maxCostUsd + EPSILON_USD;
+    return this.waitingCount === 0 && this.fits(next.reserveUsd);
   }
-  /** What the next chunk needs and what the limit leaves free: what a waiting batch says. */
+  /** What the next attempt or chunk needs and what the limit leaves free: what a waiting batch says. */
   budgetShortfall(): { neededUsd: number; freeUsd: number } | null {
+    if (this.s.limits.maxCostUsd === null) return null;
+    const waiting = [...this.inFlight.values()].flatMap((c) => (c.wants ? [c.wants.reserveUsd] : []));
     const next = this.nextEstimate();
-    if (this.s.limits.maxCostUsd === null || !next) return null;
-    return { neededUsd: next.reserveUsd, freeUsd: Math.max(this.s.limits.maxCostUsd - this.spent() - this.reserved(), 0) };
+    const neededUsd = waiting.length > 0 ? Math.min(...waiting) : next?.reserveUsd;
+    if (neededUsd === undefined) return null;
+    return { neededUsd, freeUsd: Math.max(this.s.limits.maxCostUsd - this.spent() - this.reserved(), 0) };
+  }
+
+  /**
+   * A chunk finished an attempt: what it spent counts now, its reservation comes free, and its
+   * next attempt waits until `grantNext` reserves for it. A report already counted is ignored.
+   */
+  attemptDone(report: ChunkAttemptReport): boolean {
+    const c = this.inFlight.get(report.chunkIndex);
+    if (!c || report.attempt <= (c.reportedAttempt ?? 0)) return false;
+    c.reportedAttempt = report.attempt;
+    c.spentUsd = (c.spentUsd ?? 0) + report.costUsd;
+    c.reserveUsd = 0;
+    c.wants = { attempt: report.attempt + 1, reserveUsd: report.nextReserveUsd };
+    this.news++;
+    return true;
+  }
+  /** Reserves the first waiting attempt that fits; returns whom to tell, or null when none fits. */
+  grantNext(): { chunkIndex: number; attempt: number } | null {
+    for (const c of [...this.inFlight.values()].sort((a, b) => a.chunkIndex - b.chunkIndex)) {
+      if (!c.wants || !this.fits(c.wants.reserveUsd)) continue;
+      const { attempt, reserveUsd } = c.wants;
+      c.reserveUsd = reserveUsd;
+      c.wants = null;
+      return { chunkIndex: c.chunkIndex, attempt };
+    }
+    return null;
   }
   overspent(): boolean {
     return this.s.limits.maxCostUsd !== null && this.spent() > this.s.limits.maxCostUsd + EPSILON_USD;
@@ -170,7 +225,9 @@ export class BatchLedger {
    */
   complete(chunkIndex: number, tally: Tally): boolean {
     if (!this.inFlight.delete(chunkIndex)) return false;
+    // The tally covers every attempt, those already counted in the chunk's spentUsd too.
     this.s.totals = addTally(this.s.totals, tally);
+    this.news++;
     return true;
   }
 
@@ -189,8 +246,15 @@ export class BatchLedger {
   /** Throws the reason a limits change is refused; nothing changes when it throws. */
   validateLimits(patch: LimitsPatch, nowMs: number): void {
     if (this.s.stopReason) throw new Error(`the batch is stopping (${this.s.stopReason}); its limits can no longer change`);
-    if (patch.maxCostUsd !== undefined && patch.maxCostUsd !== null && patch.maxCostUsd + EPSILON_USD < this.spent()) {
-      throw new Error(`max_cost_usd ${patch.maxCostUsd} is below the $${this.spent().toFixed(6)} already spent`);
+    if (patch.maxCostUsd !== undefined && patch.maxCostUsd !== null) {
+      if (patch.maxCostUsd + EPSILON_USD < this.spent())
+        throw new Error(`max_cost_usd ${patch.maxCostUsd} is below the $${this.spent().toFixed(6)} already spent`);
+      // What running attempts reserved, they may still spend: a lower limit could not hold.
+      const committed = this.spent() + this.reserved();
+      if (patch.maxCostUsd + EPSILON_USD < committed)
+        throw new Error(
+          `max_cost_usd ${patch.maxCostUsd} is below the $${committed.toFixed(6)} already spent or reserved by running chunks; pause the batch and lower it once they finish, or cancel it`,
+        );
     }
     if (patch.deadlineMs !== undefined && patch.deadlineMs !== null && patch.deadlineMs <= nowMs) {
       throw new Error(`deadline ${new Date(patch.deadlineMs).toISOString()} is in the past`);

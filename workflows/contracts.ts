@@ -42,8 +42,15 @@ export interface LimitsPatch {
 /** A chunk started and not yet reported, with what it reserved and is expected to cost. */
 export interface InFlightChunk {
   chunkIndex: number;
+  /** What the attempt now running may still spend; 0 while the next attempt waits for its grant. */
   reserveUsd: number;
   expectedUsd: number;
+  /** What its finished attempts spent, counted at once rather than when the chunk ends. */
+  spentUsd?: number;
+  /** The last attempt it reported, so a report is never counted twice. */
+  reportedAttempt?: number;
+  /** Set while its next attempt waits for the batch to reserve `wants.reserveUsd`. */
+  wants?: { attempt: number; reserveUsd: number } | null;
 }
 
 /** Per-chunk estimates of consecutive chunks from `from`, read from the store a page at a time. */
@@ -104,6 +111,8 @@ export interface ChunkRunState {
   providerBatchId: string | null;
   pollMs: number;
   totals: Tally;
+  /** The highest attempt the batch has reserved budget for (the first is reserved at start). */
+  grantedAttempt?: number;
 }
 
 export interface ProcessChunkInput {
@@ -213,4 +222,21 @@ export interface FinishBatchInput {
 /** The closing status and counts, read from the store after every item got an outcome. */
 export interface FinishBatchResult extends Tally {
   status: BatchStatus;
+}
+
+/** What a chunk's next attempt can cost at most, which the batch must reserve before it starts. */
+export interface AttemptReservation {
+  items: number;
+  path: 'batch' | 'realtime';
+  reserveUsd: number;
+}
+
+/** A chunk finished an attempt and asks to start the next: what it spent, what the next needs. */
+export interface ChunkAttemptReport {
+  chunkIndex: number;
+  /** The attempt that finished. */
+  attempt: number;
+  costUsd: number;
+  /** The reservation the next attempt needs; 0 when no attempt follows. */
+  nextReserveUsd: number;
 }

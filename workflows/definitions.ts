@@ -1,8 +1,17 @@
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
-import type { BatchProgress, ChunkCompletion, LimitsPatch } from './contracts.js';
+import type { BatchProgress, ChunkAttemptReport, ChunkCompletion, LimitsPatch } from './contracts.js';
 
 /** A chunk tells its batch it is done; sent by workflow id so it reaches the batch's current run. */
 export const chunkCompletedSignal = defineSignal<[ChunkCompletion]>('chunkCompleted');
+
+/**
+ * A chunk finished an attempt and has items left: it reports what the attempt spent and asks the
+ * batch to reserve its next attempt. It starts that attempt only once `attemptGranted` arrives.
+ */
+export const chunkAttemptSignal = defineSignal<[ChunkAttemptReport]>('chunkAttempt');
+
+/** The batch reserved the budget of a chunk's next attempt (sent to the chunk by workflow id). */
+export const attemptGrantedSignal = defineSignal<[{ attempt: number }]>('attemptGranted');
 
 /**
  * Stop gracefully: running provider batches are cancelled, finished results kept. Updates, not

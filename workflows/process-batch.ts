@@ -8,6 +8,7 @@ import {
   isCancellation,
   log,
   ParentClosePolicy,
+  patched,
   setHandler,
   startChild,
   upsertSearchAttributes,
@@ -16,10 +17,20 @@ import {
 } from '@temporalio/workflow';
 import type { WebhookEvent } from '../domain/webhook-events.js';
 import { FailureType } from '../domain/failure-types.js';
+import { ATTEMPT_BUDGET_PATCH } from './attempt-budget.js';
 import { BatchLedger } from './batch-ledger.js';
 import { chunkWorkflowId } from './chunk-id.js';
 import type { BatchStatus, LimitsPatch, ProcessBatchInput, ProcessBatchResult, StopReason } from './contracts.js';
-import { cancelUpdate, chunkCompletedSignal, pauseUpdate, progressQuery, resumeUpdate, setLimitsUpdate } from './definitions.js';
+import {
+  attemptGrantedSignal,
+  cancelUpdate,
+  chunkAttemptSignal,
+  chunkCompletedSignal,
+  pauseUpdate,
+  progressQuery,
+  resumeUpdate,
+  setLimitsUpdate,
+} from './definitions.js';
 import { deliverWebhookWorkflow } from './deliver-webhook.js';
 import { processChunkWorkflow, failureMessage } from './process-chunk.js';
 import { quick, transfer } from './proxies.js';
@@ -39,9 +50,11 @@ const ESTIMATE_PAGE = 200;
  * bookkeeping (budget, reservations, window, progress) is `BatchLedger`; this function wires it
  * to Temporal's handlers, timers and children.
  *
- * Budget: a chunk starts only if spent + reserved + its own reservation (its cost with maximal
- * outputs) fits under `maxCostUsd`; otherwise the batch waits in `awaiting_budget` for a raise
- * (or ends, with `onBudgetExhausted: 'stop'`). Deadline, cancel (update or a Temporal cancel
+ * Budget, a hard cap: every attempt is reserved before it may spend. A chunk starts only if
+ * spent + reserved + its first attempt's worst case (its prompts and the output cap every request
+ * carries) fits under `maxCostUsd`; each further attempt (repairs, resends) reports what the last
+ * one spent and waits here until its own worst case fits, ahead of any new chunk. Otherwise the
+ * batch waits in `awaiting_budget` for a raise (or ends, with `onBudgetExhausted: 'stop'`). Deadline, cancel (update or a Temporal cancel
  * from the UI) and a spend that still crosses the limit all stop the batch the same way: its
  * running chunks are cancelled, they collect partial results, and unfinished items are closed.
  *
@@ -96,6 +109,9 @@ export async function processBatchWorkflow(input: ProcessBatchInput): Promise<Pr
     if (!ledger.complete(chunkIndex, tally)) return;
     if (error) log.warn('chunk failed', { chunkIndex, error });
     upsertSearchAttributes([{ key: DroverCostUsd, value: ledger.spent() }]);
+  });
+  setHandler(chunkAttemptSignal, (report) => {
+    if (ledger.attemptDone(report)) upsertSearchAttributes([{ key: DroverCostUsd, value: ledger.spent() }]);
   });
   setHandler(cancelUpdate, () => {
     stop('cancelled');
@@ -175,9 +191,30 @@ export async function processBatchWorkflow(input: ProcessBatchInput): Promise<Pr
         await condition(allHandlersFinished);
         await continueAsNew<typeof processBatchWorkflow>({ ...input, state: ledger.snapshot() });
       }
+      if (ledger.waitingCount > 0 && patched(ATTEMPT_BUDGET_PATCH)) {
+        const grant = ledger.grantNext();
+        if (grant) {
+          if (!ledger.paused) setStatus('running');
+          await getExternalWorkflowHandle(chunkWorkflowId(batchId, grant.chunkIndex))
+            .signal(attemptGrantedSignal, { attempt: grant.attempt })
+            .catch((err: unknown) => log.warn('could not grant a chunk its next attempt', { ...grant, error: String(err) }));
+          continue;
+        }
+        if (ledger.busyCount === 0) {
+          // Nothing running will free budget: only a raise can let a retry start.
+          if (ledger.limits.onBudgetExhausted === 'stop') {
+            stop('budget_exhausted');
+            break;
+          }
+          setStatus('awaiting_budget');
+          const changes = ledger.changes;
+          await waitFor(() => ledger.changes !== changes);
+          continue;
+        }
+      }
       if (!ledger.windowOpen(maxParallelChunks)) {
-        const running = ledger.runningCount;
-        await waitFor(() => ledger.runningCount !== running || ledger.allDone());
+        const changes = ledger.changes;
+        await waitFor(() => ledger.changes !== changes || ledger.allDone());
         continue;
       }
       if (ledger.paused) {
@@ -190,13 +227,13 @@ export async function processBatchWorkflow(input: ProcessBatchInput): Promise<Pr
         continue;
       }
       if (!ledger.fitsBudget()) {
-        if (ledger.runningCount === 0 && ledger.limits.onBudgetExhausted === 'stop') {
+        if (ledger.busyCount === 0 && ledger.limits.onBudgetExhausted === 'stop') {
           stop('budget_exhausted');
           break;
         }
         setStatus('awaiting_budget');
-        const running = ledger.runningCount;
-        await waitFor(() => ledger.runningCount !== running);
+        const changes = ledger.changes;
+        await waitFor(() => ledger.changes !== changes);
         continue;
       }
       setStatus('running');

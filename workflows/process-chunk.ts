@@ -1,16 +1,20 @@
 import {
   CancellationScope,
+  condition,
   continueAsNew,
   getExternalWorkflowHandle,
   isCancellation,
   log,
+  patched,
+  setHandler,
   sleep,
   workflowInfo,
 } from '@temporalio/workflow';
-import type { ChunkResult, ChunkRunState, CloseChunkInput, PollPolicy, ProcessChunkInput, Tally } from './contracts.js';
-import { chunkCompletedSignal } from './definitions.js';
+import type { AttemptTally, ChunkResult, ChunkRunState, CloseChunkInput, PollPolicy, ProcessChunkInput, Tally } from './contracts.js';
+import { attemptGrantedSignal, chunkAttemptSignal, chunkCompletedSignal } from './definitions.js';
 import { quick, realtime, transfer } from './proxies.js';
 import { addTally, ZERO_TALLY } from './tally.js';
+import { ATTEMPT_BUDGET_PATCH } from './attempt-budget.js';
 
 /**
  * Runs one chunk through the provider's native batch API (or realtime calls):
@@ -25,6 +29,10 @@ import { addTally, ZERO_TALLY } from './tally.js';
  *   with the reason.
  * The tally it reports is read back from the store, so it is what the results say.
  *
+ * Budget: the batch reserved the first attempt before starting the chunk. Before each further
+ * attempt the chunk reports what the last one spent and what the next can cost at most, and waits
+ * for the batch's grant: no attempt spends what was not reserved.
+ *
  * Idempotency: every provider batch is keyed by (batch, chunk, attempt), so a retried submit
  * finds the batch it created; collect writes at most one row per item.
  * Continue-as-new: while polling, when Temporal suggests it (a day of polls), carrying
@@ -33,6 +41,9 @@ import { addTally, ZERO_TALLY } from './tally.js';
 export async function processChunkWorkflow(input: ProcessChunkInput): Promise<ChunkResult> {
   const { batchId, chunkIndex } = input;
   const s: ChunkRunState = input.state ?? { attempt: 1, providerBatchId: null, pollMs: input.poll.initialMs, totals: ZERO_TALLY };
+  setHandler(attemptGrantedSignal, ({ attempt }) => {
+    s.grantedAttempt = Math.max(s.grantedAttempt ?? 1, attempt);
+  });
 
   let closing: CloseChunkInput | null = null;
   try {
@@ -87,6 +98,7 @@ async function runAttempts(input: ProcessChunkInput, s: ChunkRunState): Promise<
           [{ ...ref, final }],
         );
         if (!nextAttempt(s, tally)) return;
+        if (!(await reserveNextAttempt(input, s, tally))) return;
         continue;
       }
       if (!submitted.providerBatchId) return;
@@ -102,8 +114,33 @@ async function runAttempts(input: ProcessChunkInput, s: ChunkRunState): Promise<
       { ...ref, providerBatchId, final },
     ]);
     if (!nextAttempt(s, tally)) return;
+    if (!(await reserveNextAttempt(input, s, tally))) return;
     log.info('resubmitting failed items', { chunkIndex, pending: tally.pending, nextAttempt: s.attempt });
   }
+}
+
+/**
+ * Reports the finished attempt's spend to the batch and waits until it reserves the next
+ * attempt's worst case. False when the batch cannot be told (it was terminated): nothing more
+ * may be spent then.
+ */
+async function reserveNextAttempt(input: ProcessChunkInput, s: ChunkRunState, tally: AttemptTally): Promise<boolean> {
+  if (s.attempt > input.maxAttempts || !patched(ATTEMPT_BUDGET_PATCH)) return true;
+  const { batchId, chunkIndex } = input;
+  const { reserveUsd } = await quick.attemptReservation({ batchId, chunkIndex, attempt: s.attempt });
+  try {
+    await getExternalWorkflowHandle(input.parentWorkflowId).signal(chunkAttemptSignal, {
+      chunkIndex,
+      attempt: s.attempt - 1,
+      costUsd: tally.costUsd,
+      nextReserveUsd: reserveUsd,
+    });
+  } catch (err) {
+    log.warn('could not ask the batch for the next attempt; stopping here', { chunkIndex, error: failureMessage(err) });
+    return false;
+  }
+  await condition(() => (s.grantedAttempt ?? 1) >= s.attempt);
+  return true;
 }
 
 /** Counts an attempt and moves on; false when nothing is left to resend. */

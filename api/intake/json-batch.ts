@@ -72,11 +72,12 @@ export function estimateJsonBatch(body: unknown, ctx: IntakeContext): BatchEstim
 export async function storeJsonBatch(db: Db, tenantId: string, body: unknown, ctx: IntakeContext): Promise<Stored> {
   const { draft, items, planner, method } = prepareJson(body, ctx);
   if (draft.settings.dry_run) return { estimate: estimateView(draft, planner, method), created: false, batch: null };
-  const estimated = totalEstimate(planner.finish()).cost.expected_usd;
+  const chunks = planner.finish();
+  const estimated = totalEstimate(chunks).cost.expected_usd;
   return inTransaction(db, async (tx) => {
     const batch = await insertBatch(tx, newBatch(tenantId, draft, items.length, estimated));
     if (!batch) return { batch: null, created: false };
     for (let i = 0; i < items.length; i += INSERT_PAGE) await insertItems(tx, tenantId, batch.id, items.slice(i, i + INSERT_PAGE));
-    return { batch, created: true };
+    return { batch, created: true, firstChunkReserveUsd: chunks[0]?.estimate.cost.high_usd ?? 0 };
   });
 }

@@ -87,8 +87,13 @@ export async function storeNdjsonBatch(db: Db, tenantId: string, draft: BatchDra
       }
     });
     await insertItems(tx, tenantId, batch.id, page);
-    const estimated = totalEstimate(planner.finish()).cost.expected_usd;
+    const chunks = planner.finish();
+    const estimated = totalEstimate(chunks).cost.expected_usd;
     await setItemCount(tx, batch.id, validator.count, estimated);
-    return { batch: { ...batch, item_count: validator.count, estimated_cost_usd: estimated }, created: true };
+    return {
+      batch: { ...batch, item_count: validator.count, estimated_cost_usd: estimated },
+      created: true,
+      firstChunkReserveUsd: chunks[0]?.estimate.cost.high_usd ?? 0,
+    };
   });
 }

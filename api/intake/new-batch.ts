@@ -32,4 +32,6 @@ export function newBatch(tenantId: string, draft: BatchDraft, itemCount: number,
 }
 
 export type Stored =
-  { batch: BatchRow; created: true } | { batch: null; created: false } | { estimate: BatchEstimate; created: false; batch: null };
+  | { batch: BatchRow; created: true; firstChunkReserveUsd?: number }
+  | { batch: null; created: false }
+  | { estimate: BatchEstimate; created: false; batch: null };

@@ -38,6 +38,7 @@ Examples
     const batch = await ctx.bulk.batches.submit(body as unknown as BatchCreateParams, { signal: ctx.signal });
     // The server sends it this once; without it the deliveries cannot be verified.
     if (batch.webhook_secret) ctx.out.note(`webhook signing secret (shown once, keep it): ${batch.webhook_secret}`);
+    for (const warning of batch.warnings ?? []) ctx.out.note(`warning: ${warning}`);
     if (bool(input.flags, 'detach') || bool(input.flags, 'no-wait')) {
       if (ctx.out.json) ctx.out.document(batch);
       else ctx.out.line(batch.id);

@@ -96,6 +96,12 @@ describe('budgets, deadlines and live control', () => {
     assert.equal(waiting.body.cost.limit_usd, limit);
     assert.ok(waiting.body.counts.succeeded > 0 && waiting.body.counts.pending > 0, JSON.stringify(waiting.body.counts));
     assert.ok(waiting.body.cost.spent_usd + reservePerChunk > limit, 'the next chunk really does not fit');
+    // It says why it waits, what it needs and what would let it go on.
+    assert.ok(waiting.body.cost.budget.needed_usd > waiting.body.cost.budget.free_usd, JSON.stringify(waiting.body.cost));
+    assert.match(
+      waiting.body.status_reason,
+      /waiting for budget: the next attempt needs \$[\d.]+ reserved .* leaves \$[\d.]+ free; raise max_cost_usd/,
+    );
 
     // The validator refuses a limit below the spend and a deadline in the past, with reasons.
     const below = await stack.request(

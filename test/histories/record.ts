@@ -4,8 +4,11 @@
  * a worker) and every execution it made (batch runs, chunks, webhook deliveries) is written to
  * test/histories/<scenario>/. Re-record only when a workflow change is meant to be incompatible
  * and ships as a new Worker Deployment version; a compatible change keeps these replaying.
+ * A patched change adds scenarios of its own; record just those with RECORD_ONLY, so the
+ * histories of older code stay as they were:
  *
  *   npm run record:histories
+ *   RECORD_ONLY=attempt-budget-resubmitted,attempt-budget-waits npm run record:histories
  */
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:http';
@@ -48,7 +51,9 @@ describe('record workflow histories', () => {
     receiver.close();
   });
 
+  const only = process.env.RECORD_ONLY?.split(',').filter(Boolean);
   async function run(scenario: string, body: object, steer?: (id: string) => Promise<void>) {
+    if (only && !only.includes(scenario)) return;
     const created = await stack.post('/v1/batches', body);
     if (created.status !== 202) throw new Error(created.text);
     await steer?.(created.body.id);
@@ -132,6 +137,52 @@ describe('record workflow histories', () => {
     });
     stack.emulator.setFaults({ http: [{ path: '/v1/batches', method: 'POST', status: 400, count: 100 }] });
     await run('failed-create', { ...BATCH, items: items(20, 'fc'), webhook_url });
+    // Under patch 'attempt-budget' (a hard cost cap): each resend reports and waits for its grant.
+    stack.emulator.setFaults({ line_errors: { every: 4, status: 500 } });
+    await run('attempt-budget-resubmitted', { ...BATCH, items: items(20, 'ar') });
+    stack.emulator.setFaults({ malformed_json: { every: 3 } });
+    await run('attempt-budget-realtime-repair', {
+      ...BATCH,
+      mode: 'realtime',
+      items: items(12, 'ap'),
+      response_format: {
+        type: 'json_schema',
+        json_schema: {
+          name: 'label',
+          schema: { type: 'object', properties: { label: { type: 'string' } }, required: ['label'], additionalProperties: false },
+        },
+      },
+    });
+    // Every answer malformed under a limit that pays for the first attempts, not all repairs:
+    // resends wait for budget, a raise lets them go on.
+    stack.emulator.setFaults({ malformed_json: { every: 1, once: false } });
+    const labelled = {
+      ...dear,
+      items: items(20, 'aw'),
+      max_output_tokens: undefined,
+      response_format: {
+        type: 'json_schema',
+        json_schema: {
+          name: 'label',
+          schema: {
+            type: 'object',
+            properties: { label: { type: 'string', enum: ['a', 'b'] } },
+            required: ['label'],
+            additionalProperties: false,
+          },
+        },
+      },
+    };
+    const firstAttempts = (await stack.post('/v1/batches/estimate', labelled)).body.cost.high_usd;
+    await run('attempt-budget-waits', { ...labelled, max_cost_usd: Number(firstAttempts.toFixed(6)) }, async (id) => {
+      await until(
+        () => stack.get(`/v1/batches/${id}`),
+        (r) => r.body.status === 'awaiting_budget' && r.body.cost.spent_usd > 0,
+      );
+      await stack.request('PATCH', `/v1/batches/${id}/limits`, JSON.stringify({ max_cost_usd: firstAttempts * 10 }), {
+        'content-type': 'application/json',
+      });
+    });
     stack.emulator.setFaults({ processing_ms: 2000 });
     await run('provider-forgot', { ...BATCH, items: items(20, 'pf'), max_attempts: 3 }, async (id) => {
       await until(

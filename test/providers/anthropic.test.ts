@@ -360,7 +360,8 @@ describe('Anthropic provider against the emulator', () => {
     assert.equal(emulator.stats().anthropic.requests_received, 20);
 
     const first = await batch.retrieve(id);
-    assert.equal(first.state, 'in_progress');
+    // A busy machine may let the emulator finish before this first look.
+    assert.ok(['in_progress', 'completed'].includes(first.state), first.state);
     assert.equal(first.counts.total, 20);
     const done = await waitTerminal(batch, id);
     assert.deepEqual(done, { id, state: 'completed', terminal: true, counts: { total: 20, completed: 20, failed: 0 } });

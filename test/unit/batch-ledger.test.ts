@@ -47,6 +47,48 @@ describe('BatchLedger', () => {
     assert.ok(ledger.fitsBudget(), 'the reservation is released, only the real spend stays: 0.5 + 2 + 2 <= 5');
   });
 
+  test('an attempt counts its spend at once, frees its reservation and waits for a grant that fits', () => {
+    const ledger = planned(3, { reserve: 2, limits: { maxCostUsd: 5 } });
+    ledger.startNext();
+    ledger.startNext();
+    assert.ok(ledger.attemptDone({ chunkIndex: 0, attempt: 1, costUsd: 1.5, nextReserveUsd: 1.8 }));
+    assert.equal(ledger.spent(), 1.5, 'spend is seen when the attempt ends, not when the chunk does');
+    assert.equal(ledger.reserved(), 2, 'only chunk 1 holds a reservation now');
+    assert.equal(ledger.waitingCount, 1);
+    assert.equal(ledger.busyCount, 1);
+    assert.equal(ledger.fitsBudget(), false, 'no new chunk starts while a retry waits');
+    assert.deepEqual(ledger.budgetShortfall(), { neededUsd: 1.8, freeUsd: 1.5 });
+    assert.equal(ledger.grantNext(), null, '1.5 + 2 + 1.8 > 5');
+    assert.equal(ledger.attemptDone({ chunkIndex: 0, attempt: 1, costUsd: 1.5, nextReserveUsd: 1.8 }), false, 'a report counts once');
+    ledger.complete(1, tally(10, 0, 0.4));
+    assert.deepEqual(ledger.grantNext(), { chunkIndex: 0, attempt: 2 }, '1.5 + 0.4 + 1.8 <= 5');
+    assert.equal(ledger.reserved(), 1.8);
+    assert.equal(ledger.waitingCount, 0);
+    // The final tally covers both attempts; the per-attempt spend leaves with the chunk.
+    ledger.complete(0, tally(10, 0, 2.9));
+    assert.ok(Math.abs(ledger.spent() - 3.3) < 1e-9, String(ledger.spent()));
+    assert.equal(ledger.reserved(), 0);
+  });
+
+  test('a limit below what running chunks reserved is refused with the committed figure', () => {
+    const ledger = planned(2, { reserve: 2, limits: { maxCostUsd: 10 } });
+    ledger.startNext();
+    assert.throws(() => ledger.validateLimits({ maxCostUsd: 1.5 }, 0), /below the \$2\.000000 already spent or reserved/);
+    ledger.validateLimits({ maxCostUsd: 2 }, 0);
+  });
+
+  test('continue-as-new carries a waiting attempt', () => {
+    const ledger = planned(2, { reserve: 2, limits: { maxCostUsd: 3 } });
+    ledger.startNext();
+    ledger.attemptDone({ chunkIndex: 0, attempt: 1, costUsd: 1, nextReserveUsd: 2.5 });
+    const next = new BatchLedger(20, JSON.parse(JSON.stringify(ledger.snapshot())));
+    assert.equal(next.spent(), 1);
+    assert.equal(next.waitingCount, 1);
+    assert.equal(next.grantNext(), null, '1 + 2.5 > 3');
+    next.setLimits({ maxCostUsd: 4 });
+    assert.deepEqual(next.grantNext(), { chunkIndex: 0, attempt: 2 });
+  });
+
   test('a waiting batch says what it needs; its progress carries no ETA', () => {
     const ledger = planned(2, { reserve: 3, limits: { maxCostUsd: 2 } });
     const p = ledger.progress('awaiting_budget', 1000);

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { toBatchRequests, toResult, withRepair } from '../../activities/chunks.js';
 import type { Usage } from '../../domain/usage.js';
+import { DEFAULT_OUTPUT_CEILING } from '../../domain/estimate.js';
 import type { ProviderResultLine } from '../../providers/types.js';
 
 const usage: Usage = { input_tokens: 3, cached_input_tokens: 1, output_tokens: 5, reasoning_tokens: 0 };
@@ -53,10 +54,12 @@ describe('toResult', () => {
     assert.equal(toResult(2, okLine('{"answer": "ye'), ANY, { final: true }).status, 'failed');
   });
 
-  test('invalid JSON from a truncated output is output_truncated', () => {
-    const r = toResult(2, okLine('{"answer": "ye', true), ANY, { final: true });
+  test('invalid JSON from a truncated output is output_truncated, and fails at once: resending would be cut off again', () => {
+    const r = toResult(2, okLine('{"answer": "ye', true), ANY, { final: false });
     assert.deepEqual(r.error?.code, 'output_truncated');
     assert.equal(r.status, 'failed');
+    assert.match(r.error?.message ?? '', /raise max_output_tokens/);
+    assert.equal(toResult(2, okLine('{"answer": "ye', false), ANY, { final: false }).status, 'pending', 'plain invalid JSON is repaired');
   });
 
   test('truncated output that still parses succeeds', () => {
@@ -148,7 +151,7 @@ describe('toBatchRequests', () => {
     );
   });
 
-  test('requests carry the model, rendered messages and only the options that are set', () => {
+  test('requests carry the model, rendered messages, the output cap and only the options that are set', () => {
     const [r] = toBatchRequests({ model: 'gpt-4o', system_prompt: 'S', user_prompt_template: 'Q: {q}' }, [
       { seq: 0, input: { inputs: { q: 'x' } } },
     ]);
@@ -158,6 +161,8 @@ describe('toBatchRequests', () => {
         { role: 'system', content: 'S' },
         { role: 'user', content: 'Q: x' },
       ],
+      // Nothing bounds a free-text answer but the ceiling, which every request carries.
+      max_output_tokens: DEFAULT_OUTPUT_CEILING,
     });
     const [withOpts] = toBatchRequests({ model: 'm', max_output_tokens: 7, citations: true, response_format: { type: 'text' } }, [
       { seq: 1, input: { content: 'c' } },

@@ -60,6 +60,8 @@ interface Behaviour {
   plan?: () => void;
   submit?: (ref: ChunkRef) => Promise<void> | void;
   poll?: (ref: { providerBatchId: string }) => { state: string; terminal: boolean };
+  /** How many of the chunk's open items an attempt answers (default: all), each at COST_PER_ITEM. */
+  answers?: (ref: ChunkRef) => number;
 }
 
 /** Typed fakes: the compiler keeps them in step with the real activities. */
@@ -94,13 +96,23 @@ function fakeActivities(store: FakeStore, behaviour: Behaviour = {}): Activities
       const s = behaviour.poll?.(ref) ?? { state: 'completed', terminal: true };
       return { ...s, counts: { total: ITEMS_PER_CHUNK, completed: 0, failed: 0 } };
     },
-    collectChunk: async ({ chunkIndex, stopping }) => {
-      const c = store.chunks.get(chunkIndex)!;
-      if (!stopping) {
-        c.succeeded = ITEMS_PER_CHUNK;
-        c.costUsd = ITEMS_PER_CHUNK * COST_PER_ITEM;
-      }
-      return { ...store.tally(chunkIndex), pending: 0 };
+    collectChunk: async (ref) => {
+      const c = store.chunks.get(ref.chunkIndex)!;
+      if (ref.stopping) return { ...store.tally(ref.chunkIndex), pending: 0 };
+      const open = ITEMS_PER_CHUNK - c.succeeded - c.failed - c.cancelled;
+      const answered = Math.min(behaviour.answers?.(ref) ?? open, open);
+      c.succeeded += answered;
+      c.costUsd += answered * COST_PER_ITEM;
+      const left = open - answered;
+      if (ref.final) c.failed += left;
+      // What this attempt did, as the real activity reads it back from the store.
+      return {
+        ...ZERO_TALLY,
+        succeeded: answered,
+        failed: ref.final ? left : 0,
+        costUsd: answered * COST_PER_ITEM,
+        pending: ref.final ? 0 : left,
+      };
     },
     tallyChunkRange: async ({ chunkIndex }) => store.tally(chunkIndex),
     closeChunk: async ({ chunkIndex, status, error }) => {
@@ -108,6 +120,7 @@ function fakeActivities(store: FakeStore, behaviour: Behaviour = {}): Activities
       return store.tally(chunkIndex);
     },
     cancelChunk: async () => ({ providerBatchId: null }),
+    attemptReservation: async () => ({ items: ITEMS_PER_CHUNK, path: 'batch', reserveUsd: ITEMS_PER_CHUNK * COST_PER_ITEM * 2 }),
     reconcileChunks: async () => [],
     runRealtimeChunk: notUsed,
     deliverWebhook: notUsed,
@@ -233,6 +246,29 @@ describe('batch and chunk workflows, time skipping', () => {
     assert.equal(result.succeeded, 10);
     assert.equal(result.failed, 10);
     assert.match(store.chunks.get(0)!.errors[0]!, /401 key revoked/);
+  });
+
+  test('a resend waits for its reservation: a limit that pays only for the first attempt ends the batch before a second is sent', async () => {
+    const store = new FakeStore(1);
+    const submits: number[] = [];
+    const behaviour: Behaviour = { submit: (ref) => void submits.push(ref.attempt), answers: (ref) => (ref.attempt === 1 ? 5 : 10) };
+    // The first attempt reserves 0.02 (its estimate); its resend asks for 0.02 more beside the 0.005 spent.
+    const result = await run(
+      store,
+      { maxAttempts: 3, limits: { maxCostUsd: 0.02, deadlineMs: null, onBudgetExhausted: 'stop' } },
+      behaviour,
+    );
+    assert.equal(result.status, 'budget_exhausted');
+    assert.deepEqual(submits, [1], 'the second attempt was never sent');
+    assert.deepEqual([result.succeeded, result.failed, result.cancelled], [5, 0, 5]);
+    assert.ok(result.costUsd <= 0.02);
+
+    const roomy = new FakeStore(1);
+    submits.length = 0;
+    const done = await run(roomy, { maxAttempts: 3, limits: { maxCostUsd: 0.05, deadlineMs: null, onBudgetExhausted: 'stop' } }, behaviour);
+    assert.equal(done.status, 'completed');
+    assert.deepEqual(submits, [1, 2], 'granted, the resend goes out');
+    assert.equal(done.succeeded, 10);
   });
 
   test('a cancel that reaches a submit in flight waits for it to stop before the chunk ends', async () => {

@@ -1,0 +1,39 @@
+import { ApplicationFailure } from '@temporalio/common';
+import { estimateCost, outputCap, tokenCounterFor } from '../domain/estimate.js';
+import { FailureType } from '../domain/failure-types.js';
+import type { Providers } from '../providers/types.js';
+import { getChunk } from '../store/chunks.js';
+import type { Db } from '../store/db.js';
+import { unfinishedItems } from '../store/items.js';
+import type { AttemptReservation, ChunkRef } from '../workflows/contracts.js';
+import { attemptPath } from './attempt-path.js';
+import { loadBatch } from './batches.js';
+import { toChatRequest, withRepair } from './chunks.js';
+
+export function createBudgetActivities(db: Db, providers: Providers) {
+  return {
+    /**
+     * What the next attempt of a chunk can cost at most: its unfinished items' prompts (with the
+     * repair turn each will carry, counted as the estimator counts prompts, 10% high) and each
+     * one's output cap, at the price of the path it will take. The batch reserves this before the
+     * attempt may start, so spend never passes the limit however many repairs it takes.
+     */
+    async attemptReservation(ref: ChunkRef): Promise<AttemptReservation> {
+      const batch = await loadBatch(db, ref.batchId);
+      if (!batch.pricing) throw ApplicationFailure.nonRetryable(`batch ${ref.batchId} has no pricing`, FailureType.InvalidBatch);
+      const chunk = await getChunk(db, ref.batchId, ref.chunkIndex);
+      const items = await unfinishedItems(db, ref.batchId, chunk.seq_start, chunk.seq_end);
+      const counter = tokenCounterFor(batch.provider);
+      let inputTokens = 0;
+      for (const item of items) {
+        const repaired = withRepair(toChatRequest(batch.spec, item.input), item.error);
+        // An item without a repair turn sends the prompt intake already counted.
+        inputTokens += item.error?.raw_output ? counter.count(repaired.messages) : item.est_input_tokens;
+      }
+      const path = attemptPath(batch, providers, items.length, ref.attempt);
+      const cap = outputCap(batch.spec);
+      const { cost } = estimateCost(inputTokens, items.length, { typical: cap, max: cap }, batch.pricing, path === 'batch');
+      return { items: items.length, path, reserveUsd: cost.high_usd };
+    },
+  };
+}

@@ -1,0 +1,5 @@
+/**
+ * The patch under which chunks report each attempt and wait for the batch to reserve the next
+ * (a hard cost cap). Histories recorded before it replay without those signals.
+ */
+export const ATTEMPT_BUDGET_PATCH = 'attempt-budget';
