@@ -37,7 +37,25 @@ export const WorkerEnv = CommonEnv.extend({
   DROVER_MAX_CACHED_WORKFLOWS: z.coerce.number().int().min(0).default(200),
   /** Touched every 10 s, for container health checks. */
   DROVER_HEALTH_FILE: z.string().optional(),
+  /**
+   * Worker Deployment Versioning: set both and this worker runs as version `DROVER_BUILD_ID` of
+   * deployment `DROVER_DEPLOYMENT_NAME`; workflows go to it once it is made current (README, Production).
+   */
+  DROVER_DEPLOYMENT_NAME: OptionalSecret,
+  DROVER_BUILD_ID: OptionalSecret,
+  /**
+   * Batches and chunks run for hours or days, so by default they move to a new current version
+   * at their next task (their changes go behind patched()); `pinned` keeps each on the version it started on.
+   */
+  DROVER_VERSIONING_BEHAVIOR: z.enum(['auto_upgrade', 'pinned']).default('auto_upgrade'),
 }).superRefine((env, ctx) => {
+  if (Boolean(env.DROVER_DEPLOYMENT_NAME) !== Boolean(env.DROVER_BUILD_ID)) {
+    ctx.addIssue({
+      code: 'custom',
+      path: [env.DROVER_DEPLOYMENT_NAME ? 'DROVER_BUILD_ID' : 'DROVER_DEPLOYMENT_NAME'],
+      message: 'Worker Deployment Versioning needs both DROVER_DEPLOYMENT_NAME and DROVER_BUILD_ID (or neither)',
+    });
+  }
   const configured = [
     env.OPENAI_API_KEY ?? env.OPENAI_BASE_URL,
     env.ANTHROPIC_API_KEY ?? env.ANTHROPIC_BASE_URL,

@@ -46,6 +46,15 @@ export async function createDroverWorker(env: WorkerEnv, db: Db, logger: Logger)
     maxConcurrentActivityTaskExecutions: env.DROVER_MAX_CONCURRENT_ACTIVITIES,
     maxCachedWorkflows: env.DROVER_MAX_CACHED_WORKFLOWS,
     shutdownGraceTime: '10 seconds',
+    ...(env.DROVER_DEPLOYMENT_NAME && env.DROVER_BUILD_ID
+      ? {
+          workerDeploymentOptions: {
+            version: { deploymentName: env.DROVER_DEPLOYMENT_NAME, buildId: env.DROVER_BUILD_ID },
+            useWorkerVersioning: true,
+            defaultVersioningBehavior: env.DROVER_VERSIONING_BEHAVIOR === 'pinned' ? 'PINNED' : 'AUTO_UPGRADE',
+          },
+        }
+      : {}),
   });
   const registration = await startRegistration(
     db,
