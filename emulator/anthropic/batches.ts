@@ -277,9 +277,10 @@ export class AnthropicBatchStore {
   }
 }
 
-export function registerAnthropicBatchRoutes(router: Router, batches: AnthropicBatchStore): void {
+export function registerAnthropicBatchRoutes(router: Router, batches: AnthropicBatchStore, faults: FaultState): void {
   router
-    .add('POST', '/v1/messages/batches', (ctx) => {
+    .add('POST', '/v1/messages/batches', async (ctx) => {
+      await faults.delayCreate();
       if (ctx.body.length > MAX_BATCH_BYTES) throw tooLarge(MAX_BATCH_BYTES);
       const opts = {
         version: headerValue(ctx.headers, 'anthropic-version'),

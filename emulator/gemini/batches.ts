@@ -347,16 +347,19 @@ export class GeminiBatchStore {
   }
 }
 
-export function registerGeminiBatchRoutes(router: Router, batches: GeminiBatchStore): void {
+export function registerGeminiBatchRoutes(router: Router, batches: GeminiBatchStore, faults: FaultState): void {
   const version = (params: Record<string, string>): string => params.version as string;
   router
-    .add('POST', '/:version/models/:model:batchGenerateContent', (ctx) => ({
-      json: batches.create(ctx.params.model as string, jsonBody(ctx, GEMINI_UNPARSEABLE), {
-        version: version(ctx.params),
-        droverKey: headerValue(ctx.headers, 'x-drover-key'),
-        bodyBytes: ctx.body.length,
-      }),
-    }))
+    .add('POST', '/:version/models/:model:batchGenerateContent', async (ctx) => {
+      await faults.delayCreate();
+      return {
+        json: batches.create(ctx.params.model as string, jsonBody(ctx, GEMINI_UNPARSEABLE), {
+          version: version(ctx.params),
+          droverKey: headerValue(ctx.headers, 'x-drover-key'),
+          bodyBytes: ctx.body.length,
+        }),
+      };
+    })
     .add('GET', '/:version/batches', (ctx) => {
       const { items, nextPageToken } = tokenPage(batches.list(version(ctx.params)), (op) => String(op.name), ctx.query, 50, 1000);
       return { json: { operations: items, ...(nextPageToken !== undefined ? { nextPageToken } : {}) } };

@@ -419,9 +419,12 @@ function parseOutputExpiresAfter(value: unknown): number | undefined {
   return v.seconds as number;
 }
 
-export function registerBatchRoutes(router: Router, batches: BatchStore): void {
+export function registerBatchRoutes(router: Router, batches: BatchStore, faults: FaultState): void {
   router
-    .add('POST', '/v1/batches', (ctx) => ({ json: batches.create(jsonBody(ctx), headerValue(ctx.headers, 'x-drover-key')) }))
+    .add('POST', '/v1/batches', async (ctx) => {
+      await faults.delayCreate();
+      return { json: batches.create(jsonBody(ctx), headerValue(ctx.headers, 'x-drover-key')) };
+    })
     .add('GET', '/v1/batches', (ctx) => ({
       json: cursorPage(batches.list(), ctx.query.get('after'), limitParam(ctx.query, 20, 100)),
     }))
