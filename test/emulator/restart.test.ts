@@ -38,7 +38,7 @@ const GEMINI_DONE = new Set<string>([
   JobState.JOB_STATE_EXPIRED,
 ]);
 /** Long enough that the batches are mid-way when the process is killed, short enough for a quick test. */
-const PROCESSING_MS = 4000;
+const PROCESSING_MS = 6000;
 
 // Inputs mixing plain text and schema-shaped answers, so the compared content is not trivial.
 const openaiLines = (n: number, prefix: string): InputLine[] =>
@@ -238,7 +238,7 @@ describe('an emulator restarted on its state dir', () => {
     await rm(scratch, { recursive: true, force: true });
   });
 
-  it('keeps ended, running and cancelled batches of every provider across a SIGKILL', async () => {
+  it('keeps ended, running and cancelled batches of every provider across a SIGKILL', async (t) => {
     const first = running!;
     let p = providers(first.url, scratch);
 
@@ -261,10 +261,10 @@ describe('an emulator restarted on its state dir', () => {
     const cancelIds = {} as Record<Name, string>;
     for (const name of NAMES) cancelIds[name] = await p[name].create(30, `${name}-cancel`);
     const inputFileId = (await p.openai.get(runningIds.openai)).input_file_id;
-    // Wait until the OpenAI batch to cancel shows some progress, then cancel all three and kill.
+    // Wait until the OpenAI batch to cancel has answered a few lines, then cancel all three and kill.
     for (;;) {
       const b = await p.openai.get(cancelIds.openai);
-      if ((b.request_counts?.completed ?? 0) > 0) break;
+      if ((b.request_counts?.completed ?? 0) >= 5) break;
       await sleep(25);
     }
     const openaiCancelling = await p.openai.cancel(cancelIds.openai);
@@ -278,6 +278,9 @@ describe('an emulator restarted on its state dir', () => {
     assert.equal(runningBefore.status, 'in_progress', 'the running batch was mid-way at the kill');
     const answeredAtCancel = openaiCancelling.request_counts!.completed;
     assert.ok(answeredAtCancel > 0 && answeredAtCancel < 30, `answered at the cancel: ${answeredAtCancel}`);
+    t.diagnostic(
+      `killed with the OpenAI batch at ${runningBefore.request_counts?.completed}/40 and ${answeredAtCancel}/30 answered at its cancel`,
+    );
 
     // A write the kill cut short, and a blob whose object was never committed: neither may break the start.
     await writeFile(join(stateDir, 'openai', 'batches', 'batch_cut.json.tmp'), '{"v":1,"seq":99,"rec');
@@ -351,7 +354,7 @@ describe('an emulator restarted on its state dir', () => {
     assert.deepEqual(listed, [newest, cancelIds.openai, runningIds.openai, ended.openai.id]);
   });
 
-  it('keeps every create it answered, whenever it is killed', async () => {
+  it('keeps every create it answered, whenever it is killed', async (t) => {
     const first = running!;
     await setFaults(first.url, { processing_ms: PROCESSING_MS });
     const p = providers(first.url, scratch);
@@ -373,6 +376,7 @@ describe('an emulator restarted on its state dir', () => {
     running = undefined;
     await Promise.all(loops);
     assert.ok(answered.length >= 3, `creates answered before the kill: ${answered.length}`);
+    t.diagnostic(`${answered.length} creates answered before the kill, all found again`);
 
     const second = await startProcess(port(first.url), stateDir);
     running = second;
