@@ -126,7 +126,7 @@ function readBlob(path: string): Buffer | undefined {
 
 /**
  * Temp file, then rename: the file at `path` is always a complete version, whenever the process
- * dies. There is no fsync (it tripled the time to create a 50,000-line batch), so a power cut,
+ * dies. There is no fsync (it about doubled the time to create a 50,000-line batch), so a power cut,
  * unlike a kill, may lose the last writes.
  */
 function writeAtomic(path: string, data: Buffer): void {
