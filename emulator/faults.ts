@@ -41,6 +41,8 @@ export const FaultConfig = z.strictObject({
   batch_expire: z.strictObject({ count: z.number().int().min(0), after_fraction: z.number().min(0).max(1).optional() }).optional(),
   /** Replaces the `processingMs` option for batches created from now on. */
   processing_ms: z.number().int().min(0).optional(),
+  /** Every batch create (all providers) waits this long before it creates the batch, so a test can act while a create is in flight. */
+  create_delay_ms: z.number().min(0).optional(),
   /**
    * Limits on the realtime endpoints (chat completions, messages, generateContent) over a sliding
    * 60 s window: `rpm` requests and `tpm` prompt tokens, per model or globally. Excess requests get
@@ -128,6 +130,12 @@ export class FaultState {
     }
     this.stats.realtime_accepted++;
     return rateLimitHeaders(provider, admission);
+  }
+
+  /** Waits out `create_delay_ms`, if set, as read when the create arrives. */
+  async delayCreate(): Promise<void> {
+    const ms = this.config.create_delay_ms;
+    if (ms) await new Promise((resolve) => setTimeout(resolve, ms));
   }
 
   processingMs(fallback: number): number {

@@ -18,6 +18,9 @@
  *
  * Out-of-process callers use the admin routes on the same server: `GET /_emulator/stats`,
  * `PUT /_emulator/faults`, `POST /_emulator/reset`, `GET /_emulator/health`.
+ *
+ * With `stateDir`, files and batches outlive the process (see state-dir.ts): a new emulator on
+ * the same directory answers for them, and a batch that was running runs on by the clock.
  */
 import type { AddressInfo } from 'node:net';
 import { AnthropicBatchStore } from './anthropic/batches.js';
@@ -27,6 +30,7 @@ import { GeminiFileStore } from './gemini/files.js';
 import { BatchStore } from './openai/batches.js';
 import { FileStore } from './openai/files.js';
 import { createEmulatorServer, type EmulatorState } from './server.js';
+import { StateDir } from './state-dir.js';
 import { emptyStats, type EmulatorStats } from './stats.js';
 
 export { FaultConfig };
@@ -43,6 +47,12 @@ export interface EmulatorOptions {
   validatingMs?: number;
   /** How long an OpenAI batch stays `finalizing`. @default 0 */
   finalizingMs?: number;
+  /**
+   * A directory where files and batches are kept so they survive a restart (even SIGKILL); a new
+   * emulator on the same directory carries on with them. Faults and stats are not kept. Only one
+   * emulator at a time may use a directory. @default none: everything lives in memory
+   */
+  stateDir?: string;
 }
 
 export interface Emulator {
@@ -54,11 +64,13 @@ export interface Emulator {
   anthropicBaseURL: string;
   /** `url` itself (the SDK adds the API version): pass as `httpOptions.baseUrl` to the Gemini SDK. */
   geminiBaseUrl: string;
+  /** How many files and batches (all providers) were loaded from `stateDir` at start. */
+  restored: { files: number; batches: number };
   /** A snapshot of the counters. */
   stats(): EmulatorStats;
   /** Replaces the whole fault config (validated; throws a ZodError if invalid). */
   setFaults(f: FaultConfig): void;
-  /** Clears faults, stats and all stored files and batches. */
+  /** Clears faults, stats and all stored files and batches (in `stateDir` too). */
   reset(): void;
   close(): Promise<void>;
 }
@@ -72,18 +84,36 @@ export async function startEmulator(opts: EmulatorOptions = {}): Promise<Emulato
   };
   const stats = emptyStats();
   const faults = new FaultState(stats);
-  const files = new FileStore();
+  const kept = opts.stateDir === undefined ? undefined : new StateDir(opts.stateDir);
+  const files = new FileStore(kept?.kind('openai/files', ['content']));
   // Phase durations are read when a batch is created, so a `processing_ms` fault applies from then on.
   const processingMs = (): number => faults.processingMs(defaults.processingMs);
-  const batches = new BatchStore({ files, faults, stats, timings: () => ({ ...defaults, processingMs: processingMs() }) });
-  const anthropicBatches = new AnthropicBatchStore({ faults, stats, processingMs });
-  const geminiFiles = new GeminiFileStore();
+  const batches = new BatchStore({
+    files,
+    faults,
+    stats,
+    timings: () => ({ ...defaults, processingMs: processingMs() }),
+    persist: kept?.kind('openai/batches', ['input']),
+  });
+  const anthropicBatches = new AnthropicBatchStore({
+    faults,
+    stats,
+    processingMs,
+    persist: kept?.kind('anthropic/batches', ['requests', 'results']),
+  });
+  const geminiFiles = new GeminiFileStore(kept?.kind('gemini/files', ['content']));
   const geminiBatches = new GeminiBatchStore({
     files: geminiFiles,
     faults,
     stats,
     timings: () => ({ validatingMs: defaults.validatingMs, processingMs: processingMs() }),
+    persist: kept?.kind('gemini/batches', ['input']),
   });
+  const warn = (message: string): void => process.emitWarning(message);
+  const restored = {
+    files: files.restore(warn) + geminiFiles.restore(warn),
+    batches: batches.restore(warn) + anthropicBatches.restore(warn) + geminiBatches.restore(warn),
+  };
   const state: EmulatorState = {
     stats,
     faults,
@@ -99,16 +129,26 @@ export async function startEmulator(opts: EmulatorOptions = {}): Promise<Emulato
       anthropicBatches.clear();
       geminiBatches.clear();
       geminiFiles.clear();
+      kept?.wipe();
       // In place, because the stores hold a reference to this object.
       Object.assign(stats, emptyStats());
     },
   };
 
   const server = createEmulatorServer(state);
+  const stopTimers = (): void => {
+    batches.clear();
+    anthropicBatches.clear();
+    geminiBatches.clear();
+  };
   await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
+    server.once('error', (err) => {
+      // Restored batches must not run on (and write to `stateDir`) behind an emulator that never started.
+      stopTimers();
+      reject(err);
+    });
     server.listen(opts.port ?? 0, host, () => {
-      server.off('error', reject);
+      server.removeAllListeners('error');
       resolve();
     });
   });
@@ -120,13 +160,12 @@ export async function startEmulator(opts: EmulatorOptions = {}): Promise<Emulato
     openaiBaseURL: `${url}/v1`,
     anthropicBaseURL: url,
     geminiBaseUrl: url,
+    restored,
     stats: () => structuredClone(stats),
     setFaults: (f) => faults.set(FaultConfig.parse(f)),
     reset: () => state.reset(),
     close: async () => {
-      batches.clear();
-      anthropicBatches.clear();
-      geminiBatches.clear();
+      stopTimers();
       await new Promise<void>((resolve, reject) => {
         server.close((err) => (err ? reject(err) : resolve()));
         // Keep-alive sockets from the SDK would otherwise hold close() open.

@@ -1,6 +1,7 @@
 /**
  * Runs the emulator as its own process, for end-to-end runs and manual poking:
  *   PORT=4010 EMULATOR_PROCESSING_MS=2000 npx tsx emulator/main.ts
+ * With EMULATOR_STATE_DIR its files and batches survive a restart (see state-dir.ts).
  */
 import { pino } from 'pino';
 import { z } from 'zod';
@@ -12,6 +13,7 @@ const Env = z.object({
   EMULATOR_PROCESSING_MS: z.coerce.number().int().min(0).default(2000),
   EMULATOR_VALIDATING_MS: z.coerce.number().int().min(0).default(0),
   EMULATOR_FINALIZING_MS: z.coerce.number().int().min(0).default(0),
+  EMULATOR_STATE_DIR: z.string().min(1).optional(),
 });
 
 async function run(): Promise<void> {
@@ -23,6 +25,7 @@ async function run(): Promise<void> {
     processingMs: env.EMULATOR_PROCESSING_MS,
     validatingMs: env.EMULATOR_VALIDATING_MS,
     finalizingMs: env.EMULATOR_FINALIZING_MS,
+    ...(env.EMULATOR_STATE_DIR ? { stateDir: env.EMULATOR_STATE_DIR } : {}),
   });
   logger.info(
     {
@@ -31,6 +34,8 @@ async function run(): Promise<void> {
       anthropicBaseURL: emulator.anthropicBaseURL,
       geminiBaseUrl: emulator.geminiBaseUrl,
       processingMs: env.EMULATOR_PROCESSING_MS,
+      stateDir: env.EMULATOR_STATE_DIR ?? null,
+      restored: emulator.restored,
     },
     'emulator listening',
   );

@@ -41,15 +41,15 @@ const ADMIN_PREFIX = '/_emulator';
 export function createEmulatorServer(state: EmulatorState): Server {
   const openai = new Router();
   registerFileRoutes(openai, state.files, state.stats);
-  registerBatchRoutes(openai, state.batches);
+  registerBatchRoutes(openai, state.batches, state.faults);
   registerChatRoutes(openai, state.faults, state.stats);
   const anthropic = new Router();
   registerAnthropicMessageRoutes(anthropic, state.faults, state.stats);
-  registerAnthropicBatchRoutes(anthropic, state.anthropicBatches);
+  registerAnthropicBatchRoutes(anthropic, state.anthropicBatches, state.faults);
   const gemini = new Router({ version: GEMINI_VERSIONS });
   registerGeminiGenerateRoutes(gemini, state.faults, state.stats);
   registerGeminiFileRoutes(gemini, state.geminiFiles, state.stats);
-  registerGeminiBatchRoutes(gemini, state.geminiBatches);
+  registerGeminiBatchRoutes(gemini, state.geminiBatches, state.faults);
   const edges: Record<ProviderName, ProviderEdge> = {
     openai: openaiEdge(openai),
     anthropic: anthropicEdge(anthropic),

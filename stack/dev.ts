@@ -21,8 +21,9 @@ const DATA_DIR = process.env.DROVER_DATA_DIR ?? join(fileURLToPath(new URL('..',
  * `npm run dev`: the whole of Drover on one machine with nothing installed but Node.
  * Temporal dev server (UI on 8233), the worker, the API on 3000, an embedded PostgreSQL unless
  * DATABASE_URL is set, and the provider emulator unless OPENAI_API_KEY is set. State lives in
- * .data/ (DROVER_DATA_DIR) so batches survive a restart. Temporal and PostgreSQL die with this
- * process, even on SIGKILL, and it never runs on a Temporal server it did not start.
+ * .data/ (DROVER_DATA_DIR), the emulator's too, so batches survive a restart. Temporal and
+ * PostgreSQL die with this process, even on SIGKILL, and it never runs on a Temporal server it
+ * did not start.
  */
 async function run(): Promise<void> {
   const logger = createLogger(process.env.LOG_LEVEL ?? 'info', 'drover-dev');
@@ -72,15 +73,18 @@ async function run(): Promise<void> {
       (p) => !process.env[`${p}_API_KEY`] && !process.env[`${p}_BASE_URL`],
     );
     if (missing.length > 0) {
+      // Its batches are kept with the rest of the state, so a restart mid-batch lets the batch finish.
+      const stateDir = join(DATA_DIR, 'emulator');
       const emulator = await startEmulator({
         port: Number(process.env.EMULATOR_PORT ?? 4010),
         processingMs: Number(process.env.EMULATOR_PROCESSING_MS ?? 3000),
+        stateDir,
       });
       stops.push(() => emulator.close());
       const urls = { OPENAI: emulator.openaiBaseURL, ANTHROPIC: emulator.anthropicBaseURL, GEMINI: emulator.geminiBaseUrl };
       for (const p of missing) emulated[`${p}_BASE_URL`] = urls[p];
       logger.warn(
-        { url: emulator.url, providers: missing.map((p) => p.toLowerCase()) },
+        { url: emulator.url, providers: missing.map((p) => p.toLowerCase()), stateDir, restored: emulator.restored },
         `no ${missing.map((p) => `${p}_API_KEY`).join(', ')}: using the provider emulator (outputs are synthetic)`,
       );
     }

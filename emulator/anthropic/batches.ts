@@ -15,6 +15,7 @@ import type { FaultState } from '../faults.js';
 import { newMessageBatchId, newRequestId, rfc3339 } from '../ids.js';
 import { pageOf } from '../paging.js';
 import { headerValue, jsonBody, type Router } from '../routing.js';
+import { RecordDir } from '../state-dir.js';
 import { countBatchKeys, type EmulatorStats } from '../stats.js';
 import { anthropicErrorBody } from './edge.js';
 import { generateMessage, parseMessageRequest, type MessageRequest } from './message.js';
@@ -36,6 +37,7 @@ type Counts = Omit<MessageBatch['request_counts'], 'processing'>;
 
 interface BatchRecord {
   id: string;
+  version: string | undefined;
   createdMs: number;
   processingMs: number;
   status: MessageBatch['processing_status'];
@@ -53,11 +55,35 @@ interface BatchRecord {
   results: Buffer | null;
 }
 
+/**
+ * What is kept of a batch across restarts, written when it is created, cancelled and ended; the
+ * `requests` blob holds its requests as sent, the `results` blob its results once it has ended.
+ * Progress in between is derived again from the clock: the answers depend only on the requests.
+ */
+export interface AnthropicBatchSnapshot {
+  createdMs: number;
+  processingMs: number;
+  status: MessageBatch['processing_status'];
+  /** The `anthropic-version` the batch was created with, which its requests are parsed under. */
+  version: string | null;
+  total: number;
+  /** Requests answered when it was saved: what a cancel leaves answered. */
+  processed: number;
+  counts: Counts;
+  failInjected: boolean;
+  expireAfterFraction?: number;
+  cancelInitiatedMs: number | null;
+  cancelDoneMs: number;
+  endedMs: number | null;
+}
+
 export interface AnthropicBatchStoreDeps {
   faults: FaultState;
   stats: EmulatorStats;
   /** Processing time for a batch created now (the option, possibly overridden by a fault). */
   processingMs: () => number;
+  /** Where batches are kept across restarts (`stateDir`); none keeps them in memory only. */
+  persist?: RecordDir<AnthropicBatchSnapshot>;
 }
 
 export class AnthropicBatchStore {
@@ -66,6 +92,41 @@ export class AnthropicBatchStore {
   private readonly timers = new TransitionTimers();
 
   constructor(private readonly deps: AnthropicBatchStoreDeps) {}
+
+  /**
+   * Loads the batches a previous process kept; returns how many. An unfinished one answers again
+   * the requests it had answered when saved and then runs on by the clock, as if never interrupted.
+   */
+  restore(warn: (message: string) => void): number {
+    const restored = this.deps.persist?.load(warn, ({ id, record: snap, blob }) => {
+      const ended = snap.status === 'ended';
+      const raw = ended ? RecordDir.need(blob('results'), 'results') : RecordDir.need(blob('requests'), 'requests');
+      const version = snap.version ?? undefined;
+      const record: BatchRecord = {
+        id,
+        version,
+        createdMs: snap.createdMs,
+        processingMs: snap.processingMs,
+        status: snap.status,
+        requests: ended ? [] : parseRequests(JSON.parse(raw.toString('utf8')) as unknown[], version),
+        total: snap.total,
+        processed: 0,
+        lines: [],
+        // Answered again below, so counted again.
+        counts: ended ? snap.counts : { succeeded: 0, errored: 0, canceled: 0, expired: 0 },
+        failInjected: snap.failInjected,
+        expireAfterFraction: snap.expireAfterFraction,
+        cancelInitiatedMs: snap.cancelInitiatedMs,
+        cancelDoneMs: snap.cancelDoneMs,
+        endedMs: snap.endedMs,
+        results: ended ? raw : null,
+      };
+      if (!ended) this.processUpTo(record, snap.processed);
+      this.records.set(id, record);
+      this.schedule(record);
+    });
+    return restored ?? 0;
+  }
 
   create(
     body: Record<string, unknown>,
@@ -77,26 +138,13 @@ export class AnthropicBatchStore {
     if (list.length === 0) throw badRequest('requests: List should have at least 1 item after validation, not 0');
     if (list.length > MAX_REQUESTS)
       throw badRequest(`requests: List should have at most ${MAX_REQUESTS} items after validation, not ${list.length}`);
-    const seen = new Set<string>();
-    const requests = list.map((item: unknown, i): BatchRequest => {
-      const r = item as Record<string, unknown>;
-      if (typeof item !== 'object' || item === null || Array.isArray(item))
-        throw badRequest(`requests.${i}: Input should be a valid dictionary`);
-      if (typeof r.custom_id !== 'string' || !CUSTOM_ID.test(r.custom_id)) {
-        throw badRequest(`requests.${i}.custom_id: String should match pattern '${CUSTOM_ID.source}'`);
-      }
-      if (seen.has(r.custom_id))
-        throw badRequest(`requests.${i}.custom_id: duplicate custom_id '${r.custom_id}'; custom_id must be unique within a batch`);
-      seen.add(r.custom_id);
-      if (r.params === undefined) throw badRequest(`requests.${i}.params: Field required`);
-      const req = parseMessageRequest(r.params, { version: opts.version, where: `requests.${i}.params.`, batch: true });
-      return { custom_id: r.custom_id, req, position: i + 1 };
-    });
+    const requests = parseRequests(list, opts.version);
 
     const { faults, stats } = this.deps;
     const failInjected = faults.takeBatchFail();
     const record: BatchRecord = {
       id: newMessageBatchId(),
+      version: opts.version,
       createdMs: Date.now(),
       processingMs: this.deps.processingMs(),
       status: 'in_progress',
@@ -112,6 +160,8 @@ export class AnthropicBatchStore {
       endedMs: null,
       results: null,
     };
+    // On disk before it is anywhere else: a batch whose create was answered survives a kill.
+    this.save(record, { requests: Buffer.from(JSON.stringify(list)) });
     this.records.set(record.id, record);
     stats.anthropic.batches_created++;
     stats.anthropic.requests_received += requests.length;
@@ -145,6 +195,7 @@ export class AnthropicBatchStore {
       record.status = 'canceling';
       record.cancelInitiatedMs = now;
       record.cancelDoneMs = now + Math.min(record.processingMs, MAX_CANCEL_DELAY_MS);
+      this.save(record);
       this.deps.stats.anthropic.batch_cancels++;
       this.schedule(record);
     }
@@ -157,6 +208,7 @@ export class AnthropicBatchStore {
     if (record.status !== 'ended') {
       throw badRequest(`Batch ${id} cannot be deleted while it is ${record.status}; cancel it and wait for it to end first.`);
     }
+    this.deps.persist?.delete(id);
     this.records.delete(id);
     this.timers.cancel(id);
     return { id, type: 'message_batch_deleted' };
@@ -170,6 +222,7 @@ export class AnthropicBatchStore {
     return record.results;
   }
 
+  /** Forgets the batches in memory; `StateDir.wipe()` forgets the kept ones. */
   clear(): void {
     this.timers.clear();
     this.records.clear();
@@ -179,6 +232,24 @@ export class AnthropicBatchStore {
     const record = this.records.get(id);
     if (!record) throw notFound(`No message batch found with id '${id}'.`);
     return record;
+  }
+
+  private save(r: BatchRecord, blobs?: Record<string, Buffer>): void {
+    const snap: AnthropicBatchSnapshot = {
+      createdMs: r.createdMs,
+      processingMs: r.processingMs,
+      status: r.status,
+      version: r.version ?? null,
+      total: r.total,
+      processed: r.processed,
+      counts: r.counts,
+      failInjected: r.failInjected,
+      ...(r.expireAfterFraction !== undefined ? { expireAfterFraction: r.expireAfterFraction } : {}),
+      cancelInitiatedMs: r.cancelInitiatedMs,
+      cancelDoneMs: r.cancelDoneMs,
+      endedMs: r.endedMs,
+    };
+    this.deps.persist?.put(r.id, snap, blobs);
   }
 
   private wire(r: BatchRecord, origin: string): MessageBatch {
@@ -274,12 +345,33 @@ export class AnthropicBatchStore {
     r.requests = [];
     r.status = 'ended';
     r.endedMs = atMs;
+    this.save(r, { results: r.results });
   }
 }
 
-export function registerAnthropicBatchRoutes(router: Router, batches: AnthropicBatchStore): void {
+/** Validates the requests of a batch (at create, and again when a kept batch is restored). */
+function parseRequests(list: unknown[], version: string | undefined): BatchRequest[] {
+  const seen = new Set<string>();
+  return list.map((item: unknown, i): BatchRequest => {
+    const r = item as Record<string, unknown>;
+    if (typeof item !== 'object' || item === null || Array.isArray(item))
+      throw badRequest(`requests.${i}: Input should be a valid dictionary`);
+    if (typeof r.custom_id !== 'string' || !CUSTOM_ID.test(r.custom_id)) {
+      throw badRequest(`requests.${i}.custom_id: String should match pattern '${CUSTOM_ID.source}'`);
+    }
+    if (seen.has(r.custom_id))
+      throw badRequest(`requests.${i}.custom_id: duplicate custom_id '${r.custom_id}'; custom_id must be unique within a batch`);
+    seen.add(r.custom_id);
+    if (r.params === undefined) throw badRequest(`requests.${i}.params: Field required`);
+    const req = parseMessageRequest(r.params, { version, where: `requests.${i}.params.`, batch: true });
+    return { custom_id: r.custom_id, req, position: i + 1 };
+  });
+}
+
+export function registerAnthropicBatchRoutes(router: Router, batches: AnthropicBatchStore, faults: FaultState): void {
   router
-    .add('POST', '/v1/messages/batches', (ctx) => {
+    .add('POST', '/v1/messages/batches', async (ctx) => {
+      await faults.delayCreate();
       if (ctx.body.length > MAX_BATCH_BYTES) throw tooLarge(MAX_BATCH_BYTES);
       const opts = {
         version: headerValue(ctx.headers, 'anthropic-version'),

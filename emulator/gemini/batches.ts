@@ -17,6 +17,7 @@ import type { FaultState } from '../faults.js';
 import { newGeminiId, rfc3339 } from '../ids.js';
 import { isObject, type Json } from '../json.js';
 import { headerValue, jsonBody, type Router } from '../routing.js';
+import { RecordDir } from '../state-dir.js';
 import { countBatchKeys, type EmulatorStats } from '../stats.js';
 import { generateContent, parseGenerateRequest, type GenerateRequest } from './content.js';
 import { geminiError, rpcStatusBody } from './edge.js';
@@ -68,12 +69,21 @@ interface BatchRecord {
   error: { code: number; message: string } | null;
 }
 
+/**
+ * What is kept of a batch across restarts, written when it is created and when it ends (a cancel
+ * ends it at once); the `input` blob holds its inline requests as sent, or its input file's bytes.
+ * Progress in between is derived again from the clock: the answers depend only on the requests.
+ */
+export type GeminiBatchSnapshot = Omit<BatchRecord, 'items' | 'lines'>;
+
 export interface GeminiBatchStoreDeps {
   files: GeminiFileStore;
   faults: FaultState;
   stats: EmulatorStats;
   /** Phase durations for a batch created now: PENDING lasts `validatingMs`, RUNNING `processingMs`. */
   timings: () => { validatingMs: number; processingMs: number };
+  /** Where batches are kept across restarts (`stateDir`); none keeps them in memory only. */
+  persist?: RecordDir<GeminiBatchSnapshot>;
 }
 
 export class GeminiBatchStore {
@@ -82,6 +92,31 @@ export class GeminiBatchStore {
   private readonly timers = new TransitionTimers();
 
   constructor(private readonly deps: GeminiBatchStoreDeps) {}
+
+  /**
+   * Loads the batches a previous process kept; returns how many. An unfinished one runs on by the
+   * clock from where it would be, as if never interrupted.
+   */
+  restore(warn: (message: string) => void): number {
+    return (
+      this.deps.persist?.load(warn, ({ id, record: snap, blob }) => {
+        const done = TERMINAL.has(snap.state);
+        let items: BatchItem[] = [];
+        if (!done) {
+          const raw = RecordDir.need(blob('input'), 'input').toString('utf8');
+          items =
+            snap.inputFile === undefined ? this.inlineItems(JSON.parse(raw) as unknown[], snap.model) : this.fileItems(raw, snap.model);
+        }
+        // Answered again below, so counted again.
+        const record: BatchRecord = done
+          ? { ...snap, items, lines: [] }
+          : { ...snap, items, lines: [], inlined: [], processed: 0, succeeded: 0, failed: 0 };
+        if (!done) this.processUpTo(record, snap.processed);
+        this.records.set(id, record);
+        this.schedule(record);
+      }) ?? 0
+    );
+  }
 
   create(model: string, body: Json, opts: { version: string; droverKey: string | undefined; bodyBytes: number }): Json {
     const batch = body.batch;
@@ -95,42 +130,21 @@ export class GeminiBatchStore {
     }
     const bareModel = model.replace(/^models\//, '');
     let items: BatchItem[];
+    let inputBytes: Buffer;
     if (requests !== undefined) {
       if (opts.bodyBytes > MAX_INLINE_BYTES) throw invalid(`Request payload size exceeds the limit: ${MAX_INLINE_BYTES} bytes.`);
       const list = isObject(requests) ? requests.requests : requests;
       if (!Array.isArray(list) || list.length === 0)
         throw invalid('* BatchGenerateContentRequest.batch.input_config.requests.requests: must not be empty\n');
-      items = list.map((entry, i) => {
-        const e = isObject(entry) ? entry : {};
-        const metadata = e.metadata;
-        const key = isObject(metadata) && typeof metadata.key === 'string' ? metadata.key : undefined;
-        return this.item(i + 1, metadata, key, e.request, bareModel);
-      });
+      items = this.inlineItems(list, bareModel);
+      inputBytes = Buffer.from(JSON.stringify(list));
     } else {
       if (typeof fileName !== 'string' || !fileName.startsWith('files/'))
         throw invalid(`* BatchGenerateContentRequest.batch.input_config.file_name: '${String(fileName)}' is not a file name (files/ID).\n`);
       const file = this.deps.files.require(fileName.slice('files/'.length));
-      items = [];
-      for (const raw of file.content.toString('utf8').split('\n')) {
-        const text = raw.trim();
-        if (text === '') continue;
-        let line: unknown;
-        try {
-          line = JSON.parse(text);
-        } catch {
-          items.push({
-            position: items.length + 1,
-            metadata: undefined,
-            key: undefined,
-            invalid: invalid('Invalid JSON in input file line.'),
-          });
-          continue;
-        }
-        const l = isObject(line) ? line : {};
-        const key = typeof l.key === 'string' ? l.key : undefined;
-        items.push(this.item(items.length + 1, undefined, key, l.request, bareModel));
-      }
+      items = this.fileItems(file.content.toString('utf8'), bareModel);
       if (items.length === 0) throw invalid(`The input file ${fileName} has no requests.`);
+      inputBytes = file.content;
     }
 
     const { faults, stats } = this.deps;
@@ -161,6 +175,8 @@ export class GeminiBatchStore {
       expireAfterFraction: failInjected ? undefined : faults.takeBatchExpire(),
       error: null,
     };
+    // On disk before it is anywhere else: a batch whose create was answered survives a kill.
+    this.save(record, { input: inputBytes });
     this.records.set(record.id, record);
     stats.gemini.batches_created++;
     stats.gemini.requests_received += items.length;
@@ -200,13 +216,54 @@ export class GeminiBatchStore {
   /** Deleting only forgets the batch (as for any Operation); it does not cancel anything else. */
   delete(id: string): void {
     this.require(id);
+    this.deps.persist?.delete(id);
     this.records.delete(id);
     this.timers.cancel(id);
   }
 
+  /** Forgets the batches in memory; `StateDir.wipe()` forgets the kept ones. */
   clear(): void {
     this.timers.clear();
     this.records.clear();
+  }
+
+  private save(r: BatchRecord, blobs?: Record<string, Buffer>): void {
+    const { items: _items, lines: _lines, ...snapshot } = r;
+    this.deps.persist?.put(r.id, snapshot, blobs);
+  }
+
+  private inlineItems(list: unknown[], model: string): BatchItem[] {
+    return list.map((entry, i) => {
+      const e = isObject(entry) ? entry : {};
+      const metadata = e.metadata;
+      const key = isObject(metadata) && typeof metadata.key === 'string' ? metadata.key : undefined;
+      return this.item(i + 1, metadata, key, e.request, model);
+    });
+  }
+
+  /** One item per non-blank line of a JSONL input file; a line that is not JSON fails on its own. */
+  private fileItems(text: string, model: string): BatchItem[] {
+    const items: BatchItem[] = [];
+    for (const raw of text.split('\n')) {
+      const line = raw.trim();
+      if (line === '') continue;
+      let parsed: unknown;
+      try {
+        parsed = JSON.parse(line);
+      } catch {
+        items.push({
+          position: items.length + 1,
+          metadata: undefined,
+          key: undefined,
+          invalid: invalid('Invalid JSON in input file line.'),
+        });
+        continue;
+      }
+      const l = isObject(parsed) ? parsed : {};
+      const key = typeof l.key === 'string' ? l.key : undefined;
+      items.push(this.item(items.length + 1, undefined, key, l.request, model));
+    }
+    return items;
   }
 
   private item(position: number, metadata: unknown, key: string | undefined, request: unknown, model: string): BatchItem {
@@ -344,19 +401,23 @@ export class GeminiBatchStore {
     r.state = state;
     r.endMs = atMs;
     r.updatedMs = atMs;
+    this.save(r);
   }
 }
 
-export function registerGeminiBatchRoutes(router: Router, batches: GeminiBatchStore): void {
+export function registerGeminiBatchRoutes(router: Router, batches: GeminiBatchStore, faults: FaultState): void {
   const version = (params: Record<string, string>): string => params.version as string;
   router
-    .add('POST', '/:version/models/:model:batchGenerateContent', (ctx) => ({
-      json: batches.create(ctx.params.model as string, jsonBody(ctx, GEMINI_UNPARSEABLE), {
-        version: version(ctx.params),
-        droverKey: headerValue(ctx.headers, 'x-drover-key'),
-        bodyBytes: ctx.body.length,
-      }),
-    }))
+    .add('POST', '/:version/models/:model:batchGenerateContent', async (ctx) => {
+      await faults.delayCreate();
+      return {
+        json: batches.create(ctx.params.model as string, jsonBody(ctx, GEMINI_UNPARSEABLE), {
+          version: version(ctx.params),
+          droverKey: headerValue(ctx.headers, 'x-drover-key'),
+          bodyBytes: ctx.body.length,
+        }),
+      };
+    })
     .add('GET', '/:version/batches', (ctx) => {
       const { items, nextPageToken } = tokenPage(batches.list(version(ctx.params)), (op) => String(op.name), ctx.query, 50, 1000);
       return { json: { operations: items, ...(nextPageToken !== undefined ? { nextPageToken } : {}) } };

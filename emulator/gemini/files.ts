@@ -11,6 +11,7 @@ import { createHash } from 'node:crypto';
 import type { ApiError } from '../api-error.js';
 import { newGeminiId, rfc3339 } from '../ids.js';
 import { headerValue, jsonBody, type RequestContext, type Router } from '../routing.js';
+import { RecordDir } from '../state-dir.js';
 import type { EmulatorStats } from '../stats.js';
 import { geminiError } from './edge.js';
 import { tokenPage } from './paging.js';
@@ -38,9 +39,25 @@ interface UploadSession {
   received: number;
 }
 
+/** What is kept of a file across restarts; its bytes are the `content` blob. */
+export type GeminiFileSnapshot = Omit<GeminiFileRecord, 'content'>;
+
 export class GeminiFileStore {
   private readonly files = new Map<string, GeminiFileRecord>();
+  /** Uploads in progress are not kept: a restart mid-upload loses the session, and the client starts again. */
   private readonly uploads = new Map<string, UploadSession>();
+
+  /** @param persist where files are kept across restarts (`stateDir`); none keeps them in memory only */
+  constructor(private readonly persist?: RecordDir<GeminiFileSnapshot>) {}
+
+  /** Loads the files a previous process kept; returns how many. */
+  restore(warn: (message: string) => void): number {
+    return (
+      this.persist?.load(warn, ({ id, record, blob }) => {
+        this.files.set(id, { ...record, content: RecordDir.need(blob('content'), 'content') });
+      }) ?? 0
+    );
+  }
 
   add(
     content: Buffer,
@@ -54,6 +71,8 @@ export class GeminiFileStore {
       createdMs: Date.now(),
       source: opts.source,
     };
+    const { content: _, ...snapshot } = record;
+    this.persist?.put(record.id, snapshot, { content });
     this.files.set(record.id, record);
     return record;
   }
@@ -71,6 +90,7 @@ export class GeminiFileStore {
 
   delete(id: string): void {
     this.require(id);
+    this.persist?.delete(id);
     this.files.delete(id);
   }
 
@@ -93,6 +113,7 @@ export class GeminiFileStore {
     this.uploads.delete(uploadId);
   }
 
+  /** Forgets the files in memory; `StateDir.wipe()` forgets the kept ones. */
   clear(): void {
     this.files.clear();
     this.uploads.clear();

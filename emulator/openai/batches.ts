@@ -13,6 +13,7 @@ import { MAX_CANCEL_DELAY_MS, shuffleSeeded, TransitionTimers } from '../batch-c
 import type { FaultState } from '../faults.js';
 import { hashBody, newBatchId, newBatchRequestId, newRequestId, nowSeconds } from '../ids.js';
 import { headerValue, jsonBody, type Router } from '../routing.js';
+import { RecordDir } from '../state-dir.js';
 import { countBatchKeys, type EmulatorStats } from '../stats.js';
 import { parseBatchInput, type BatchInput, type BatchInputLine } from './batch-input.js';
 import { generateChatCompletion, parseChatRequest } from './completion.js';
@@ -54,13 +55,34 @@ interface BatchRecord {
   cancelDoneMs: number;
 }
 
+/**
+ * What is kept of a batch across restarts, written when it is created, cancelled and ended, with
+ * its input file's content as the `input` blob. Whatever the clock decides in between (progress,
+ * counts, answers) is derived again: the answers depend only on the input lines.
+ */
+export interface BatchSnapshot {
+  wire: WireBatch;
+  createdMs: number;
+  timings: BatchTimings;
+  failInjected: boolean;
+  expireAfterFraction?: number;
+  outputTtlS?: number;
+  /** Lines answered when it was saved: what a cancel leaves answered. */
+  processed: number;
+  cancelDoneMs: number;
+}
+
 export interface BatchStoreDeps {
   files: FileStore;
   faults: FaultState;
   stats: EmulatorStats;
   /** Phase durations for a batch created now (options, possibly overridden by a fault). */
   timings: () => BatchTimings;
+  /** Where batches are kept across restarts (`stateDir`); none keeps them in memory only. */
+  persist?: RecordDir<BatchSnapshot>;
 }
+
+const TERMINAL_STATUSES: ReadonlySet<WireBatch['status']> = new Set(['completed', 'failed', 'expired', 'cancelled']);
 
 export class BatchStore {
   /** Map iteration order is creation order, which listing relies on. */
@@ -68,6 +90,42 @@ export class BatchStore {
   private readonly timers = new TransitionTimers();
 
   constructor(private readonly deps: BatchStoreDeps) {}
+
+  /**
+   * Loads the batches a previous process kept; returns how many. An unfinished one answers again
+   * the lines it had answered when saved and then runs on by the clock, as if never interrupted.
+   */
+  restore(warn: (message: string) => void): number {
+    const restored = this.deps.persist?.load(warn, ({ id, record: snap, blob }) => {
+      const done = TERMINAL_STATUSES.has(snap.wire.status);
+      const raw = done ? undefined : RecordDir.need(blob('input'), 'input');
+      const input: BatchInput = raw ? parseBatchInput(raw.toString('utf8'), snap.wire.endpoint) : { ok: true, lines: [], model: null };
+      const wire = snap.wire;
+      if (!done) {
+        // Answered again below, so counted again.
+        if (wire.request_counts) wire.request_counts = { ...wire.request_counts, completed: 0, failed: 0 };
+        wire.usage = emptyUsage();
+      }
+      const record: BatchRecord = {
+        wire,
+        input,
+        lines: input.ok ? input.lines : [],
+        createdMs: snap.createdMs,
+        timings: snap.timings,
+        failInjected: snap.failInjected,
+        expireAfterFraction: snap.expireAfterFraction,
+        outputTtlS: snap.outputTtlS,
+        processed: 0,
+        outputLines: [],
+        errorLines: [],
+        cancelDoneMs: snap.cancelDoneMs,
+      };
+      if (!done) this.processUpTo(record, snap.processed);
+      this.records.set(id, record);
+      this.schedule(record);
+    });
+    return restored ?? 0;
+  }
 
   /** `droverKey` is the `x-drover-key` request header, if any. */
   create(body: Record<string, unknown>, droverKey?: string): WireBatch {
@@ -129,13 +187,7 @@ export class BatchStore {
       request_counts: { total: 0, completed: 0, failed: 0 },
       metadata,
       model: null,
-      usage: {
-        input_tokens: 0,
-        input_tokens_details: { cached_tokens: 0 },
-        output_tokens: 0,
-        output_tokens_details: { reasoning_tokens: 0 },
-        total_tokens: 0,
-      },
+      usage: emptyUsage(),
     };
     const record: BatchRecord = {
       wire,
@@ -151,6 +203,8 @@ export class BatchStore {
       errorLines: [],
       cancelDoneMs: 0,
     };
+    // On disk before it is anywhere else: a batch whose create was answered survives a kill.
+    this.save(record, { input: file.content });
     this.records.set(wire.id, record);
 
     stats.batches_created++;
@@ -192,12 +246,14 @@ export class BatchStore {
     w.status = 'cancelling';
     w.cancelling_at = nowSeconds(now);
     record.cancelDoneMs = now + Math.min(record.timings.processingMs, MAX_CANCEL_DELAY_MS);
+    this.save(record);
     this.deps.stats.batch_cancels++;
     const response = structuredClone(w);
     this.schedule(record);
     return response;
   }
 
+  /** Forgets the batches in memory; `StateDir.wipe()` forgets the kept ones. */
   clear(): void {
     this.timers.clear();
     this.records.clear();
@@ -207,6 +263,20 @@ export class BatchStore {
     const record = this.records.get(id);
     if (!record) throw notFound(`No such Batch object: ${id}`, 'batch_id');
     return record;
+  }
+
+  private save(r: BatchRecord, blobs?: Record<string, Buffer>): void {
+    const snap: BatchSnapshot = {
+      wire: r.wire,
+      createdMs: r.createdMs,
+      timings: r.timings,
+      failInjected: r.failInjected,
+      ...(r.expireAfterFraction !== undefined ? { expireAfterFraction: r.expireAfterFraction } : {}),
+      ...(r.outputTtlS !== undefined ? { outputTtlS: r.outputTtlS } : {}),
+      processed: r.processed,
+      cancelDoneMs: r.cancelDoneMs,
+    };
+    this.deps.persist?.put(r.wire.id, snap, blobs);
   }
 
   private schedule(record: BatchRecord): void {
@@ -303,6 +373,7 @@ export class BatchStore {
     record.wire.status = 'failed';
     record.wire.failed_at = nowSeconds(atMs);
     record.wire.errors = { object: 'list', data: errors };
+    this.save(record);
   }
 
   /** Runs the emulated model over lines [processed, k). */
@@ -373,6 +444,7 @@ export class BatchStore {
     if (status === 'completed') w.completed_at = at;
     else if (status === 'expired') w.expired_at = at;
     else w.cancelled_at = at;
+    this.save(record);
   }
 
   /** Null when there is nothing to write, as the real API leaves the id unset. */
@@ -382,6 +454,16 @@ export class BatchStore {
     const content = Buffer.from(`${lines.join('\n')}\n`);
     return this.deps.files.add(content, `${record.wire.id}_${kind}.jsonl`, 'batch_output', record.outputTtlS).id;
   }
+}
+
+function emptyUsage(): NonNullable<WireBatch['usage']> {
+  return {
+    input_tokens: 0,
+    input_tokens_details: { cached_tokens: 0 },
+    output_tokens: 0,
+    output_tokens_details: { reasoning_tokens: 0 },
+    total_tokens: 0,
+  };
 }
 
 function parseMetadata(value: unknown): Record<string, string> | null {
@@ -419,9 +501,12 @@ function parseOutputExpiresAfter(value: unknown): number | undefined {
   return v.seconds as number;
 }
 
-export function registerBatchRoutes(router: Router, batches: BatchStore): void {
+export function registerBatchRoutes(router: Router, batches: BatchStore, faults: FaultState): void {
   router
-    .add('POST', '/v1/batches', (ctx) => ({ json: batches.create(jsonBody(ctx), headerValue(ctx.headers, 'x-drover-key')) }))
+    .add('POST', '/v1/batches', async (ctx) => {
+      await faults.delayCreate();
+      return { json: batches.create(jsonBody(ctx), headerValue(ctx.headers, 'x-drover-key')) };
+    })
     .add('GET', '/v1/batches', (ctx) => ({
       json: cursorPage(batches.list(), ctx.query.get('after'), limitParam(ctx.query, 20, 100)),
     }))

@@ -3,6 +3,7 @@ import { badRequest, notFound } from '../api-error.js';
 import { newFileId, nowSeconds } from '../ids.js';
 import { parseMultipart } from '../multipart.js';
 import type { Router } from '../routing.js';
+import { RecordDir } from '../state-dir.js';
 import type { EmulatorStats } from '../stats.js';
 import { cursorPage, limitParam } from './paging.js';
 import type { WireFile } from './wire-types.js';
@@ -22,6 +23,18 @@ export interface StoredFile {
 export class FileStore {
   private readonly files = new Map<string, StoredFile>();
 
+  /** @param persist where files are kept across restarts (`stateDir`); none keeps them in memory only */
+  constructor(private readonly persist?: RecordDir<WireFile>) {}
+
+  /** Loads the files a previous process kept; returns how many. */
+  restore(warn: (message: string) => void): number {
+    return (
+      this.persist?.load(warn, ({ id, record, blob }) => {
+        this.files.set(id, { object: record, content: RecordDir.need(blob('content'), 'content') });
+      }) ?? 0
+    );
+  }
+
   add(content: Buffer, filename: string, purpose: WireFile['purpose'], ttlSeconds?: number): WireFile {
     const created = nowSeconds();
     const ttl = ttlSeconds ?? (purpose === 'batch' || purpose === 'batch_output' ? DEFAULT_BATCH_FILE_TTL_S : undefined);
@@ -36,6 +49,7 @@ export class FileStore {
       status: 'processed',
       status_details: null,
     };
+    this.persist?.put(object.id, object, { content });
     this.files.set(object.id, { object, content });
     return object;
   }
@@ -51,6 +65,7 @@ export class FileStore {
   }
 
   delete(id: string): boolean {
+    this.persist?.delete(id);
     return this.files.delete(id);
   }
 
@@ -59,6 +74,7 @@ export class FileStore {
     return [...this.files.values()].map((f) => f.object);
   }
 
+  /** Forgets the files in memory; `StateDir.wipe()` forgets the kept ones. */
   clear(): void {
     this.files.clear();
   }

@@ -1,7 +1,8 @@
 import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { rm } from 'node:fs/promises';
-import { dirname } from 'node:path';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
 import { after, before } from 'node:test';
 import { Client, Connection } from '@temporalio/client';
 import { msToTs } from '@temporalio/common/lib/time.js';
@@ -26,6 +27,8 @@ export interface StackOptions {
   embeddedStore?: boolean;
   /** Start one worker with the stack; tests that kill or configure workers start their own. */
   worker?: boolean;
+  /** Give the emulator a state dir of its own, so the one `restartEmulator()` starts finds its batches. */
+  emulatorState?: boolean;
 }
 
 export interface WorkerProcess {
@@ -74,6 +77,7 @@ export function useStack(options: StackOptions = {}): TestStack {
 export class TestStack {
   private running: Running | undefined;
   private readonly workers: WorkerProcess[] = [];
+  private emulatorStateDir: string | undefined;
   readonly taskQueue = `drover-test-${process.pid}`;
 
   constructor(private readonly options: StackOptions = {}) {}
@@ -82,10 +86,12 @@ export class TestStack {
     const opts = this.options;
     const sharedAddress = process.env[SHARED_TEMPORAL_ADDRESS];
     const sharedBundle = process.env[SHARED_WORKFLOW_BUNDLE];
+    this.emulatorStateDir = opts.emulatorState ? await mkdtemp(join(tmpdir(), 'drover-emulator-state-')) : undefined;
+    const stateDir = this.emulatorStateDir;
     const [ownServer, database, emulator, bundlePath] = await Promise.all([
       sharedAddress ? undefined : startTemporalDevServer(),
       opts.embeddedStore ? createEmbeddedDatabase() : createScratchDatabase('drover_test'),
-      startEmulator({ processingMs: opts.processingMs ?? 300 }),
+      startEmulator({ processingMs: opts.processingMs ?? 300, ...(stateDir ? { stateDir } : {}) }),
       sharedBundle ?? writeWorkflowBundle(),
     ]);
     const address = sharedAddress ?? ownServer!.address;
@@ -196,6 +202,24 @@ export class TestStack {
     }
   }
 
+  /**
+   * Stops the emulator and, `downMs` later, starts another on the same port (workers keep their
+   * URLs). With `emulatorState` it finds the old one's files and batches, unless told to `forget`.
+   */
+  async restartEmulator(opts: { downMs?: number; forget?: boolean } = {}): Promise<Emulator> {
+    const running = this.parts;
+    const stateDir = this.emulatorStateDir;
+    await running.emulator.close();
+    if (stateDir && opts.forget) await rm(stateDir, { recursive: true, force: true });
+    await new Promise((r) => setTimeout(r, opts.downMs ?? 0));
+    running.emulator = await startEmulator({
+      port: Number(new URL(running.emulator.url).port),
+      processingMs: this.options.processingMs ?? 300,
+      ...(stateDir ? { stateDir } : {}),
+    });
+    return running.emulator;
+  }
+
   /** Stops every worker this stack started, so a test can start one configured otherwise. */
   async stopWorkers(): Promise<void> {
     for (const w of this.workers.splice(0)) await w.kill('SIGTERM');
@@ -209,6 +233,7 @@ export class TestStack {
     await running.api.close();
     await running.connection.close();
     await running.emulator.close();
+    if (this.emulatorStateDir) await rm(this.emulatorStateDir, { recursive: true, force: true });
     await running.ownServer?.stop();
     if (!process.env[SHARED_WORKFLOW_BUNDLE]) await rm(dirname(running.bundlePath), { recursive: true, force: true });
     await running.database.drop();
