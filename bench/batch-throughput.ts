@@ -10,10 +10,7 @@
 import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { Client, Connection } from '@temporalio/client';
-import { startEmulator } from '../emulator/index.js';
-import { spawnNode } from '../stack/processes.js';
-import { createScratchDatabase } from '../stack/scratch-database.js';
-import { freePort, startTemporalDevServer, stopChild } from '../stack/temporal-server.js';
+import { startBenchStack } from './bench-stack.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -36,26 +33,15 @@ async function peakRssMb(pid: number): Promise<number> {
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 async function main(): Promise<void> {
-  const [temporal, database, emulator] = await Promise.all([
-    startTemporalDevServer(),
-    createScratchDatabase('drover_bench'),
-    startEmulator({ processingMs: 0 }),
-  ]);
-  const apiPort = await freePort();
-  const common = { DATABASE_URL: database.url, TEMPORAL_ADDRESS: temporal.address, DROVER_TASK_QUEUE: 'bench' };
-  // LOG_LEVEL info only until ready, so the readiness line is printed; warn would hide it.
-  const worker = await spawnNode(
-    'workers/main.ts',
-    { ...common, LOG_LEVEL: 'info', OPENAI_BASE_URL: emulator.openaiBaseURL, OPENAI_API_KEY: 'bench' },
-    'worker started',
-  );
-  const api = await spawnNode(
-    'api/server.ts',
-    { ...common, LOG_LEVEL: 'info', PORT: String(apiPort), DROVER_POLL_INITIAL_MS: '250', DROVER_POLL_MAX_MS: '2000' },
-    'API listening',
-  );
-  const baseUrl = `http://127.0.0.1:${apiPort}`;
-  const client = new Client({ connection: await Connection.connect({ address: temporal.address }) });
+  const stack = await startBenchStack({
+    name: 'batch',
+    processingMs: 0,
+    apiEnv: { DROVER_POLL_INITIAL_MS: '250', DROVER_POLL_MAX_MS: '2000' },
+  });
+  const { baseUrl, emulator } = stack;
+  const [worker] = stack.workers;
+  const api = stack.api;
+  const client = new Client({ connection: await Connection.connect({ address: stack.temporalAddress }) });
   const ndjson = Array.from({ length: ITEMS }, (_, i) =>
     JSON.stringify({ id: `b${i}`, content: `Customer review ${i}: arrived on time, works as described, would buy again.` }),
   ).join('\n');
@@ -119,7 +105,7 @@ async function main(): Promise<void> {
     );
   }
 
-  const [workerRss, apiRss] = await Promise.all([peakRssMb(worker.child.pid!), peakRssMb(api.child.pid!)]);
+  const [workerRss, apiRss] = await Promise.all([peakRssMb(worker!.child.pid!), peakRssMb(api.child.pid!)]);
   const wall = median(walls);
   console.log('');
   console.log(`items                    ${ITEMS}`);
@@ -134,12 +120,8 @@ async function main(): Promise<void> {
   console.log(`events all runs (total)  ${events.total}`);
   console.log(`provider batches         ${emulator.stats().batches_created}`);
 
-  await stopChild(api.child);
-  await stopChild(worker.child, 15_000);
   await client.connection.close();
-  await emulator.close();
-  await temporal.stop();
-  await database.drop();
+  await stack.stop();
 }
 
 main().catch((err) => {

@@ -11,10 +11,7 @@
  * matters is the most it was ever seen to have spent against its limit.
  */
 import { parseArgs } from 'node:util';
-import { startEmulator } from '../emulator/index.js';
-import { spawnNode } from '../stack/processes.js';
-import { createScratchDatabase } from '../stack/scratch-database.js';
-import { freePort, startTemporalDevServer, stopChild } from '../stack/temporal-server.js';
+import { startBenchStack } from './bench-stack.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -38,24 +35,12 @@ interface Batch {
 }
 
 async function main(): Promise<void> {
-  const [temporal, database, emulator] = await Promise.all([
-    startTemporalDevServer(),
-    createScratchDatabase('drover_bench_budget'),
-    startEmulator({ processingMs: 200 }),
-  ]);
-  const apiPort = await freePort();
-  const common = { DATABASE_URL: database.url, TEMPORAL_ADDRESS: temporal.address, DROVER_TASK_QUEUE: 'bench-budget' };
-  const worker = await spawnNode(
-    'workers/main.ts',
-    { ...common, LOG_LEVEL: 'info', OPENAI_BASE_URL: emulator.openaiBaseURL, OPENAI_API_KEY: 'bench' },
-    'worker started',
-  );
-  const api = await spawnNode(
-    'api/server.ts',
-    { ...common, LOG_LEVEL: 'info', PORT: String(apiPort), DROVER_POLL_INITIAL_MS: '200', DROVER_POLL_MAX_MS: '500' },
-    'API listening',
-  );
-  const baseUrl = `http://127.0.0.1:${apiPort}`;
+  const stack = await startBenchStack({
+    name: 'budget',
+    processingMs: 200,
+    apiEnv: { DROVER_POLL_INITIAL_MS: '200', DROVER_POLL_MAX_MS: '500' },
+  });
+  const { baseUrl, emulator } = stack;
   const post = async (path: string, body: unknown) => {
     const res = await fetch(`${baseUrl}${path}`, {
       method: 'POST',
@@ -142,11 +127,7 @@ async function main(): Promise<void> {
   console.log('|---|---|---|---|---|');
   for (const row of rows) console.log(row);
 
-  await stopChild(api.child);
-  await stopChild(worker.child, 15_000);
-  await emulator.close();
-  await temporal.stop();
-  await database.drop();
+  await stack.stop();
 }
 
 main().catch((err) => {

@@ -9,10 +9,7 @@
  * because of rate limiting (goal 0).
  */
 import { parseArgs } from 'node:util';
-import { startEmulator } from '../emulator/index.js';
-import { spawnNode, type NodeProcess } from '../stack/processes.js';
-import { createScratchDatabase } from '../stack/scratch-database.js';
-import { freePort, startTemporalDevServer, stopChild } from '../stack/temporal-server.js';
+import { startBenchStack } from './bench-stack.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -26,36 +23,15 @@ const ITEMS = Math.round((RPM / 60) * Number(args.seconds));
 const WORKERS = Number(args.workers);
 
 async function main(): Promise<void> {
-  const [temporal, database, emulator] = await Promise.all([
-    startTemporalDevServer(),
-    createScratchDatabase('drover_bench'),
-    startEmulator({ processingMs: 0 }),
-  ]);
+  const stack = await startBenchStack({
+    name: 'rt',
+    processingMs: 0,
+    workers: WORKERS,
+    workerEnv: { DROVER_RATE_LIMITS: JSON.stringify({ 'openai/gpt-4.1-mini': { rpm: RPM } }), DROVER_REALTIME_CONCURRENCY: '16' },
+    apiEnv: { DROVER_POLL_INITIAL_MS: '250', DROVER_POLL_MAX_MS: '1000' },
+  });
+  const { emulator, baseUrl: base } = stack;
   emulator.setFaults({ rate_limit: { rpm: RPM } });
-  const common = { DATABASE_URL: database.url, TEMPORAL_ADDRESS: temporal.address, DROVER_TASK_QUEUE: 'bench-rt' };
-  const workers: NodeProcess[] = [];
-  for (let i = 0; i < WORKERS; i++) {
-    workers.push(
-      await spawnNode(
-        'workers/main.ts',
-        {
-          ...common,
-          OPENAI_BASE_URL: emulator.openaiBaseURL,
-          OPENAI_API_KEY: 'bench',
-          DROVER_RATE_LIMITS: JSON.stringify({ 'openai/gpt-4.1-mini': { rpm: RPM } }),
-          DROVER_REALTIME_CONCURRENCY: '16',
-        },
-        'worker started',
-      ),
-    );
-  }
-  const apiPort = await freePort();
-  const api = await spawnNode(
-    'api/server.ts',
-    { ...common, PORT: String(apiPort), DROVER_POLL_INITIAL_MS: '250', DROVER_POLL_MAX_MS: '1000' },
-    'API listening',
-  );
-  const base = `http://127.0.0.1:${apiPort}`;
 
   console.log(
     `bench: ${ITEMS} items in realtime mode, provider limit ${RPM} RPM (sliding 60 s), Drover limit ${RPM} RPM shared by ${WORKERS} workers`,
@@ -112,11 +88,7 @@ async function main(): Promise<void> {
   console.log(`429s answered by the provider  ${stats.faults_injected.rate_limited}`);
   console.log(`items failed by rate limiting  ${failedByRateLimit}`);
 
-  await stopChild(api.child);
-  for (const w of workers) await stopChild(w.child, 15_000);
-  await emulator.close();
-  await temporal.stop();
-  await database.drop();
+  await stack.stop();
 }
 
 main().catch((err) => {

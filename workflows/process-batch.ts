@@ -158,6 +158,21 @@ export async function processBatchWorkflow(input: ProcessBatchInput): Promise<Pr
     if (!(await condition(wake, timeout)) && !ledger.deadlinePassed(Date.now())) await reconcile();
   };
 
+  /**
+   * Nothing fits the budget. With `onBudgetExhausted: 'stop'` and nothing running that could free
+   * some, the batch stops (false); otherwise it waits in `awaiting_budget` for news or a raise.
+   */
+  const awaitBudget = async (): Promise<boolean> => {
+    if (ledger.busyCount === 0 && ledger.limits.onBudgetExhausted === 'stop') {
+      stop('budget_exhausted');
+      return false;
+    }
+    setStatus('awaiting_budget');
+    const changes = ledger.changes;
+    await waitFor(() => ledger.changes !== changes);
+    return true;
+  };
+
   if (!ledger.planned) {
     try {
       const plan = await transfer.planBatch({ batchId });
@@ -200,15 +215,9 @@ export async function processBatchWorkflow(input: ProcessBatchInput): Promise<Pr
             .catch((err: unknown) => log.warn('could not grant a chunk its next attempt', { ...grant, error: String(err) }));
           continue;
         }
+        // Nothing running will free budget: only a raise can let a retry start.
         if (ledger.busyCount === 0) {
-          // Nothing running will free budget: only a raise can let a retry start.
-          if (ledger.limits.onBudgetExhausted === 'stop') {
-            stop('budget_exhausted');
-            break;
-          }
-          setStatus('awaiting_budget');
-          const changes = ledger.changes;
-          await waitFor(() => ledger.changes !== changes);
+          if (!(await awaitBudget())) break;
           continue;
         }
       }
@@ -227,13 +236,7 @@ export async function processBatchWorkflow(input: ProcessBatchInput): Promise<Pr
         continue;
       }
       if (!ledger.fitsBudget()) {
-        if (ledger.busyCount === 0 && ledger.limits.onBudgetExhausted === 'stop') {
-          stop('budget_exhausted');
-          break;
-        }
-        setStatus('awaiting_budget');
-        const changes = ledger.changes;
-        await waitFor(() => ledger.changes !== changes);
+        if (!(await awaitBudget())) break;
         continue;
       }
       setStatus('running');
