@@ -65,7 +65,8 @@ describe('every way a chunk can fail ends the batch', () => {
 
   test('a provider that refuses every poll: the provider batches are cancelled and the batch ends failed', async () => {
     stack.emulator.reset();
-    stack.emulator.setFaults({ http: [{ path: '/v1/batches/', method: 'GET', status: 400, count: 1000 }] });
+    // Batches that run long enough to be still running when they are cancelled, however busy the machine.
+    stack.emulator.setFaults({ processing_ms: 10_000, http: [{ path: '/v1/batches/', method: 'GET', status: 400, count: 1000 }] });
     const created = await stack.post('/v1/batches', { ...BATCH, items: items(30, 'p400') });
     const done = await stack.waitForBatch(created.body.id, 60_000);
     stack.emulator.setFaults({});
