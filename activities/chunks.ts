@@ -1,4 +1,4 @@
-import { Context, log } from '@temporalio/activity';
+import { Context, log, sleep } from '@temporalio/activity';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import type { PromptSpec } from '../domain/batch-spec.js';
 import { FailureType } from '../domain/failure-types.js';
@@ -9,6 +9,8 @@ import type { ItemError } from '../domain/responses.js';
 import { repairMessages } from '../domain/output-validation.js';
 import { toResult } from './outcomes.js';
 import { getChunk } from '../store/chunks.js';
+import type { ChunkRange } from '../domain/chunk-plan.js';
+import type { BatchRow } from '../store/rows.js';
 import type { Db } from '../store/db.js';
 import { unfinishedItems } from '../store/items.js';
 import {
@@ -52,6 +54,9 @@ import { asProviderCall } from './provider-failure.js';
 export { toResult } from './outcomes.js';
 
 const WRITE_PAGE = 1000;
+/** How long reconciling waits for a cancelled provider batch to end, to keep what it answered. */
+const SALVAGE_WAIT_MS = 15_000;
+const SALVAGE_POLL_MS = 1_000;
 
 export function createChunkActivities(db: Db, providers: Providers) {
   const providerFor = (name: string): BatchProvider => {
@@ -163,9 +168,6 @@ export function createChunkActivities(db: Db, providers: Providers) {
       const chunk = await getChunk(db, input.batchId, input.chunkIndex);
       const provider = providerFor(batch.provider);
       const key = jobKey(input.batchId, input.chunkIndex, input.attempt);
-      const schema = schemaOf(batch.spec);
-      const pricing = batch.pricing;
-      if (!pricing) throw ApplicationFailure.nonRetryable(`batch ${input.batchId} has no pricing`, FailureType.InvalidBatch);
       const outcome = { final: input.final, stopping: input.stopping ?? false };
       /** Items this attempt sent that got no answer: resent next attempt, failed on the last, cancelled when stopping. */
       const closeUnanswered = (error: ItemError) =>
@@ -191,24 +193,7 @@ export function createChunkActivities(db: Db, providers: Providers) {
           await setJobStatus(db, key, 'collected:vanished');
           return attemptTally(await tallyAttempt(db, input.batchId, chunk, input.attempt));
         }
-        let page: NewResult[] = [];
-        const flush = async () => {
-          await upsertResults(db, batch.tenant_id, input.batchId, input.attempt, page);
-          page = [];
-          Context.current().heartbeat();
-        };
-        await asProviderCall(provider, async () => {
-          for await (const line of provider.results(input.providerBatchId)) {
-            const seq = Number(line.customId);
-            if (!Number.isInteger(seq) || seq < chunk.seq_start || seq >= chunk.seq_end) {
-              log.warn('provider returned a result for an unknown custom_id', { key, customId: line.customId.slice(0, 80) });
-              continue;
-            }
-            page.push({ ...toResult(seq, line, schema, outcome, 'batch'), cost_usd: line.usage ? costOf(line.usage, pricing, true) : 0 });
-            if (page.length >= WRITE_PAGE) await flush();
-          }
-        });
-        await flush();
+        await writeAnswers(batch, chunk, input, outcome);
         await closeUnanswered({
           code: status.state === 'completed' ? 'missing_result' : `provider_batch_${status.state}`,
           message: status.error ?? `the provider batch ended ${status.state} without a result for this item`,
@@ -235,8 +220,7 @@ export function createChunkActivities(db: Db, providers: Providers) {
      */
     async reconcileChunks({ batchId, chunkIndexes }: { batchId: string; chunkIndexes: number[] }): Promise<ReconciledChunk[]> {
       const client = Context.current().client;
-      const closed: ReconciledChunk[] = [];
-      for (const chunkIndex of chunkIndexes) {
+      const reconcile = async (chunkIndex: number): Promise<ReconciledChunk | null> => {
         let state: string;
         try {
           state = (await client.workflow.getHandle(chunkWorkflowId(batchId, chunkIndex)).describe()).status.name;
@@ -244,15 +228,21 @@ export function createChunkActivities(db: Db, providers: Providers) {
           if ((err as Error).name !== 'WorkflowNotFoundError') throw err;
           state = 'NOT_FOUND';
         }
-        if (state === 'RUNNING') continue;
+        if (state === 'RUNNING') return null;
         // Its last attempt's provider batch may still run and bill: nobody will collect it now.
         const job = await latestJob(db, batchId, chunkIndex);
-        if (job && !job.status.startsWith('collected:')) await cancelAttempt({ batchId, chunkIndex, attempt: job.attempt });
+        if (job && !job.status.startsWith('collected:')) {
+          const ref = { batchId, chunkIndex, attempt: job.attempt };
+          const { providerBatchId } = await cancelAttempt(ref);
+          if (providerBatchId) await salvageAnswers(ref, providerBatchId);
+        }
         const error = `the chunk workflow ended ${state.toLowerCase()} without reporting`;
         const tally = await closeChunkItems({ batchId, chunkIndex, status: 'failed', error: { code: 'chunk_failed', message: error } });
-        closed.push({ chunkIndex, tally, error });
-      }
-      return closed;
+        return { chunkIndex, tally, error };
+      };
+      // Side by side: each may wait a little for its cancelled provider batch to end.
+      const closed = await Promise.all(chunkIndexes.map(reconcile));
+      return closed.filter((c): c is ReconciledChunk => c !== null);
     },
 
     /** Cancels the provider batch of one chunk attempt (see cancelAttempt) and returns its id. */
@@ -294,6 +284,70 @@ export function createChunkActivities(db: Db, providers: Providers) {
       log.info('cancelled provider batch', { providerBatchId: id, chunkIndex: ref.chunkIndex });
     }
     return { providerBatchId: id };
+  }
+
+  /**
+   * Writes one row per line the provider answered (none for lines it did not): the answer, or
+   * the error that stays pending for the next attempt, at the batch price.
+   */
+  async function writeAnswers(
+    batch: BatchRow,
+    chunk: ChunkRange,
+    input: CollectChunkInput,
+    outcome: { final: boolean; stopping: boolean },
+    billedOnly = false,
+  ) {
+    const provider = providerFor(batch.provider);
+    const schema = schemaOf(batch.spec);
+    const pricing = batch.pricing;
+    if (!pricing) throw ApplicationFailure.nonRetryable(`batch ${input.batchId} has no pricing`, FailureType.InvalidBatch);
+    let page: NewResult[] = [];
+    const flush = async () => {
+      await upsertResults(db, batch.tenant_id, input.batchId, input.attempt, page);
+      page = [];
+      Context.current().heartbeat();
+    };
+    await asProviderCall(provider, async () => {
+      for await (const line of provider.results(input.providerBatchId)) {
+        const seq = Number(line.customId);
+        if (!Number.isInteger(seq) || seq < chunk.seq_start || seq >= chunk.seq_end) {
+          log.warn('provider returned a result for an unknown custom_id', {
+            key: jobKey(input.batchId, input.chunkIndex, input.attempt),
+            customId: line.customId.slice(0, 80),
+          });
+          continue;
+        }
+        if (billedOnly && !line.usage) continue;
+        page.push({ ...toResult(seq, line, schema, outcome, 'batch'), cost_usd: line.usage ? costOf(line.usage, pricing, true) : 0 });
+        if (page.length >= WRITE_PAGE) await flush();
+      }
+    });
+    await flush();
+  }
+
+  /**
+   * A chunk that ended without reporting had its provider batch cancelled; what that batch
+   * answered before it stopped is billed, so it is kept, once the batch ends (within
+   * SALVAGE_WAIT_MS; a provider slower to cancel leaves those answers unrecorded, and logged).
+   */
+  async function salvageAnswers(ref: ChunkRef, providerBatchId: string): Promise<void> {
+    const batch = await loadBatch(db, ref.batchId);
+    const provider = providerFor(batch.provider);
+    const deadline = Date.now() + SALVAGE_WAIT_MS;
+    for (;;) {
+      const status = await retrieveOrGone(provider, providerBatchId).catch(() => null);
+      if (!status) return;
+      if (status.terminal) break;
+      if (Date.now() > deadline) {
+        log.warn('a cancelled provider batch did not end in time; its answers are not recorded', { ...ref, providerBatchId });
+        return;
+      }
+      await sleep(SALVAGE_POLL_MS);
+    }
+    const chunk = await getChunk(db, ref.batchId, ref.chunkIndex);
+    // Only what was billed: a line the cancel stopped is closed with the chunk's own reason.
+    await writeAnswers(batch, chunk, { ...ref, providerBatchId, final: true }, { final: true, stopping: false }, true);
+    await setJobStatus(db, jobKey(ref.batchId, ref.chunkIndex, ref.attempt), 'collected:salvaged');
   }
 
   async function closeChunkItems(input: CloseChunkInput): Promise<Tally> {

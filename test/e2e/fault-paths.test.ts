@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import OpenAI from 'openai';
 import { type TestStack, useStack } from '../helpers/stack.js';
 import { until } from '../helpers/wait.js';
 
@@ -112,6 +113,38 @@ describe('every way a chunk can fail ends the batch', () => {
     assert.equal(done.status, 'failed');
     assert.equal(stack.emulator.stats().batch_cancels, 2, 'the provider batches of the terminated chunks stop billing');
     await assertAddsUp(stack, done, 20);
+    const failed = (await stack.get(`/v1/batches/${id}/results?status=failed&limit=1`)).body.data[0];
+    assert.match(failed.error.message, /terminated/);
+  });
+
+  test('a chunk terminated mid-batch: what its provider batch already answered is kept, not billed unrecorded', async () => {
+    stack.emulator.reset();
+    stack.emulator.setFaults({ processing_ms: 8_000 });
+    const created = await stack.post('/v1/batches', { ...BATCH, items: items(10, 'salv') });
+    const id = created.body.id;
+    const chunk = await runningChunk(stack, id);
+    const provider = new OpenAI({ baseURL: stack.emulator.openaiBaseURL, apiKey: 'test' });
+    const providerBatchId = async () =>
+      (await stack.db.query('SELECT provider_batch_id FROM provider_jobs WHERE batch_id = $1', [id])).rows[0]?.provider_batch_id as
+        string | undefined;
+    // Terminated once the provider has answered some of the lines, not all.
+    await until(
+      async () => {
+        const pb = await providerBatchId();
+        return pb ? ((await provider.batches.retrieve(pb)).request_counts?.completed ?? 0) : 0;
+      },
+      (n) => n >= 3,
+      { what: 'a few lines answered' },
+    );
+    await chunk.terminate('an operator pressed Terminate');
+    const done = await stack.waitForBatch(id, 60_000);
+    stack.emulator.setFaults({});
+    const answered = (await provider.batches.retrieve((await providerBatchId())!)).request_counts!.completed;
+    assert.ok(answered >= 3 && answered < 10, `${answered} of 10 answered before the cancel`);
+    assert.equal(done.counts.succeeded, answered, 'every answer the provider billed is recorded');
+    assert.equal(done.counts.failed, 10 - answered);
+    assert.ok(done.cost.spent_usd > 0);
+    await assertAddsUp(stack, done, 10);
     const failed = (await stack.get(`/v1/batches/${id}/results?status=failed&limit=1`)).body.data[0];
     assert.match(failed.error.message, /terminated/);
   });
