@@ -21,7 +21,7 @@ export async function assertBatchAddsUp(stack: CheckedStack, batch: any, itemIds
   assert.equal(c.succeeded + c.failed + c.cancelled, n, `${batch.id}: counts add up: ${JSON.stringify(c)}`);
   assert.equal(c.pending, 0, `${batch.id}: nothing left pending`);
   const { rows } = await stack.db.query(
-    `SELECT count(*)::int AS n, count(DISTINCT seq)::int AS distinct_seqs, COALESCE(sum(cost_usd + prior_cost_usd), 0)::float AS cost,
+    `SELECT count(*)::int AS n, count(DISTINCT seq)::int AS distinct_seqs, COALESCE(sum(cost_usd + prior_cost_usd), 0)::float8 AS cost,
             count(*) FILTER (WHERE status = 'succeeded')::int AS succeeded, count(*) FILTER (WHERE status = 'failed')::int AS failed,
             count(*) FILTER (WHERE status = 'cancelled')::int AS cancelled
      FROM results WHERE batch_id = $1 AND status <> 'pending'`,
@@ -35,10 +35,13 @@ export async function assertBatchAddsUp(stack: CheckedStack, batch: any, itemIds
     { succeeded: c.succeeded, failed: c.failed, cancelled: c.cancelled },
     `${batch.id}: the counts are the results'`,
   );
+  // The API shows dollars to six places; the store keeps the exact sum.
   assert.ok(
-    Math.abs(r.cost - batch.cost.spent_usd) < 1e-9,
+    Math.abs(r.cost - batch.cost.spent_usd) <= 1e-6,
     `${batch.id}: spend ${batch.cost.spent_usd} is the sum of result costs ${r.cost}`,
   );
+  const stored = (await stack.db.query('SELECT cost_usd::float8 AS cost FROM batches WHERE id = $1', [batch.id])).rows[0].cost;
+  assert.ok(Math.abs(stored - r.cost) < 1e-12, `${batch.id}: the stored spend ${stored} is the sum of result costs ${r.cost}`);
   const jsonl = await stack.get(`/v1/batches/${batch.id}/results?format=jsonl`);
   const exported = jsonl.text
     .trim()
