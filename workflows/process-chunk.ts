@@ -49,7 +49,7 @@ export async function processChunkWorkflow(input: ProcessChunkInput): Promise<Ch
   try {
     await runAttempts(input, s);
   } catch (err) {
-    if (isCancellation(err)) {
+    if (isCancellation(err) || cancelledMeanwhile()) {
       await CancellationScope.nonCancellable(() => stopAttempt(input, s));
     } else {
       const message = failureMessage(err);
@@ -141,6 +141,17 @@ async function reserveNextAttempt(input: ProcessChunkInput, s: ChunkRunState, ta
   }
   await condition(() => (s.grantedAttempt ?? 1) >= s.attempt);
   return true;
+}
+
+/**
+ * A cancel can reach an activity whose worker then dies: Temporal does not retry an activity whose
+ * cancel was requested, so it ends timed out rather than cancelled. The chunk was cancelled all
+ * the same and stops like one, cancelling its provider batch and collecting what it answered.
+ * Failing instead left a provider batch the dead submit had created running, or answered and never
+ * collected, with its items closed as failed.
+ */
+function cancelledMeanwhile(): boolean {
+  return CancellationScope.current().consideredCancelled && patched('chunk-cancelled-while-an-activity-died');
 }
 
 /** Counts an attempt and moves on; false when nothing is left to resend. */

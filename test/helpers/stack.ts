@@ -29,6 +29,10 @@ export interface StackOptions {
   worker?: boolean;
   /** Give the emulator a state dir of its own, so the one `restartEmulator()` starts finds its batches. */
   emulatorState?: boolean;
+  /** A Temporal server the test owns (one it restarts), instead of the run's shared dev server; read at start. */
+  temporalAddress?: () => string;
+  /** A database the test owns (on a PostgreSQL server it restarts); the stack drops it on stop. */
+  database?: () => Promise<ScratchDatabase>;
 }
 
 export interface WorkerProcess {
@@ -89,12 +93,12 @@ export class TestStack {
     this.emulatorStateDir = opts.emulatorState ? await mkdtemp(join(tmpdir(), 'drover-emulator-state-')) : undefined;
     const stateDir = this.emulatorStateDir;
     const [ownServer, database, emulator, bundlePath] = await Promise.all([
-      sharedAddress ? undefined : startTemporalDevServer(),
-      opts.embeddedStore ? createEmbeddedDatabase() : createScratchDatabase('drover_test'),
+      sharedAddress || opts.temporalAddress ? undefined : startTemporalDevServer(),
+      opts.database ? opts.database() : opts.embeddedStore ? createEmbeddedDatabase() : createScratchDatabase('drover_test'),
       startEmulator({ processingMs: opts.processingMs ?? 300, ...(stateDir ? { stateDir } : {}) }),
       sharedBundle ?? writeWorkflowBundle(),
     ]);
-    const address = sharedAddress ?? ownServer!.address;
+    const address = opts.temporalAddress?.() ?? sharedAddress ?? ownServer!.address;
     const connection = await Connection.connect({ address });
     const namespace = await createNamespace(connection);
     const env = ApiEnv.parse({
