@@ -46,6 +46,9 @@ export async function createDroverWorker(env: WorkerEnv, db: Db, logger: Logger)
     maxConcurrentActivityTaskExecutions: env.DROVER_MAX_CONCURRENT_ACTIVITIES,
     maxCachedWorkflows: env.DROVER_MAX_CACHED_WORKFLOWS,
     shutdownGraceTime: '10 seconds',
+    // Heartbeats carry cancels to running activities: throttled to 2 s, a cancel reaches a submit or
+    // a realtime chunk within seconds rather than the default 0.8 × heartbeat timeout (16 s).
+    maxHeartbeatThrottleInterval: '2 seconds',
     ...(env.DROVER_DEPLOYMENT_NAME && env.DROVER_BUILD_ID
       ? {
           workerDeploymentOptions: {
