@@ -68,7 +68,7 @@ describe('drover CLI against the local stack', () => {
 
   before(async () => {
     tmp = await mkdtemp(join(tmpdir(), 'drover-cli-'));
-    env = { PATH: process.env.PATH, DROVER_URL: stack.api.url, DROVER_POLL_MS: '400', NO_COLOR: '1' };
+    env = { PATH: process.env.PATH, DROVER_URL: stack.api.url, DROVER_API_KEY: stack.adminKey, DROVER_POLL_MS: '400', NO_COLOR: '1' };
     const lines = (n: number, prefix: string) =>
       Array.from({ length: n }, (_, i) =>
         JSON.stringify({ id: `${prefix}${i}`, content: `Review ${i}: the kettle boils fast, but the lid rattles.` }),

@@ -66,7 +66,7 @@ describe('DroverClient against the local stack', () => {
   let typedBatchId = '';
 
   before(async () => {
-    client = new DroverClient({ baseUrl: stack.api.url, retryBaseDelayMs: 50 });
+    client = new DroverClient({ baseUrl: stack.api.url, apiKey: stack.adminKey, retryBaseDelayMs: 50 });
     tmp = await mkdtemp(join(tmpdir(), 'drover-client-'));
   });
   after(async () => {
@@ -416,7 +416,8 @@ describe('DroverClient against the local stack', () => {
   });
 
   test('the response schemas cover every field the server sends', async () => {
-    const raw = async (path: string, init?: RequestInit) => (await fetch(stack.api.url + path, init)).json();
+    const raw = async (path: string, init?: RequestInit) =>
+      (await fetch(stack.api.url + path, { ...init, headers: { ...stack.auth, ...(init?.headers as Record<string, string>) } })).json();
     const batch = await raw(`/v1/batches/${typedBatchId}`);
     assert.deepEqual(unknownKeys(BatchView, batch), []);
     assert.deepEqual(unknownKeys(ResultPage, await raw(`/v1/batches/${typedBatchId}/results?limit=5`)), []);
