@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { z } from 'zod';
 import {
+  AuthenticationError,
   BatchEstimate,
   BatchList,
   BatchView,
@@ -342,6 +343,31 @@ describe('DroverClient against the local stack', () => {
       await assert.rejects(client.batches.setLimits(created.id, { max_cost_usd: 5 }), ConflictError);
     } finally {
       stack.emulator.setFaults({});
+    }
+  });
+
+  test('keys: create, list and revoke through an admin key; a 401 or 403 is an AuthenticationError; DROVER_API_KEY is the default key', async () => {
+    const created = await client.keys.create({ tenant: 'client-team', name: 'sdk', scopes: ['batches:read'] });
+    assert.match(created.key, /^drv_/);
+    const reader = new DroverClient({ baseUrl: stack.api.url, apiKey: created.key, maxRetries: 0 });
+    assert.deepEqual((await reader.batches.list()).data, [], 'a new tenant has no batches');
+    const denied = await reader.batches.cancel(typedBatchId).catch((e: unknown) => e);
+    assert.ok(denied instanceof AuthenticationError && denied.status === 403 && denied.type === 'permission_error', String(denied));
+    assert.deepEqual(
+      (await client.keys.list({ tenant: 'client-team' })).data.map((k) => k.id),
+      [created.id],
+    );
+    assert.ok((await client.keys.revoke(created.id)).revoked_at);
+    await sleep(600); // the API's key cache
+    const revoked = await reader.batches.list().catch((e: unknown) => e);
+    assert.ok(revoked instanceof AuthenticationError && revoked.status === 401 && revoked.type === 'authentication_error', String(revoked));
+    const saved = process.env.DROVER_API_KEY;
+    process.env.DROVER_API_KEY = stack.adminKey;
+    try {
+      assert.equal((await new DroverClient({ baseUrl: stack.api.url }).batches.retrieve(typedBatchId)).id, typedBatchId);
+    } finally {
+      if (saved === undefined) delete process.env.DROVER_API_KEY;
+      else process.env.DROVER_API_KEY = saved;
     }
   });
 
