@@ -15,7 +15,9 @@ const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
 /** `npm run dev` as a user runs it, in its own data directory and on free ports. */
 function startDev(dataDir: string, env: Record<string, string>) {
-  const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => k !== 'DATABASE_URL' && k !== 'DROVER_ADMIN_KEY' && !/_(API_KEY|BASE_URL)$/.test(k)));
+  const clean = Object.fromEntries(
+    Object.entries(process.env).filter(([k]) => k !== 'DATABASE_URL' && k !== 'DROVER_ADMIN_KEY' && !/_(API_KEY|BASE_URL)$/.test(k)),
+  );
   const child = spawn(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'stack/dev.ts')], {
     cwd: REPO_ROOT,
     env: { ...clean, DROVER_DATA_DIR: dataDir, LOG_LEVEL: 'info', ...env },
