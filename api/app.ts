@@ -47,7 +47,7 @@ export function createApp(deps: AppDeps): Express {
     try {
       return await deps.auth.authenticate(req.get('authorization'));
     } catch (err) {
-      if (err instanceof AuthenticationError) req.res?.set('WWW-Authenticate', 'Bearer realm="drover"');
+      if (err instanceof AuthenticationError && req.res && !req.res.headersSent) req.res.set('WWW-Authenticate', 'Bearer realm="drover"');
       throw err;
     }
   };

@@ -3,7 +3,7 @@ import type { z } from 'zod';
 import { zodIssues, type Issue } from '../domain/issues.js';
 import type { Scope } from '../domain/responses.js';
 import { authorize } from './auth/authenticator.js';
-import type { Caller } from './auth/keys.js';
+import { allows, type Caller } from './auth/keys.js';
 import { ValidationError } from './errors.js';
 
 /**
@@ -66,6 +66,8 @@ export interface RouteSpec<
 export interface RouteInput<P extends string, Q, B> {
   /** The authenticated caller; on a `public` route, NO_CALLER (no tenant: it finds nothing). */
   caller: Caller;
+  /** Whether the request's key still holds (not revoked since): long-lived answers (event streams) ask as they go. */
+  stillAuthorized(): Promise<boolean>;
   params: Record<P, string>;
   query: Q extends z.ZodType ? z.output<Q> : undefined;
   body: B extends z.ZodType ? z.output<B> : undefined;
@@ -125,7 +127,18 @@ export function defineRoute<
         const query = parsed(spec.query, req.query, issues);
         const body = parsed(spec.body, req.body, issues);
         if (issues.length > 0) throw new ValidationError(issues);
-        const out = await handler({ caller, params: req.params as Record<P, string>, query, body, req, res } as RouteInput<P, Q, B>);
+        const scope = spec.scope;
+        const stillAuthorized = async () =>
+          scope === 'public' ||
+          authenticate(req).then(
+            (c) => allows(c, scope),
+            () => false,
+          );
+        const out = await handler({ caller, stillAuthorized, params: req.params as Record<P, string>, query, body, req, res } as RouteInput<
+          P,
+          Q,
+          B
+        >);
         if (out === undefined) return;
         if (out instanceof Reply) res.status(out.status).set(out.headers).json(out.body);
         else res.json(out);

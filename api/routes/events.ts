@@ -46,7 +46,7 @@ export function eventRoutes(service: BatchService): Route[] {
           404: notFound,
         },
       },
-      async ({ caller: { tenant }, params: { id }, req, res }) => {
+      async ({ caller: { tenant }, stillAuthorized, params: { id }, req, res }) => {
         let view = await service.get(tenant, id);
         res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' });
         let cursor = parseCursor(req.get('last-event-id'));
@@ -68,6 +68,8 @@ export function eventRoutes(service: BatchService): Route[] {
           }
           send(res, 'progress', view);
           await new Promise((r) => setTimeout(r, POLL_MS));
+          // A key revoked while it watches stops watching, within the same second as everywhere else.
+          if (open && !(await stillAuthorized())) break;
           if (open) view = await service.get(tenant, id);
         }
         res.end();

@@ -348,6 +348,29 @@ describe('API keys, scopes and tenant isolation', () => {
     assert.equal((await stack.as(otherAdmin.key).get(`/v1/batches/${own.batch}`)).status, 404);
   });
 
+  test('an event stream ends within about a second of its key being revoked', async () => {
+    stack.emulator.setFaults({ processing_ms: 30_000 });
+    const { id: keyId, key } = await stack.createKey({ tenant: 'acme', name: 'watcher' });
+    try {
+      const created = await stack.as(key).post('/v1/batches', { model: 'gpt-4.1-mini', mode: 'batch', items: [{ id: 'a', content: 'x' }] });
+      assert.equal(created.status, 202, created.text);
+      const res = await fetch(`${stack.api.url}/v1/batches/${created.body.id}/events`, { headers: { authorization: `Bearer ${key}` } });
+      assert.equal(res.status, 200);
+      const reader = res.body!.getReader();
+      let text = '';
+      while (!text.includes('event: progress')) text += new TextDecoder().decode((await reader.read()).value);
+      const revokedAt = Date.now();
+      assert.equal((await stack.request('DELETE', `/v1/admin/keys/${keyId}`)).status, 200);
+      while (!(await reader.read()).done);
+      const ms = Date.now() - revokedAt;
+      console.log(`the event stream ended ${ms} ms after its key was revoked`);
+      assert.ok(ms < 2_000, `${ms} ms`);
+      assert.equal((await stack.as(acme.key).post(`/v1/batches/${created.body.id}/cancel`, {})).status, 202);
+    } finally {
+      stack.emulator.setFaults({});
+    }
+  });
+
   test('a revoked key stops working on another API process within a second', async () => {
     // A second API process (its own cache) on the same store: the one that has not seen the revoke.
     const env = ApiEnv.parse({
