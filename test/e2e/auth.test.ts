@@ -132,6 +132,18 @@ describe('API keys, scopes and tenant isolation', () => {
       });
       assert.equal(basic.status, 401, `${op.method} ${op.path} with Basic auth`);
     }
+    // Other spellings of a /v1 path never get past the key either (401, or 404 for no route).
+    for (const path of [
+      '/V1/batches',
+      '/v1/batches/',
+      '/v1//batches',
+      '/%76%31/batches',
+      '/v1/./batches',
+      `/V1/batches/${own.batch}/results`,
+    ]) {
+      const r = await stack.as(null).get(path);
+      assert.ok([401, 404].includes(r.status), `${path}: ${r.status} ${r.text.slice(0, 200)}`);
+    }
     console.log(`${checked} unauthenticated calls answered 401 in ${Date.now() - t0} ms`);
     assert.deepEqual({ batches: await count('batches'), files: await count('files'), keys: await count('api_keys') }, before);
   });
