@@ -24,6 +24,7 @@ import type { Stored } from './intake/new-batch.js';
 import { WorkerOffers } from './intake/worker-offers.js';
 import { MAX_SYNC_ITEMS } from './intake/request-schemas.js';
 import { AppError, NotFoundError, ValidationError } from './errors.js';
+import { visibilityQuery, type Clause } from './visibility-query.js';
 import { batchView, outputColumnsOf, resultView, type BatchView, type LiveFigures, type ResultView } from './views.js';
 
 const QUERY_DEADLINE_MS = 3000;
@@ -149,13 +150,17 @@ export class BatchService {
 
   /** Batches newest first, through Temporal visibility (status is its search attribute). */
   async list(tenantId: string, q: ListQuery): Promise<BatchList> {
-    const clauses = [`WorkflowType = 'processBatchWorkflow'`, `${DroverTenant.name} = '${tenantId}'`];
-    if (q.status) clauses.push(`${DroverStatus.name} = '${q.status}'`);
-    if (q.model) clauses.push(`${DroverModel.name} = '${q.model}'`);
-    if (q.created_after) clauses.push(`StartTime > '${q.created_after}'`);
+    // The tenant clause is always there and every clause is ANDed: no filter can widen it.
+    const clauses: Clause[] = [
+      { attribute: 'WorkflowType', op: '=', value: 'processBatchWorkflow' },
+      { attribute: DroverTenant.name, op: '=', value: tenantId },
+    ];
+    if (q.status) clauses.push({ attribute: DroverStatus.name, op: '=', value: q.status });
+    if (q.model) clauses.push({ attribute: DroverModel.name, op: '=', value: q.model });
+    if (q.created_after) clauses.push({ attribute: 'StartTime', op: '>', value: q.created_after });
     const page = await this.temporal.workflowService.listWorkflowExecutions({
       namespace: this.temporal.options.namespace,
-      query: clauses.join(' AND '),
+      query: visibilityQuery(clauses),
       pageSize: q.limit,
       ...(q.cursor ? { nextPageToken: Buffer.from(q.cursor, 'base64url') } : {}),
     });

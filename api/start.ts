@@ -5,6 +5,8 @@ import type { Logger } from 'pino';
 import type { Db } from '../store/db.js';
 import { loadPriceOverrides } from '../config/price-overrides.js';
 import { createApp } from './app.js';
+import { Authenticator } from './auth/authenticator.js';
+import { KeyService } from './auth/key-service.js';
 import { BatchService } from './batch-service.js';
 import { FileService } from './file-service.js';
 import type { ApiEnv } from './config.js';
@@ -28,7 +30,9 @@ export async function startApi(env: ApiEnv, db: Db, logger: Logger): Promise<Run
     reconcileMs: env.DROVER_RECONCILE_MS,
     workerOffersCacheMs: env.DROVER_WORKER_OFFERS_CACHE_MS,
   });
-  const app = createApp({ batches, files: new FileService(db), logger, jsonLimit: env.DROVER_JSON_LIMIT });
+  const auth = new Authenticator(db, logger, { adminKey: env.DROVER_ADMIN_KEY });
+  const keys = new KeyService(db, auth);
+  const app = createApp({ batches, files: new FileService(db), auth, keys, logger, jsonLimit: env.DROVER_JSON_LIMIT });
   const server = app.listen(env.PORT, env.HOST);
   await new Promise<void>((resolve, reject) => server.once('listening', resolve).once('error', reject));
   const address = server.address();
