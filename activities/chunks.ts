@@ -231,11 +231,7 @@ export function createChunkActivities(db: Db, providers: Providers) {
         if (state === 'RUNNING') return null;
         // Its last attempt's provider batch may still run and bill: nobody will collect it now.
         const job = await latestJob(db, batchId, chunkIndex);
-        if (job && !job.status.startsWith('collected:')) {
-          const ref = { batchId, chunkIndex, attempt: job.attempt };
-          const { providerBatchId } = await cancelAttempt(ref);
-          if (providerBatchId) await salvageAnswers(ref, providerBatchId);
-        }
+        if (job && !job.status.startsWith('collected:')) await salvageAttempt({ batchId, chunkIndex, attempt: job.attempt });
         const error = `the chunk workflow ended ${state.toLowerCase()} without reporting`;
         const tally = await closeChunkItems({ batchId, chunkIndex, status: 'failed', error: { code: 'chunk_failed', message: error } });
         return { chunkIndex, tally, error };
@@ -248,6 +244,11 @@ export function createChunkActivities(db: Db, providers: Providers) {
     /** Cancels the provider batch of one chunk attempt (see cancelAttempt) and returns its id. */
     async cancelChunk(ref: ChunkRef): Promise<{ providerBatchId: string | null }> {
       return cancelAttempt(ref);
+    },
+
+    /** An attempt given up on: its provider batch is cancelled, and what it answered before that is kept. */
+    async salvageAttempt(ref: ChunkRef): Promise<{ providerBatchId: string | null }> {
+      return salvageAttempt(ref);
     },
   };
 
@@ -325,10 +326,17 @@ export function createChunkActivities(db: Db, providers: Providers) {
     await flush();
   }
 
+  async function salvageAttempt(ref: ChunkRef): Promise<{ providerBatchId: string | null }> {
+    const { providerBatchId } = await cancelAttempt(ref);
+    if (providerBatchId) await salvageAnswers(ref, providerBatchId);
+    return { providerBatchId };
+  }
+
   /**
-   * A chunk that ended without reporting had its provider batch cancelled; what that batch
-   * answered before it stopped is billed, so it is kept, once the batch ends (within
-   * SALVAGE_WAIT_MS; a provider slower to cancel leaves those answers unrecorded, and logged).
+   * An attempt given up on (its chunk failed, or ended without reporting) had its provider
+   * batch cancelled; what that batch answered before it stopped is billed, so it is kept, once
+   * the batch ends (within SALVAGE_WAIT_MS; a provider slower to cancel leaves those answers
+   * unrecorded, and logged).
    */
   async function salvageAnswers(ref: ChunkRef, providerBatchId: string): Promise<void> {
     const batch = await loadBatch(db, ref.batchId);

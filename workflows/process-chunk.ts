@@ -16,6 +16,9 @@ import { quick, realtime, transfer } from './proxies.js';
 import { addTally, ZERO_TALLY } from './tally.js';
 import { ATTEMPT_BUDGET_PATCH } from './attempt-budget.js';
 
+/** A failed attempt's provider batch is cancelled and what it answered kept, not only cancelled. */
+const SALVAGE_FAILED_ATTEMPT_PATCH = 'salvage-failed-attempt';
+
 /**
  * Runs one chunk through the provider's native batch API (or realtime calls):
  * submit → poll on durable timers with backoff → collect, then resubmits only the items that
@@ -189,8 +192,11 @@ async function stopAttempt(input: ProcessChunkInput, s: ChunkRunState): Promise<
 /** A failed attempt may still have a provider batch running: cancel it so it stops billing. */
 async function abandonAttempt(input: ProcessChunkInput, s: ChunkRunState): Promise<void> {
   if (s.path === 'realtime') return;
+  const ref = { batchId: input.batchId, chunkIndex: input.chunkIndex, attempt: s.attempt };
   try {
-    await quick.cancelChunk({ batchId: input.batchId, chunkIndex: input.chunkIndex, attempt: s.attempt });
+    // What the cancelled batch already answered is billed: keep it (patch 'salvage-failed-attempt').
+    if (patched(SALVAGE_FAILED_ATTEMPT_PATCH)) await quick.salvageAttempt(ref);
+    else await quick.cancelChunk(ref);
   } catch (err) {
     log.warn('could not cancel the failed attempt at the provider', { chunkIndex: input.chunkIndex, error: failureMessage(err) });
   }

@@ -120,6 +120,7 @@ function fakeActivities(store: FakeStore, behaviour: Behaviour = {}): Activities
       return store.tally(chunkIndex);
     },
     cancelChunk: async () => ({ providerBatchId: null }),
+    salvageAttempt: async () => ({ providerBatchId: null }),
     attemptReservation: async () => ({ items: ITEMS_PER_CHUNK, path: 'batch', reserveUsd: ITEMS_PER_CHUNK * COST_PER_ITEM * 2 }),
     reconcileChunks: async () => [],
     runRealtimeChunk: notUsed,
