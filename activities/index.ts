@@ -2,6 +2,7 @@ import type { Db } from '../store/db.js';
 import { createBatchActivities } from './batches.js';
 import type { Providers } from '../providers/types.js';
 import { createChunkActivities } from './chunks.js';
+import { createOrphanActivities } from './orphans.js';
 import type { RateLimits } from './rate-limiter.js';
 import { createRealtimeActivities } from './realtime.js';
 import { createWebhookActivities } from './webhooks.js';
@@ -18,6 +19,7 @@ export function createActivities(deps: ActivityDeps) {
   return {
     ...createBatchActivities(deps.db),
     ...createChunkActivities(deps.db, deps.providers),
+    ...createOrphanActivities(deps.db, deps.providers),
     ...createWebhookActivities(deps.db),
     ...createRealtimeActivities({
       db: deps.db,
