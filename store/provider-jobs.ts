@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { TERMINAL_BATCH_STATUSES } from '../domain/responses.js';
+import type { PoolClient } from 'pg';
 import type { Db, Queryable } from './db.js';
 
 export const ProviderJobRow = z.object({
@@ -207,22 +208,28 @@ const LOCK_POLL_MS = 100;
  * ends the session and frees the lock.
  */
 export async function withCreateLock<T>(db: Db, scope: string, fn: () => Promise<T>, signal?: AbortSignal): Promise<T> {
-  const lockId = BigInt.asIntN(64, BigInt('0x' + createHash('sha256').update(`drover-create:${scope}`).digest('hex').slice(0, 16)));
-  const client = await db.connect();
+  const lockId = BigInt.asIntN(
+    64,
+    BigInt('0x' + createHash('sha256').update(`drover-create:${scope}`).digest('hex').slice(0, 16)),
+  ).toString();
+  let client: PoolClient;
+  for (;;) {
+    // A waiter holds no connection between tries: the holder needs the pool for its own queries.
+    client = await db.connect();
+    const { rows } = await client.query<{ locked: boolean }>('SELECT pg_try_advisory_lock($1) AS locked', [lockId]).catch((err: Error) => {
+      client.release(err);
+      throw err;
+    });
+    if (rows[0]?.locked) break;
+    client.release();
+    if (signal?.aborted) throw signal.reason instanceof Error ? signal.reason : new Error('aborted while waiting for the create lock');
+    await new Promise((r) => setTimeout(r, LOCK_POLL_MS));
+  }
   let broken: Error | undefined;
   try {
-    for (;;) {
-      const { rows } = await client.query<{ locked: boolean }>('SELECT pg_try_advisory_lock($1) AS locked', [lockId.toString()]);
-      if (rows[0]?.locked) break;
-      if (signal?.aborted) throw signal.reason instanceof Error ? signal.reason : new Error('aborted while waiting for the create lock');
-      await new Promise((r) => setTimeout(r, LOCK_POLL_MS));
-    }
-    try {
-      return await fn();
-    } finally {
-      await client.query('SELECT pg_advisory_unlock($1)', [lockId.toString()]).catch((err: Error) => (broken = err));
-    }
+    return await fn();
   } finally {
+    await client.query('SELECT pg_advisory_unlock($1)', [lockId]).catch((err: Error) => (broken = err));
     // A connection that could not unlock is closed: its session, and the lock, end with it.
     client.release(broken);
   }
