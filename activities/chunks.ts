@@ -1,3 +1,4 @@
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import { Context, log, sleep } from '@temporalio/activity';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import type { PromptSpec } from '../domain/batch-spec.js';
@@ -49,6 +50,7 @@ import { chunkWorkflowId } from '../workflows/chunk-id.js';
 import { loadBatch } from './batches.js';
 import { attemptPath } from './attempt-path.js';
 import { withHeartbeat } from './heartbeat.js';
+import { findLostBatch, serialised, settleLostCreates } from './lost-creates.js';
 import { asProviderCall } from './provider-failure.js';
 
 export { toResult } from './outcomes.js';
@@ -57,6 +59,8 @@ const WRITE_PAGE = 1000;
 /** How long reconciling waits for a cancelled provider batch to end, to keep what it answered. */
 const SALVAGE_WAIT_MS = 15_000;
 const SALVAGE_POLL_MS = 1_000;
+/** Items turned into requests between two turns of the event loop (a few ms of work). */
+const YIELD_EVERY = 2000;
 
 export function createChunkActivities(db: Db, providers: Providers) {
   const providerFor = (name: string): BatchProvider => {
@@ -88,7 +92,7 @@ export function createChunkActivities(db: Db, providers: Providers) {
       if (path === 'realtime') return { providerBatchId: null, itemCount: items.length, path };
       const provider = providerFor(batch.provider);
 
-      const job = await reserveJob(db, {
+      const reserved = await reserveJob(db, {
         tenant_id: batch.tenant_id,
         batch_id: ref.batchId,
         chunk_idx: ref.chunkIndex,
@@ -96,58 +100,67 @@ export function createChunkActivities(db: Db, providers: Providers) {
         provider: provider.name,
         item_count: items.length,
       });
-      return withHeartbeat(async () => {
-        if (job.status === 'creating') {
-          // An earlier try may have created the batch and died before recording it.
-          // Marked `creating` just before the create call: the orphan was made after this instant.
-          const hint = { createdAfter: job.updated_at, requestCount: job.item_count };
-          const found = await asProviderCall(provider, () => provider.findBatch(key, hint));
-          if (found) {
-            log.warn('found provider batch created by an earlier try', { key, providerBatchId: found });
-            const recorded = await recordProviderBatch(db, key, found);
-            return { providerBatchId: recorded.providerBatchId, itemCount: job.item_count, path: 'batch' as const };
+      // Anthropic's creates run one at a time per workspace (see `serialised`), lookups included.
+      return withHeartbeat(() =>
+        serialised(db, provider, async () => {
+          let job = reserved;
+          if (provider.createScope) {
+            // The row may have moved on while this try waited for the lock.
+            job = (await findJob(db, key)) ?? reserved;
+            if (job.provider_batch_id) return { providerBatchId: job.provider_batch_id, itemCount: job.item_count, path: 'batch' as const };
+            await settleLostCreates(db, provider, { exceptKey: key });
           }
-        }
-        const requests = toBatchRequests(batch.spec, items);
-        let staged = job.input_file_id;
-        if (!staged) {
-          staged = await asProviderCall(provider, () => provider.stageInput(key, requests));
-          if (staged) await recordInputFile(db, key, staged);
-        }
-        // The last moment to stop for free: a cancel that reached this activity, or one that
-        // marked the job (the chunk is being cancelled while this try still runs), ends it here.
-        if (Context.current().cancellationSignal.aborted)
-          throw new CancelledFailure('the chunk was cancelled before its provider batch was created');
-        if (!(await markCreating(db, key))) {
-          throw ApplicationFailure.nonRetryable(
-            'the chunk was cancelled before its provider batch was created',
-            FailureType.SubmitCancelled,
-          );
-        }
-        const created = await asProviderCall(provider, async () => {
-          try {
-            return await provider.createBatch(key, requests, staged);
-          } catch (err) {
-            // The staged input is gone (the provider expired or lost the file): stage it again.
-            if (!staged || provider.classifyError(err)?.status !== 404) throw err;
-            staged = await provider.stageInput(key, requests);
+          if (job.status === 'creating') {
+            // An earlier try may have created the batch and died before recording it.
+            // Marked `creating` just before the create call: the orphan was made after this instant.
+            const found = await findLostBatch(db, provider, job);
+            if (found) {
+              log.warn('found provider batch created by an earlier try', { key, providerBatchId: found });
+              const recorded = await recordProviderBatch(db, key, found);
+              return { providerBatchId: recorded.providerBatchId, itemCount: job.item_count, path: 'batch' as const };
+            }
+          }
+          const requests = await toBatchRequestsYielding(batch.spec, items);
+          let staged = job.input_file_id;
+          if (!staged) {
+            staged = await asProviderCall(provider, () => provider.stageInput(key, requests));
             if (staged) await recordInputFile(db, key, staged);
-            return provider.createBatch(key, requests, staged);
           }
-        });
-        const recorded = await recordProviderBatch(db, key, created);
-        if (recorded.providerBatchId !== created || recorded.cancelRequested) {
-          // Another live try recorded its batch first, or a cancel looked before this one
-          // existed: this batch is nobody's, so it is cancelled before it can bill.
-          log.warn('cancelling a provider batch nobody will collect', {
-            key,
-            providerBatchId: created,
-            recorded: recorded.providerBatchId,
+          // The last moment to stop for free: a cancel that reached this activity, or one that
+          // marked the job (the chunk is being cancelled while this try still runs), ends it here.
+          if (Context.current().cancellationSignal.aborted)
+            throw new CancelledFailure('the chunk was cancelled before its provider batch was created');
+          if (!(await markCreating(db, key))) {
+            throw ApplicationFailure.nonRetryable(
+              'the chunk was cancelled before its provider batch was created',
+              FailureType.SubmitCancelled,
+            );
+          }
+          const created = await asProviderCall(provider, async () => {
+            try {
+              return await provider.createBatch(key, requests, staged);
+            } catch (err) {
+              // The staged input is gone (the provider expired or lost the file): stage it again.
+              if (!staged || provider.classifyError(err)?.status !== 404) throw err;
+              staged = await provider.stageInput(key, requests);
+              if (staged) await recordInputFile(db, key, staged);
+              return provider.createBatch(key, requests, staged);
+            }
           });
-          await asProviderCall(provider, () => provider.cancel(created));
-        }
-        return { providerBatchId: recorded.providerBatchId, itemCount: job.item_count, path: 'batch' as const };
-      });
+          const recorded = await recordProviderBatch(db, key, created);
+          if (recorded.providerBatchId !== created || recorded.cancelRequested) {
+            // Another live try recorded its batch first, or a cancel looked before this one
+            // existed: this batch is nobody's, so it is cancelled before it can bill.
+            log.warn('cancelling a provider batch nobody will collect', {
+              key,
+              providerBatchId: created,
+              recorded: recorded.providerBatchId,
+            });
+            await asProviderCall(provider, () => provider.cancel(created));
+          }
+          return { providerBatchId: recorded.providerBatchId, itemCount: job.item_count, path: 'batch' as const };
+        }),
+      );
     },
 
     /** A provider batch that no longer exists (404) is over: collect finds it gone and resends its items. */
@@ -271,10 +284,13 @@ export function createChunkActivities(db: Db, providers: Providers) {
     const provider = providers.batch[job.provider as ProviderName];
     if (!provider) return { providerBatchId: id };
     if (!id && job.status === 'creating') {
-      const found = await asProviderCall(provider, () =>
-        provider.findBatch(key, { createdAfter: job.updated_at, requestCount: job.item_count }),
-      );
-      if (found) id = (await recordProviderBatch(db, key, found)).providerBatchId;
+      id = await serialised(db, provider, async () => {
+        // Under Anthropic's lock a submit still creating has finished: read the row again.
+        const now = provider.createScope ? ((await findJob(db, key)) ?? job) : job;
+        if (now.provider_batch_id || now.status !== 'creating') return now.provider_batch_id;
+        const found = await findLostBatch(db, provider, now);
+        return found ? (await recordProviderBatch(db, key, found)).providerBatchId : null;
+      });
     }
     if (!id) return { providerBatchId: null };
     // A provider that will not say how its batch stands (it refuses polls) is asked to cancel all the same.
@@ -406,6 +422,16 @@ export function toBatchRequests(
   items: Array<{ seq: number; input: StoredInput; error?: ItemError | null }>,
 ): BatchRequest[] {
   return items.map(({ seq, input, error }) => ({ customId: String(seq), request: withRepair(toChatRequest(spec, input), error) }));
+}
+
+/** As `toBatchRequests`, with a turn of the event loop every few thousand items: a chunk holds up to 50,000. */
+async function toBatchRequestsYielding(spec: PromptSpec, items: Parameters<typeof toBatchRequests>[1]): Promise<BatchRequest[]> {
+  const out: BatchRequest[] = [];
+  for (let i = 0; i < items.length; i += YIELD_EVERY) {
+    out.push(...toBatchRequests(spec, items.slice(i, i + YIELD_EVERY)));
+    await nextTurn();
+  }
+  return out;
 }
 
 /** Adds the repair turn when the previous answer was JSON that failed, or text that was not JSON. */

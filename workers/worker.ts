@@ -1,12 +1,13 @@
 import { writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
-import { Connection } from '@temporalio/client';
+import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import type { Logger } from 'pino';
 import { createActivities } from '../activities/index.js';
 import { createProviders, describeProviders, offersOf } from './providers.js';
 import type { Db } from '../store/db.js';
 import type { WorkerEnv } from './config.js';
+import { ensureOrphanSchedule } from './orphan-schedule.js';
 import { startRegistration } from './registration.js';
 import { ensureSearchAttributes } from './search-attributes.js';
 
@@ -25,6 +26,14 @@ export async function createDroverWorker(env: WorkerEnv, db: Db, logger: Logger)
   try {
     const added = await ensureSearchAttributes(admin, env.TEMPORAL_NAMESPACE);
     if (added.length) logger.info({ added }, 'registered search attributes');
+    if (env.DROVER_ORPHAN_RECONCILE_EVERY !== 'off') {
+      const client = new Client({ connection: admin, namespace: env.TEMPORAL_NAMESPACE });
+      const every = env.DROVER_ORPHAN_RECONCILE_EVERY;
+      logger.info(
+        { every, schedule: await ensureOrphanSchedule(client, { taskQueue: env.DROVER_TASK_QUEUE, every }) },
+        'orphan reconciler scheduled',
+      );
+    }
   } finally {
     await admin.close();
   }

@@ -125,6 +125,7 @@ function fakeActivities(store: FakeStore, behaviour: Behaviour = {}): Activities
     reconcileChunks: async () => [],
     runRealtimeChunk: notUsed,
     deliverWebhook: notUsed,
+    reconcileOrphans: notUsed,
   };
 }
 
