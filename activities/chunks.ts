@@ -47,6 +47,7 @@ import type {
 import { costOf } from '../domain/pricing.js';
 import { outputCap } from '../domain/estimate.js';
 import { chunkWorkflowId } from '../workflows/chunk-id.js';
+import { settleChunkHolds } from '../store/tenant-quotas.js';
 import { loadBatch } from './batches.js';
 import { attemptPath } from './attempt-path.js';
 import { withHeartbeat } from './heartbeat.js';
@@ -218,7 +219,9 @@ export function createChunkActivities(db: Db, providers: Providers) {
 
     /** Every item of a chunk by outcome, all attempts counted: what a chunk reports when it ends. */
     async tallyChunkRange({ batchId, chunkIndex }: { batchId: string; chunkIndex: number }): Promise<Tally> {
-      return chunkTally(await tallyRange(db, batchId, await getChunk(db, batchId, chunkIndex)));
+      const tally = chunkTally(await tallyRange(db, batchId, await getChunk(db, batchId, chunkIndex)));
+      await settleChunkHolds(db, batchId, chunkIndex, tally.costUsd);
+      return tally;
     },
 
     /** Ends a chunk that failed: its items without an outcome are closed with the reason. */
@@ -378,7 +381,9 @@ export function createChunkActivities(db: Db, providers: Providers) {
     const batch = await loadBatch(db, input.batchId);
     const chunk = await getChunk(db, input.batchId, input.chunkIndex);
     await closeUnfinished(db, batch.tenant_id, input.batchId, input.error, { status: input.status, range: chunk });
-    return chunkTally(await tallyRange(db, input.batchId, chunk));
+    const tally = chunkTally(await tallyRange(db, input.batchId, chunk));
+    await settleChunkHolds(db, input.batchId, input.chunkIndex, tally.costUsd);
+    return tally;
   }
 
   /** The provider's view of a batch, or null when it answers that there is no such batch. */

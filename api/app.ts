@@ -14,6 +14,9 @@ import { completionRoutes } from './routes/completions.js';
 import { eventRoutes } from './routes/events.js';
 import { fileRoutes } from './routes/files.js';
 import { keyRoutes } from './routes/keys.js';
+import { quotaRoutes } from './routes/quotas.js';
+import { QuotaError, type QuotaService } from './quotas/quota-service.js';
+import type { Caller } from './auth/keys.js';
 import { resultRoutes } from './routes/results.js';
 import { serviceRoutes } from './routes/service.js';
 
@@ -22,6 +25,7 @@ export interface AppDeps {
   files: FileService;
   auth: Authenticator;
   keys: KeyService;
+  quotas: QuotaService;
   logger: Logger;
   jsonLimit?: string;
 }
@@ -55,6 +59,12 @@ export function createApp(deps: AppDeps): Express {
   // the API parse 100 MB. Each route then checks its scope (define-route.ts).
   app.use('/v1', async (req, res, next) => {
     res.locals.caller = await authenticate(req);
+    try {
+      await deps.quotas.admitRequest((res.locals.caller as Caller).tenant);
+    } catch (err) {
+      if (err instanceof QuotaError && err.retryAfterS) res.set('Retry-After', String(err.retryAfterS));
+      throw err;
+    }
     next();
   });
   app.use(express.json({ limit: deps.jsonLimit ?? '100mb' }));
@@ -67,6 +77,7 @@ export function createApp(deps: AppDeps): Express {
     ...completionRoutes(deps.batches),
     ...fileRoutes(deps.files),
     ...keyRoutes(deps.keys),
+    ...quotaRoutes(deps.quotas),
   ];
   let document: Record<string, unknown> | undefined;
   routes.push(...serviceRoutes(() => (document ??= openApiDocument(routes))));

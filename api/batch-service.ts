@@ -24,6 +24,7 @@ import type { Stored } from './intake/new-batch.js';
 import { WorkerOffers } from './intake/worker-offers.js';
 import { MAX_SYNC_ITEMS } from './intake/request-schemas.js';
 import { AppError, NotFoundError, ValidationError } from './errors.js';
+import { QuotaService } from './quotas/quota-service.js';
 import { visibilityQuery, type Clause } from './visibility-query.js';
 import { batchView, outputColumnsOf, resultView, type BatchView, type LiveFigures, type ResultView } from './views.js';
 
@@ -65,6 +66,7 @@ export class BatchService {
     private readonly db: Db,
     private readonly temporal: Client,
     private readonly config: BatchServiceConfig,
+    private readonly quotas: QuotaService = new QuotaService(db),
   ) {
     this.workerOffers = new WorkerOffers(
       db,
@@ -83,6 +85,12 @@ export class BatchService {
         discardBody(request);
         return existing;
       }
+    }
+    try {
+      await this.quotas.admitBatch(tenantId);
+    } catch (err) {
+      discardBody(request);
+      throw err;
     }
     return this.started(tenantId, await pending.store(), key);
   }
@@ -346,6 +354,7 @@ export class BatchService {
               onBudgetExhausted: row.on_budget_exhausted,
             },
             ...(row.webhook_url ? { webhook: true } : {}),
+            ...((await this.quotas.hasSpendCap(row.tenant_id)) ? { tenantBudget: true } : {}),
             ...(this.config.chunksPerRun ? { chunksPerRun: this.config.chunksPerRun } : {}),
             ...(this.config.reconcileMs ? { reconcileMs: this.config.reconcileMs } : {}),
           },

@@ -7,6 +7,7 @@ import { loadPriceOverrides } from '../config/price-overrides.js';
 import { createApp } from './app.js';
 import { Authenticator } from './auth/authenticator.js';
 import { KeyService } from './auth/key-service.js';
+import { QuotaService } from './quotas/quota-service.js';
 import { BatchService } from './batch-service.js';
 import { FileService } from './file-service.js';
 import type { ApiEnv } from './config.js';
@@ -22,17 +23,23 @@ export interface RunningApi {
 export async function startApi(env: ApiEnv, db: Db, logger: Logger): Promise<RunningApi> {
   const connection = await Connection.connect({ address: env.TEMPORAL_ADDRESS });
   const temporal = new Client({ connection, namespace: env.TEMPORAL_NAMESPACE });
-  const batches = new BatchService(db, temporal, {
-    priceOverrides: loadPriceOverrides(env.DROVER_PRICES_FILE),
-    taskQueue: env.DROVER_TASK_QUEUE,
-    poll: { initialMs: env.DROVER_POLL_INITIAL_MS, maxMs: env.DROVER_POLL_MAX_MS, factor: 1.5 },
-    chunksPerRun: env.DROVER_CHUNKS_PER_RUN,
-    reconcileMs: env.DROVER_RECONCILE_MS,
-    workerOffersCacheMs: env.DROVER_WORKER_OFFERS_CACHE_MS,
-  });
+  const quotas = new QuotaService(db);
+  const batches = new BatchService(
+    db,
+    temporal,
+    {
+      priceOverrides: loadPriceOverrides(env.DROVER_PRICES_FILE),
+      taskQueue: env.DROVER_TASK_QUEUE,
+      poll: { initialMs: env.DROVER_POLL_INITIAL_MS, maxMs: env.DROVER_POLL_MAX_MS, factor: 1.5 },
+      chunksPerRun: env.DROVER_CHUNKS_PER_RUN,
+      reconcileMs: env.DROVER_RECONCILE_MS,
+      workerOffersCacheMs: env.DROVER_WORKER_OFFERS_CACHE_MS,
+    },
+    quotas,
+  );
   const auth = new Authenticator(db, logger, { adminKey: env.DROVER_ADMIN_KEY });
   const keys = new KeyService(db, auth);
-  const app = createApp({ batches, files: new FileService(db), auth, keys, logger, jsonLimit: env.DROVER_JSON_LIMIT });
+  const app = createApp({ batches, files: new FileService(db), auth, keys, quotas, logger, jsonLimit: env.DROVER_JSON_LIMIT });
   const server = app.listen(env.PORT, env.HOST);
   await new Promise<void>((resolve, reject) => server.once('listening', resolve).once('error', reject));
   const address = server.address();

@@ -83,7 +83,14 @@ export const BatchView = z
       spent_usd: z.number(),
       reserved_usd: z.number().meta({ description: 'Worst case of the attempts running now.' }),
       budget: z
-        .object({ needed_usd: z.number(), free_usd: z.number() })
+        .object({
+          needed_usd: z.number(),
+          free_usd: z.number(),
+          scope: z
+            .enum(['batch', 'tenant'])
+            .optional()
+            .meta({ description: "Whose limit has no room: the batch's max_cost_usd, or its tenant's monthly cap." }),
+        })
         .nullable()
         .optional()
         .meta({ description: 'While awaiting_budget: what the next attempt or chunk needs reserved, and what the limit leaves free.' }),
@@ -260,3 +267,22 @@ export type ApiKeyCreated = z.infer<typeof ApiKeyCreated>;
 
 export const ApiKeyList = z.object({ object: z.literal('list'), data: z.array(ApiKeyView) }).meta({ id: 'ApiKeyList' });
 export type ApiKeyList = z.infer<typeof ApiKeyList>;
+
+/** `GET|PATCH /v1/admin/tenants/:tenant/quotas`: a tenant's quotas (null: no limit) and where it stands. */
+export const TenantQuotas = z
+  .object({
+    object: z.literal('tenant_quotas'),
+    tenant: z.string(),
+    requests_per_minute: z.number().int().nullable(),
+    max_active_batches: z.number().int().nullable(),
+    monthly_spend_usd: z
+      .number()
+      .nullable()
+      .meta({ description: 'Batches reserve each attempt against it, as against their own max_cost_usd.' }),
+    active_batches: z.number().int(),
+    month: z
+      .object({ spent_usd: z.number(), reserved_usd: z.number() })
+      .meta({ description: 'This calendar month (UTC): what ended attempts cost, and what running ones reserve.' }),
+  })
+  .meta({ id: 'TenantQuotas' });
+export type TenantQuotas = z.infer<typeof TenantQuotas>;
