@@ -1,21 +1,31 @@
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import proto from '@temporalio/proto';
-import { TestWorkflowEnvironment } from '@temporalio/testing';
-import { bundleWorkflowCode, Worker } from '@temporalio/worker';
+import { Client, Connection } from '@temporalio/client';
+import { bundleWorkflowCode, NativeConnection, Worker } from '@temporalio/worker';
+import { startTemporalDevServer, type DevServer } from '../../stack/temporal-server.js';
 import type { createActivities } from '../../activities/index.js';
-import { INDEXED_VALUE_TYPE } from '../../workers/search-attributes.js';
 import type { BatchProgress, ProcessBatchInput } from '../../workflows/contracts.js';
-import { DEFAULT_CHUNKS_PER_RUN, type processBatchWorkflow } from '../../workflows/process-batch.js';
-import { SEARCH_ATTRIBUTES } from '../../workflows/search-attributes.js';
+import { cancelUpdate, pauseUpdate, progressQuery, resumeUpdate, setLimitsUpdate } from '../../workflows/definitions.js';
+import { SHARED_TEMPORAL_ADDRESS } from '../helpers/shared-run.js';
+import { createNamespace } from '../helpers/stack.js';
+import { until } from '../helpers/wait.js';
+import type { processBatchWorkflow } from '../../workflows/process-batch.js';
 import { ZERO_TALLY } from '../../workflows/tally.js';
 import { INSTANT_CHUNK_ITEMS, INSTANT_ITEM_COST_USD } from './fixtures/instant-chunk-workflows.js';
 
 type Activities = ReturnType<typeof createActivities>;
 
 const CHUNKS = 100_000;
+/**
+ * Chunk starts per run: 50, not the default 250, so three runs take seconds on the dev server.
+ * Nothing a run carries grows with it: sums, the window's chunks, one page of estimates.
+ */
+const CHUNKS_PER_RUN = 50;
+/** Spend runs into this limit in the third run (about 125 chunks in), where the batch waits. */
+const LIMIT_USD = 0.165;
+const RAISED_USD = 0.17;
 const ITEMS = CHUNKS * INSTANT_CHUNK_ITEMS;
 /** Temporal's payload warning threshold in the docs; the server refuses at 2 MiB. */
 const PAYLOAD_LIMIT = 256 * 1024;
@@ -75,28 +85,32 @@ function fakeActivities(estimatePages: Array<{ from: number; count: number }>): 
   };
 }
 
-function testServerPath(): string | undefined {
-  const local = fileURLToPath(new URL('../../.tools/venv/bin/temporal-test-server', import.meta.url));
-  return process.env.TEMPORAL_TEST_SERVER_PATH ?? (existsSync(local) ? local : undefined);
-}
-
 /**
  * Issue 6: whatever a batch's size, what its workflow carries stays small. A plan of 100,000
  * chunks runs through continue-as-new runs of the real batch workflow (chunks are stand-ins that
- * report at once) on the time-skipping server, and every payload of every run's history is
- * measured.
+ * report at once) on the Temporal dev server, and every payload of every run's history is
+ * measured. Not the time-skipping server: no timer matters here, and that server loses track of
+ * a run that continues as new while chunk reports arrive (the old run stays open, without its
+ * continue-as-new event), which the real server handles by retrying the workflow task.
  */
-describe('a 100,000-chunk batch, time skipping', () => {
-  let env: TestWorkflowEnvironment;
+describe('a 100,000-chunk batch', () => {
+  let server: DevServer | undefined;
+  let connection: Connection;
+  let nativeConnection: NativeConnection;
+  let client: Client;
   before(async () => {
-    const path = testServerPath();
-    env = await TestWorkflowEnvironment.createTimeSkipping(path ? { server: { executable: { type: 'existing-path', path } } } : {});
-    await env.connection.operatorService.addSearchAttributes({
-      namespace: env.namespace ?? 'default',
-      searchAttributes: Object.fromEntries(SEARCH_ATTRIBUTES.map((k) => [k.name, INDEXED_VALUE_TYPE[k.type]])),
-    });
+    const shared = process.env[SHARED_TEMPORAL_ADDRESS];
+    server = shared ? undefined : await startTemporalDevServer();
+    const address = shared ?? server!.address;
+    connection = await Connection.connect({ address });
+    client = new Client({ connection, namespace: await createNamespace(connection) });
+    nativeConnection = await NativeConnection.connect({ address });
   });
-  after(async () => env?.teardown());
+  after(async () => {
+    await nativeConnection?.close();
+    await connection?.close();
+    await server?.stop();
+  });
 
   test('two continue-as-new runs and a cancel: every payload of every run is under 256 KiB', async () => {
     const workflowBundle = await bundleWorkflowCode({
@@ -106,7 +120,8 @@ describe('a 100,000-chunk batch, time skipping', () => {
     const estimatePages: Array<{ from: number; count: number }> = [];
     const taskQueue = 'scale';
     const worker = await Worker.create({
-      connection: env.nativeConnection,
+      connection: nativeConnection,
+      namespace: client.options.namespace,
       taskQueue,
       workflowBundle,
       activities: fakeActivities(estimatePages),
@@ -119,7 +134,10 @@ describe('a 100,000-chunk batch, time skipping', () => {
       maxParallelChunks: 100,
       maxAttempts: 3,
       poll: { initialMs: 5_000, maxMs: 60_000, factor: 2 },
-      limits: { maxCostUsd: 10_000, deadlineMs: Date.now() + 7 * 24 * 3_600_000, onBudgetExhausted: 'wait' },
+      chunksPerRun: CHUNKS_PER_RUN,
+      // The batch waits for budget in its third run, so the messages below reach a run that is
+      // not about to continue as new.
+      limits: { maxCostUsd: LIMIT_USD, deadlineMs: Date.now() + 7 * 24 * 3_600_000, onBudgetExhausted: 'wait' },
       webhook: true,
     };
 
@@ -128,8 +146,8 @@ describe('a 100,000-chunk batch, time skipping', () => {
       const out: Array<{ runId: string; events: HistoryEvent[] }> = [];
       let runId: string | null | undefined = firstRunId;
       while (runId) {
-        const history = await env.client.workflow.getHandle(batchId, runId).fetchHistory();
-        const events = history.events ?? [];
+        const history: proto.temporal.api.history.v1.IHistory = await client.workflow.getHandle(batchId, runId).fetchHistory();
+        const events: HistoryEvent[] = history.events ?? [];
         out.push({ runId, events });
         runId = events.find((e) => e.workflowExecutionContinuedAsNewEventAttributes)?.workflowExecutionContinuedAsNewEventAttributes
           ?.newExecutionRunId;
@@ -139,24 +157,42 @@ describe('a 100,000-chunk batch, time skipping', () => {
 
     let firstRunId = '';
     const started = Date.now();
-    const { result, progressAtCancel } = await worker.runUntil(async () => {
-      const handle = await env.client.workflow.start<typeof processBatchWorkflow>('processBatchWorkflow', {
+    const { result, progressAtCancel, waiting } = await worker.runUntil(async () => {
+      const handle = await client.workflow.start<typeof processBatchWorkflow>('processBatchWorkflow', {
         taskQueue,
         workflowId: batchId,
         args: [args],
       });
       firstRunId = handle.firstExecutionRunId;
-      for (;;) {
-        if ((await runs()).length >= 3) break;
-        if (Date.now() - started > 240_000) throw new Error('two continue-as-new runs did not happen in 4 minutes');
-        await new Promise((r) => setTimeout(r, 1000));
+      // Waiting for budget with no chunk in flight: a stable state, where the messages below
+      // race neither a continue-as-new nor a chunk's report.
+      const settled = (v: { runs: number; progress: BatchProgress }) =>
+        v.runs >= 3 && v.progress.status === 'awaiting_budget' && v.progress.chunks.running === 0;
+      const probe = async () => ({ runs: (await runs()).length, progress: await handle.query(progressQuery) });
+      const waiting = await until(probe, settled, { what: 'the third run waiting for budget', timeoutMs: 120_000, intervalMs: 500 });
+      // Messages to the third run: each answers with the progress, a payload of its own. The
+      // raise lets a few more chunks start, then the batch waits again.
+      const messages = (async () => {
+        await handle.executeUpdate(setLimitsUpdate, { args: [{ maxCostUsd: RAISED_USD }] });
+        await until(probe, (v) => settled(v) && v.progress.chunks.completed > waiting.progress.chunks.completed, {
+          what: 'the batch waiting again after the raise',
+          intervalMs: 500,
+        });
+        await handle.executeUpdate(pauseUpdate);
+        await handle.executeUpdate(resumeUpdate);
+        const progressAtCancel = await handle.executeUpdate(cancelUpdate);
+        return { result: await handle.result(), progressAtCancel, waiting: waiting.progress };
+      })();
+      // A lost message would hang the test for its whole timeout: fail after two minutes instead.
+      let timer: NodeJS.Timeout | undefined;
+      const stuck = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error('the batch did not answer its messages in 2 minutes')), 120_000);
+      });
+      try {
+        return await Promise.race([messages, stuck]);
+      } finally {
+        clearTimeout(timer);
       }
-      // Messages to the third run: each answers with the progress, a payload of its own.
-      await handle.executeUpdate('pause');
-      await handle.executeUpdate('setLimits', { args: [{ maxCostUsd: 20_000 }] });
-      await handle.executeUpdate('resume');
-      const progressAtCancel = await handle.executeUpdate<BatchProgress>('cancel');
-      return { result: await handle.result(), progressAtCancel };
     });
 
     const all = await runs();
@@ -187,7 +223,7 @@ describe('a 100,000-chunk batch, time skipping', () => {
     );
 
     assert.ok(continueAsNew >= 2, `at least two continue-as-new (${continueAsNew})`);
-    assert.ok(signals >= 2 * DEFAULT_CHUNKS_PER_RUN, `chunk reports reached the runs (${signals})`);
+    assert.ok(signals >= 2 * CHUNKS_PER_RUN, `chunk reports reached the runs (${signals})`);
     assert.equal(updates, 4, 'pause, setLimits, resume and cancel were accepted');
     const ofKind = (kind: string) => measured.some((m) => m.where.includes(kind));
     for (const kind of ['WORKFLOW_EXECUTION_STARTED', 'WORKFLOW_EXECUTION_CONTINUED_AS_NEW', 'SIGNALED', 'UPDATE_COMPLETED', 'COMPLETED']) {
@@ -198,10 +234,14 @@ describe('a 100,000-chunk batch, time skipping', () => {
     assert.ok(estimatePages.length >= 2 && estimatePages.every((p) => p.count <= 200), JSON.stringify(estimatePages.slice(0, 3)));
     // The sums survived the continue-as-new runs: what the chunks reported, counted once.
     const chunksDone = progressAtCancel.chunks.completed;
-    assert.ok(chunksDone >= 2 * DEFAULT_CHUNKS_PER_RUN, `chunks completed before the cancel: ${chunksDone}`);
+    assert.ok(chunksDone >= 2 * CHUNKS_PER_RUN, `chunks completed before the cancel: ${chunksDone}`);
     assert.equal(progressAtCancel.succeeded + progressAtCancel.failed, chunksDone * INSTANT_CHUNK_ITEMS);
     assert.ok(Math.abs(progressAtCancel.costUsd - chunksDone * INSTANT_CHUNK_ITEMS * INSTANT_ITEM_COST_USD) < 1e-9);
     assert.equal(progressAtCancel.chunks.total, CHUNKS);
+    // The batch waited for budget in its third run, under the limit, with the window empty.
+    assert.ok(waiting.chunks.completed > 2 * CHUNKS_PER_RUN && waiting.chunks.completed < 3 * CHUNKS_PER_RUN);
+    assert.ok(waiting.cost.spentUsd + waiting.cost.reservedUsd <= LIMIT_USD + 1e-9, JSON.stringify(waiting.cost));
+    assert.ok(chunksDone > waiting.chunks.completed, 'the raise let more chunks start');
     assert.equal(result.status, 'cancelled');
     assert.equal(result.chunkCount, CHUNKS);
   });
