@@ -89,9 +89,10 @@ function fakeActivities(estimatePages: Array<{ from: number; count: number }>): 
  * Issue 6: whatever a batch's size, what its workflow carries stays small. A plan of 100,000
  * chunks runs through continue-as-new runs of the real batch workflow (chunks are stand-ins that
  * report at once) on the Temporal dev server, and every payload of every run's history is
- * measured. Not the time-skipping server: no timer matters here, and that server loses track of
- * a run that continues as new while chunk reports arrive (the old run stays open, without its
- * continue-as-new event), which the real server handles by retrying the workflow task.
+ * measured. Not the time-skipping server: no timer matters here, and that server mishandles a
+ * continue-as-new that chunk reports overtake. Both servers refuse the task (UNHANDLED_COMMAND)
+ * and the worker retries it; the time-skipping server then at times starts the new run anyway and
+ * leaves the old one open, without its continue-as-new event.
  */
 describe('a 100,000-chunk batch', () => {
   let server: DevServer | undefined;
