@@ -294,7 +294,7 @@ export class TestStack {
  * A namespace of this file's own, so another file on the same dev server never shows up in its
  * batch lists or workflow queries. The dev server serves a new namespace at once.
  */
-async function createNamespace(connection: Connection): Promise<string> {
+export async function createNamespace(connection: Connection): Promise<string> {
   const namespace = `drover-test-${process.pid}-${randomBytes(3).toString('hex')}`;
   await connection.workflowService.registerNamespace({ namespace, workflowExecutionRetentionPeriod: msToTs('1 day') });
   await ensureSearchAttributes(connection, namespace);
