@@ -200,9 +200,8 @@ describe('fault storms', () => {
     assert.equal(stats.lines_received, 60, 'batch mode: three attempts of 20 lines');
   });
 
-  // Today a realtime attempt repairs up to max_attempts times inside itself, and each of the
-  // three attempts does so: 9 calls per item. The budget rework ends repairs inside an attempt.
-  test('malformed JSON in realtime: at most max_attempts calls per item', { todo: 'budget rework' }, () => {
+  // A realtime attempt makes one call per item; a repair waits for the chunk's next attempt.
+  test('malformed JSON in realtime: at most max_attempts calls per item', () => {
     assert.ok(realtimeCalls > 0, 'the malformed realtime batch ran');
     assert.ok(realtimeCalls <= 60, `20 items, max_attempts 3: ${realtimeCalls} calls`);
   });
@@ -241,16 +240,11 @@ describe('fault storms', () => {
   test('malformed JSON under a limit of 3/4 of the worst case, batch mode: spend never above it at any poll', () =>
     underLimit('batch', 0.75));
 
-  // Today a chunk's repair attempts spend beyond the one reservation it made: with the limit
-  // just above one chunk's worst case, the first chunk alone crosses it. The budget rework
-  // reserves per attempt.
-  test('malformed JSON under a limit just above one chunk, batch mode: spend never above it', { todo: 'budget rework' }, () =>
-    underLimit('batch', 0.55),
-  );
+  // Each repair attempt is reserved before it is sent: with the limit just above one chunk's
+  // worst case, the second attempt waits rather than crosses it.
+  test('malformed JSON under a limit just above one chunk, batch mode: spend never above it', () => underLimit('batch', 0.55));
 
-  // Today a realtime attempt repairs and retries inside one reservation: it spends several times
-  // the limit before the batch hears of it. The budget rework reserves per attempt.
-  test('malformed JSON under a limit of 3/4 of the worst case, realtime: spend never above it at any poll', { todo: 'budget rework' }, () =>
-    underLimit('realtime', 0.75),
-  );
+  // Realtime attempts are reserved one by one too.
+  test('malformed JSON under a limit of 3/4 of the worst case, realtime: spend never above it at any poll', () =>
+    underLimit('realtime', 0.75));
 });

@@ -81,6 +81,10 @@ function fakeActivities(estimatePages: Array<{ from: number; count: number }>): 
     tallyChunkRange: notUsed,
     closeChunk: notUsed,
     cancelChunk: notUsed,
+    salvageAttempt: notUsed,
+    attemptReservation: notUsed,
+    holdTenantBudget: notUsed,
+    reconcileOrphans: notUsed,
     runRealtimeChunk: notUsed,
   };
 }
