@@ -29,6 +29,7 @@ export async function startApi(env: ApiEnv, db: Db, logger: Logger): Promise<Run
     chunksPerRun: env.DROVER_CHUNKS_PER_RUN,
     reconcileMs: env.DROVER_RECONCILE_MS,
     workerOffersCacheMs: env.DROVER_WORKER_OFFERS_CACHE_MS,
+    allowPrivateWebhooks: env.DROVER_WEBHOOK_ALLOW_PRIVATE,
   });
   const auth = new Authenticator(db, logger, { adminKey: env.DROVER_ADMIN_KEY });
   const keys = new KeyService(db, auth);
