@@ -5,13 +5,15 @@ import type { Providers } from '../providers/types.js';
 import { createChunkActivities } from './chunks.js';
 import type { RateLimits } from './rate-limiter.js';
 import { createRealtimeActivities } from './realtime.js';
-import { createWebhookActivities } from './webhooks.js';
+import { createWebhookActivities, type WebhookDeps } from './webhooks.js';
 
 export interface ActivityDeps {
   db: Db;
   providers: Providers;
   rateLimits?: RateLimits;
   realtimeConcurrency?: number;
+  /** DROVER_WEBHOOK_ALLOW_PRIVATE, and a resolver for tests (webhooks.ts). */
+  webhooks?: WebhookDeps;
 }
 
 /** Every activity Drover registers, built from its dependencies (workers/worker.ts makes them). */
@@ -20,7 +22,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createBatchActivities(deps.db),
     ...createChunkActivities(deps.db, deps.providers),
     ...createBudgetActivities(deps.db, deps.providers),
-    ...createWebhookActivities(deps.db),
+    ...createWebhookActivities(deps.db, deps.webhooks),
     ...createRealtimeActivities({
       db: deps.db,
       providers: deps.providers.realtime,
