@@ -277,7 +277,8 @@ export class BatchService {
 
   /** The settings intake checks against: a provider no live worker serves is refused (400) before anything is stored. */
   private async intake(): Promise<IntakeContext> {
-    return { priceOverrides: this.config.priceOverrides, offers: await this.workerOffers.current() };
+    const { priceOverrides, allowPrivateWebhooks } = this.config;
+    return { priceOverrides, allowPrivateWebhooks, offers: await this.workerOffers.current() };
   }
 
   private async loadActive(tenantId: string, id: string, what: string): Promise<BatchRow> {

@@ -45,7 +45,11 @@ async function saveHistories(stack: TestStack, scenario: string, batchId: string
 
 describe('record workflow histories', () => {
   const receiver = createServer((req, res) => req.resume().on('end', () => res.writeHead(200).end()));
-  const stack = new TestStack({ processingMs: 300, api: { DROVER_CHUNKS_PER_RUN: '2', DROVER_RECONCILE_MS: '1500' } });
+  const stack = new TestStack({
+    processingMs: 300,
+    allowPrivateWebhooks: true,
+    api: { DROVER_CHUNKS_PER_RUN: '2', DROVER_RECONCILE_MS: '1500' },
+  });
   after(async () => {
     await stack.stop();
     receiver.close();
