@@ -89,6 +89,7 @@ const RESPONSE_COMPONENTS = [
   R.ApiKeyView,
   R.ApiKeyCreated,
   R.ApiKeyList,
+  R.TenantQuotas,
 ];
 const REQUEST_COMPONENTS = [BatchCreateRequest, CompletionRequest, ItemInput, ResponseFormat, Prices];
 

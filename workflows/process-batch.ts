@@ -219,17 +219,17 @@ export async function processBatchWorkflow(input: ProcessBatchInput): Promise<Pr
       }
       if (ledger.waitingCount > 0 && patched(ATTEMPT_BUDGET_PATCH)) {
         const next = ledger.nextGrant();
-        if (next && !(await holdForTenant(next.chunkIndex, next.attempt, next.reserveUsd))) {
-          if (!(await awaitBudget())) break;
-          continue;
-        }
-        if (next) ledger.grant(next.chunkIndex);
-        const grant = next && { chunkIndex: next.chunkIndex, attempt: next.attempt };
-        if (grant) {
+        if (next) {
+          if (!(await holdForTenant(next.chunkIndex, next.attempt, next.reserveUsd))) {
+            if (!(await awaitBudget())) break;
+            continue;
+          }
+          ledger.grant(next.chunkIndex);
           if (!ledger.paused) setStatus('running');
-          await getExternalWorkflowHandle(chunkWorkflowId(batchId, grant.chunkIndex))
-            .signal(attemptGrantedSignal, { attempt: grant.attempt })
-            .catch((err: unknown) => log.warn('could not grant a chunk its next attempt', { ...grant, error: String(err) }));
+          const { chunkIndex, attempt } = next;
+          await getExternalWorkflowHandle(chunkWorkflowId(batchId, chunkIndex))
+            .signal(attemptGrantedSignal, { attempt })
+            .catch((err: unknown) => log.warn('could not grant a chunk its next attempt', { chunkIndex, attempt, error: String(err) }));
           continue;
         }
         // Nothing running will free budget: only a raise can let a retry start.
