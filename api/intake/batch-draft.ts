@@ -6,6 +6,7 @@ import { resolveModel, type ProviderName } from '../../domain/provider-catalog.j
 import { unservedReason, type ProviderOffer } from '../../domain/provider-offers.js';
 import { resolvePricing, type PriceOverrides } from '../../domain/model-prices.js';
 import { ValidationError } from '../errors.js';
+import type { IntakeLimits } from './limits.js';
 import { applyOperation } from './operation.js';
 
 const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -24,6 +25,8 @@ export interface IntakeContext {
   priceOverrides: PriceOverrides;
   /** Empty or absent when no worker has registered: then any provider is accepted and waits for one. */
   offers?: readonly ProviderOffer[];
+  /** What one request may hold; DEFAULT_INTAKE_LIMITS when absent. */
+  limits?: IntakeLimits | undefined;
 }
 
 /** Checks everything about a request except its items; throws ValidationError naming each field. */
