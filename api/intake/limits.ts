@@ -65,6 +65,8 @@ export function decodedBody(req: IncomingMessage): Readable {
     ]);
   }
   const inflate = encoding === 'gzip' ? createGunzip() : createInflate();
+  // The reader sees a failure through its iterator; a body never read must not crash the process.
+  inflate.on('error', () => {});
   req.pipe(inflate);
   async function* inflated(): AsyncGenerator<Buffer> {
     try {
@@ -74,7 +76,9 @@ export function decodedBody(req: IncomingMessage): Readable {
       throw badEncoding(encoding, err as Error);
     }
   }
-  return Readable.from(inflated(), { objectMode: false });
+  const out = Readable.from(inflated(), { objectMode: false });
+  out.on('error', () => {});
+  return out;
 }
 
 /** Passes chunks through, refusing the body (413) once it is over `max` bytes. */

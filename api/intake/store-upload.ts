@@ -70,6 +70,8 @@ export async function storeUpload(
               throw new ValidationError([{ line: record.line, path: '(header)', message: 'a CSV needs an "id" column' }]);
             continue;
           }
+          if (record.fields.some((f) => f.includes('\u0000')))
+            throw new ValidationError([{ line: record.line, path: '(row)', message: 'contains a NUL character, which cannot be stored' }]);
           if (record.fields.length !== header.length)
             throw new ValidationError([
               {
