@@ -173,6 +173,19 @@ const cases: Case[] = [
     type: 'limit_exceeded',
     place: { path: /^metadata/, line: 1 },
   },
+  {
+    name: 'a response_format schema nested 100 levels in the query string',
+    before: 'not bounded',
+    send: (s) =>
+      s(
+        `/v1/batches?model=gpt-4.1-mini&response_format=${encodeURIComponent(`{"type":"json_schema","json_schema":{"name":"x","schema":${deepJson(100)}}}`)}`,
+        '{"id":"a","content":"x"}\n',
+        NDJSON_TYPE,
+      ),
+    status: 413,
+    type: 'limit_exceeded',
+    place: { path: /^response_format\.json_schema\.schema/ },
+  },
   // The edge of HTTP itself.
   {
     name: 'malformed percent-encoding in the path',
