@@ -11,25 +11,43 @@ export type JsonProblem = { kind: 'depth'; path: string; depth: number } | { kin
 /** Nesting deeper than this is refused at the edge (objects and arrays, the top level counting 1). */
 export const DEFAULT_MAX_JSON_DEPTH = 64;
 
+interface Frame {
+  value: unknown;
+  key: PropertyKey | undefined;
+  parent: Frame | undefined;
+  depth: number;
+}
+
+function pathOf(frame: Frame, last?: PropertyKey): PropertyKey[] {
+  const path: PropertyKey[] = last === undefined ? [] : [last];
+  for (let f: Frame | undefined = frame; f && f.key !== undefined; f = f.parent) path.unshift(f.key);
+  return path;
+}
+
 export function inspectJson(value: unknown, maxDepth = DEFAULT_MAX_JSON_DEPTH, prefix = ''): JsonProblem | null {
-  const stack: Array<{ value: unknown; path: PropertyKey[]; depth: number }> = [{ value, path: [], depth: 0 }];
+  // Frames link to their parent, so a path is built only for the one problem reported.
+  const stack: Frame[] = [{ value, key: undefined, parent: undefined, depth: 0 }];
   while (stack.length > 0) {
-    const { value: v, path, depth } = stack.pop()!;
+    const frame = stack.pop()!;
+    const v = frame.value;
     if (typeof v === 'string') {
-      if (v.includes('\u0000')) return { kind: 'nul', path: formatPath(path, prefix) };
+      if (v.includes('\u0000')) return { kind: 'nul', path: formatPath(pathOf(frame), prefix) };
       continue;
     }
     if (typeof v !== 'object' || v === null) continue;
-    if (depth + 1 > maxDepth) return { kind: 'depth', path: formatPath(path, prefix), depth: depth + 1 };
+    const depth = frame.depth + 1;
+    if (depth > maxDepth) return { kind: 'depth', path: formatPath(pathOf(frame), prefix), depth };
     if (Array.isArray(v)) {
-      for (let i = v.length - 1; i >= 0; i--) stack.push({ value: v[i], path: [...path, i], depth: depth + 1 });
+      for (let i = v.length - 1; i >= 0; i--) {
+        const child: unknown = v[i];
+        if (typeof child === 'object' || typeof child === 'string') stack.push({ value: child, key: i, parent: frame, depth });
+      }
       continue;
     }
-    const entries = Object.entries(v as Record<string, unknown>);
-    for (let i = entries.length - 1; i >= 0; i--) {
-      const [key, child] = entries[i]!;
-      if (key.includes('\u0000')) return { kind: 'nul', path: formatPath([...path, key.replaceAll('\u0000', '\\u0000')], prefix) };
-      stack.push({ value: child, path: [...path, key], depth: depth + 1 });
+    for (const key in v as Record<string, unknown>) {
+      if (key.includes('\u0000')) return { kind: 'nul', path: formatPath(pathOf(frame, key.replaceAll('\u0000', '\\u0000')), prefix) };
+      const child = (v as Record<string, unknown>)[key];
+      if (typeof child === 'object' || typeof child === 'string') stack.push({ value: child, key, parent: frame, depth });
     }
   }
   return null;

@@ -1,5 +1,5 @@
 import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, linkSync, mkdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -40,11 +40,18 @@ function parseKey(text: string): Buffer {
 function keyFile(env: NodeJS.ProcessEnv): Buffer {
   const path = join(env.DROVER_DATA_DIR ?? join(REPO_ROOT, '.data'), 'secret.key');
   mkdirSync(dirname(path), { recursive: true });
-  try {
-    // 'wx': of two processes starting together, one writes and the other reads what it wrote.
-    writeFileSync(path, randomBytes(32).toString('hex') + '\n', { flag: 'wx', mode: 0o600 });
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+  if (!existsSync(path)) {
+    // Written whole under another name, then linked into place: of two processes starting
+    // together, one key wins and neither ever reads a half-written file.
+    const tmp = `${path}.${process.pid}.${randomBytes(4).toString('hex')}`;
+    writeFileSync(tmp, randomBytes(32).toString('hex') + '\n', { mode: 0o600 });
+    try {
+      linkSync(tmp, path);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    } finally {
+      unlinkSync(tmp);
+    }
   }
   return parseKey(readFileSync(path, 'utf8'));
 }

@@ -9,7 +9,7 @@ import { insertItems } from '../../store/items.js';
 import { LimitError, ValidationError } from '../errors.js';
 import { draftFromSettings, type BatchDraft, type IntakeContext } from './batch-draft.js';
 import { estimateView, itemLimitsFor, plannerFor, validatorFor } from './estimate.js';
-import { checkJson, DEFAULT_INTAKE_LIMITS, tooManyItems } from './limits.js';
+import { DEFAULT_INTAKE_LIMITS, tooManyItems } from './limits.js';
 import { RequestHasher } from './request-hash.js';
 import { INSERT_PAGE, newBatch, type Stored } from './new-batch.js';
 
@@ -36,8 +36,8 @@ function prepareJson(
       { path: '(body)', message: 'the body must be a JSON object (Content-Type: application/json) or NDJSON (application/x-ndjson)' },
     ]);
   }
+  // NUL and nesting were checked as the request was opened (batch-request.ts openBatch).
   const limits = ctx.limits ?? DEFAULT_INTAKE_LIMITS;
-  checkJson(body, limits);
   const { items: rawItems, ...rawSettings } = body as Record<string, unknown>;
   if (Array.isArray(rawItems) && rawItems.length > limits.maxItems) throw tooManyItems(limits.maxItems, { path: 'items', message: '' });
   const issues: Issue[] = [];
