@@ -48,6 +48,9 @@ COPY --from=build /app/dist ./dist
 RUN printf '#!/bin/sh\nexec node /app/dist/cli/main.js "$@"\n' > /usr/local/bin/drover \
  && chmod +x /usr/local/bin/drover
 
+# The emulator profile keeps its batches here (a named volume), so a restart finishes them.
+RUN mkdir -p /data && chown node:node /data
+
 USER node
 EXPOSE 3000
 

@@ -11,6 +11,7 @@ import type { BatchRow } from '../store/rows.js';
 import type { ChunkEstimatePage, FinishBatchInput, FinishBatchResult, PlanResult, StopReason } from '../workflows/contracts.js';
 import { closingStatus } from '../workflows/batch-ledger.js';
 import { closeUnfinished, tallyRange } from '../store/results.js';
+import { settleBatchHolds } from '../store/tenant-quotas.js';
 import type { ItemError } from '../domain/responses.js';
 
 const NO_OUTCOME: ItemError = { code: 'not_processed', message: 'the batch ended before this item got an outcome' };
@@ -94,6 +95,8 @@ export function createBatchActivities(db: Db) {
       const totals = { succeeded: t.succeeded, failed: t.failed, cancelled: t.cancelled, usage: t.usage, costUsd: t.cost_usd };
       const status = input.failed ? 'failed' : closingStatus(input.stopReason, totals);
       await storeFinish(db, input.batchId, { status, ...totals, cost_usd: totals.costUsd, ...(input.error ? { error: input.error } : {}) });
+      // The tenant's monthly cap now counts what the batch really cost, and nothing it reserved.
+      await settleBatchHolds(db, input.batchId, totals.costUsd);
       return { status, ...totals };
     },
   };

@@ -5,7 +5,9 @@ import type { Providers } from '../providers/types.js';
 import { getChunk } from '../store/chunks.js';
 import type { Db } from '../store/db.js';
 import { unfinishedItems } from '../store/items.js';
-import type { AttemptReservation, ChunkRef } from '../workflows/contracts.js';
+import { tallyAttempt } from '../store/results.js';
+import { holdTenantBudget, settleAttemptHold, type HoldResult } from '../store/tenant-quotas.js';
+import type { AttemptReservation, ChunkRef, TenantHoldInput } from '../workflows/contracts.js';
 import { attemptPath } from './attempt-path.js';
 import { loadBatch } from './batches.js';
 import { toChatRequest, withRepair } from './chunks.js';
@@ -30,10 +32,24 @@ export function createBudgetActivities(db: Db, providers: Providers) {
         // An item without a repair turn sends the prompt intake already counted.
         inputTokens += item.error?.raw_output ? counter.count(repaired.messages) : item.est_input_tokens;
       }
+      // The attempt before this one has ended: the tenant's monthly cap counts what it cost.
+      if (ref.attempt > 1) {
+        const previous = await tallyAttempt(db, ref.batchId, chunk, ref.attempt - 1);
+        await settleAttemptHold(db, ref.batchId, ref.chunkIndex, ref.attempt - 1, previous.cost_usd);
+      }
       const path = attemptPath(batch, providers, items.length, ref.attempt);
       const cap = outputCap(batch.spec);
       const { cost } = estimateCost(inputTokens, items.length, { typical: cap, max: cap }, batch.pricing, path === 'batch');
       return { items: items.length, path, reserveUsd: cost.high_usd };
+    },
+
+    /**
+     * Reserves a chunk attempt's worst case against the tenant's monthly spend cap, beside the
+     * tenant's other batches; not granted when it does not fit. Retry-safe: an attempt holds once.
+     */
+    async holdTenantBudget(input: TenantHoldInput): Promise<HoldResult> {
+      const batch = await loadBatch(db, input.batchId);
+      return holdTenantBudget(db, { tenantId: batch.tenant_id, ...input });
     },
   };
 }

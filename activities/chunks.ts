@@ -1,4 +1,5 @@
-import { Context, log } from '@temporalio/activity';
+import { setImmediate as nextTurn } from 'node:timers/promises';
+import { Context, log, sleep } from '@temporalio/activity';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import type { PromptSpec } from '../domain/batch-spec.js';
 import { FailureType } from '../domain/failure-types.js';
@@ -9,6 +10,8 @@ import type { ItemError } from '../domain/responses.js';
 import { repairMessages } from '../domain/output-validation.js';
 import { toResult } from './outcomes.js';
 import { getChunk } from '../store/chunks.js';
+import type { ChunkRange } from '../domain/chunk-plan.js';
+import type { BatchRow } from '../store/rows.js';
 import type { Db } from '../store/db.js';
 import { unfinishedItems } from '../store/items.js';
 import {
@@ -44,14 +47,21 @@ import type {
 import { costOf } from '../domain/pricing.js';
 import { outputCap } from '../domain/estimate.js';
 import { chunkWorkflowId } from '../workflows/chunk-id.js';
+import { settleChunkHolds } from '../store/tenant-quotas.js';
 import { loadBatch } from './batches.js';
 import { attemptPath } from './attempt-path.js';
 import { withHeartbeat } from './heartbeat.js';
+import { findLostBatch, serialised, settleLostCreates } from './lost-creates.js';
 import { asProviderCall } from './provider-failure.js';
 
 export { toResult } from './outcomes.js';
 
 const WRITE_PAGE = 1000;
+/** How long reconciling waits for a cancelled provider batch to end, to keep what it answered. */
+const SALVAGE_WAIT_MS = 15_000;
+const SALVAGE_POLL_MS = 1_000;
+/** Items turned into requests between two turns of the event loop (a few ms of work). */
+const YIELD_EVERY = 2000;
 
 export function createChunkActivities(db: Db, providers: Providers) {
   const providerFor = (name: string): BatchProvider => {
@@ -83,7 +93,7 @@ export function createChunkActivities(db: Db, providers: Providers) {
       if (path === 'realtime') return { providerBatchId: null, itemCount: items.length, path };
       const provider = providerFor(batch.provider);
 
-      const job = await reserveJob(db, {
+      const reserved = await reserveJob(db, {
         tenant_id: batch.tenant_id,
         batch_id: ref.batchId,
         chunk_idx: ref.chunkIndex,
@@ -91,58 +101,67 @@ export function createChunkActivities(db: Db, providers: Providers) {
         provider: provider.name,
         item_count: items.length,
       });
-      return withHeartbeat(async () => {
-        if (job.status === 'creating') {
-          // An earlier try may have created the batch and died before recording it.
-          // Marked `creating` just before the create call: the orphan was made after this instant.
-          const hint = { createdAfter: job.updated_at, requestCount: job.item_count };
-          const found = await asProviderCall(provider, () => provider.findBatch(key, hint));
-          if (found) {
-            log.warn('found provider batch created by an earlier try', { key, providerBatchId: found });
-            const recorded = await recordProviderBatch(db, key, found);
-            return { providerBatchId: recorded.providerBatchId, itemCount: job.item_count, path: 'batch' as const };
+      // Anthropic's creates run one at a time per workspace (see `serialised`), lookups included.
+      return withHeartbeat(() =>
+        serialised(db, provider, async () => {
+          let job = reserved;
+          if (provider.createScope) {
+            // The row may have moved on while this try waited for the lock.
+            job = (await findJob(db, key)) ?? reserved;
+            if (job.provider_batch_id) return { providerBatchId: job.provider_batch_id, itemCount: job.item_count, path: 'batch' as const };
+            await settleLostCreates(db, provider, { exceptKey: key });
           }
-        }
-        const requests = toBatchRequests(batch.spec, items);
-        let staged = job.input_file_id;
-        if (!staged) {
-          staged = await asProviderCall(provider, () => provider.stageInput(key, requests));
-          if (staged) await recordInputFile(db, key, staged);
-        }
-        // The last moment to stop for free: a cancel that reached this activity, or one that
-        // marked the job (the chunk is being cancelled while this try still runs), ends it here.
-        if (Context.current().cancellationSignal.aborted)
-          throw new CancelledFailure('the chunk was cancelled before its provider batch was created');
-        if (!(await markCreating(db, key))) {
-          throw ApplicationFailure.nonRetryable(
-            'the chunk was cancelled before its provider batch was created',
-            FailureType.SubmitCancelled,
-          );
-        }
-        const created = await asProviderCall(provider, async () => {
-          try {
-            return await provider.createBatch(key, requests, staged);
-          } catch (err) {
-            // The staged input is gone (the provider expired or lost the file): stage it again.
-            if (!staged || provider.classifyError(err)?.status !== 404) throw err;
-            staged = await provider.stageInput(key, requests);
+          if (job.status === 'creating') {
+            // An earlier try may have created the batch and died before recording it.
+            // Marked `creating` just before the create call: the orphan was made after this instant.
+            const found = await findLostBatch(db, provider, job);
+            if (found) {
+              log.warn('found provider batch created by an earlier try', { key, providerBatchId: found });
+              const recorded = await recordProviderBatch(db, key, found);
+              return { providerBatchId: recorded.providerBatchId, itemCount: job.item_count, path: 'batch' as const };
+            }
+          }
+          const requests = await toBatchRequestsYielding(batch.spec, items);
+          let staged = job.input_file_id;
+          if (!staged) {
+            staged = await asProviderCall(provider, () => provider.stageInput(key, requests));
             if (staged) await recordInputFile(db, key, staged);
-            return provider.createBatch(key, requests, staged);
           }
-        });
-        const recorded = await recordProviderBatch(db, key, created);
-        if (recorded.providerBatchId !== created || recorded.cancelRequested) {
-          // Another live try recorded its batch first, or a cancel looked before this one
-          // existed: this batch is nobody's, so it is cancelled before it can bill.
-          log.warn('cancelling a provider batch nobody will collect', {
-            key,
-            providerBatchId: created,
-            recorded: recorded.providerBatchId,
+          // The last moment to stop for free: a cancel that reached this activity, or one that
+          // marked the job (the chunk is being cancelled while this try still runs), ends it here.
+          if (Context.current().cancellationSignal.aborted)
+            throw new CancelledFailure('the chunk was cancelled before its provider batch was created');
+          if (!(await markCreating(db, key))) {
+            throw ApplicationFailure.nonRetryable(
+              'the chunk was cancelled before its provider batch was created',
+              FailureType.SubmitCancelled,
+            );
+          }
+          const created = await asProviderCall(provider, async () => {
+            try {
+              return await provider.createBatch(key, requests, staged);
+            } catch (err) {
+              // The staged input is gone (the provider expired or lost the file): stage it again.
+              if (!staged || provider.classifyError(err)?.status !== 404) throw err;
+              staged = await provider.stageInput(key, requests);
+              if (staged) await recordInputFile(db, key, staged);
+              return provider.createBatch(key, requests, staged);
+            }
           });
-          await asProviderCall(provider, () => provider.cancel(created));
-        }
-        return { providerBatchId: recorded.providerBatchId, itemCount: job.item_count, path: 'batch' as const };
-      });
+          const recorded = await recordProviderBatch(db, key, created);
+          if (recorded.providerBatchId !== created || recorded.cancelRequested) {
+            // Another live try recorded its batch first, or a cancel looked before this one
+            // existed: this batch is nobody's, so it is cancelled before it can bill.
+            log.warn('cancelling a provider batch nobody will collect', {
+              key,
+              providerBatchId: created,
+              recorded: recorded.providerBatchId,
+            });
+            await asProviderCall(provider, () => provider.cancel(created));
+          }
+          return { providerBatchId: recorded.providerBatchId, itemCount: job.item_count, path: 'batch' as const };
+        }),
+      );
     },
 
     /** A provider batch that no longer exists (404) is over: collect finds it gone and resends its items. */
@@ -163,9 +182,6 @@ export function createChunkActivities(db: Db, providers: Providers) {
       const chunk = await getChunk(db, input.batchId, input.chunkIndex);
       const provider = providerFor(batch.provider);
       const key = jobKey(input.batchId, input.chunkIndex, input.attempt);
-      const schema = schemaOf(batch.spec);
-      const pricing = batch.pricing;
-      if (!pricing) throw ApplicationFailure.nonRetryable(`batch ${input.batchId} has no pricing`, FailureType.InvalidBatch);
       const outcome = { final: input.final, stopping: input.stopping ?? false };
       /** Items this attempt sent that got no answer: resent next attempt, failed on the last, cancelled when stopping. */
       const closeUnanswered = (error: ItemError) =>
@@ -191,24 +207,7 @@ export function createChunkActivities(db: Db, providers: Providers) {
           await setJobStatus(db, key, 'collected:vanished');
           return attemptTally(await tallyAttempt(db, input.batchId, chunk, input.attempt));
         }
-        let page: NewResult[] = [];
-        const flush = async () => {
-          await upsertResults(db, batch.tenant_id, input.batchId, input.attempt, page);
-          page = [];
-          Context.current().heartbeat();
-        };
-        await asProviderCall(provider, async () => {
-          for await (const line of provider.results(input.providerBatchId)) {
-            const seq = Number(line.customId);
-            if (!Number.isInteger(seq) || seq < chunk.seq_start || seq >= chunk.seq_end) {
-              log.warn('provider returned a result for an unknown custom_id', { key, customId: line.customId.slice(0, 80) });
-              continue;
-            }
-            page.push({ ...toResult(seq, line, schema, outcome, 'batch'), cost_usd: line.usage ? costOf(line.usage, pricing, true) : 0 });
-            if (page.length >= WRITE_PAGE) await flush();
-          }
-        });
-        await flush();
+        await writeAnswers(batch, chunk, input, outcome);
         await closeUnanswered({
           code: status.state === 'completed' ? 'missing_result' : `provider_batch_${status.state}`,
           message: status.error ?? `the provider batch ended ${status.state} without a result for this item`,
@@ -220,7 +219,9 @@ export function createChunkActivities(db: Db, providers: Providers) {
 
     /** Every item of a chunk by outcome, all attempts counted: what a chunk reports when it ends. */
     async tallyChunkRange({ batchId, chunkIndex }: { batchId: string; chunkIndex: number }): Promise<Tally> {
-      return chunkTally(await tallyRange(db, batchId, await getChunk(db, batchId, chunkIndex)));
+      const tally = chunkTally(await tallyRange(db, batchId, await getChunk(db, batchId, chunkIndex)));
+      await settleChunkHolds(db, batchId, chunkIndex, tally.costUsd);
+      return tally;
     },
 
     /** Ends a chunk that failed: its items without an outcome are closed with the reason. */
@@ -235,8 +236,7 @@ export function createChunkActivities(db: Db, providers: Providers) {
      */
     async reconcileChunks({ batchId, chunkIndexes }: { batchId: string; chunkIndexes: number[] }): Promise<ReconciledChunk[]> {
       const client = Context.current().client;
-      const closed: ReconciledChunk[] = [];
-      for (const chunkIndex of chunkIndexes) {
+      const reconcile = async (chunkIndex: number): Promise<ReconciledChunk | null> => {
         let state: string;
         try {
           state = (await client.workflow.getHandle(chunkWorkflowId(batchId, chunkIndex)).describe()).status.name;
@@ -244,20 +244,27 @@ export function createChunkActivities(db: Db, providers: Providers) {
           if ((err as Error).name !== 'WorkflowNotFoundError') throw err;
           state = 'NOT_FOUND';
         }
-        if (state === 'RUNNING') continue;
+        if (state === 'RUNNING') return null;
         // Its last attempt's provider batch may still run and bill: nobody will collect it now.
         const job = await latestJob(db, batchId, chunkIndex);
-        if (job && !job.status.startsWith('collected:')) await cancelAttempt({ batchId, chunkIndex, attempt: job.attempt });
+        if (job && !job.status.startsWith('collected:')) await salvageAttempt({ batchId, chunkIndex, attempt: job.attempt });
         const error = `the chunk workflow ended ${state.toLowerCase()} without reporting`;
         const tally = await closeChunkItems({ batchId, chunkIndex, status: 'failed', error: { code: 'chunk_failed', message: error } });
-        closed.push({ chunkIndex, tally, error });
-      }
-      return closed;
+        return { chunkIndex, tally, error };
+      };
+      // Side by side: each may wait a little for its cancelled provider batch to end.
+      const closed = await Promise.all(chunkIndexes.map(reconcile));
+      return closed.filter((c): c is ReconciledChunk => c !== null);
     },
 
     /** Cancels the provider batch of one chunk attempt (see cancelAttempt) and returns its id. */
     async cancelChunk(ref: ChunkRef): Promise<{ providerBatchId: string | null }> {
       return cancelAttempt(ref);
+    },
+
+    /** An attempt given up on: its provider batch is cancelled, and what it answered before that is kept. */
+    async salvageAttempt(ref: ChunkRef): Promise<{ providerBatchId: string | null }> {
+      return salvageAttempt(ref);
     },
   };
 
@@ -280,10 +287,13 @@ export function createChunkActivities(db: Db, providers: Providers) {
     const provider = providers.batch[job.provider as ProviderName];
     if (!provider) return { providerBatchId: id };
     if (!id && job.status === 'creating') {
-      const found = await asProviderCall(provider, () =>
-        provider.findBatch(key, { createdAfter: job.updated_at, requestCount: job.item_count }),
-      );
-      if (found) id = (await recordProviderBatch(db, key, found)).providerBatchId;
+      id = await serialised(db, provider, async () => {
+        // Under Anthropic's lock a submit still creating has finished: read the row again.
+        const now = provider.createScope ? ((await findJob(db, key)) ?? job) : job;
+        if (now.provider_batch_id || now.status !== 'creating') return now.provider_batch_id;
+        const found = await findLostBatch(db, provider, now);
+        return found ? (await recordProviderBatch(db, key, found)).providerBatchId : null;
+      });
     }
     if (!id) return { providerBatchId: null };
     // A provider that will not say how its batch stands (it refuses polls) is asked to cancel all the same.
@@ -296,11 +306,84 @@ export function createChunkActivities(db: Db, providers: Providers) {
     return { providerBatchId: id };
   }
 
+  /**
+   * Writes one row per line the provider answered (none for lines it did not): the answer, or
+   * the error that stays pending for the next attempt, at the batch price.
+   */
+  async function writeAnswers(
+    batch: BatchRow,
+    chunk: ChunkRange,
+    input: CollectChunkInput,
+    outcome: { final: boolean; stopping: boolean },
+    billedOnly = false,
+  ) {
+    const provider = providerFor(batch.provider);
+    const schema = schemaOf(batch.spec);
+    const pricing = batch.pricing;
+    if (!pricing) throw ApplicationFailure.nonRetryable(`batch ${input.batchId} has no pricing`, FailureType.InvalidBatch);
+    let page: NewResult[] = [];
+    const flush = async () => {
+      await upsertResults(db, batch.tenant_id, input.batchId, input.attempt, page);
+      page = [];
+      Context.current().heartbeat();
+    };
+    await asProviderCall(provider, async () => {
+      for await (const line of provider.results(input.providerBatchId)) {
+        const seq = Number(line.customId);
+        if (!Number.isInteger(seq) || seq < chunk.seq_start || seq >= chunk.seq_end) {
+          log.warn('provider returned a result for an unknown custom_id', {
+            key: jobKey(input.batchId, input.chunkIndex, input.attempt),
+            customId: line.customId.slice(0, 80),
+          });
+          continue;
+        }
+        if (billedOnly && !line.usage) continue;
+        page.push({ ...toResult(seq, line, schema, outcome, 'batch'), cost_usd: line.usage ? costOf(line.usage, pricing, true) : 0 });
+        if (page.length >= WRITE_PAGE) await flush();
+      }
+    });
+    await flush();
+  }
+
+  async function salvageAttempt(ref: ChunkRef): Promise<{ providerBatchId: string | null }> {
+    const { providerBatchId } = await cancelAttempt(ref);
+    if (providerBatchId) await salvageAnswers(ref, providerBatchId);
+    return { providerBatchId };
+  }
+
+  /**
+   * An attempt given up on (its chunk failed, or ended without reporting) had its provider
+   * batch cancelled; what that batch answered before it stopped is billed, so it is kept, once
+   * the batch ends (within SALVAGE_WAIT_MS; a provider slower to cancel leaves those answers
+   * unrecorded, and logged).
+   */
+  async function salvageAnswers(ref: ChunkRef, providerBatchId: string): Promise<void> {
+    const batch = await loadBatch(db, ref.batchId);
+    const provider = providerFor(batch.provider);
+    const deadline = Date.now() + SALVAGE_WAIT_MS;
+    for (;;) {
+      const status = await retrieveOrGone(provider, providerBatchId).catch(() => null);
+      if (!status) return;
+      if (status.terminal) break;
+      if (Date.now() > deadline) {
+        log.warn('a cancelled provider batch did not end in time; its answers are not recorded', { ...ref, providerBatchId });
+        return;
+      }
+      await sleep(SALVAGE_POLL_MS);
+    }
+    const chunk = await getChunk(db, ref.batchId, ref.chunkIndex);
+    // Only what was billed: a line the cancel stopped is closed with the chunk's own reason.
+    await writeAnswers(batch, chunk, { ...ref, providerBatchId, final: true }, { final: true, stopping: false }, true);
+    await setJobStatus(db, jobKey(ref.batchId, ref.chunkIndex, ref.attempt), 'collected:salvaged');
+  }
+
   async function closeChunkItems(input: CloseChunkInput): Promise<Tally> {
     const batch = await loadBatch(db, input.batchId);
     const chunk = await getChunk(db, input.batchId, input.chunkIndex);
     await closeUnfinished(db, batch.tenant_id, input.batchId, input.error, { status: input.status, range: chunk });
-    return chunkTally(await tallyRange(db, input.batchId, chunk));
+    const tally = chunkTally(await tallyRange(db, input.batchId, chunk));
+    await settleChunkHolds(db, input.batchId, input.chunkIndex, tally.costUsd);
+    return tally;
   }
 
   /** The provider's view of a batch, or null when it answers that there is no such batch. */
@@ -344,6 +427,16 @@ export function toBatchRequests(
   items: Array<{ seq: number; input: StoredInput; error?: ItemError | null }>,
 ): BatchRequest[] {
   return items.map(({ seq, input, error }) => ({ customId: String(seq), request: withRepair(toChatRequest(spec, input), error) }));
+}
+
+/** As `toBatchRequests`, with a turn of the event loop every few thousand items: a chunk holds up to 50,000. */
+async function toBatchRequestsYielding(spec: PromptSpec, items: Parameters<typeof toBatchRequests>[1]): Promise<BatchRequest[]> {
+  const out: BatchRequest[] = [];
+  for (let i = 0; i < items.length; i += YIELD_EVERY) {
+    out.push(...toBatchRequests(spec, items.slice(i, i + YIELD_EVERY)));
+    await nextTurn();
+  }
+  return out;
 }
 
 /** Adds the repair turn when the previous answer was JSON that failed, or text that was not JSON. */

@@ -3,6 +3,7 @@ import { createBatchActivities } from './batches.js';
 import { createBudgetActivities } from './budget.js';
 import type { Providers } from '../providers/types.js';
 import { createChunkActivities } from './chunks.js';
+import { createOrphanActivities } from './orphans.js';
 import type { RateLimits } from './rate-limiter.js';
 import { createRealtimeActivities } from './realtime.js';
 import { createWebhookActivities } from './webhooks.js';
@@ -20,6 +21,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createBatchActivities(deps.db),
     ...createChunkActivities(deps.db, deps.providers),
     ...createBudgetActivities(deps.db, deps.providers),
+    ...createOrphanActivities(deps.db, deps.providers),
     ...createWebhookActivities(deps.db),
     ...createRealtimeActivities({
       db: deps.db,

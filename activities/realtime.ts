@@ -72,8 +72,11 @@ export function createRealtimeActivities(deps: RealtimeDeps) {
         let limited = 0;
         for (;;) {
           if (limiter) await limiter.acquire(tokens);
+          // A cancel stops new calls; a call already sent runs to its answer, which the provider
+          // bills whether or not anyone reads it, so it is written like any other.
+          if (ctx.cancellationSignal.aborted) throw new CancelledFailure('realtime chunk cancelled');
           try {
-            return await provider.complete(request, { signal: ctx.cancellationSignal });
+            return await provider.complete(request);
           } catch (err) {
             if (ctx.cancellationSignal.aborted) throw err;
             const info = provider.classifyError(err);

@@ -1,6 +1,9 @@
 import { randomUUID } from 'node:crypto';
-import express, { type Express } from 'express';
+import express, { type Express, type Request } from 'express';
 import type { Logger } from 'pino';
+import type { Authenticator } from './auth/authenticator.js';
+import { AuthenticationError } from './auth/errors.js';
+import type { KeyService } from './auth/key-service.js';
 import type { BatchService } from './batch-service.js';
 import { routerOf, type Route } from './define-route.js';
 import { errorBody, errorHandler, refuseInvalidUtf8 } from './errors.js';
@@ -10,12 +13,19 @@ import { batchRoutes } from './routes/batches.js';
 import { completionRoutes } from './routes/completions.js';
 import { eventRoutes } from './routes/events.js';
 import { fileRoutes } from './routes/files.js';
+import { keyRoutes } from './routes/keys.js';
+import { quotaRoutes } from './routes/quotas.js';
+import { QuotaError, type QuotaService } from './quotas/quota-service.js';
+import type { Caller } from './auth/keys.js';
 import { resultRoutes } from './routes/results.js';
 import { serviceRoutes } from './routes/service.js';
 
 export interface AppDeps {
   batches: BatchService;
   files: FileService;
+  auth: Authenticator;
+  keys: KeyService;
+  quotas: QuotaService;
   logger: Logger;
   jsonLimit?: string;
   /** Event streams one tenant may hold open at once on this process. */
@@ -39,6 +49,26 @@ export function createApp(deps: AppDeps): Express {
     });
     next();
   });
+  const authenticate = async (req: Request) => {
+    try {
+      return await deps.auth.authenticate(req.get('authorization'));
+    } catch (err) {
+      if (err instanceof AuthenticationError && req.res && !req.res.headersSent) req.res.set('WWW-Authenticate', 'Bearer realm="drover"');
+      throw err;
+    }
+  };
+  // Every /v1 request shows its key before its body is read: a caller without one cannot make
+  // the API parse 100 MB. Each route then checks its scope (define-route.ts).
+  app.use('/v1', async (req, res, next) => {
+    res.locals.caller = await authenticate(req);
+    try {
+      await deps.quotas.admitRequest((res.locals.caller as Caller).tenant);
+    } catch (err) {
+      if (err instanceof QuotaError && err.retryAfterS) res.set('Retry-After', String(err.retryAfterS));
+      throw err;
+    }
+    next();
+  });
   app.use(express.json({ limit: deps.jsonLimit ?? '100mb', verify: refuseInvalidUtf8 }));
 
   // In the order the reference lists them.
@@ -48,10 +78,12 @@ export function createApp(deps: AppDeps): Express {
     ...eventRoutes(deps.batches, deps.maxEventStreams),
     ...completionRoutes(deps.batches),
     ...fileRoutes(deps.files),
+    ...keyRoutes(deps.keys),
+    ...quotaRoutes(deps.quotas),
   ];
   let document: Record<string, unknown> | undefined;
   routes.push(...serviceRoutes(() => (document ??= openApiDocument(routes))));
-  app.use(routerOf(routes));
+  app.use(routerOf(routes, authenticate));
 
   app.use((req, res) => {
     res.status(404).json(errorBody('not_found', `no route for ${req.method} ${req.path}`));

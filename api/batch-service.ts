@@ -25,6 +25,8 @@ import { WorkerOffers } from './intake/worker-offers.js';
 import { MAX_SYNC_ITEMS } from './intake/request-schemas.js';
 import { AppError, LimitError, NotFoundError, ValidationError } from './errors.js';
 import { openCursor, sealCursor } from './list-cursor.js';
+import { QuotaService } from './quotas/quota-service.js';
+import { visibilityQuery, type Clause } from './visibility-query.js';
 import { batchView, outputColumnsOf, resultView, type BatchView, type LiveFigures, type ResultView } from './views.js';
 
 const QUERY_DEADLINE_MS = 3000;
@@ -90,6 +92,7 @@ export class BatchService {
     private readonly db: Db,
     private readonly temporal: Client,
     private readonly config: BatchServiceConfig,
+    private readonly quotas: QuotaService = new QuotaService(db),
   ) {
     this.workerOffers = new WorkerOffers(
       db,
@@ -110,6 +113,12 @@ export class BatchService {
         discardBody(request);
         return this.replay(row);
       }
+    }
+    try {
+      await this.quotas.admitBatch(tenantId);
+    } catch (err) {
+      discardBody(request);
+      throw err;
     }
     return this.started(tenantId, await pending.store(), key);
   }
@@ -190,15 +199,20 @@ export class BatchService {
 
   /** Batches newest first, through Temporal visibility (status is its search attribute). */
   async list(tenantId: string, q: ListQuery): Promise<BatchList> {
-    const clauses = [`WorkflowType = 'processBatchWorkflow'`, `${DroverTenant.name} = '${tenantId}'`];
-    if (q.status) clauses.push(`${DroverStatus.name} = '${q.status}'`);
-    if (q.model) clauses.push(`${DroverModel.name} = '${q.model}'`);
-    if (q.created_after) clauses.push(`StartTime > '${q.created_after}'`);
+    // The tenant clause is always there and every clause is ANDed: no filter can widen it.
+    const clauses: Clause[] = [
+      { attribute: 'WorkflowType', op: '=', value: 'processBatchWorkflow' },
+      { attribute: DroverTenant.name, op: '=', value: tenantId },
+    ];
+    if (q.status) clauses.push({ attribute: DroverStatus.name, op: '=', value: q.status });
+    if (q.model) clauses.push({ attribute: DroverModel.name, op: '=', value: q.model });
+    if (q.created_after) clauses.push({ attribute: 'StartTime', op: '>', value: q.created_after });
+    const query = visibilityQuery(clauses);
     const page = await this.temporal.workflowService.listWorkflowExecutions({
       namespace: this.temporal.options.namespace,
-      query: clauses.join(' AND '),
+      query,
       pageSize: q.limit,
-      ...(q.cursor ? { nextPageToken: openCursor(q.cursor, clauses.join(' AND ')) } : {}),
+      ...(q.cursor ? { nextPageToken: openCursor(q.cursor, query) } : {}),
     });
     // A batch that continued as new is listed once per run; keep its newest.
     const ids = [...new Set((page.executions ?? []).map((e) => e.execution?.workflowId).filter((id): id is string => !!id))];
@@ -218,7 +232,7 @@ export class BatchService {
       const status = statusById.get(id);
       return [TERMINAL_BATCH_STATUSES.includes(row.status) || !status ? view : { ...view, status }];
     });
-    const token = page.nextPageToken && page.nextPageToken.length > 0 ? sealCursor(page.nextPageToken, clauses.join(' AND ')) : null;
+    const token = page.nextPageToken && page.nextPageToken.length > 0 ? sealCursor(page.nextPageToken, query) : null;
     return { object: 'list', data, next_cursor: token };
   }
 
@@ -380,6 +394,7 @@ export class BatchService {
               onBudgetExhausted: row.on_budget_exhausted,
             },
             ...(row.webhook_url ? { webhook: true } : {}),
+            ...((await this.quotas.hasSpendCap(row.tenant_id)) ? { tenantBudget: true } : {}),
             ...(this.config.chunksPerRun ? { chunksPerRun: this.config.chunksPerRun } : {}),
             ...(this.config.reconcileMs ? { reconcileMs: this.config.reconcileMs } : {}),
           },

@@ -4,6 +4,14 @@ import { CommonEnv } from '../config/env.js';
 export const ApiEnv = CommonEnv.extend({
   PORT: z.coerce.number().int().min(0).max(65535).default(3000),
   HOST: z.string().default('127.0.0.1'),
+  /**
+   * An admin key of tenant `default` that needs no row in the store: the way in to create the
+   * others. `npm run dev` makes one in .data/admin-key when it is not set.
+   */
+  DROVER_ADMIN_KEY: z.preprocess(
+    (v) => (v === '' ? undefined : v),
+    z.string().min(32, 'at least 32 characters (e.g. drv_ and 43 random base64url characters)').optional(),
+  ),
   /** Largest JSON body; bigger batches go through NDJSON, which streams. */
   DROVER_JSON_LIMIT: z.string().default('100mb'),
   /** Largest NDJSON body or uploaded file, in bytes after decompression. */

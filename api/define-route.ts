@@ -1,6 +1,9 @@
 import { Router, type Request, type Response } from 'express';
 import type { z } from 'zod';
 import { zodIssues, type Issue } from '../domain/issues.js';
+import type { Scope } from '../domain/responses.js';
+import { authorize } from './auth/authenticator.js';
+import { allows, type Caller } from './auth/keys.js';
 import { ValidationError } from './errors.js';
 
 /**
@@ -9,7 +12,7 @@ import { ValidationError } from './errors.js';
  * declaration for the OpenAPI document (openapi.ts), so the reference cannot miss a route.
  */
 
-export type Tag = 'Batches' | 'Results' | 'Completions' | 'Files' | 'Service';
+export type Tag = 'Batches' | 'Results' | 'Completions' | 'Files' | 'Admin' | 'Service';
 
 /**
  * A piece of the OpenAPI document in which any zod schema stands for its JSON Schema (a `$ref`
@@ -34,10 +37,16 @@ export interface RouteSpec<
   Q extends z.ZodObject | undefined = z.ZodObject | undefined,
   B extends z.ZodType | undefined = z.ZodType | undefined,
 > {
-  method: 'get' | 'post' | 'patch';
+  method: 'get' | 'post' | 'patch' | 'delete';
   /** In OpenAPI form, `/v1/batches/{id}`. */
   path: string;
   tag: Tag;
+  /**
+   * What the caller's key must allow (`admin` allows everything), or `public` for the few routes
+   * anyone may call (health, the reference). Checked before anything is parsed; the OpenAPI
+   * document lists it as the operation's security requirement.
+   */
+  scope: Scope | 'public';
   summary: string;
   description?: string;
   params?: Record<P, ParamDoc>;
@@ -55,6 +64,10 @@ export interface RouteSpec<
 }
 
 export interface RouteInput<P extends string, Q, B> {
+  /** The authenticated caller; on a `public` route, NO_CALLER (no tenant: it finds nothing). */
+  caller: Caller;
+  /** Whether the request's key still holds (not revoked since): long-lived answers (event streams) ask as they go. */
+  stillAuthorized(): Promise<boolean>;
   params: Record<P, string>;
   query: Q extends z.ZodType ? z.output<Q> : undefined;
   body: B extends z.ZodType ? z.output<B> : undefined;
@@ -71,9 +84,14 @@ export class Reply {
   ) {}
 }
 
+/** Resolves the `Authorization` header to a caller, or throws a 401. */
+export type Authenticate = (req: Request) => Promise<Caller>;
+
+export const NO_CALLER: Caller = Object.freeze({ keyId: '', tenant: '', scopes: [] });
+
 export interface Route {
   readonly spec: RouteSpec;
-  mount(router: Router): void;
+  mount(router: Router, authenticate: Authenticate): void;
 }
 
 function parsed(schema: z.ZodType | undefined, value: unknown, issues: Issue[]): unknown {
@@ -95,15 +113,32 @@ export function defineRoute<
   B extends z.ZodType | undefined = undefined,
 >(spec: RouteSpec<P, Q, B>, handler: (input: RouteInput<P, Q, B>) => unknown): Route {
   const expressPath = spec.path.replace(/\{(\w+)\}/g, ':$1');
+  if (spec.path.startsWith('/v1/') && spec.scope === 'public') throw new Error(`${spec.method} ${spec.path}: every /v1 route needs a key`);
   return {
     spec: spec as RouteSpec,
-    mount(router) {
+    mount(router, authenticate) {
       router[spec.method](expressPath, async (req, res) => {
+        // An app-level guard on /v1 authenticates before the body is read (res.locals.caller); elsewhere, here.
+        const caller =
+          spec.scope === 'public'
+            ? NO_CALLER
+            : authorize((res.locals.caller as Caller | undefined) ?? (await authenticate(req)), spec.scope);
         const issues: Issue[] = nulParams(req.params);
         const query = parsed(spec.query, req.query, issues);
         const body = parsed(spec.body, req.body, issues);
         if (issues.length > 0) throw new ValidationError(issues);
-        const out = await handler({ params: req.params as Record<P, string>, query, body, req, res } as RouteInput<P, Q, B>);
+        const scope = spec.scope;
+        const stillAuthorized = async () =>
+          scope === 'public' ||
+          authenticate(req).then(
+            (c) => allows(c, scope),
+            () => false,
+          );
+        const out = await handler({ caller, stillAuthorized, params: req.params as Record<P, string>, query, body, req, res } as RouteInput<
+          P,
+          Q,
+          B
+        >);
         if (out === undefined) return;
         if (out instanceof Reply) res.status(out.status).set(out.headers).json(out.body);
         else res.json(out);
@@ -119,9 +154,9 @@ function nulParams(params: Record<string, string | string[] | undefined>): Issue
     .map(([name]) => ({ path: name, message: 'contains a NUL character (%00); no id does' }));
 }
 
-export function routerOf(routes: readonly Route[]): Router {
+export function routerOf(routes: readonly Route[], authenticate: Authenticate): Router {
   const router = Router();
-  for (const route of routes) route.mount(router);
+  for (const route of routes) route.mount(router, authenticate);
   return router;
 }
 

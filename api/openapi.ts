@@ -5,6 +5,15 @@ import * as R from '../domain/responses.js';
 import type { Content, Doc, ResponseDoc, Route, RouteSpec } from './define-route.js';
 import { BatchCreateRequest, CompletionRequest } from './intake/request-schemas.js';
 
+const unauthenticated: ResponseDoc = {
+  description: 'No API key, or an unknown or revoked one (`authentication_error`).',
+  content: { 'application/json': { schema: R.ErrorBody } },
+};
+const forbidden = (scope: string): ResponseDoc => ({
+  description: `The key lacks the scope \`${scope}\` (\`permission_error\`).`,
+  content: { 'application/json': { schema: R.ErrorBody } },
+});
+
 /**
  * The OpenAPI 3.1 document, assembled from the routes' own declarations (define-route.ts) and
  * the zod schemas the routes parse requests with and the client checks responses with
@@ -76,6 +85,10 @@ const RESPONSE_COMPONENTS = [
   R.ValidationResponse,
   R.FileView,
   R.Health,
+  R.Scope,
+  R.ApiKeyView,
+  R.ApiKeyCreated,
+  R.ApiKeyList,
 ];
 const REQUEST_COMPONENTS = [BatchCreateRequest, CompletionRequest, ItemInput, ResponseFormat, Prices];
 
@@ -129,6 +142,7 @@ function responseObject(r: ResponseDoc): Json {
 function operationObject(spec: RouteSpec): Json {
   const params = parameters(spec);
   const body = requestBody(spec);
+  const responses = spec.scope === 'public' ? spec.responses : { ...spec.responses, 401: unauthenticated, 403: forbidden(spec.scope) };
   return {
     operationId: `${spec.method}${spec.path.replace(/[{}]/g, '').replace(/[/._-]+(\w)/g, (_, c: string) => c.toUpperCase())}`,
     tags: [spec.tag],
@@ -136,7 +150,9 @@ function operationObject(spec: RouteSpec): Json {
     ...(spec.description ? { description: spec.description } : {}),
     ...(params.length > 0 ? { parameters: params } : {}),
     ...(body ? { requestBody: { required: true, content: resolve(body, 'input') } } : {}),
-    responses: Object.fromEntries(Object.entries(spec.responses).map(([status, r]) => [status, responseObject(r)])),
+    // OpenAPI 3.1 lets a non-OAuth scheme list role names: the scope the key must hold.
+    security: spec.scope === 'public' ? [] : [{ bearer: [spec.scope] }],
+    responses: Object.fromEntries(Object.entries(responses).map(([status, r]) => [status, responseObject(r)])),
   };
 }
 
@@ -150,7 +166,7 @@ export function openApiDocument(routes: readonly Route[]): Json {
       title: 'Drover API',
       version: '0.1.0',
       description:
-        "Run large batches of LLM requests through the providers' batch APIs or rate-limited realtime calls, with cost limits, deadlines and live control. Every error has the shape of `Error`.",
+        "Run large batches of LLM requests through the providers' batch APIs or rate-limited realtime calls, with cost limits, deadlines and live control. Every error has the shape of `Error`. Every `/v1` route needs `Authorization: Bearer <key>`; a key belongs to one tenant and sees only that tenant's batches and files.",
     },
     servers: [{ url: '/' }],
     tags: [
@@ -158,9 +174,22 @@ export function openApiDocument(routes: readonly Route[]): Json {
       { name: 'Results', description: 'What came back, per item.' },
       { name: 'Completions', description: 'A few items, answered in the response.' },
       { name: 'Files', description: 'JSONL and CSV uploads for input_file_id.' },
+      { name: 'Admin', description: 'API keys; an `admin` key only.' },
       { name: 'Service', description: 'Health and this reference.' },
     ],
     paths,
-    components: { schemas: components() },
+    security: [{ bearer: [] }],
+    components: {
+      schemas: components(),
+      securitySchemes: {
+        bearer: {
+          type: 'http',
+          scheme: 'bearer',
+          bearerFormat: 'drv_…',
+          description:
+            'An API key: `Authorization: Bearer drv_…`. Scopes: `batches:read` (every GET), `batches:write` (every change), `admin` (keys, and everything else).',
+        },
+      },
+    },
   };
 }

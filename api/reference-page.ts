@@ -63,6 +63,11 @@ function content(c: Json | undefined): string {
     .join('');
 }
 
+/** The scope the operation's bearer requirement names, if any. */
+function scopeOf(op: Json): string | undefined {
+  return (op.security as Json[] | undefined)?.[0]?.bearer?.[0];
+}
+
 function operation(method: string, path: string, op: Json): string {
   const params = (op.parameters ?? []) as Json[];
   const paramRows = params
@@ -77,6 +82,7 @@ function operation(method: string, path: string, op: Json): string {
   return `<section class="op" id="op-${anchor(`${method} ${path}`)}">
 <h3><span class="method ${esc(method)}">${esc(method.toUpperCase())}</span> <code>${esc(path)}</code></h3>
 <p class="summary">${prose(op.summary)}</p>${op.description ? `<p>${prose(op.description)}</p>` : ''}
+<p class="muted">${scopeOf(op) ? `Key with scope <code>${esc(scopeOf(op)!)}</code>` : 'No key needed'}</p>
 ${paramRows ? `<h4>Parameters</h4><table><thead><tr><th>name</th><th>in</th><th>type</th><th>about</th></tr></thead><tbody>${paramRows}</tbody></table>` : ''}
 ${op.requestBody ? `<h4>Body</h4>${content(op.requestBody.content)}` : ''}
 <h4>Responses</h4><ul class="responses">${responses}</ul>

@@ -5,6 +5,9 @@ import type { Logger } from 'pino';
 import type { Db } from '../store/db.js';
 import { loadPriceOverrides } from '../config/price-overrides.js';
 import { createApp } from './app.js';
+import { Authenticator } from './auth/authenticator.js';
+import { KeyService } from './auth/key-service.js';
+import { QuotaService } from './quotas/quota-service.js';
 import { BatchService } from './batch-service.js';
 import { FileService } from './file-service.js';
 import type { ApiEnv } from './config.js';
@@ -27,18 +30,29 @@ export async function startApi(env: ApiEnv, db: Db, logger: Logger): Promise<Run
     maxItems: env.DROVER_MAX_ITEMS,
     maxStreamBytes: env.DROVER_MAX_UPLOAD_BYTES,
   };
-  const batches = new BatchService(db, temporal, {
-    limits,
-    priceOverrides: loadPriceOverrides(env.DROVER_PRICES_FILE),
-    taskQueue: env.DROVER_TASK_QUEUE,
-    poll: { initialMs: env.DROVER_POLL_INITIAL_MS, maxMs: env.DROVER_POLL_MAX_MS, factor: 1.5 },
-    chunksPerRun: env.DROVER_CHUNKS_PER_RUN,
-    reconcileMs: env.DROVER_RECONCILE_MS,
-    workerOffersCacheMs: env.DROVER_WORKER_OFFERS_CACHE_MS,
-  });
+  const quotas = new QuotaService(db);
+  const batches = new BatchService(
+    db,
+    temporal,
+    {
+      limits,
+      priceOverrides: loadPriceOverrides(env.DROVER_PRICES_FILE),
+      taskQueue: env.DROVER_TASK_QUEUE,
+      poll: { initialMs: env.DROVER_POLL_INITIAL_MS, maxMs: env.DROVER_POLL_MAX_MS, factor: 1.5 },
+      chunksPerRun: env.DROVER_CHUNKS_PER_RUN,
+      reconcileMs: env.DROVER_RECONCILE_MS,
+      workerOffersCacheMs: env.DROVER_WORKER_OFFERS_CACHE_MS,
+    },
+    quotas,
+  );
+  const auth = new Authenticator(db, logger, { adminKey: env.DROVER_ADMIN_KEY });
+  const keys = new KeyService(db, auth);
   const app = createApp({
     batches,
     files: new FileService(db, limits),
+    auth,
+    keys,
+    quotas,
     logger,
     jsonLimit: env.DROVER_JSON_LIMIT,
     maxEventStreams: env.DROVER_MAX_EVENT_STREAMS,

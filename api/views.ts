@@ -34,7 +34,15 @@ export function batchView(row: BatchRow, live?: LiveFigures): BatchView {
       reserved_usd: roundUsd(live?.cost?.reservedUsd ?? 0),
       limit_usd: live?.cost ? live.cost.limitUsd : row.max_cost_usd,
       estimated_total_usd: ended ? roundUsd(spent) : roundUsd(live?.cost?.estimatedTotalUsd ?? row.estimated_cost_usd ?? 0),
-      ...(live?.budget ? { budget: { needed_usd: roundUsd(live.budget.neededUsd), free_usd: roundUsd(live.budget.freeUsd) } } : {}),
+      ...(live?.budget
+        ? {
+            budget: {
+              needed_usd: roundUsd(live.budget.neededUsd),
+              free_usd: roundUsd(live.budget.freeUsd),
+              scope: live.budget.scope ?? 'batch',
+            },
+          }
+        : {}),
     },
     deadline: live?.cost ? iso(live.deadlineMs) : (row.deadline?.toISOString() ?? null),
     chunks:
@@ -42,7 +50,7 @@ export function batchView(row: BatchRow, live?: LiveFigures): BatchView {
       (row.chunk_count !== null && ended ? { total: row.chunk_count, completed: row.chunk_count, running: 0, waiting: 0 } : null),
     metadata: row.metadata,
     error: row.error,
-    status_reason: ended ? null : statusReason(row.id, live),
+    status_reason: ended ? null : statusReason(row.id, live, row.tenant_id),
     created_at: row.created_at.toISOString(),
     started_at: row.started_at?.toISOString() ?? null,
     completed_at: row.completed_at?.toISOString() ?? null,
@@ -50,7 +58,9 @@ export function batchView(row: BatchRow, live?: LiveFigures): BatchView {
   };
 }
 
-function statusReason(id: string, live: LiveFigures | undefined): string | null {
+function statusReason(id: string, live: LiveFigures | undefined, tenant: string): string | null {
+  if (live?.status === 'awaiting_budget' && live.budget?.scope === 'tenant')
+    return `waiting for budget: the next attempt needs $${roundUsd(live.budget.neededUsd)} reserved and the tenant's monthly spend cap leaves $${roundUsd(live.budget.freeUsd)} free this month; an admin can raise it (PATCH /v1/admin/tenants/${tenant}/quotas), or it goes on as the tenant's other batches end`;
   if (live?.status === 'awaiting_budget' && live.budget)
     return `waiting for budget: the next attempt needs $${roundUsd(live.budget.neededUsd)} reserved (its worst case) and the limit leaves $${roundUsd(live.budget.freeUsd)} free; raise max_cost_usd (PATCH /v1/batches/${id}/limits) or cancel`;
   if (live?.status === 'paused') return `paused: no new chunk starts until POST /v1/batches/${id}/resume`;

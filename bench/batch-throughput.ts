@@ -38,7 +38,7 @@ async function main(): Promise<void> {
     processingMs: 0,
     apiEnv: { DROVER_POLL_INITIAL_MS: '250', DROVER_POLL_MAX_MS: '2000' },
   });
-  const { baseUrl, emulator } = stack;
+  const { baseUrl, emulator, auth } = stack;
   const [worker] = stack.workers;
   const api = stack.api;
   const client = new Client({ connection: await Connection.connect({ address: stack.temporalAddress }) });
@@ -71,7 +71,7 @@ async function main(): Promise<void> {
       `${baseUrl}/v1/batches?model=gpt-4.1-mini&chunk_size=${CHUNK}&max_parallel_chunks=${PARALLEL}&response_format=${schema}`,
       {
         method: 'POST',
-        headers: { 'content-type': 'application/x-ndjson' },
+        headers: { ...auth, 'content-type': 'application/x-ndjson' },
         body: ndjson,
       },
     );
@@ -82,7 +82,10 @@ async function main(): Promise<void> {
     let last = 0;
     while (!['completed', 'completed_with_failures', 'failed'].includes(status)) {
       await new Promise((r) => setTimeout(r, 250));
-      const b = (await (await fetch(`${baseUrl}/v1/batches/${created.id}`)).json()) as { status: string; counts: { succeeded: number } };
+      const b = (await (await fetch(`${baseUrl}/v1/batches/${created.id}`, { headers: auth })).json()) as {
+        status: string;
+        counts: { succeeded: number };
+      };
       status = b.status;
       if (performance.now() - last > 10_000) {
         last = performance.now();

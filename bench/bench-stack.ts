@@ -1,3 +1,4 @@
+import { newKey } from '../api/auth/keys.js';
 import { startEmulator, type Emulator } from '../emulator/index.js';
 import { spawnNode, type NodeProcess } from '../stack/processes.js';
 import { createScratchDatabase } from '../stack/scratch-database.js';
@@ -14,6 +15,8 @@ export interface BenchStackOptions {
 
 export interface BenchStack {
   baseUrl: string;
+  /** `Authorization` for the API: the stack's admin key. */
+  auth: { authorization: string };
   temporalAddress: string;
   emulator: Emulator;
   workers: NodeProcess[];
@@ -40,9 +43,12 @@ export async function startBenchStack(opts: BenchStackOptions): Promise<BenchSta
     workers.push(await spawnNode('workers/main.ts', env, 'worker started'));
   }
   const apiPort = await freePort();
-  const api = await spawnNode('api/server.ts', { ...common, LOG_LEVEL: 'info', PORT: String(apiPort), ...opts.apiEnv }, 'API listening');
+  const adminKey = newKey();
+  const apiEnv = { ...common, LOG_LEVEL: 'info', PORT: String(apiPort), DROVER_ADMIN_KEY: adminKey, ...opts.apiEnv };
+  const api = await spawnNode('api/server.ts', apiEnv, 'API listening');
   return {
     baseUrl: `http://127.0.0.1:${apiPort}`,
+    auth: { authorization: `Bearer ${adminKey}` },
     temporalAddress: temporal.address,
     emulator,
     workers,

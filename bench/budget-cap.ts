@@ -40,11 +40,11 @@ async function main(): Promise<void> {
     processingMs: 200,
     apiEnv: { DROVER_POLL_INITIAL_MS: '200', DROVER_POLL_MAX_MS: '500' },
   });
-  const { baseUrl, emulator } = stack;
+  const { baseUrl, emulator, auth } = stack;
   const post = async (path: string, body: unknown) => {
     const res = await fetch(`${baseUrl}${path}`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json' },
+      headers: { ...auth, 'content-type': 'application/json' },
       body: JSON.stringify(body),
     });
     const json = (await res.json()) as any;
@@ -80,7 +80,7 @@ async function main(): Promise<void> {
   const watch = async (id: string) => {
     let maxSpent = 0;
     for (;;) {
-      const b = (await (await fetch(`${baseUrl}/v1/batches/${id}`)).json()) as Batch;
+      const b = (await (await fetch(`${baseUrl}/v1/batches/${id}`, { headers: auth })).json()) as Batch;
       maxSpent = Math.max(maxSpent, b.cost.spent_usd);
       if (TERMINAL.includes(b.status)) return { batch: b, maxSpent };
       await new Promise((r) => setTimeout(r, 200));

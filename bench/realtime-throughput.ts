@@ -30,7 +30,7 @@ async function main(): Promise<void> {
     workerEnv: { DROVER_RATE_LIMITS: JSON.stringify({ 'openai/gpt-4.1-mini': { rpm: RPM } }), DROVER_REALTIME_CONCURRENCY: '16' },
     apiEnv: { DROVER_POLL_INITIAL_MS: '250', DROVER_POLL_MAX_MS: '1000' },
   });
-  const { emulator, baseUrl: base } = stack;
+  const { emulator, baseUrl: base, auth } = stack;
   emulator.setFaults({ rate_limit: { rpm: RPM } });
 
   console.log(
@@ -55,13 +55,20 @@ async function main(): Promise<void> {
   }, 10);
   const t0 = performance.now();
   const created = (await (
-    await fetch(`${base}/v1/batches`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) })
+    await fetch(`${base}/v1/batches`, {
+      method: 'POST',
+      headers: { ...auth, 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    })
   ).json()) as { id: string };
   let status = '';
   let counts = { succeeded: 0, failed: 0 };
   while (!['completed', 'completed_with_failures', 'failed'].includes(status)) {
     await new Promise((r) => setTimeout(r, 250));
-    const b = (await (await fetch(`${base}/v1/batches/${created.id}`)).json()) as { status: string; counts: typeof counts };
+    const b = (await (await fetch(`${base}/v1/batches/${created.id}`, { headers: auth })).json()) as {
+      status: string;
+      counts: typeof counts;
+    };
     status = b.status;
     counts = b.counts;
   }
@@ -73,7 +80,7 @@ async function main(): Promise<void> {
   const sustained = (ITEMS - 1) / steadySeconds / (RPM / 60);
   const failedByRateLimit = Number(
     (
-      (await fetch(`${base}/v1/batches/${created.id}/results?status=failed&limit=1000`).then((r) => r.json())) as {
+      (await fetch(`${base}/v1/batches/${created.id}/results?status=failed&limit=1000`, { headers: auth }).then((r) => r.json())) as {
         data: Array<{ error: { code: string } }>;
       }
     ).data.filter((r) => /rate/i.test(r.error.code)).length,

@@ -44,7 +44,8 @@ ${commands.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`).join('\n')}
 
 Global flags
   --url URL          the Drover API (default: $DROVER_URL, else ${DEFAULT_URL})
-  --api-key KEY      sent as a bearer token (default: $DROVER_API_KEY)
+  --api-key KEY      sent as a bearer token (default: $DROVER_API_KEY, else on this machine
+                     the local dev stack's .data/admin-key)
   --json             print exactly one JSON document on stdout (the API's object); no progress
   -q, --quiet        no progress or hints on stderr
   --no-color         no ANSI colours (also: NO_COLOR set, or output not a terminal)

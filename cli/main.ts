@@ -1,8 +1,10 @@
 import { readFileSync } from 'node:fs';
 import { DroverClient } from '../client/index.js';
+import { resolveApiKey } from './api-key.js';
 import { bool, GLOBAL_OPTIONS, parseFlags, splitCommand, str } from './args.js';
 import { cancel, limits, pause, resume } from './commands/control.js';
 import { estimate, validate } from './commands/check.js';
+import { keys } from './commands/keys.js';
 import { results } from './commands/results.js';
 import { api, dev, worker } from './commands/services.js';
 import { list, status } from './commands/status.js';
@@ -25,6 +27,7 @@ export const COMMANDS: readonly Command[] = [
   limits,
   estimate,
   validate,
+  keys,
   dev,
   worker,
   api,
@@ -117,7 +120,7 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv = pro
         command.name,
       );
     }
-    const apiKey = str(flags, 'api-key') ?? (env.DROVER_API_KEY || undefined);
+    const apiKey = resolveApiKey(str(flags, 'api-key'), env, parsedUrl);
     const pollMs = Number(env.DROVER_POLL_MS) > 0 ? Number(env.DROVER_POLL_MS) : out.stderr.isTTY ? 1000 : 2000;
     if (!command.service) process.on('SIGINT', onSigint);
     const ctx: Context = {

@@ -38,8 +38,9 @@ export interface RequestSpec {
   query?: Record<string, QueryValue> | undefined;
   /** A JSON body, serialised once and resent as is on a retry. */
   json?: unknown;
-  /** A body built afresh for each attempt (streams); `replayable: false` allows only one attempt. */
+  /** A body built afresh for each attempt (streams). */
   body?: (() => StreamingBody) | undefined;
+  /** `false` allows only one attempt: a stream that cannot be rebuilt, or a call that must not run twice. */
   replayable?: boolean | undefined;
   signal?: AbortSignal | undefined;
   accept?: string | undefined;
@@ -191,7 +192,7 @@ export class Transport {
 
   private async withRetries<T>(spec: RequestSpec, run: (requestId: string) => Promise<T>): Promise<T> {
     const requestId = randomUUID();
-    const maxRetries = spec.body && spec.replayable === false ? 0 : this.options.maxRetries;
+    const maxRetries = spec.replayable === false ? 0 : this.options.maxRetries;
     for (let attempt = 0; ; attempt++) {
       try {
         return await run(requestId);

@@ -2,11 +2,12 @@ import { Batches } from './batches.js';
 import { Completions, Files, validateBatch } from './completions.js';
 import type { ValidationResponse } from './schemas.js';
 import { Transport, type FetchLike } from './http.js';
+import { Keys } from './keys.js';
 
 export interface DroverClientOptions {
   /** Where the API listens, e.g. `http://127.0.0.1:3000` (a path prefix is kept). */
   baseUrl: string;
-  /** Sent as `Authorization: Bearer <apiKey>`. */
+  /** Sent as `Authorization: Bearer <apiKey>`; default: the `DROVER_API_KEY` environment variable. */
   apiKey?: string | undefined;
   /** Retries after a 429, a 5xx or a connection error; default 3 (so up to 4 attempts). */
   maxRetries?: number | undefined;
@@ -40,6 +41,8 @@ export class DroverClient {
   readonly batches: Batches;
   readonly completions: Completions;
   readonly files: Files;
+  /** API keys (`/v1/admin/keys`): needs an `admin` key. */
+  readonly keys: Keys;
   /** `POST /v1/batches/validate`: every problem of a body, with its path or line; nothing is created. */
   readonly validate: (body: Record<string, unknown>, signal?: AbortSignal) => Promise<ValidationResponse>;
   readonly baseUrl: string;
@@ -54,7 +57,7 @@ export class DroverClient {
     this.baseUrl = options.baseUrl.replace(/\/+$/, '');
     const transport = new Transport({
       baseUrl: this.baseUrl,
-      apiKey: options.apiKey,
+      apiKey: options.apiKey ?? (globalThis.process?.env?.DROVER_API_KEY || undefined),
       maxRetries,
       timeoutMs: options.timeoutMs ?? 60_000,
       fetch: (input, init) => fetchImpl(input, init),
@@ -66,15 +69,20 @@ export class DroverClient {
     this.batches = new Batches(transport);
     this.completions = new Completions(transport);
     this.files = new Files(transport);
+    this.keys = new Keys(transport);
     this.validate = (body, signal) => validateBatch(transport, body, signal);
   }
 }
 
 export { Batches, type TypedBatch } from './batches.js';
 export { Completions, Files } from './completions.js';
+export { Keys } from './keys.js';
 export * from './errors.js';
 export type { FetchLike } from './http.js';
 export {
+  ApiKeyCreated,
+  ApiKeyList,
+  ApiKeyView,
   BatchEstimate,
   BatchList,
   BatchStatus,
@@ -87,6 +95,7 @@ export {
   ResultPage,
   ResultStatus,
   ResultView,
+  Scope,
   TERMINAL_BATCH_STATUSES,
   Usage,
   ValidationResponse,

@@ -30,7 +30,11 @@ export function costOf(usage: Usage, p: Pricing, batch = true): number {
   return dollars * (batch ? p.batch_multiplier : 1);
 }
 
-/** Cents are what users budget in; sums are kept exact enough by rounding only for display. */
+/**
+ * Dollars as the API shows them: to the nano-dollar, which drops floating-point noise and keeps
+ * every real digit (a token at $0.075 per million is 7.5e-8 dollars), so a batch's spend equals
+ * the sum of its results' costs as shown.
+ */
 export function roundUsd(x: number): number {
-  return Math.round(x * 1e6) / 1e6;
+  return Math.round(x * 1e9) / 1e9;
 }

@@ -83,7 +83,14 @@ export const BatchView = z
       spent_usd: z.number(),
       reserved_usd: z.number().meta({ description: 'Worst case of the attempts running now.' }),
       budget: z
-        .object({ needed_usd: z.number(), free_usd: z.number() })
+        .object({
+          needed_usd: z.number(),
+          free_usd: z.number(),
+          scope: z
+            .enum(['batch', 'tenant'])
+            .optional()
+            .meta({ description: "Whose limit has no room: the batch's max_cost_usd, or its tenant's monthly cap." }),
+        })
         .nullable()
         .optional()
         .meta({ description: 'While awaiting_budget: what the next attempt or chunk needs reserved, and what the limit leaves free.' }),
@@ -187,9 +194,10 @@ export const Issue = z.object({ path: z.string(), message: z.string(), line: z.n
 export const ErrorBody = z
   .object({
     error: z.object({
-      type: z
-        .string()
-        .meta({ description: 'invalid_request, invalid_json, body_too_large, not_found, conflict, timeout, internal_error, …' }),
+      type: z.string().meta({
+        description:
+          'invalid_request, invalid_json, body_too_large, authentication_error (401: no key, or an unknown or revoked one), permission_error (403: the key lacks the scope), not_found, conflict, timeout, internal_error, …',
+      }),
       message: z.string(),
       issues: z.array(Issue).optional(),
     }),
@@ -231,3 +239,50 @@ export const FileView = z
 export type FileView = z.infer<typeof FileView>;
 
 export const Health = z.object({ status: z.literal('ok') }).meta({ id: 'Health' });
+
+/** What a key may do: `batches:read` every GET, `batches:write` every change, `admin` the key API (and everything else). */
+export const Scope = z.enum(['batches:read', 'batches:write', 'admin']).meta({ id: 'Scope' });
+export type Scope = z.infer<typeof Scope>;
+
+/** `GET /v1/admin/keys`: a key as listed, never the key itself nor its hash. */
+export const ApiKeyView = z
+  .object({
+    id: z.string(),
+    object: z.literal('api_key'),
+    tenant: z.string(),
+    name: z.string(),
+    scopes: z.array(Scope),
+    created_at: IsoTime,
+    last_used_at: IsoTime.nullable().meta({ description: 'Updated at most about once a minute.' }),
+    revoked_at: IsoTime.nullable(),
+  })
+  .meta({ id: 'ApiKey' });
+export type ApiKeyView = z.infer<typeof ApiKeyView>;
+
+/** `POST /v1/admin/keys`: the only answer that carries the key. */
+export const ApiKeyCreated = ApiKeyView.extend({
+  key: z.string().meta({ description: 'The key (`drv_…`): shown this once, stored only as a hash.' }),
+}).meta({ id: 'ApiKeyCreated' });
+export type ApiKeyCreated = z.infer<typeof ApiKeyCreated>;
+
+export const ApiKeyList = z.object({ object: z.literal('list'), data: z.array(ApiKeyView) }).meta({ id: 'ApiKeyList' });
+export type ApiKeyList = z.infer<typeof ApiKeyList>;
+
+/** `GET|PATCH /v1/admin/tenants/:tenant/quotas`: a tenant's quotas (null: no limit) and where it stands. */
+export const TenantQuotas = z
+  .object({
+    object: z.literal('tenant_quotas'),
+    tenant: z.string(),
+    requests_per_minute: z.number().int().nullable(),
+    max_active_batches: z.number().int().nullable(),
+    monthly_spend_usd: z
+      .number()
+      .nullable()
+      .meta({ description: 'Batches reserve each attempt against it, as against their own max_cost_usd.' }),
+    active_batches: z.number().int(),
+    month: z
+      .object({ spent_usd: z.number(), reserved_usd: z.number() })
+      .meta({ description: 'This calendar month (UTC): what ended attempts cost, and what running ones reserve.' }),
+  })
+  .meta({ id: 'TenantQuotas' });
+export type TenantQuotas = z.infer<typeof TenantQuotas>;

@@ -1,2 +1,2 @@
-/** Every row carries a tenant; until API keys arrive, all requests belong to this one. */
+/** Every row carries a tenant. This one is DROVER_ADMIN_KEY's (and the dev stack's key), and that of rows from before API keys. */
 export const DEFAULT_TENANT = 'default';

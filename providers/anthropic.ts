@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import Anthropic, { APIConnectionError, APIError } from '@anthropic-ai/sdk';
 import type {
   ContentBlockParam,
@@ -18,6 +19,8 @@ import {
   type CallOutcome,
   type ChatRequest,
   type Citation,
+  type FindBatchHint,
+  type ListedBatch,
   type ProviderBatchState,
   type ProviderBatchStatus,
   type ProviderErrorInfo,
@@ -26,12 +29,32 @@ import {
   JOB_KEY_HEADER,
 } from './types.js';
 import { parseRetryAfter } from './retry-after.js';
+import { encodeSliced } from './encode-stream.js';
 
 /** Anthropic requires `max_tokens`; Drover's spec leaves it optional. */
 export const DEFAULT_MAX_TOKENS = 4096;
 export { JOB_KEY_HEADER } from './types.js';
 /** Slack for clock skew between this host and Anthropic when `findBatch` compares `created_at`. */
 const CLOCK_SKEW_MS = 5 * 60_000;
+
+/**
+ * Anthropic batches carry no metadata, so the job key rides in the custom_ids: every request's id
+ * is `<seq>-k<10 hex digits of the key's SHA-256>` (custom_id allows `^[a-zA-Z0-9_-]{1,64}$`).
+ * Results come back in no order, so any one line names the job that created the batch.
+ */
+export function jobTag(jobKey: string): string {
+  return 'k' + createHash('sha256').update(jobKey).digest('hex').slice(0, 10);
+}
+
+export function taggedCustomId(customId: string, jobKey: string): string {
+  return `${customId}-${jobTag(jobKey)}`;
+}
+
+/** A result's custom_id as Drover sent it (the seq) and the job tag it carried, if any. */
+export function splitCustomId(raw: string): { customId: string; tag: string | null } {
+  const m = /^(.*)-(k[0-9a-f]{10})$/.exec(raw);
+  return m ? { customId: m[1]!, tag: m[2]! } : { customId: raw, tag: null };
+}
 
 export interface AnthropicProviderOptions {
   apiKey: string;
@@ -182,7 +205,7 @@ const NON_RETRYABLE_ERROR_TYPES: ReadonlySet<string> = new Set(['invalid_request
  * canceled / expired → retryable `batch_cancelled` / `batch_expired`.
  */
 export function anthropicResultLine(r: MessageBatchIndividualResponse): ProviderResultLine {
-  const customId = r.custom_id;
+  const { customId } = splitCustomId(r.custom_id);
   const result = r.result;
   switch (result.type) {
     case 'succeeded':
@@ -277,45 +300,81 @@ export function anthropicBatchStatus(b: MessageBatch): ProviderBatchStatus {
 
 export class AnthropicBatchProvider implements BatchProvider {
   readonly name = 'anthropic' as const;
+  /** Batches are scoped to the workspace of the key; a hash names it, never the key itself. */
+  readonly createScope: string;
 
-  constructor(private readonly client: Anthropic) {}
+  constructor(private readonly client: Anthropic) {
+    const workspace = createHash('sha256')
+      .update(`${client.baseURL}\n${client.apiKey ?? ''}`)
+      .digest('hex');
+    this.createScope = `anthropic:${workspace.slice(0, 16)}`;
+  }
 
   /** Requests travel inline in the create call; nothing to stage. */
   async stageInput(_jobKey: string, _requests: BatchRequest[]): Promise<null> {
     return null;
   }
 
+  /**
+   * The body (up to 256 MB) is encoded a slice at a time and streamed, rather than built by the
+   * SDK as one JSON.stringify that would block the event loop for seconds.
+   */
   async createBatch(jobKey: string, requests: BatchRequest[], _stagedInput: string | null = null): Promise<string> {
-    const batch = await this.client.messages.batches.create(
-      { requests: requests.map((r) => ({ custom_id: r.customId, params: encodeAnthropicParams(r.request) })) },
-      { headers: { [JOB_KEY_HEADER]: jobKey } },
+    const body = encodeSliced(
+      requests,
+      (r) => JSON.stringify({ custom_id: taggedCustomId(r.customId, jobKey), params: encodeAnthropicParams(r.request) }),
+      { open: '{"requests":[', separator: ',', close: ']}' },
     );
+    const batch = await this.client.post<MessageBatch>('/v1/messages/batches', {
+      body,
+      headers: { 'content-type': 'application/json', [JOB_KEY_HEADER]: jobKey },
+    });
     return batch.id;
   }
 
   /**
-   * Best effort only. Anthropic batches carry no metadata, so nothing on a batch names the job
-   * that created it. This matches batches created since `createdAfter` (less a few minutes for
-   * clock skew; the list is newest first, so it stops there) whose total request count equals
-   * `requestCount`, and returns one only when exactly one matches. Consequences:
-   *   - several same-sized batches in the window (e.g. equal-sized chunks of one Drover batch, or
-   *     another client of the workspace) → null, and the caller creates again (a duplicate spend
-   *     is possible, a silent mix-up is avoided);
-   *   - if the earlier create never landed but exactly one unrelated batch of that size did, it is
-   *     returned; its results then carry custom_ids outside the chunk, which Drover skips, so the
-   *     chunk's items come back unanswered and are retried. The narrower `createdAfter`, the rarer.
+   * Anthropic batches carry no metadata, so this looks among the batches created since
+   * `createdAfter` (less a few minutes for clock skew; the list is newest first, so it stops
+   * there) with the job's request count, leaving out those other jobs recorded. An ended
+   * candidate is confirmed or ruled out by the job tag in its results' custom_ids; a batch still
+   * running cannot be read, so one is returned only when it is the single candidate left. Creates
+   * run one at a time per workspace (`createScope`), and the submit settles a lost create before
+   * it makes another, so Drover's own siblings never make the answer ambiguous; a same-sized
+   * batch of another client of the workspace can (null: the caller creates again).
    */
-  async findBatch(_jobKey: string, hint: { createdAfter: Date; requestCount: number }): Promise<string | null> {
+  async findBatch(jobKey: string, hint: FindBatchHint): Promise<string | null> {
     const horizon = hint.createdAfter.getTime() - CLOCK_SKEW_MS;
-    let match: string | null = null;
+    const tag = jobTag(jobKey);
+    const unconfirmed: string[] = [];
     for await (const batch of this.client.messages.batches.list({ limit: 100 })) {
       const created = Date.parse(batch.created_at);
       if (Number.isFinite(created) && created < horizon) break;
-      if (batchRequestTotal(batch.request_counts) !== hint.requestCount) continue;
-      if (match !== null) return null; // ambiguous
-      match = batch.id;
+      if (hint.recorded?.has(batch.id) || batchRequestTotal(batch.request_counts) !== hint.requestCount) continue;
+      const found = batch.processing_status === 'ended' ? await this.tagOf(batch.id) : undefined;
+      if (found === tag) return batch.id;
+      if (found === undefined) unconfirmed.push(batch.id);
     }
-    return match;
+    return unconfirmed.length === 1 ? unconfirmed[0]! : null;
+  }
+
+  /** The job tag of an ended batch (from its first result line), null for a batch Drover did not tag, undefined when unreadable. */
+  private async tagOf(providerBatchId: string): Promise<string | null | undefined> {
+    try {
+      for await (const r of await this.client.messages.batches.results(providerBatchId)) return splitCustomId(r.custom_id).tag;
+      return null;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** Batches created since `since`, newest first. They carry no job key: the reconciler goes by `provider_jobs`. */
+  async *listBatches(since: Date): AsyncGenerator<ListedBatch> {
+    for await (const b of this.client.messages.batches.list({ limit: 100 })) {
+      const created = Date.parse(b.created_at);
+      if (Number.isFinite(created) && created < since.getTime()) return;
+      const state = anthropicBatchState(b);
+      yield { id: b.id, state, terminal: TERMINAL_PROVIDER_STATES.includes(state), jobKey: null };
+    }
   }
 
   async retrieve(providerBatchId: string): Promise<ProviderBatchStatus> {

@@ -1,9 +1,12 @@
 import { randomUUID } from 'node:crypto';
-import { createReadStream } from 'node:fs';
+import { createReadStream, createWriteStream } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { setImmediate } from 'node:timers/promises';
 import { ApiError, GoogleGenAI } from '@google/genai';
 import type { Content, GenerateContentConfig, GenerateContentParameters, InlinedRequest, Operation, Part } from '@google/genai';
 import type { ChatMessage, ContentPart } from '../domain/batch-spec.js';
@@ -16,6 +19,7 @@ import {
   type BatchRequest,
   type CallOutcome,
   type ChatRequest,
+  type ListedBatch,
   type ProviderBatchState,
   type ProviderBatchStatus,
   type ProviderErrorInfo,
@@ -23,6 +27,7 @@ import {
   type RealtimeProvider,
   JOB_KEY_HEADER,
 } from './types.js';
+import { encodeJsonl } from './encode-stream.js';
 
 /**
  * Gemini Developer API (Batch Mode, generateContent, Files) through `@google/genai`.
@@ -177,12 +182,28 @@ export function encodeBatchLine(r: BatchRequest): string {
   return JSON.stringify({ key: r.customId, request: toBatchLineRequest(r.request) });
 }
 
-/** About what the inline requests weigh on the wire (REST JSON plus the key), summed without one big string. */
-export function inlineRequestBytes(requests: readonly BatchRequest[]): number {
+/**
+ * About what the inline requests weigh on the wire (REST JSON plus the key), summed without one
+ * big string. With `stopAbove`, it stops counting once past it: a 200 MB chunk is not encoded
+ * whole just to learn that it goes in a file.
+ */
+export function inlineRequestBytes(requests: readonly BatchRequest[], stopAbove = Number.POSITIVE_INFINITY): number {
   let bytes = 2;
-  for (const r of requests)
+  for (const r of requests) {
     bytes += Buffer.byteLength(JSON.stringify({ request: toBatchLineRequest(r.request), metadata: { key: r.customId } })) + 1;
+    if (bytes > stopAbove) break;
+  }
   return bytes;
+}
+
+/** Whether the inline requests weigh more than `limit`, measured a slice at a time with turns of the event loop between. */
+async function exceedsInlineLimit(requests: readonly BatchRequest[], limit: number): Promise<boolean> {
+  let bytes = 0;
+  for (let i = 0; i < requests.length && bytes <= limit; i += 1000) {
+    bytes += inlineRequestBytes(requests.slice(i, i + 1000), limit - bytes);
+    await setImmediate();
+  }
+  return bytes > limit;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -414,14 +435,18 @@ export class GeminiBatchProvider implements BatchProvider {
    * `files/…` name is returned.
    */
   async stageInput(jobKey: string, requests: BatchRequest[]): Promise<string | null> {
-    if (inlineRequestBytes(requests) <= this.inlineLimitBytes) return null;
-    const jsonl = requests.map(encodeBatchLine).join('\n') + '\n';
-    const file = await this.ai.files.upload({
-      file: new Blob([jsonl], { type: 'application/jsonl' }),
-      config: { mimeType: 'jsonl', displayName: jobKey },
-    });
-    if (!file.name) throw new Error('the Gemini upload returned no file name');
-    return file.name;
+    if (!(await exceedsInlineLimit(requests, this.inlineLimitBytes))) return null;
+    // Encoded a slice at a time into a temp file, which the SDK uploads in chunks from disk: the
+    // event loop keeps turning and the input is never one string in memory.
+    const path = join(this.tmpDir, `drover-gemini-input-${randomUUID()}.jsonl`);
+    try {
+      await pipeline(Readable.from(encodeJsonl(requests, encodeBatchLine)), createWriteStream(path));
+      const file = await this.ai.files.upload({ file: path, config: { mimeType: 'jsonl', displayName: jobKey } });
+      if (!file.name) throw new Error('the Gemini upload returned no file name');
+      return file.name;
+    } finally {
+      await rm(path, { force: true });
+    }
   }
 
   /** One attempt; `displayName` is the job key, which `findBatch` looks for. Returns `batches/…`. */
@@ -454,6 +479,16 @@ export class GeminiBatchProvider implements BatchProvider {
       if (newestFirst && created < horizon) return null;
     }
     return null;
+  }
+
+  /** Batches created since `since`; the list's order is not relied on, so every page is read. */
+  async *listBatches(since: Date): AsyncGenerator<ListedBatch> {
+    for await (const job of await this.ai.batches.list({ config: { pageSize: 100 } })) {
+      const created = job.createTime ? Date.parse(job.createTime) : Number.NaN;
+      if (!job.name || (Number.isFinite(created) && created < since.getTime())) continue;
+      const state = geminiBatchState(job.state);
+      yield { id: job.name, state, terminal: TERMINAL_PROVIDER_STATES.includes(state), jobKey: job.displayName ?? null };
+    }
   }
 
   /** Reads the raw Operation, because the SDK's BatchJob drops `batchStats` and the failure reason. */

@@ -1,6 +1,7 @@
-import OpenAI, { APIConnectionError, APIError, toFile } from 'openai';
+import OpenAI, { APIConnectionError, APIError, toStreamingFile } from 'openai';
 import type { Usage } from '../domain/usage.js';
 import { FailureType } from '../domain/failure-types.js';
+import { encodeJsonl } from './encode-stream.js';
 import { readLines } from './lines.js';
 import type { ChatMessage, ContentPart } from '../domain/batch-spec.js';
 import {
@@ -8,6 +9,7 @@ import {
   type BatchProvider,
   type BatchRequest,
   type CallOutcome,
+  type ListedBatch,
   type RealtimeProvider,
   type ChatRequest,
   type ProviderBatchState,
@@ -64,11 +66,15 @@ export class OpenAIBatchProvider implements BatchProvider {
     return JSON.stringify({ custom_id: customId, method: 'POST', url: ENDPOINT, body: encodeOpenAIBody(request) });
   }
 
-  /** The batch input is a JSONL file; uploads are free, so a repeated upload after a crash costs nothing. */
+  /**
+   * The batch input is a JSONL file, encoded a slice at a time and streamed into the upload, so a
+   * 200 MB chunk neither blocks the event loop nor sits in memory whole. Uploads are free, so a
+   * repeated upload after a crash costs nothing.
+   */
   async stageInput(jobKey: string, requests: BatchRequest[]): Promise<string> {
-    const jsonl = Buffer.from(requests.map((r) => this.encodeLine(r.customId, r.request)).join('\n') + '\n');
+    const jsonl = encodeJsonl(requests, (r) => this.encodeLine(r.customId, r.request));
     const file = await this.client.files.create({
-      file: await toFile(jsonl, `${jobKey.replace(/[^A-Za-z0-9_-]/g, '_')}.jsonl`, { type: 'application/jsonl' }),
+      file: toStreamingFile(jsonl, `${jobKey.replace(/[^A-Za-z0-9_-]/g, '_')}.jsonl`, { type: 'application/jsonl' }),
       purpose: 'batch',
     });
     return file.id;
@@ -82,6 +88,17 @@ export class OpenAIBatchProvider implements BatchProvider {
       if (batch.created_at < horizon) return null;
     }
     return null;
+  }
+
+  /** Batches created since `since`, newest first; each names the job key it carries, if any. */
+  async *listBatches(since: Date): AsyncGenerator<ListedBatch> {
+    const horizon = Math.floor(since.getTime() / 1000);
+    for await (const b of this.client.batches.list({ limit: 100 })) {
+      if (b.created_at < horizon) return;
+      const state = b.status as ProviderBatchState;
+      const key = b.metadata?.[JOB_KEY_METADATA];
+      yield { id: b.id, state, terminal: TERMINAL_PROVIDER_STATES.includes(state), jobKey: typeof key === 'string' ? key : null };
+    }
   }
 
   async createBatch(jobKey: string, _requests: BatchRequest[], inputFileId: string | null): Promise<string> {

@@ -41,6 +41,24 @@ export interface ProviderBatchStatus {
   error?: string;
 }
 
+/** A provider batch as its list shows it, for the orphan reconciler. */
+export interface ListedBatch {
+  id: string;
+  state: ProviderBatchState;
+  terminal: boolean;
+  /** The Drover job key the batch carries (OpenAI metadata, Gemini display name); null when it carries none. */
+  jobKey: string | null;
+}
+
+/** What `findBatch` goes on besides the key. */
+export interface FindBatchHint {
+  /** When the job was marked `creating`: the lost batch was created after this. */
+  createdAfter: Date;
+  requestCount: number;
+  /** Provider batch ids other jobs recorded: never the one looked for. */
+  recorded?: ReadonlySet<string>;
+}
+
 /** A source a citation points into, as the provider reported it (Anthropic's char/page locations). */
 export type Citation = Record<string, unknown> & { type: string; cited_text?: string };
 
@@ -62,6 +80,12 @@ export type ProviderResultLine = CallOutcome & { customId: string };
 export interface BatchProvider {
   readonly name: ProviderName;
   /**
+   * Set when the provider keeps no mark of the job on its batches (Anthropic has no metadata): a
+   * secret-free name of the workspace (provider plus a hash of key and base URL). Creates under
+   * one scope run one at a time, so a lost one is never confused with a sibling's.
+   */
+  readonly createScope?: string;
+  /**
    * Puts the input where the provider reads it (a file for OpenAI, for Gemini above its inline
    * limit) and returns its reference; null when requests travel inline in `createBatch`.
    */
@@ -69,7 +93,9 @@ export interface BatchProvider {
   /** Creates the provider batch, marked with `jobKey` where the provider's API allows. */
   createBatch(jobKey: string, requests: BatchRequest[], stagedInput: string | null): Promise<string>;
   /** Finds a batch this key created earlier (a crash between create and record), or null. */
-  findBatch(jobKey: string, hint: { createdAfter: Date; requestCount: number }): Promise<string | null>;
+  findBatch(jobKey: string, hint: FindBatchHint): Promise<string | null>;
+  /** The provider's batches created since `since` (newest first), for the orphan reconciler. */
+  listBatches(since: Date): AsyncIterable<ListedBatch>;
   retrieve(providerBatchId: string): Promise<ProviderBatchStatus>;
   results(providerBatchId: string): AsyncIterable<ProviderResultLine>;
   cancel(providerBatchId: string): Promise<void>;

@@ -1,6 +1,7 @@
-import { readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { newKey } from '../api/auth/keys.js';
 import { ApiEnv } from '../api/config.js';
 import { startApi } from '../api/start.js';
 import { parseEnv } from '../config/env.js';
@@ -89,7 +90,14 @@ async function run(): Promise<void> {
       );
     }
 
-    const env = { ...process.env, DATABASE_URL: databaseUrl, TEMPORAL_ADDRESS: temporal.address, ...emulated };
+    const adminKey = process.env.DROVER_ADMIN_KEY || (await devAdminKey(logger));
+    const env = {
+      ...process.env,
+      DATABASE_URL: databaseUrl,
+      TEMPORAL_ADDRESS: temporal.address,
+      DROVER_ADMIN_KEY: adminKey,
+      ...emulated,
+    };
     const workerEnv = parseEnv(WorkerEnv, env);
     const apiEnv = parseEnv(ApiEnv, env);
     installRuntime(logger.child({ name: 'drover-worker' }));
@@ -127,6 +135,28 @@ async function run(): Promise<void> {
   } finally {
     await stopAll();
   }
+}
+
+/**
+ * The dev stack's admin key: made once, kept in <data dir>/admin-key (mode 0600) where the CLI
+ * finds it on a local stack, and never logged (the log says where it is).
+ */
+async function devAdminKey(logger: ReturnType<typeof createLogger>): Promise<string> {
+  const file = join(DATA_DIR, 'admin-key');
+  const existing = (await readFile(file, 'utf8').catch(() => '')).trim();
+  if (existing) {
+    logger.info({ file }, `admin key (tenant default) in ${file}; the CLI uses it on this machine`);
+    return existing;
+  }
+  const key = newKey();
+  await mkdir(DATA_DIR, { recursive: true });
+  // 'wx': never overwrite a key another start wrote a moment ago; 0600: only this user reads it.
+  await writeFile(file, key + '\n', { mode: 0o600, flag: 'wx' }).catch(async (err: NodeJS.ErrnoException) => {
+    if (err.code !== 'EEXIST') throw err;
+  });
+  const kept = (await readFile(file, 'utf8')).trim();
+  logger.info({ file }, `created an admin key (tenant default) in ${file}: curl -H "Authorization: Bearer $(cat ${file})" …`);
+  return kept;
 }
 
 run().then(

@@ -1,5 +1,8 @@
+import { createHash } from 'node:crypto';
 import { z } from 'zod';
-import type { Queryable } from './db.js';
+import { TERMINAL_BATCH_STATUSES } from '../domain/responses.js';
+import type { PoolClient } from 'pg';
+import type { Db, Queryable } from './db.js';
 
 export const ProviderJobRow = z.object({
   job_key: z.string(),
@@ -113,4 +116,121 @@ export async function requestCancel(
 
 export async function setJobStatus(db: Queryable, key: string, status: string): Promise<void> {
   await db.query('UPDATE provider_jobs SET status = $2, updated_at = now() WHERE job_key = $1', [key, status]);
+}
+
+/**
+ * Provider batch ids recorded for jobs of `provider` since `since`: a lookup for a lost create
+ * never returns one of these, since they belong to other jobs.
+ */
+export async function recordedBatchIds(db: Queryable, provider: string, since: Date): Promise<Set<string>> {
+  const { rows } = await db.query<{ provider_batch_id: string }>(
+    'SELECT provider_batch_id FROM provider_jobs WHERE provider = $1 AND provider_batch_id IS NOT NULL AND updated_at >= $2',
+    [provider, since],
+  );
+  return new Set(rows.map((r) => r.provider_batch_id));
+}
+
+/**
+ * Jobs of `provider` caught `creating` with no provider batch recorded, oldest first: each may
+ * have made a batch whose id was lost (a crash between create and record). `olderThan` leaves
+ * out creates that may still be running.
+ */
+export async function unsettledCreates(
+  db: Queryable,
+  provider: string,
+  opts: { exceptKey?: string; olderThan?: Date; since: Date },
+): Promise<ProviderJobRow[]> {
+  const { rows } = await db.query(
+    `SELECT * FROM provider_jobs
+     WHERE provider = $1 AND status = 'creating' AND provider_batch_id IS NULL AND job_key <> $2
+       AND updated_at >= $3 AND updated_at <= $4
+     ORDER BY updated_at`,
+    [provider, opts.exceptKey ?? '', opts.since, opts.olderThan ?? new Date(8.64e15)],
+  );
+  return rows.map((r) => ProviderJobRow.parse(r));
+}
+
+/**
+ * A create that was looked for at the provider, under the create lock, and is not there: the
+ * job goes back to `reserved`, so its next try creates instead of looking again.
+ */
+export async function markCreateLost(db: Queryable, key: string): Promise<void> {
+  await db.query(
+    `UPDATE provider_jobs SET status = 'reserved', updated_at = now() WHERE job_key = $1 AND status = 'creating' AND provider_batch_id IS NULL`,
+    [key],
+  );
+}
+
+/** What the orphan reconciler needs of a recorded job: whether anyone will still collect its batch. */
+export interface RecordedJob {
+  job_key: string;
+  provider_batch_id: string;
+  /** The Drover batch has ended, the attempt was cancelled, or a later attempt replaced it. */
+  ended: boolean;
+}
+
+/** The jobs that recorded these provider batch ids, with whether each one's chunk attempt has ended. */
+export async function jobsByProviderBatch(db: Queryable, provider: string, ids: string[]): Promise<Map<string, RecordedJob>> {
+  if (ids.length === 0) return new Map();
+  const { rows } = await db.query<RecordedJob>(
+    `SELECT j.job_key, j.provider_batch_id,
+            (j.cancel_requested
+             OR b.status = ANY($3)
+             OR EXISTS (SELECT 1 FROM provider_jobs n WHERE n.batch_id = j.batch_id AND n.chunk_idx = j.chunk_idx AND n.attempt > j.attempt)
+            ) AS ended
+     FROM provider_jobs j JOIN batches b ON b.id = j.batch_id
+     WHERE j.provider = $1 AND j.provider_batch_id = ANY($2)`,
+    [provider, ids, TERMINAL_BATCH_STATUSES],
+  );
+  return new Map(rows.map((r) => [r.provider_batch_id, r]));
+}
+
+/** Whether the Drover batch a job key names is in this store: only its own batches are Drover's to cancel. */
+export async function batchExists(db: Queryable, batchId: string): Promise<boolean> {
+  const { rowCount } = await db.query('SELECT 1 FROM batches WHERE id = $1', [batchId]);
+  return (rowCount ?? 0) > 0;
+}
+
+/** The Drover batch id of a job key (`batch:chunk:attempt`), or null when the text is not one. */
+export function parseJobKey(key: string): { batchId: string; chunkIdx: number; attempt: number } | null {
+  const m = /^(.+):(\d+):(\d+)$/.exec(key);
+  return m ? { batchId: m[1]!, chunkIdx: Number(m[2]), attempt: Number(m[3]) } : null;
+}
+
+/** How often a waiting create looks at the lock again. */
+const LOCK_POLL_MS = 100;
+
+/**
+ * Runs `fn` holding a PostgreSQL session advisory lock named by `scope` (a provider and a hash of
+ * its key and base URL, never the key): creates of a provider that cannot mark its batches
+ * (Anthropic) run one at a time per workspace, so at most one is ever unrecorded and a lost one
+ * is found unambiguously. The lock lives on its own connection: if this process dies, PostgreSQL
+ * ends the session and frees the lock.
+ */
+export async function withCreateLock<T>(db: Db, scope: string, fn: () => Promise<T>, signal?: AbortSignal): Promise<T> {
+  const lockId = BigInt.asIntN(
+    64,
+    BigInt('0x' + createHash('sha256').update(`drover-create:${scope}`).digest('hex').slice(0, 16)),
+  ).toString();
+  let client: PoolClient;
+  for (;;) {
+    // A waiter holds no connection between tries: the holder needs the pool for its own queries.
+    client = await db.connect();
+    const { rows } = await client.query<{ locked: boolean }>('SELECT pg_try_advisory_lock($1) AS locked', [lockId]).catch((err: Error) => {
+      client.release(err);
+      throw err;
+    });
+    if (rows[0]?.locked) break;
+    client.release();
+    if (signal?.aborted) throw signal.reason instanceof Error ? signal.reason : new Error('aborted while waiting for the create lock');
+    await new Promise((r) => setTimeout(r, LOCK_POLL_MS));
+  }
+  let broken: Error | undefined;
+  try {
+    return await fn();
+  } finally {
+    await client.query('SELECT pg_advisory_unlock($1)', [lockId]).catch((err: Error) => (broken = err));
+    // A connection that could not unlock is closed: its session, and the lock, end with it.
+    client.release(broken);
+  }
 }

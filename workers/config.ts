@@ -35,6 +35,14 @@ export const WorkerEnv = CommonEnv.extend({
   DROVER_MAX_CONCURRENT_ACTIVITIES: z.coerce.number().int().positive().default(20),
   /** Workflows kept in memory between tasks. The SDK sizes this from total RAM; each costs MBs. */
   DROVER_MAX_CACHED_WORKFLOWS: z.coerce.number().int().min(0).default(200),
+  /** How often the orphan reconciler's Temporal Schedule runs (`15m`, `1h`), or `off` to leave the schedule as it is. */
+  DROVER_ORPHAN_RECONCILE_EVERY: z
+    .string()
+    .default('15m')
+    .refine(
+      (v) => v === 'off' || /^\d+(\.\d+)?\s*(ms|s|m|h|d|seconds?|minutes?|hours?|days?)$/.test(v),
+      'a duration such as 15m or 1h, or off',
+    ),
   /** Touched every 10 s, for container health checks. */
   DROVER_HEALTH_FILE: z.string().optional(),
   /**

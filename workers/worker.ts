@@ -1,12 +1,13 @@
 import { writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
-import { Connection } from '@temporalio/client';
+import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import type { Logger } from 'pino';
 import { createActivities } from '../activities/index.js';
 import { createProviders, describeProviders, offersOf } from './providers.js';
 import type { Db } from '../store/db.js';
 import type { WorkerEnv } from './config.js';
+import { ensureOrphanSchedule } from './orphan-schedule.js';
 import { startRegistration } from './registration.js';
 import { ensureSearchAttributes } from './search-attributes.js';
 
@@ -25,6 +26,14 @@ export async function createDroverWorker(env: WorkerEnv, db: Db, logger: Logger)
   try {
     const added = await ensureSearchAttributes(admin, env.TEMPORAL_NAMESPACE);
     if (added.length) logger.info({ added }, 'registered search attributes');
+    if (env.DROVER_ORPHAN_RECONCILE_EVERY !== 'off') {
+      const client = new Client({ connection: admin, namespace: env.TEMPORAL_NAMESPACE });
+      const every = env.DROVER_ORPHAN_RECONCILE_EVERY;
+      logger.info(
+        { every, schedule: await ensureOrphanSchedule(client, { taskQueue: env.DROVER_TASK_QUEUE, every }) },
+        'orphan reconciler scheduled',
+      );
+    }
   } finally {
     await admin.close();
   }
@@ -46,6 +55,9 @@ export async function createDroverWorker(env: WorkerEnv, db: Db, logger: Logger)
     maxConcurrentActivityTaskExecutions: env.DROVER_MAX_CONCURRENT_ACTIVITIES,
     maxCachedWorkflows: env.DROVER_MAX_CACHED_WORKFLOWS,
     shutdownGraceTime: '10 seconds',
+    // Heartbeats carry cancels to running activities: throttled to 2 s, a cancel reaches a submit or
+    // a realtime chunk within seconds rather than the default 0.8 × heartbeat timeout (16 s).
+    maxHeartbeatThrottleInterval: '2 seconds',
     ...(env.DROVER_DEPLOYMENT_NAME && env.DROVER_BUILD_ID
       ? {
           workerDeploymentOptions: {

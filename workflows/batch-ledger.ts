@@ -168,7 +168,8 @@ export class BatchLedger {
     return this.waitingCount === 0 && this.fits(next.reserveUsd);
   }
   /** What the next attempt or chunk needs and what the limit leaves free: what a waiting batch says. */
-  budgetShortfall(): { neededUsd: number; freeUsd: number } | null {
+  budgetShortfall(): { neededUsd: number; freeUsd: number; scope?: 'tenant' } | null {
+    if (this.tenantShortfall) return { ...this.tenantShortfall, scope: 'tenant' };
     if (this.s.limits.maxCostUsd === null) return null;
     const waiting = [...this.inFlight.values()].flatMap((c) => (c.wants ? [c.wants.reserveUsd] : []));
     const next = this.nextEstimate();
@@ -191,17 +192,38 @@ export class BatchLedger {
     this.news++;
     return true;
   }
-  /** Reserves the first waiting attempt that fits; returns whom to tell, or null when none fits. */
-  grantNext(): { chunkIndex: number; attempt: number } | null {
+  /** The first waiting attempt that fits the batch's limit, or null. */
+  nextGrant(): { chunkIndex: number; attempt: number; reserveUsd: number } | null {
     for (const c of [...this.inFlight.values()].sort((a, b) => a.chunkIndex - b.chunkIndex)) {
-      if (!c.wants || !this.fits(c.wants.reserveUsd)) continue;
-      const { attempt, reserveUsd } = c.wants;
-      c.reserveUsd = reserveUsd;
-      c.wants = null;
-      return { chunkIndex: c.chunkIndex, attempt };
+      if (c.wants && this.fits(c.wants.reserveUsd)) return { chunkIndex: c.chunkIndex, ...c.wants };
     }
     return null;
   }
+  /** Reserves a waiting attempt (see nextGrant). */
+  grant(chunkIndex: number): void {
+    const c = this.inFlight.get(chunkIndex);
+    if (!c?.wants) throw new Error(`chunk ${chunkIndex} is not waiting for a grant`);
+    c.reserveUsd = c.wants.reserveUsd;
+    c.wants = null;
+  }
+  /** Reserves the first waiting attempt that fits; returns whom to tell, or null when none fits. */
+  grantNext(): { chunkIndex: number; attempt: number } | null {
+    const next = this.nextGrant();
+    if (!next) return null;
+    this.grant(next.chunkIndex);
+    return { chunkIndex: next.chunkIndex, attempt: next.attempt };
+  }
+  /** The next chunk to start and what its first attempt reserves, once its estimates are loaded. */
+  peekNext(): { chunkIndex: number; reserveUsd: number } | null {
+    const est = this.nextEstimate();
+    return est ? { chunkIndex: this.s.nextChunk, reserveUsd: est.reserveUsd } : null;
+  }
+
+  /**
+   * Set while the tenant's monthly cap refuses the next attempt: what it needed and what the cap
+   * left free. Not carried over continue-as-new: the next run asks the cap again.
+   */
+  tenantShortfall: { neededUsd: number; freeUsd: number } | null = null;
   overspent(): boolean {
     return this.s.limits.maxCostUsd !== null && this.spent() > this.s.limits.maxCostUsd + EPSILON_USD;
   }

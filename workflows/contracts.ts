@@ -88,6 +88,8 @@ export interface ProcessBatchInput {
   limits: Limits;
   /** The batch has a webhook_url: events are delivered (the URL and secret stay in the store). */
   webhook?: boolean;
+  /** The tenant has a monthly spend cap: every chunk attempt is also reserved against it. */
+  tenantBudget?: boolean;
   /** Chunks started per run before continue-as-new; keeps each history far below 4,096 events. */
   chunksPerRun?: number;
   /**
@@ -147,7 +149,7 @@ export interface BatchProgress extends Tally {
   /** Epoch ms when the batch should finish at its pace so far; null until there is a pace, or while it waits. */
   etaMs: number | null;
   /** While awaiting budget: what the next chunk needs reserved and what the limit leaves free. */
-  budget?: { neededUsd: number; freeUsd: number } | null;
+  budget?: { neededUsd: number; freeUsd: number; scope?: 'tenant' } | null;
 }
 
 // Activity contracts
@@ -239,4 +241,19 @@ export interface ChunkAttemptReport {
   costUsd: number;
   /** The reservation the next attempt needs; 0 when no attempt follows. */
   nextReserveUsd: number;
+}
+
+/** A chunk attempt's worst case, reserved against its tenant's monthly spend cap. */
+export interface TenantHoldInput {
+  batchId: string;
+  chunkIndex: number;
+  attempt: number;
+  reserveUsd: number;
+}
+
+/** Whether the tenant's monthly cap had room; `freeUsd` and `capUsd` are null without a cap. */
+export interface TenantHold {
+  granted: boolean;
+  freeUsd: number | null;
+  capUsd: number | null;
 }

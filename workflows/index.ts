@@ -2,3 +2,4 @@
 export { processBatchWorkflow } from './process-batch.js';
 export { processChunkWorkflow } from './process-chunk.js';
 export { deliverWebhookWorkflow } from './deliver-webhook.js';
+export { reconcileOrphansWorkflow } from './reconcile-orphans.js';

@@ -17,7 +17,7 @@ import {
 } from '@temporalio/workflow';
 import type { WebhookEvent } from '../domain/webhook-events.js';
 import { FailureType } from '../domain/failure-types.js';
-import { ATTEMPT_BUDGET_PATCH } from './attempt-budget.js';
+import { ATTEMPT_BUDGET_PATCH, TENANT_BUDGET_PATCH } from './attempt-budget.js';
 import { BatchLedger } from './batch-ledger.js';
 import { chunkWorkflowId } from './chunk-id.js';
 import type { BatchStatus, LimitsPatch, ProcessBatchInput, ProcessBatchResult, StopReason } from './contracts.js';
@@ -173,6 +173,17 @@ export async function processBatchWorkflow(input: ProcessBatchInput): Promise<Pr
     return true;
   };
 
+  /**
+   * With a tenant monthly cap, an attempt is also reserved against it, beside the tenant's other
+   * batches; false when the cap has no room (the ledger then says what was needed).
+   */
+  const holdForTenant = async (chunkIndex: number, attempt: number, reserveUsd: number): Promise<boolean> => {
+    if (!input.tenantBudget || !patched(TENANT_BUDGET_PATCH)) return true;
+    const hold = await quick.holdTenantBudget({ batchId, chunkIndex, attempt, reserveUsd });
+    ledger.tenantShortfall = hold.granted ? null : { neededUsd: reserveUsd, freeUsd: hold.freeUsd ?? 0 };
+    return hold.granted;
+  };
+
   if (!ledger.planned) {
     try {
       const plan = await transfer.planBatch({ batchId });
@@ -207,7 +218,13 @@ export async function processBatchWorkflow(input: ProcessBatchInput): Promise<Pr
         await continueAsNew<typeof processBatchWorkflow>({ ...input, state: ledger.snapshot() });
       }
       if (ledger.waitingCount > 0 && patched(ATTEMPT_BUDGET_PATCH)) {
-        const grant = ledger.grantNext();
+        const next = ledger.nextGrant();
+        if (next && !(await holdForTenant(next.chunkIndex, next.attempt, next.reserveUsd))) {
+          if (!(await awaitBudget())) break;
+          continue;
+        }
+        if (next) ledger.grant(next.chunkIndex);
+        const grant = next && { chunkIndex: next.chunkIndex, attempt: next.attempt };
         if (grant) {
           if (!ledger.paused) setStatus('running');
           await getExternalWorkflowHandle(chunkWorkflowId(batchId, grant.chunkIndex))
@@ -236,6 +253,11 @@ export async function processBatchWorkflow(input: ProcessBatchInput): Promise<Pr
         continue;
       }
       if (!ledger.fitsBudget()) {
+        if (!(await awaitBudget())) break;
+        continue;
+      }
+      const upcoming = ledger.peekNext();
+      if (upcoming && !(await holdForTenant(upcoming.chunkIndex, 1, upcoming.reserveUsd))) {
         if (!(await awaitBudget())) break;
         continue;
       }

@@ -16,6 +16,9 @@ import { quick, realtime, transfer } from './proxies.js';
 import { addTally, ZERO_TALLY } from './tally.js';
 import { ATTEMPT_BUDGET_PATCH } from './attempt-budget.js';
 
+/** A failed attempt's provider batch is cancelled and what it answered kept, not only cancelled. */
+const SALVAGE_FAILED_ATTEMPT_PATCH = 'salvage-failed-attempt';
+
 /**
  * Runs one chunk through the provider's native batch API (or realtime calls):
  * submit → poll on durable timers with backoff → collect, then resubmits only the items that
@@ -49,7 +52,7 @@ export async function processChunkWorkflow(input: ProcessChunkInput): Promise<Ch
   try {
     await runAttempts(input, s);
   } catch (err) {
-    if (isCancellation(err)) {
+    if (isCancellation(err) || cancelledMeanwhile()) {
       await CancellationScope.nonCancellable(() => stopAttempt(input, s));
     } else {
       const message = failureMessage(err);
@@ -143,6 +146,17 @@ async function reserveNextAttempt(input: ProcessChunkInput, s: ChunkRunState, ta
   return true;
 }
 
+/**
+ * A cancel can reach an activity whose worker then dies: Temporal does not retry an activity whose
+ * cancel was requested, so it ends timed out rather than cancelled. The chunk was cancelled all
+ * the same and stops like one, cancelling its provider batch and collecting what it answered.
+ * Failing instead left a provider batch the dead submit had created running, or answered and never
+ * collected, with its items closed as failed.
+ */
+function cancelledMeanwhile(): boolean {
+  return CancellationScope.current().consideredCancelled && patched('chunk-cancelled-while-an-activity-died');
+}
+
 /** Counts an attempt and moves on; false when nothing is left to resend. */
 function nextAttempt(s: ChunkRunState, tally: Tally & { pending: number }): boolean {
   s.totals = addTally(s.totals, tally);
@@ -178,8 +192,11 @@ async function stopAttempt(input: ProcessChunkInput, s: ChunkRunState): Promise<
 /** A failed attempt may still have a provider batch running: cancel it so it stops billing. */
 async function abandonAttempt(input: ProcessChunkInput, s: ChunkRunState): Promise<void> {
   if (s.path === 'realtime') return;
+  const ref = { batchId: input.batchId, chunkIndex: input.chunkIndex, attempt: s.attempt };
   try {
-    await quick.cancelChunk({ batchId: input.batchId, chunkIndex: input.chunkIndex, attempt: s.attempt });
+    // What the cancelled batch already answered is billed: keep it (patch 'salvage-failed-attempt').
+    if (patched(SALVAGE_FAILED_ATTEMPT_PATCH)) await quick.salvageAttempt(ref);
+    else await quick.cancelChunk(ref);
   } catch (err) {
     log.warn('could not cancel the failed attempt at the provider', { chunkIndex: input.chunkIndex, error: failureMessage(err) });
   }

@@ -1,6 +1,5 @@
 import type { Request } from 'express';
 import { z } from 'zod';
-import { DEFAULT_TENANT } from '../../domain/tenant.js';
 import * as R from '../../domain/responses.js';
 import { ItemInput } from '../../domain/batch-spec.js';
 import type { LimitsPatch } from '../../workflows/contracts.js';
@@ -63,9 +62,6 @@ const batchBody: Content = {
 };
 const reads = { query: NdjsonSettings, body: batchBody };
 
-/** Until API keys exist every caller is the default tenant; routes already pass it through. */
-const tenant = DEFAULT_TENANT;
-
 export function batchRoutes(service: BatchService): Route[] {
   return [
     defineRoute(
@@ -73,6 +69,7 @@ export function batchRoutes(service: BatchService): Route[] {
         method: 'post',
         path: '/v1/batches',
         tag: 'Batches',
+        scope: 'batches:write',
         summary: 'Create a batch',
         description:
           'JSON with `items` or `input_file_id`, or NDJSON items streamed one per line with the settings in the query string. Nothing is stored when any item is invalid. `dry_run: true` answers with the estimate instead.',
@@ -91,61 +88,66 @@ export function batchRoutes(service: BatchService): Route[] {
           413: overLimit,
         },
       },
-      async ({ req }) => submitted(await service.submit(tenant, batchRequest(req))),
+      async ({ caller, req }) => submitted(await service.submit(caller.tenant, batchRequest(req))),
     ),
     defineRoute(
       {
         method: 'post',
         path: '/v1/batches/estimate',
         tag: 'Batches',
+        scope: 'batches:write',
         summary: 'Estimate a batch',
         description: 'The chunk plan, token counts and cost range of a batch; no provider is called and nothing is stored.',
         reads,
         responses: { 200: { description: 'The estimate.', content: json(R.BatchEstimate) }, 400: badInput },
       },
-      ({ req }) => service.estimate(tenant, batchRequest(req)),
+      ({ caller, req }) => service.estimate(caller.tenant, batchRequest(req)),
     ),
     defineRoute(
       {
         method: 'post',
         path: '/v1/batches/validate',
         tag: 'Batches',
+        scope: 'batches:write',
         summary: 'Validate a batch',
         description: 'Every problem of a body or file, with its line; always a 200, nothing created.',
         reads,
         responses: { 200: { description: 'Valid, or the list of problems.', content: json(R.ValidationResponse) } },
       },
-      ({ req }) => service.validate(tenant, batchRequest(req)),
+      ({ caller, req }) => service.validate(caller.tenant, batchRequest(req)),
     ),
     defineRoute(
       {
         method: 'get',
         path: '/v1/batches',
         tag: 'Batches',
+        scope: 'batches:read',
         summary: 'List batches',
         description: 'Newest first, through Temporal visibility; follow `next_cursor`.',
         query: ListQuery,
         responses: { 200: { description: 'A page of batches.', content: json(R.BatchList) }, 400: badInput },
       },
-      ({ query }) => service.list(tenant, query),
+      ({ caller, query }) => service.list(caller.tenant, query),
     ),
     defineRoute(
       {
         method: 'get',
         path: '/v1/batches/{id}',
         tag: 'Batches',
+        scope: 'batches:read',
         summary: 'Get a batch',
         description: 'Live from the workflow while it runs (counts, cost, chunks, ETA); from the store once it has ended.',
         params: { id: batchId },
         responses: { 200: { description: 'The batch.', content: json(R.BatchView) }, 404: notFound },
       },
-      ({ params }) => service.get(tenant, params.id),
+      ({ caller, params }) => service.get(caller.tenant, params.id),
     ),
     defineRoute(
       {
         method: 'patch',
         path: '/v1/batches/{id}/limits',
         tag: 'Batches',
+        scope: 'batches:write',
         summary: 'Change limits',
         description:
           'Raise, lower or remove `max_cost_usd` and the deadline of a running batch. A limit below what is spent, or a deadline in the past, is refused.',
@@ -158,12 +160,12 @@ export function batchRoutes(service: BatchService): Route[] {
           409: ended,
         },
       },
-      ({ params, body }) => {
+      ({ caller, params, body }) => {
         const patch: LimitsPatch = {};
         if (body.max_cost_usd !== undefined) patch.maxCostUsd = body.max_cost_usd;
         if (body.deadline !== undefined) patch.deadlineMs = body.deadline === null ? null : Date.parse(body.deadline);
         if (body.time_limit_seconds !== undefined) patch.deadlineMs = Date.now() + body.time_limit_seconds * 1000;
-        return service.setLimits(tenant, params.id, patch);
+        return service.setLimits(caller.tenant, params.id, patch);
       },
     ),
     ...(['cancel', 'pause', 'resume'] as const).map((verb) =>
@@ -172,6 +174,7 @@ export function batchRoutes(service: BatchService): Route[] {
           method: 'post',
           path: `/v1/batches/{id}/${verb}`,
           tag: 'Batches',
+          scope: 'batches:write',
           summary: `${verb[0]!.toUpperCase()}${verb.slice(1)} a batch`,
           description: {
             cancel: 'Cancels running provider batches, keeps their partial results and closes the rest as `cancelled`.',
@@ -185,8 +188,8 @@ export function batchRoutes(service: BatchService): Route[] {
             409: ended,
           },
         },
-        async ({ params }) =>
-          verb === 'cancel' ? new Reply(202, await service.cancel(tenant, params.id)) : service[verb](tenant, params.id),
+        async ({ caller, params }) =>
+          verb === 'cancel' ? new Reply(202, await service.cancel(caller.tenant, params.id)) : service[verb](caller.tenant, params.id),
       ),
     ),
   ];

@@ -1,7 +1,6 @@
 import { z } from 'zod';
 import { OPERATION_NAMES } from '../../domain/operations.js';
 import * as R from '../../domain/responses.js';
-import { DEFAULT_TENANT } from '../../domain/tenant.js';
 import type { BatchService } from '../batch-service.js';
 import { defineRoute, json, type Route } from '../define-route.js';
 import { CompletionRequest, MAX_SYNC_ITEMS } from '../intake/request-schemas.js';
@@ -19,6 +18,7 @@ export function completionRoutes(service: BatchService): Route[] {
         method: 'post',
         path: '/v1/completions/{operation}',
         tag: 'Completions',
+        scope: 'batches:write',
         summary: 'Run an operation now',
         description: `Up to ${MAX_SYNC_ITEMS} items answered in the response, through a small realtime batch the API waits on. After \`timeout_seconds\` the answer is a 504 naming the batch, which goes on.`,
         params: {
@@ -33,7 +33,7 @@ export function completionRoutes(service: BatchService): Route[] {
           504: errorResponse('The items did not finish in time; the message names the batch.'),
         },
       },
-      ({ params, query, req }) => service.complete(DEFAULT_TENANT, params.operation, req.body, query.timeout_seconds * 1000),
+      ({ caller, params, query, req }) => service.complete(caller.tenant, params.operation, req.body, query.timeout_seconds * 1000),
     ),
   ];
 }

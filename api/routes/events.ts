@@ -1,5 +1,4 @@
 import type { Response } from 'express';
-import { DEFAULT_TENANT } from '../../domain/tenant.js';
 import { TERMINAL_BATCH_STATUSES } from '../../domain/responses.js';
 import type { BatchService } from '../batch-service.js';
 import { defineRoute, type Route } from '../define-route.js';
@@ -38,6 +37,7 @@ export function eventRoutes(service: BatchService, maxStreamsPerTenant = 16): Ro
         method: 'get',
         path: '/v1/batches/{id}/events',
         tag: 'Results',
+        scope: 'batches:read',
         summary: 'Follow a batch (Server-Sent Events)',
         description:
           'Events: `progress` (the Batch, about once a second), `item` (`{id, status}` as each item finishes; its SSE id resumes the stream), `done` (the final Batch). Reconnect with `Last-Event-ID` to miss none and see none twice.',
@@ -51,8 +51,7 @@ export function eventRoutes(service: BatchService, maxStreamsPerTenant = 16): Ro
           ),
         },
       },
-      async ({ params: { id }, req, res }) => {
-        const tenant = DEFAULT_TENANT;
+      async ({ caller: { tenant }, stillAuthorized, params: { id }, req, res }) => {
         let view = await service.get(tenant, id);
         // Each stream holds a connection and polls the store every second: a tenant gets a bounded number.
         const held = streams.get(tenant) ?? 0;
@@ -76,7 +75,7 @@ export function eventRoutes(service: BatchService, maxStreamsPerTenant = 16): Ro
         while (open) {
           const settled = TERMINAL_BATCH_STATUSES.includes(view.status as (typeof TERMINAL_BATCH_STATUSES)[number]);
           for (;;) {
-            const changes = await service.itemChanges(DEFAULT_TENANT, id, cursor, settled);
+            const changes = await service.itemChanges(tenant, id, cursor, settled);
             for (const c of changes) {
               cursor = { at: c.at, seq: c.seq };
               send(res, 'item', { id: c.item_id, status: c.status }, `${c.at}/${c.seq}`);
@@ -89,7 +88,9 @@ export function eventRoutes(service: BatchService, maxStreamsPerTenant = 16): Ro
           }
           send(res, 'progress', view);
           await new Promise((r) => setTimeout(r, POLL_MS));
-          if (open) view = await service.get(DEFAULT_TENANT, id);
+          // A key revoked while it watches stops watching, within the same second as everywhere else.
+          if (open && !(await stillAuthorized())) break;
+          if (open) view = await service.get(tenant, id);
         }
         res.end();
       },

@@ -1,6 +1,5 @@
 import { z } from 'zod';
 import * as R from '../../domain/responses.js';
-import { DEFAULT_TENANT } from '../../domain/tenant.js';
 import { defineRoute, json, Reply, type Route } from '../define-route.js';
 import type { FileService } from '../file-service.js';
 import { readUpload } from '../intake/read-upload.js';
@@ -19,6 +18,7 @@ export function fileRoutes(service: FileService): Route[] {
         method: 'post',
         path: '/v1/files',
         tag: 'Files',
+        scope: 'batches:write',
         summary: 'Upload a JSONL or CSV file',
         description:
           'Streamed into the store, never held whole: as the multipart field `file` (`curl -F file=@items.csv`), or as the raw body. CSV columns become item fields (an `id` column is required; `metadata.x` columns go into metadata).',
@@ -42,18 +42,19 @@ export function fileRoutes(service: FileService): Route[] {
         },
         responses: { 201: { description: 'Stored.', content: json(R.FileView) }, 400: badInput },
       },
-      async ({ query, req }) => new Reply(201, await service.upload(DEFAULT_TENANT, await readUpload(req, query))),
+      async ({ caller, query, req }) => new Reply(201, await service.upload(caller.tenant, await readUpload(req, query))),
     ),
     defineRoute(
       {
         method: 'get',
         path: '/v1/files/{id}',
         tag: 'Files',
+        scope: 'batches:read',
         summary: 'Get a file',
         params: { id: 'The file id (`file_…`).' },
         responses: { 200: { description: 'The file.', content: json(R.FileView) }, 404: errorResponse('No such file.') },
       },
-      ({ params }) => service.get(DEFAULT_TENANT, params.id),
+      ({ caller, params }) => service.get(caller.tenant, params.id),
     ),
   ];
 }

@@ -2,7 +2,6 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Response } from 'express';
 import { z } from 'zod';
-import { DEFAULT_TENANT } from '../../domain/tenant.js';
 import * as R from '../../domain/responses.js';
 import type { ResultRow } from '../../store/rows.js';
 import type { BatchService } from '../batch-service.js';
@@ -48,8 +47,6 @@ async function sendExport(
   await streamRows(res, rows, (r) => csvRow(r, outputColumns), csvHeader(outputColumns));
 }
 
-const tenant = DEFAULT_TENANT;
-
 export function resultRoutes(service: BatchService): Route[] {
   return [
     defineRoute(
@@ -57,6 +54,7 @@ export function resultRoutes(service: BatchService): Route[] {
         method: 'get',
         path: '/v1/batches/{id}/results',
         tag: 'Results',
+        scope: 'batches:read',
         summary: 'Results',
         description:
           'A JSON page, or the whole export streamed as JSONL (one Result per line) or CSV (JSON outputs flattened into `output.<field>` columns).',
@@ -75,7 +73,7 @@ export function resultRoutes(service: BatchService): Route[] {
           404: notFound,
         },
       },
-      async ({ params, query, res }) => {
+      async ({ caller: { tenant }, params, query, res }) => {
         if (query.format === 'json') return service.results(tenant, params.id, query);
         const rows = await service.streamResults(tenant, params.id, query.status);
         await sendExport(res, query.format, rows, await service.outputColumns(tenant, params.id));
@@ -86,6 +84,7 @@ export function resultRoutes(service: BatchService): Route[] {
         method: 'get',
         path: '/v1/batches/{id}/results/download',
         tag: 'Results',
+        scope: 'batches:read',
         summary: 'Download results',
         description: 'The whole export as a file named `<batch>[-<status>]-results.<format>`.',
         params: { id: batchId },
@@ -103,7 +102,7 @@ export function resultRoutes(service: BatchService): Route[] {
           404: notFound,
         },
       },
-      async ({ params, query, res }) => {
+      async ({ caller: { tenant }, params, query, res }) => {
         const rows = await service.streamResults(tenant, params.id, query.status);
         res.attachment(`${params.id}${query.status ? `-${query.status}` : ''}-results.${query.format}`);
         await sendExport(res, query.format, rows, await service.outputColumns(tenant, params.id));
@@ -114,11 +113,12 @@ export function resultRoutes(service: BatchService): Route[] {
         method: 'get',
         path: '/v1/batches/{id}/items/{item_id}',
         tag: 'Results',
+        scope: 'batches:read',
         summary: "One item's result",
         params: { id: batchId, item_id: 'The id the item was sent with.' },
         responses: { 200: { description: 'The result.', content: json(R.ResultView) }, 404: errorResponse('No such batch or item.') },
       },
-      ({ params }) => service.item(tenant, params.id, params.item_id),
+      ({ caller: { tenant }, params }) => service.item(tenant, params.id, params.item_id),
     ),
   ];
 }

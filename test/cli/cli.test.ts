@@ -68,7 +68,7 @@ describe('drover CLI against the local stack', () => {
 
   before(async () => {
     tmp = await mkdtemp(join(tmpdir(), 'drover-cli-'));
-    env = { PATH: process.env.PATH, DROVER_URL: stack.api.url, DROVER_POLL_MS: '400', NO_COLOR: '1' };
+    env = { PATH: process.env.PATH, DROVER_URL: stack.api.url, DROVER_API_KEY: stack.adminKey, DROVER_POLL_MS: '400', NO_COLOR: '1' };
     const lines = (n: number, prefix: string) =>
       Array.from({ length: n }, (_, i) =>
         JSON.stringify({ id: `${prefix}${i}`, content: `Review ${i}: the kettle boils fast, but the lid rattles.` }),
@@ -251,6 +251,74 @@ describe('drover CLI against the local stack', () => {
     });
     assert.equal(bin.code, 0);
     assert.match(bin.out, /^\d+\.\d+\.\d+\n$/);
+  });
+
+  test("keys create|list|revoke; the key is found in a local dev stack's data dir; no key or a revoked one exits 1 saying so", async () => {
+    const created = await drover(
+      'keys',
+      'create',
+      '--tenant',
+      'cli-team',
+      '--name',
+      'from the CLI',
+      '--scope',
+      'batches:read,batches:write',
+    );
+    assert.equal(created.code, 0, created.stderr);
+    const key = created.stdout.trim();
+    assert.match(key, /^drv_[A-Za-z0-9_-]{43}$/, 'stdout holds the key alone');
+    assert.match(created.stderr, /key_[0-9a-f]{16} \(tenant cli-team, batches:read, batches:write\): the key above is shown this once/);
+
+    const listed = await drover('keys', 'list', '--tenant', 'cli-team', '--json');
+    assert.equal(listed.code, 0, listed.stderr);
+    const rows = JSON.parse(listed.stdout).data;
+    assert.deepEqual(
+      rows.map((k: { tenant: string; name: string; scopes: string[] }) => [k.tenant, k.name, k.scopes]),
+      [['cli-team', 'from the CLI', ['batches:read', 'batches:write']]],
+    );
+    assert.ok(!listed.stdout.includes(key));
+    const human = await drover('keys', 'list', '--tenant', 'cli-team');
+    assert.match(
+      human.stdout,
+      new RegExp(`^${rows[0].id}  cli-team  batches:read,batches:write  "from the CLI"  created \\S+  last used never\n$`),
+    );
+
+    // The new key works, and sees only its tenant: no batch of default's.
+    const own = await start(['list', '--json'], { DROVER_API_KEY: key }).done;
+    assert.equal(own.code, 0, own.stderr);
+    assert.deepEqual(JSON.parse(own.stdout).data, []);
+    const foreign = await start(['status', classifyId], { DROVER_API_KEY: key }).done;
+    assert.equal(foreign.code, 4, 'another tenant’s batch is not found');
+    const denied = await start(['keys', 'list'], { DROVER_API_KEY: key }).done;
+    assert.equal(denied.code, 1);
+    assert.match(denied.stderr, /^drover: error: this API key lacks the scope admin \(HTTP 403; check --api-key or DROVER_API_KEY\)$/m);
+
+    const revoked = await drover('keys', 'revoke', rows[0].id);
+    assert.equal(revoked.code, 0, revoked.stderr);
+    assert.match(revoked.stdout, new RegExp(`^${rows[0].id}  revoked `));
+    await new Promise((r) => setTimeout(r, 600)); // the API's key cache lives 500 ms
+    const after = await start(['list'], { DROVER_API_KEY: key }).done;
+    assert.equal(after.code, 1);
+    assert.match(after.stderr, /the API key is not valid \(unknown or revoked\) \(HTTP 401/);
+    assert.equal((await drover('keys', 'revoke', 'key_ffffffffffffffff')).code, 4);
+    const usage = await drover('keys', 'create', '--tenant', 'x', '--name', 'y', '--scope', 'root');
+    assert.equal(usage.code, 2);
+    assert.match(usage.stderr, /--scope "root" is not one of batches:read, batches:write, admin/);
+
+    // No DROVER_API_KEY: on this machine the dev stack's key file is used; elsewhere, nothing is sent.
+    const dataDir = await mkdtemp(join(tmpdir(), 'drover-data-'));
+    try {
+      const noKey = { DROVER_API_KEY: '', DROVER_DATA_DIR: dataDir };
+      const missing = await start(['list'], noKey).done;
+      assert.equal(missing.code, 1);
+      assert.match(missing.stderr, /an API key is required: send Authorization: Bearer <key> \(HTTP 401/);
+      await writeFile(join(dataDir, 'admin-key'), `${stack.adminKey}\n`, { mode: 0o600 });
+      const found = await start(['list', '--json'], noKey).done;
+      assert.equal(found.code, 0, found.stderr);
+      assert.ok(JSON.parse(found.stdout).data.some((b: { id: string }) => b.id === classifyId));
+    } finally {
+      await rm(dataDir, { recursive: true, force: true });
+    }
   });
 
   test('a running batch: Ctrl-C stops watching (130) and not the batch; limits, pause, resume, cancel; --detach', async () => {

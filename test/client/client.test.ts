@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { z } from 'zod';
 import {
+  AuthenticationError,
   BatchEstimate,
   BatchList,
   BatchView,
@@ -66,7 +67,7 @@ describe('DroverClient against the local stack', () => {
   let typedBatchId = '';
 
   before(async () => {
-    client = new DroverClient({ baseUrl: stack.api.url, retryBaseDelayMs: 50 });
+    client = new DroverClient({ baseUrl: stack.api.url, apiKey: stack.adminKey, retryBaseDelayMs: 50 });
     tmp = await mkdtemp(join(tmpdir(), 'drover-client-'));
   });
   after(async () => {
@@ -345,6 +346,31 @@ describe('DroverClient against the local stack', () => {
     }
   });
 
+  test('keys: create, list and revoke through an admin key; a 401 or 403 is an AuthenticationError; DROVER_API_KEY is the default key', async () => {
+    const created = await client.keys.create({ tenant: 'client-team', name: 'sdk', scopes: ['batches:read'] });
+    assert.match(created.key, /^drv_/);
+    const reader = new DroverClient({ baseUrl: stack.api.url, apiKey: created.key, maxRetries: 0 });
+    assert.deepEqual((await reader.batches.list()).data, [], 'a new tenant has no batches');
+    const denied = await reader.batches.cancel(typedBatchId).catch((e: unknown) => e);
+    assert.ok(denied instanceof AuthenticationError && denied.status === 403 && denied.type === 'permission_error', String(denied));
+    assert.deepEqual(
+      (await client.keys.list({ tenant: 'client-team' })).data.map((k) => k.id),
+      [created.id],
+    );
+    assert.ok((await client.keys.revoke(created.id)).revoked_at);
+    await sleep(600); // the API's key cache
+    const revoked = await reader.batches.list().catch((e: unknown) => e);
+    assert.ok(revoked instanceof AuthenticationError && revoked.status === 401 && revoked.type === 'authentication_error', String(revoked));
+    const saved = process.env.DROVER_API_KEY;
+    process.env.DROVER_API_KEY = stack.adminKey;
+    try {
+      assert.equal((await new DroverClient({ baseUrl: stack.api.url }).batches.retrieve(typedBatchId)).id, typedBatchId);
+    } finally {
+      if (saved === undefined) delete process.env.DROVER_API_KEY;
+      else process.env.DROVER_API_KEY = saved;
+    }
+  });
+
   test('errors are typed: NotFoundError, ValidationError with issues (JSON and NDJSON), ConflictError', async () => {
     const missing = await client.batches.retrieve('batch_doesnotexist').catch((e: unknown) => e);
     assert.ok(missing instanceof NotFoundError, String(missing));
@@ -416,7 +442,8 @@ describe('DroverClient against the local stack', () => {
   });
 
   test('the response schemas cover every field the server sends', async () => {
-    const raw = async (path: string, init?: RequestInit) => (await fetch(stack.api.url + path, init)).json();
+    const raw = async (path: string, init?: RequestInit) =>
+      (await fetch(stack.api.url + path, { ...init, headers: { ...stack.auth, ...(init?.headers as Record<string, string>) } })).json();
     const batch = await raw(`/v1/batches/${typedBatchId}`);
     assert.deepEqual(unknownKeys(BatchView, batch), []);
     assert.deepEqual(unknownKeys(ResultPage, await raw(`/v1/batches/${typedBatchId}/results?limit=5`)), []);

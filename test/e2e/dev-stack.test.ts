@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { chmod, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { chmod, mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,7 +15,9 @@ const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
 /** `npm run dev` as a user runs it, in its own data directory and on free ports. */
 function startDev(dataDir: string, env: Record<string, string>) {
-  const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => k !== 'DATABASE_URL' && !/_(API_KEY|BASE_URL)$/.test(k)));
+  const clean = Object.fromEntries(
+    Object.entries(process.env).filter(([k]) => k !== 'DATABASE_URL' && k !== 'DROVER_ADMIN_KEY' && !/_(API_KEY|BASE_URL)$/.test(k)),
+  );
   const child = spawn(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'stack/dev.ts')], {
     cwd: REPO_ROOT,
     env: { ...clean, DROVER_DATA_DIR: dataDir, LOG_LEVEL: 'info', ...env },
@@ -74,6 +76,15 @@ describe('the dev stack', () => {
       what: 'dev stack up',
     });
     assert.ok(dev.output().includes('Drover is up'), dev.output());
+    // Without DROVER_ADMIN_KEY it made one: in the data dir, 0600, its place logged and not the key itself.
+    const keyFile = join(dataDir, 'admin-key');
+    const key = (await readFile(keyFile, 'utf8')).trim();
+    assert.match(key, /^drv_[A-Za-z0-9_-]{43}$/);
+    assert.equal((await stat(keyFile)).mode & 0o777, 0o600);
+    assert.ok(dev.output().includes(keyFile) && !dev.output().includes(key), 'the log names the file, not the key');
+    const batches = `http://127.0.0.1:${api}/v1/batches`;
+    assert.equal((await fetch(batches)).status, 401);
+    assert.equal((await fetch(batches, { headers: { authorization: `Bearer ${key}` } })).status, 200);
     const temporalPid = Number(await readFile(join(dataDir, 'temporal.pid'), 'utf8'));
     const postgresPid = Number((await readFile(join(dataDir, 'postgres', 'postmaster.pid'), 'utf8')).split('\n')[0]);
     assert.match((await commandLineOf(temporalPid)) ?? '', /start-dev/);

@@ -16,9 +16,9 @@ describe('the local stack on the embedded store', () => {
       body === undefined
         ? {}
         : body instanceof FormData
-          ? { body }
-          : { body: JSON.stringify(body), headers: { 'content-type': 'application/json' } };
-    const res = await fetch(stack.api.url + path, { method, ...init, signal: AbortSignal.timeout(20_000) });
+          ? { body, headers: stack.auth }
+          : { body: JSON.stringify(body), headers: { ...stack.auth, 'content-type': 'application/json' } };
+    const res = await fetch(stack.api.url + path, { method, headers: stack.auth, ...init, signal: AbortSignal.timeout(20_000) });
     return { status: res.status, body: (await res.json()) as any };
   };
 

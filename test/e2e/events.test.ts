@@ -9,7 +9,7 @@ interface SseEvent {
 }
 
 /** Reads a Server-Sent Events stream to its end. */
-async function readEvents(url: string, headers: Record<string, string> = {}): Promise<SseEvent[]> {
+async function readEvents(url: string, headers: Record<string, string>): Promise<SseEvent[]> {
   const res = await fetch(url, { headers });
   assert.equal(res.headers.get('content-type'), 'text/event-stream');
   const events: SseEvent[] = [];
@@ -40,7 +40,7 @@ describe('GET /v1/batches/:id/events', () => {
       max_parallel_chunks: 1,
     });
     const url = `${stack.api.url}/v1/batches/${created.body.id}/events`;
-    const events = await readEvents(url);
+    const events = await readEvents(url, stack.auth);
     const items = events.filter((e) => e.event === 'item');
     assert.ok(
       events.some((e) => e.event === 'progress'),
@@ -54,12 +54,12 @@ describe('GET /v1/batches/:id/events', () => {
     assert.equal(done.data.status, 'completed');
     assert.equal(done.data.counts.succeeded, 20);
 
-    const resumed = await readEvents(url, { 'last-event-id': items[9]!.id! });
+    const resumed = await readEvents(url, { ...stack.auth, 'last-event-id': items[9]!.id! });
     assert.deepEqual(
       resumed.filter((e) => e.event === 'item').map((e) => e.data.id),
       items.slice(10).map((e) => e.data.id),
     );
     assert.equal(resumed[resumed.length - 1]!.event, 'done');
-    assert.equal((await fetch(`${stack.api.url}/v1/batches/batch_nope/events`)).status, 404);
+    assert.equal((await fetch(`${stack.api.url}/v1/batches/batch_nope/events`, { headers: stack.auth })).status, 404);
   });
 });

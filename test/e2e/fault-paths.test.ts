@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import OpenAI from 'openai';
 import { type TestStack, useStack } from '../helpers/stack.js';
 import { until } from '../helpers/wait.js';
 
@@ -65,7 +66,8 @@ describe('every way a chunk can fail ends the batch', () => {
 
   test('a provider that refuses every poll: the provider batches are cancelled and the batch ends failed', async () => {
     stack.emulator.reset();
-    stack.emulator.setFaults({ http: [{ path: '/v1/batches/', method: 'GET', status: 400, count: 1000 }] });
+    // Batches that run long enough to be still running when they are cancelled, however busy the machine.
+    stack.emulator.setFaults({ processing_ms: 10_000, http: [{ path: '/v1/batches/', method: 'GET', status: 400, count: 1000 }] });
     const created = await stack.post('/v1/batches', { ...BATCH, items: items(30, 'p400') });
     const done = await stack.waitForBatch(created.body.id, 60_000);
     stack.emulator.setFaults({});
@@ -113,6 +115,68 @@ describe('every way a chunk can fail ends the batch', () => {
     await assertAddsUp(stack, done, 20);
     const failed = (await stack.get(`/v1/batches/${id}/results?status=failed&limit=1`)).body.data[0];
     assert.match(failed.error.message, /terminated/);
+  });
+
+  test('a chunk terminated mid-batch: what its provider batch already answered is kept, not billed unrecorded', async () => {
+    stack.emulator.reset();
+    stack.emulator.setFaults({ processing_ms: 8_000 });
+    const created = await stack.post('/v1/batches', { ...BATCH, items: items(10, 'salv') });
+    const id = created.body.id;
+    const chunk = await runningChunk(stack, id);
+    const provider = new OpenAI({ baseURL: stack.emulator.openaiBaseURL, apiKey: 'test' });
+    const providerBatchId = async () =>
+      (await stack.db.query('SELECT provider_batch_id FROM provider_jobs WHERE batch_id = $1', [id])).rows[0]?.provider_batch_id as
+        string | undefined;
+    // Terminated once the provider has answered some of the lines, not all.
+    await until(
+      async () => {
+        const pb = await providerBatchId();
+        return pb ? ((await provider.batches.retrieve(pb)).request_counts?.completed ?? 0) : 0;
+      },
+      (n) => n >= 3,
+      { what: 'a few lines answered' },
+    );
+    await chunk.terminate('an operator pressed Terminate');
+    const done = await stack.waitForBatch(id, 60_000);
+    stack.emulator.setFaults({});
+    const answered = (await provider.batches.retrieve((await providerBatchId())!)).request_counts!.completed;
+    assert.ok(answered >= 3 && answered < 10, `${answered} of 10 answered before the cancel`);
+    assert.equal(done.counts.succeeded, answered, 'every answer the provider billed is recorded');
+    assert.equal(done.counts.failed, 10 - answered);
+    assert.ok(done.cost.spent_usd > 0);
+    await assertAddsUp(stack, done, 10);
+    const failed = (await stack.get(`/v1/batches/${id}/results?status=failed&limit=1`)).body.data[0];
+    assert.match(failed.error.message, /terminated/);
+  });
+
+  test('a chunk that fails mid-batch (a poll refused) keeps what its provider batch already answered', async () => {
+    stack.emulator.reset();
+    stack.emulator.setFaults({ processing_ms: 8_000 });
+    const created = await stack.post('/v1/batches', { ...BATCH, items: items(10, 'fsalv') });
+    const id = created.body.id;
+    const provider = new OpenAI({ baseURL: stack.emulator.openaiBaseURL, apiKey: 'test' });
+    const providerBatchId = async () =>
+      (await stack.db.query('SELECT provider_batch_id FROM provider_jobs WHERE batch_id = $1', [id])).rows[0]?.provider_batch_id as
+        string | undefined;
+    await until(
+      async () => {
+        const pb = await providerBatchId();
+        return pb ? ((await provider.batches.retrieve(pb)).request_counts?.completed ?? 0) : 0;
+      },
+      (n) => n >= 3,
+      { what: 'a few lines answered' },
+    );
+    // The chunk's next poll is refused for good; the provider answers again afterwards.
+    stack.emulator.setFaults({ http: [{ path: '/v1/batches/', method: 'GET', status: 400, count: 1 }] });
+    const done = await stack.waitForBatch(id, 60_000);
+    stack.emulator.setFaults({});
+    const answered = (await provider.batches.retrieve((await providerBatchId())!)).request_counts!.completed;
+    assert.ok(answered >= 3 && answered < 10, `${answered} of 10 answered before the cancel`);
+    assert.equal(done.status, 'completed_with_failures');
+    assert.equal(done.counts.succeeded, answered, 'every answer the provider billed is recorded');
+    await assertAddsUp(stack, done, 10);
+    const failed = (await stack.get(`/v1/batches/${id}/results?status=failed&limit=1`)).body.data[0];
+    assert.equal(failed.error.code, 'chunk_failed');
   });
 
   test('cancel after a chunk was terminated still reaches cancelled within a minute', async () => {

@@ -64,7 +64,7 @@ describe('files in', () => {
   test('multipart uploads: the "file" field, its name and type decide the format; mistakes are 400s naming the field', async () => {
     const form = new FormData();
     form.append('file', new Blob(['id,content\r\nx1,"first, with a comma"\r\nx2,second\r\n'], { type: 'text/csv' }), 'leads.csv');
-    const up = await fetch(stack.api.url + '/v1/files', { method: 'POST', body: form });
+    const up = await fetch(stack.api.url + '/v1/files', { method: 'POST', headers: stack.auth, body: form });
     const file = (await up.json()) as any;
     assert.equal(up.status, 201, JSON.stringify(file));
     assert.deepEqual([file.filename, file.format, file.line_count], ['leads.csv', 'csv', 2]);
@@ -79,14 +79,14 @@ describe('files in', () => {
     named.append('format', 'jsonl');
     named.append('filename', 'export-2026.txt');
     named.append('file', new Blob(['{"id":"a","content":"x"}\n{"id":"b","content":"y"}\n'], { type: 'application/octet-stream' }), 'blob');
-    const up2 = await fetch(stack.api.url + '/v1/files', { method: 'POST', body: named });
+    const up2 = await fetch(stack.api.url + '/v1/files', { method: 'POST', headers: stack.auth, body: named });
     const file2 = (await up2.json()) as any;
     assert.equal(up2.status, 201, JSON.stringify(file2));
     assert.deepEqual([file2.filename, file2.format, file2.line_count], ['export-2026.txt', 'jsonl', 2]);
 
     const wrongField = new FormData();
     wrongField.append('upload', new Blob(['{"id":"a"}\n']), 'a.jsonl');
-    const r1 = await fetch(stack.api.url + '/v1/files', { method: 'POST', body: wrongField });
+    const r1 = await fetch(stack.api.url + '/v1/files', { method: 'POST', headers: stack.auth, body: wrongField });
     const e1 = (await r1.json()) as any;
     assert.equal(r1.status, 400);
     assert.deepEqual(
@@ -96,13 +96,13 @@ describe('files in', () => {
 
     const noFile = new FormData();
     noFile.append('format', 'csv');
-    const r2 = await fetch(stack.api.url + '/v1/files', { method: 'POST', body: noFile });
+    const r2 = await fetch(stack.api.url + '/v1/files', { method: 'POST', headers: stack.auth, body: noFile });
     assert.equal(r2.status, 400);
     assert.match(((await r2.json()) as any).error.issues[0].message, /no file/);
 
     const unknownFormat = new FormData();
     unknownFormat.append('file', new Blob(['a,b\n']), 'data.bin');
-    const r3 = await fetch(stack.api.url + '/v1/files', { method: 'POST', body: unknownFormat });
+    const r3 = await fetch(stack.api.url + '/v1/files', { method: 'POST', headers: stack.auth, body: unknownFormat });
     assert.equal(r3.status, 400);
     assert.equal(((await r3.json()) as any).error.issues[0].path, 'format');
 
@@ -129,6 +129,7 @@ describe('files in', () => {
         TEMPORAL_ADDRESS: stack.temporal.address,
         PORT: String(port),
         LOG_LEVEL: 'info',
+        DROVER_ADMIN_KEY: stack.adminKey,
       },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -162,7 +163,7 @@ describe('files in', () => {
         const t0 = Date.now();
         const res = await fetch(`http://127.0.0.1:${port}/v1/files${query}`, {
           method: 'POST',
-          headers: { 'content-type': contentType },
+          headers: { ...stack.auth, 'content-type': contentType },
           body: Readable.toWeb(Readable.from(body())) as ReadableStream,
           duplex: 'half',
         } as RequestInit).catch((err: Error) => {

@@ -509,7 +509,7 @@ describe('hostile input', () => {
   const send: Send = (path, body, headers = {}, method = 'POST') =>
     new Promise((resolve, reject) => {
       const url = new URL(stack.api.url);
-      const req = httpRequest({ host: url.hostname, port: url.port, method, path, headers }, (res) => {
+      const req = httpRequest({ host: url.hostname, port: url.port, method, path, headers: { ...stack.auth, ...headers } }, (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
         res.on('end', () => {
@@ -646,7 +646,7 @@ describe('hostile input', () => {
     const streams: AbortController[] = [];
     const open = async () => {
       const ctl = new AbortController();
-      const res = await fetch(`${stack.api.url}/v1/batches/${id}/events`, { signal: ctl.signal });
+      const res = await fetch(`${stack.api.url}/v1/batches/${id}/events`, { signal: ctl.signal, headers: stack.auth });
       if (res.status === 200) {
         streams.push(ctl);
         const reader = res.body!.getReader();

@@ -129,6 +129,14 @@ describe('OpenAPI document', () => {
     await conforms('post', '/v1/files', file);
     await conforms('get', '/v1/files/{id}', await stack.get(`/v1/files/${file.body.id}`));
     await conforms('get', '/healthz', await stack.get('/healthz'));
+    await conforms('get', '/v1/batches', await stack.as(null).get('/v1/batches'));
+    const key = await stack.post('/v1/admin/keys', { tenant: 'docs', name: 'reader', scopes: ['batches:read'] });
+    await conforms('post', '/v1/admin/keys', key);
+    await conforms('post', '/v1/admin/keys', await stack.post('/v1/admin/keys', { tenant: 'docs', name: 'x', scopes: ['root'] }));
+    await conforms('post', '/v1/batches/{id}/cancel', await stack.as(key.body.key).post(`/v1/batches/${id}/cancel`, {}));
+    await conforms('get', '/v1/admin/keys', await stack.get('/v1/admin/keys?tenant=docs'));
+    await conforms('delete', '/v1/admin/keys/{id}', await stack.request('DELETE', `/v1/admin/keys/${key.body.id}`));
+    await conforms('delete', '/v1/admin/keys/{id}', await stack.request('DELETE', '/v1/admin/keys/key_ffffffffffffffff'));
     assert.ok(checked.length >= 20, checked.join('\n'));
   });
 

@@ -129,7 +129,7 @@ describe('a provider no worker is configured for is refused at submit', () => {
         ['--import', 'tsx', 'cli/main.ts', 'submit', input, '-m', COMPATIBLE.model, '--spec', join(dir, 'spec.json')],
         {
           cwd: fileURLToPath(new URL('../..', import.meta.url)),
-          env: { PATH: process.env.PATH, DROVER_URL: stack.api.url, NO_COLOR: '1' },
+          env: { PATH: process.env.PATH, DROVER_URL: stack.api.url, DROVER_API_KEY: stack.adminKey, NO_COLOR: '1' },
         },
       ).then(
         () => assert.fail('the submit should have failed'),

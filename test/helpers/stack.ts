@@ -29,6 +29,24 @@ export interface StackOptions {
   worker?: boolean;
   /** Give the emulator a state dir of its own, so the one `restartEmulator()` starts finds its batches. */
   emulatorState?: boolean;
+  /** A Temporal server the test owns (one it restarts), instead of the run's shared dev server; read at start. */
+  temporalAddress?: () => string;
+  /** A database the test owns (on a PostgreSQL server it restarts); the stack drops it on stop. */
+  database?: () => Promise<ScratchDatabase>;
+}
+
+export interface Answer {
+  status: number;
+  body: any;
+  text: string;
+  headers: Headers;
+}
+
+/** post/get/request as one key sends them. */
+export interface Caller {
+  request(method: string, path: string, body?: string, headers?: Record<string, string>): Promise<Answer>;
+  get(path: string): Promise<Answer>;
+  post(path: string, body: unknown, headers?: Record<string, string>): Promise<Answer>;
 }
 
 export interface WorkerProcess {
@@ -79,6 +97,8 @@ export class TestStack {
   private readonly workers: WorkerProcess[] = [];
   private emulatorStateDir: string | undefined;
   readonly taskQueue = `drover-test-${process.pid}`;
+  /** The stack's DROVER_ADMIN_KEY (tenant `default`): post/get/request send it unless told otherwise (`as`). */
+  readonly adminKey = `drv_test_${randomBytes(24).toString('base64url')}`;
 
   constructor(private readonly options: StackOptions = {}) {}
 
@@ -89,12 +109,12 @@ export class TestStack {
     this.emulatorStateDir = opts.emulatorState ? await mkdtemp(join(tmpdir(), 'drover-emulator-state-')) : undefined;
     const stateDir = this.emulatorStateDir;
     const [ownServer, database, emulator, bundlePath] = await Promise.all([
-      sharedAddress ? undefined : startTemporalDevServer(),
-      opts.embeddedStore ? createEmbeddedDatabase() : createScratchDatabase('drover_test'),
+      sharedAddress || opts.temporalAddress ? undefined : startTemporalDevServer(),
+      opts.database ? opts.database() : opts.embeddedStore ? createEmbeddedDatabase() : createScratchDatabase('drover_test'),
       startEmulator({ processingMs: opts.processingMs ?? 300, ...(stateDir ? { stateDir } : {}) }),
       sharedBundle ?? writeWorkflowBundle(),
     ]);
-    const address = sharedAddress ?? ownServer!.address;
+    const address = opts.temporalAddress?.() ?? sharedAddress ?? ownServer!.address;
     const connection = await Connection.connect({ address });
     const namespace = await createNamespace(connection);
     const env = ApiEnv.parse({
@@ -105,6 +125,7 @@ export class TestStack {
       PORT: '0',
       DROVER_POLL_INITIAL_MS: '200',
       DROVER_POLL_MAX_MS: '1000',
+      DROVER_ADMIN_KEY: this.adminKey,
       ...opts.api,
     });
     const api = await startApi(env, database.db, pino({ level: 'silent' }));
@@ -170,25 +191,54 @@ export class TestStack {
     return w;
   }
 
-  async post(path: string, body: unknown, headers: Record<string, string> = {}): Promise<{ status: number; body: any; text: string }> {
-    const isString = typeof body === 'string';
-    return this.request('POST', path, isString ? body : JSON.stringify(body), { 'content-type': 'application/json', ...headers });
+  async post(path: string, body: unknown, headers: Record<string, string> = {}): Promise<Answer> {
+    return this.as(this.adminKey).post(path, body, headers);
   }
 
-  async get(path: string): Promise<{ status: number; body: any; text: string }> {
-    return this.request('GET', path);
+  async get(path: string): Promise<Answer> {
+    return this.as(this.adminKey).get(path);
   }
 
-  async request(method: string, path: string, body?: string, headers: Record<string, string> = {}) {
-    const res = await fetch(this.api.url + path, { method, headers, ...(body !== undefined ? { body } : {}) });
-    const text = await res.text();
-    let parsed: unknown = null;
-    try {
-      parsed = JSON.parse(text);
-    } catch {
-      parsed = null;
-    }
-    return { status: res.status, body: parsed as any, text, headers: res.headers };
+  async request(method: string, path: string, body?: string, headers: Record<string, string> = {}): Promise<Answer> {
+    return this.as(this.adminKey).request(method, path, body, headers);
+  }
+
+  /** `Authorization: Bearer <adminKey>`, for tests that call fetch themselves. */
+  get auth(): Record<string, string> {
+    return { authorization: `Bearer ${this.adminKey}` };
+  }
+
+  /** The same helpers sending another key, or none (`null`). */
+  as(key: string | null): Caller {
+    const request = async (method: string, path: string, body?: string, headers: Record<string, string> = {}): Promise<Answer> => {
+      const auth: Record<string, string> = key === null ? {} : { authorization: `Bearer ${key}` };
+      const res = await fetch(this.api.url + path, { method, headers: { ...auth, ...headers }, ...(body !== undefined ? { body } : {}) });
+      const text = await res.text();
+      let parsed: unknown = null;
+      try {
+        parsed = JSON.parse(text);
+      } catch {
+        parsed = null;
+      }
+      return { status: res.status, body: parsed as any, text, headers: res.headers };
+    };
+    return {
+      request,
+      get: (path) => request('GET', path),
+      post: (path, body, headers = {}) =>
+        request('POST', path, typeof body === 'string' ? body : JSON.stringify(body), { 'content-type': 'application/json', ...headers }),
+    };
+  }
+
+  /** A new key through the admin API (tenant `default` unless given; both batch scopes unless given): its `key` and `id`. */
+  async createKey(opts: { tenant?: string; scopes?: string[]; name?: string } = {}): Promise<{ id: string; key: string }> {
+    const res = await this.post('/v1/admin/keys', {
+      tenant: opts.tenant ?? 'default',
+      name: opts.name ?? 'test key',
+      scopes: opts.scopes ?? ['batches:read', 'batches:write'],
+    });
+    if (res.status !== 201) throw new Error(`creating a key: ${res.status} ${res.text}`);
+    return { id: res.body.id, key: res.body.key };
   }
 
   /** Polls GET /v1/batches/:id until the batch reaches a final status. */
@@ -244,7 +294,7 @@ export class TestStack {
  * A namespace of this file's own, so another file on the same dev server never shows up in its
  * batch lists or workflow queries. The dev server serves a new namespace at once.
  */
-async function createNamespace(connection: Connection): Promise<string> {
+export async function createNamespace(connection: Connection): Promise<string> {
   const namespace = `drover-test-${process.pid}-${randomBytes(3).toString('hex')}`;
   await connection.workflowService.registerNamespace({ namespace, workflowExecutionRetentionPeriod: msToTs('1 day') });
   await ensureSearchAttributes(connection, namespace);

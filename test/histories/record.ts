@@ -66,7 +66,7 @@ describe('record workflow histories', () => {
 
   test('scenarios', async () => {
     await stack.start();
-    await stack.startWorker();
+    let worker = await stack.startWorker();
     await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', r));
     const webhook_url = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hook`;
     const chunk0 = (id: string) => stack.client.workflow.getHandle(`${id}/chunk-0`);
@@ -182,6 +182,27 @@ describe('record workflow histories', () => {
       await stack.request('PATCH', `/v1/batches/${id}/limits`, JSON.stringify({ max_cost_usd: firstAttempts * 10 }), {
         'content-type': 'application/json',
       });
+    });
+    // Patch 'salvage-failed-attempt': a chunk whose poll is refused cancels its provider batch and keeps what it answered.
+    stack.emulator.setFaults({ processing_ms: 3000 });
+    await run('salvage-failed-poll', { ...BATCH, items: items(20, 'sf') }, async (id) => {
+      await until(
+        () => stack.db.query('SELECT count(*)::int AS n FROM provider_jobs WHERE batch_id = $1 AND provider_batch_id IS NOT NULL', [id]),
+        (r) => r.rows[0].n > 0,
+      );
+      stack.emulator.setFaults({ http: [{ path: '/v1/batches/', method: 'GET', status: 400, count: 1 }] });
+    });
+    // Patch 'chunk-cancelled-while-an-activity-died': cancelled while its create is in flight, then the worker dies.
+    stack.emulator.setFaults({ create_delay_ms: 3000 });
+    await run('cancelled-worker-died', { ...BATCH, items: items(10, 'cd') }, async (id) => {
+      await until(
+        () => stack.db.query(`SELECT count(*)::int AS n FROM provider_jobs WHERE batch_id = $1 AND status = 'creating'`, [id]),
+        (r) => r.rows[0].n > 0,
+      );
+      await stack.post(`/v1/batches/${id}/cancel`, {});
+      await new Promise((r) => setTimeout(r, 300));
+      await worker.kill('SIGKILL');
+      worker = await stack.startWorker();
     });
     stack.emulator.setFaults({ processing_ms: 2000 });
     await run('provider-forgot', { ...BATCH, items: items(20, 'pf'), max_attempts: 3 }, async (id) => {

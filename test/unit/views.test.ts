@@ -228,6 +228,8 @@ describe('batchView', () => {
       chunks: null,
       metadata: { project: 'x' },
       error: null,
+      // Only the workflow knows why a running batch waits; a stored row alone says nothing.
+      status_reason: null,
       created_at: '2025-01-02T03:04:05.678Z',
       started_at: '2025-01-02T03:05:00.000Z',
       completed_at: null,

@@ -120,10 +120,13 @@ function fakeActivities(store: FakeStore, behaviour: Behaviour = {}): Activities
       return store.tally(chunkIndex);
     },
     cancelChunk: async () => ({ providerBatchId: null }),
+    salvageAttempt: async () => ({ providerBatchId: null }),
+    holdTenantBudget: async () => ({ granted: true, freeUsd: null, capUsd: null }),
     attemptReservation: async () => ({ items: ITEMS_PER_CHUNK, path: 'batch', reserveUsd: ITEMS_PER_CHUNK * COST_PER_ITEM * 2 }),
     reconcileChunks: async () => [],
     runRealtimeChunk: notUsed,
     deliverWebhook: notUsed,
+    reconcileOrphans: notUsed,
   };
 }
 
