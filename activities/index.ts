@@ -6,13 +6,15 @@ import { createChunkActivities } from './chunks.js';
 import { createOrphanActivities } from './orphans.js';
 import type { RateLimits } from './rate-limiter.js';
 import { createRealtimeActivities } from './realtime.js';
-import { createWebhookActivities } from './webhooks.js';
+import { createWebhookActivities, type WebhookDeps } from './webhooks.js';
 
 export interface ActivityDeps {
   db: Db;
   providers: Providers;
   rateLimits?: RateLimits;
   realtimeConcurrency?: number;
+  /** DROVER_WEBHOOK_ALLOW_PRIVATE, and a resolver for tests (webhooks.ts). */
+  webhooks?: WebhookDeps;
 }
 
 /** Every activity Drover registers, built from its dependencies (workers/worker.ts makes them). */
@@ -22,7 +24,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createChunkActivities(deps.db, deps.providers),
     ...createBudgetActivities(deps.db, deps.providers),
     ...createOrphanActivities(deps.db, deps.providers),
-    ...createWebhookActivities(deps.db),
+    ...createWebhookActivities(deps.db, deps.webhooks),
     ...createRealtimeActivities({
       db: deps.db,
       providers: deps.providers.realtime,

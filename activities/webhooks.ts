@@ -6,14 +6,24 @@ import type { Db } from '../store/db.js';
 import { countResults } from '../store/results.js';
 import { openSecret } from '../store/secret-box.js';
 import { loadBatch } from './batches.js';
+import { postWebhook, systemResolver, WebhookRefusedError, type ResolveHost } from './webhook-post.js';
+
+export interface WebhookDeps {
+  /** DROVER_WEBHOOK_ALLOW_PRIVATE: private and loopback receivers and plain http are allowed. */
+  allowPrivate?: boolean;
+  /** How receivers' names are resolved; the system resolver unless a test gives another. */
+  resolve?: ResolveHost;
+}
 
 /**
  * POSTs one signed event about a batch to its `webhook_url`. Anything but a 2xx throws, and the
  * activity's retry policy tries again with backoff until the receiver answers. The body is built
  * from the store at delivery time; the event id stays the same across retries so a receiver can
- * drop duplicates.
+ * drop duplicates. A receiver that is not public (checked after its name resolves, see
+ * webhook-post.ts) ends the delivery at once: no retry can make it public.
  */
-export function createWebhookActivities(db: Db, fetchImpl: typeof fetch = fetch) {
+export function createWebhookActivities(db: Db, deps: WebhookDeps = {}) {
+  const options = { allowPrivate: deps.allowPrivate ?? false, resolve: deps.resolve ?? systemResolver, timeoutMs: 10_000 };
   return {
     async deliverWebhook(input: {
       batchId: string;
@@ -41,28 +51,37 @@ export function createWebhookActivities(db: Db, fetchImpl: typeof fetch = fetch)
           metadata: batch.metadata,
         },
       });
-      let res: Response;
+      let status: number;
       try {
-        res = await fetchImpl(batch.webhook_url, {
-          method: 'POST',
-          headers: {
+        status = await postWebhook(
+          batch.webhook_url,
+          {
             'content-type': 'application/json',
             [SIGNATURE_HEADER]: signWebhook(openSecret(batch.webhook_secret), body),
             'drover-event-id': input.eventId,
           },
           body,
-          signal: AbortSignal.timeout(10_000),
-        });
+          options,
+        );
       } catch (err) {
+        if (err instanceof WebhookRefusedError) {
+          throw ApplicationFailure.nonRetryable(`webhook ${hostOf(batch.webhook_url)} refused: ${err.message}`, FailureType.WebhookRefused);
+        }
         throw ApplicationFailure.retryable(
           `webhook ${hostOf(batch.webhook_url)} unreachable: ${(err as Error).message}`,
           FailureType.WebhookUndelivered,
         );
       }
-      if (res.status < 200 || res.status >= 300) {
-        throw ApplicationFailure.retryable(`webhook ${hostOf(batch.webhook_url)} answered ${res.status}`, FailureType.WebhookUndelivered);
+      if (status >= 300 && status < 400) {
+        throw ApplicationFailure.retryable(
+          `webhook ${hostOf(batch.webhook_url)} answered ${status}; redirects are not followed`,
+          FailureType.WebhookUndelivered,
+        );
       }
-      return { delivered: true, status: res.status };
+      if (status < 200 || status >= 300) {
+        throw ApplicationFailure.retryable(`webhook ${hostOf(batch.webhook_url)} answered ${status}`, FailureType.WebhookUndelivered);
+      }
+      return { delivered: true, status };
     },
   };
 }

@@ -319,7 +319,8 @@ export class BatchService {
 
   /** The settings intake checks against: a provider no live worker serves is refused (400) before anything is stored. */
   private async intake(): Promise<IntakeContext> {
-    return { priceOverrides: this.config.priceOverrides, offers: await this.workerOffers.current(), limits: this.config.limits };
+    const { priceOverrides, allowPrivateWebhooks, limits } = this.config;
+    return { priceOverrides, allowPrivateWebhooks, limits, offers: await this.workerOffers.current() };
   }
 
   private async loadActive(tenantId: string, id: string, what: string): Promise<BatchRow> {

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { CommonEnv } from '../config/env.js';
+import { BoolEnv, CommonEnv } from '../config/env.js';
 
 export const ApiEnv = CommonEnv.extend({
   PORT: z.coerce.number().int().min(0).max(65535).default(3000),
@@ -44,5 +44,7 @@ export const ApiEnv = CommonEnv.extend({
   DROVER_WORKER_OFFERS_CACHE_MS: z.coerce.number().int().min(0).default(5_000),
   /** JSON of prices for models the price data lacks: {"openai/my-model": {"input_per_mtok", "output_per_mtok"}}. */
   DROVER_PRICES_FILE: z.string().optional(),
+  /** Webhooks may be plain http and reach loopback and private networks: for a stack whose receivers are inside. */
+  DROVER_WEBHOOK_ALLOW_PRIVATE: BoolEnv.default(false),
 });
 export type ApiEnv = z.infer<typeof ApiEnv>;

@@ -42,6 +42,7 @@ export async function startApi(env: ApiEnv, db: Db, logger: Logger): Promise<Run
       chunksPerRun: env.DROVER_CHUNKS_PER_RUN,
       reconcileMs: env.DROVER_RECONCILE_MS,
       workerOffersCacheMs: env.DROVER_WORKER_OFFERS_CACHE_MS,
+      allowPrivateWebhooks: env.DROVER_WEBHOOK_ALLOW_PRIVATE,
     },
     quotas,
   );

@@ -176,7 +176,9 @@ export const BatchSettings = z.strictObject({
   webhook_url: z
     .url({ protocol: /^https?$/ })
     .optional()
-    .describe('Gets a signed POST when the batch completes, fails, is cancelled, times out or waits for budget.'),
+    .describe(
+      'Gets a signed POST when the batch completes, fails, is cancelled, times out or waits for budget. https to a public address (http and private addresses only where the operator allows them).',
+    ),
 });
 export type BatchSettings = z.infer<typeof BatchSettings>;
 

@@ -19,6 +19,8 @@ export const FailureType = {
   SubmitCancelled: 'SubmitCancelled',
   /** The webhook receiver did not answer 2xx; retried until it does. */
   WebhookUndelivered: 'WebhookUndelivered',
+  /** The webhook_url is not a public address (checked again after its name resolves): never retried. */
+  WebhookRefused: 'WebhookRefused',
 } as const;
 export type FailureType = (typeof FailureType)[keyof typeof FailureType];
 

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { RateLimits } from '../activities/rate-limiter.js';
-import { CommonEnv } from '../config/env.js';
+import { BoolEnv, CommonEnv } from '../config/env.js';
 
 // Compose passes unset variables as empty strings: treat them as unset.
 const OptionalUrl = z.preprocess((v) => (v === '' ? undefined : v), z.url().optional());
@@ -45,6 +45,8 @@ export const WorkerEnv = CommonEnv.extend({
     ),
   /** Touched every 10 s, for container health checks. */
   DROVER_HEALTH_FILE: z.string().optional(),
+  /** Webhooks may be plain http and reach loopback and private networks (checked after resolving): for receivers inside. */
+  DROVER_WEBHOOK_ALLOW_PRIVATE: BoolEnv.default(false),
   /**
    * Worker Deployment Versioning: set both and this worker runs as version `DROVER_BUILD_ID` of
    * deployment `DROVER_DEPLOYMENT_NAME`; workflows go to it once it is made current (README, Production).

@@ -51,6 +51,7 @@ export async function createDroverWorker(env: WorkerEnv, db: Db, logger: Logger)
       providers,
       rateLimits: env.DROVER_RATE_LIMITS,
       realtimeConcurrency: env.DROVER_REALTIME_CONCURRENCY,
+      webhooks: { allowPrivate: env.DROVER_WEBHOOK_ALLOW_PRIVATE },
     }),
     maxConcurrentActivityTaskExecutions: env.DROVER_MAX_CONCURRENT_ACTIVITIES,
     maxCachedWorkflows: env.DROVER_MAX_CACHED_WORKFLOWS,

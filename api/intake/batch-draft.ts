@@ -5,6 +5,7 @@ import type { Pricing } from '../../domain/pricing.js';
 import { resolveModel, type ProviderName } from '../../domain/provider-catalog.js';
 import { unservedReason, type ProviderOffer } from '../../domain/provider-offers.js';
 import { resolvePricing, type PriceOverrides } from '../../domain/model-prices.js';
+import { webhookUrlProblem } from '../../domain/public-address.js';
 import { ValidationError } from '../errors.js';
 import { checkJson, DEFAULT_INTAKE_LIMITS, type IntakeLimits } from './limits.js';
 import { applyOperation } from './operation.js';
@@ -25,6 +26,8 @@ export interface IntakeContext {
   priceOverrides: PriceOverrides;
   /** Empty or absent when no worker has registered: then any provider is accepted and waits for one. */
   offers?: readonly ProviderOffer[];
+  /** DROVER_WEBHOOK_ALLOW_PRIVATE: a webhook_url may be plain http and point inside the network. */
+  allowPrivateWebhooks?: boolean;
   /** What one request may hold; DEFAULT_INTAKE_LIMITS when absent. */
   limits?: IntakeLimits | undefined;
 }
@@ -48,6 +51,8 @@ export function draftFromSettings(input: unknown, ctx: IntakeContext, prefix = '
       issues.push({ path: 'response_format.json_schema.schema', message: `not a valid JSON Schema: ${problem}` });
     }
   }
+  const webhookProblem = settings.webhook_url && webhookUrlProblem(settings.webhook_url, { allowPrivate: !!ctx.allowPrivateWebhooks });
+  if (webhookProblem) issues.push({ path: 'webhook_url', message: webhookProblem });
   let deadline: Date | null = null;
   if (settings.deadline && settings.time_limit_seconds)
     issues.push({ path: 'deadline', message: 'give deadline or time_limit_seconds, not both' });

@@ -34,7 +34,7 @@ function refs(node: unknown, found: string[] = []): string[] {
 }
 
 describe('OpenAPI document', () => {
-  const stack = useStack({ processingMs: 200, worker: true });
+  const stack = useStack({ processingMs: 200, worker: true, allowPrivateWebhooks: true });
   let doc: Json;
   let ajv: Ajv2020;
   const checked: string[] = [];

@@ -47,7 +47,7 @@ async function timed(stack: TestStack, request: Record<string, unknown>) {
  * when a batch without a webhook would, and the deliveries go on retrying after it.
  */
 describe('a webhook receiver that is down', () => {
-  const stack = useStack({ processingMs: 300, worker: true });
+  const stack = useStack({ processingMs: 300, worker: true, allowPrivateWebhooks: true });
 
   test('the batch ends as fast as one without a webhook; its delivery keeps retrying after the batch closed', async () => {
     const hook = await brokenReceiver();

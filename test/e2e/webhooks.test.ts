@@ -36,7 +36,7 @@ function receiver(failFirst: number): Promise<{ url: string; deliveries: Deliver
 }
 
 describe('webhooks', () => {
-  const stack = useStack({ processingMs: 200, worker: true });
+  const stack = useStack({ processingMs: 200, worker: true, allowPrivateWebhooks: true });
 
   test('a finished batch POSTs a signed event, retried until the receiver answers 2xx', async () => {
     const hook = await receiver(2);

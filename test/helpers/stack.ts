@@ -33,6 +33,8 @@ export interface StackOptions {
   temporalAddress?: () => string;
   /** A database the test owns (on a PostgreSQL server it restarts); the stack drops it on stop. */
   database?: () => Promise<ScratchDatabase>;
+  /** DROVER_WEBHOOK_ALLOW_PRIVATE for the API and every worker: for tests whose webhook receiver listens on 127.0.0.1. */
+  allowPrivateWebhooks?: boolean;
 }
 
 export interface Answer {
@@ -126,11 +128,16 @@ export class TestStack {
       DROVER_POLL_INITIAL_MS: '200',
       DROVER_POLL_MAX_MS: '1000',
       DROVER_ADMIN_KEY: this.adminKey,
+      ...this.webhookEnv,
       ...opts.api,
     });
     const api = await startApi(env, database.db, pino({ level: 'silent' }));
     const client = new Client({ connection, namespace });
     this.running = { temporal: { address, namespace }, ownServer, database, emulator, api, client, connection, bundlePath };
+  }
+
+  private get webhookEnv(): Record<string, string> {
+    return this.options.allowPrivateWebhooks ? { DROVER_WEBHOOK_ALLOW_PRIVATE: 'true' } : {};
   }
 
   private get parts(): Running {
@@ -182,6 +189,7 @@ export class TestStack {
         OPENAI_COMPATIBLE_BASE_URL: emulator.openaiBaseURL,
         DROVER_WORKFLOW_BUNDLE: bundlePath,
         LOG_LEVEL: 'info',
+        ...this.webhookEnv,
         ...extraEnv,
       },
       'worker started',

@@ -45,7 +45,11 @@ async function saveHistories(stack: TestStack, scenario: string, batchId: string
 
 describe('record workflow histories', () => {
   const receiver = createServer((req, res) => req.resume().on('end', () => res.writeHead(200).end()));
-  const stack = new TestStack({ processingMs: 300, api: { DROVER_CHUNKS_PER_RUN: '2', DROVER_RECONCILE_MS: '1500' } });
+  const stack = new TestStack({
+    processingMs: 300,
+    allowPrivateWebhooks: true,
+    api: { DROVER_CHUNKS_PER_RUN: '2', DROVER_RECONCILE_MS: '1500' },
+  });
   after(async () => {
     await stack.stop();
     receiver.close();
@@ -183,6 +187,15 @@ describe('record workflow histories', () => {
         'content-type': 'application/json',
       });
     });
+    // Patch 'tenant-budget': a tenant with a monthly cap reserves each attempt against it.
+    const cap = (usd: number | null) =>
+      stack.request('PATCH', '/v1/admin/tenants/default/quotas', JSON.stringify({ monthly_spend_usd: usd }), {
+        'content-type': 'application/json',
+      });
+    if (!only || only.includes('tenant-budget')) await cap(100);
+    stack.emulator.setFaults({ line_errors: { every: 4, status: 500 } });
+    await run('tenant-budget', { ...BATCH, items: items(20, 'tb') });
+    if (!only || only.includes('tenant-budget')) await cap(null);
     // Patch 'salvage-failed-attempt': a chunk whose poll is refused cancels its provider batch and keeps what it answered.
     stack.emulator.setFaults({ processing_ms: 3000 });
     await run('salvage-failed-poll', { ...BATCH, items: items(20, 'sf') }, async (id) => {
