@@ -4,6 +4,7 @@ import type { WebhookEvent } from '../domain/webhook-events.js';
 import { SIGNATURE_HEADER, signWebhook } from '../domain/webhook-signature.js';
 import type { Db } from '../store/db.js';
 import { countResults } from '../store/results.js';
+import { openSecret } from '../store/secret-box.js';
 import { loadBatch } from './batches.js';
 import { postWebhook, systemResolver, WebhookRefusedError, type ResolveHost } from './webhook-post.js';
 
@@ -56,7 +57,7 @@ export function createWebhookActivities(db: Db, deps: WebhookDeps = {}) {
           batch.webhook_url,
           {
             'content-type': 'application/json',
-            [SIGNATURE_HEADER]: signWebhook(batch.webhook_secret, body),
+            [SIGNATURE_HEADER]: signWebhook(openSecret(batch.webhook_secret), body),
             'drover-event-id': input.eventId,
           },
           body,

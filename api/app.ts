@@ -6,7 +6,7 @@ import { AuthenticationError } from './auth/errors.js';
 import type { KeyService } from './auth/key-service.js';
 import type { BatchService } from './batch-service.js';
 import { routerOf, type Route } from './define-route.js';
-import { errorBody, errorHandler } from './errors.js';
+import { errorBody, errorHandler, refuseInvalidUtf8 } from './errors.js';
 import type { FileService } from './file-service.js';
 import { openApiDocument } from './openapi.js';
 import { batchRoutes } from './routes/batches.js';
@@ -28,6 +28,8 @@ export interface AppDeps {
   quotas: QuotaService;
   logger: Logger;
   jsonLimit?: string;
+  /** Event streams one tenant may hold open at once on this process. */
+  maxEventStreams?: number;
 }
 
 export function createApp(deps: AppDeps): Express {
@@ -67,13 +69,13 @@ export function createApp(deps: AppDeps): Express {
     }
     next();
   });
-  app.use(express.json({ limit: deps.jsonLimit ?? '100mb' }));
+  app.use(express.json({ limit: deps.jsonLimit ?? '100mb', verify: refuseInvalidUtf8 }));
 
   // In the order the reference lists them.
   const routes: Route[] = [
     ...batchRoutes(deps.batches),
     ...resultRoutes(deps.batches),
-    ...eventRoutes(deps.batches),
+    ...eventRoutes(deps.batches, deps.maxEventStreams),
     ...completionRoutes(deps.batches),
     ...fileRoutes(deps.files),
     ...keyRoutes(deps.keys),
@@ -86,6 +88,6 @@ export function createApp(deps: AppDeps): Express {
   app.use((req, res) => {
     res.status(404).json(errorBody('not_found', `no route for ${req.method} ${req.path}`));
   });
-  app.use(errorHandler(deps.logger));
+  app.use(errorHandler(deps.logger, { jsonLimit: deps.jsonLimit ?? '100mb' }));
   return app;
 }

@@ -23,7 +23,8 @@ import { discardBody, openBatch, type BatchRequest } from './intake/batch-reques
 import type { Stored } from './intake/new-batch.js';
 import { WorkerOffers } from './intake/worker-offers.js';
 import { MAX_SYNC_ITEMS } from './intake/request-schemas.js';
-import { AppError, NotFoundError, ValidationError } from './errors.js';
+import { AppError, LimitError, NotFoundError, ValidationError } from './errors.js';
+import { openCursor, sealCursor } from './list-cursor.js';
 import { QuotaService } from './quotas/quota-service.js';
 import { visibilityQuery, type Clause } from './visibility-query.js';
 import { batchView, outputColumnsOf, resultView, type BatchView, type LiveFigures, type ResultView } from './views.js';
@@ -49,6 +50,31 @@ export interface ListQuery {
   created_after?: string | undefined;
   limit: number;
   cursor?: string | undefined;
+}
+
+/** The same idempotency key with a different request: naming the batch the key holds. */
+export class IdempotencyConflictError extends AppError {
+  constructor(key: string, batchId: string) {
+    super(
+      409,
+      'idempotency_conflict',
+      `idempotency_key ${JSON.stringify(key)} already names batch ${batchId}, created from a different request; send that same request to get it, or use a new key`,
+      [{ path: 'idempotency_key', message: `already used by batch ${batchId} for a different request` }],
+    );
+  }
+}
+
+/** Settings a completion does not take: it runs now, once, and is not a batch of its own to steer. */
+const COMPLETION_REFUSES = ['dry_run', 'idempotency_key', 'chunk_size', 'max_parallel_chunks', 'webhook_url'] as const;
+
+/** The longest a completion request is held open; longer work is a batch. */
+export const MAX_COMPLETION_WAIT_S = 600;
+
+export function completionWaitLimit(): LimitError {
+  return new LimitError(
+    `a completion waits at most ${MAX_COMPLETION_WAIT_S} s (timeout_seconds); for longer work submit a batch (POST /v1/batches) and follow GET /v1/batches/:id/events or a webhook_url`,
+    [{ path: 'timeout_seconds', message: `at most ${MAX_COMPLETION_WAIT_S}` }],
+  );
 }
 
 /** A message for a batch that has ended: the caller's mistake, not the server's. */
@@ -80,10 +106,12 @@ export class BatchService {
     const pending = await openBatch(this.db, tenantId, request, await this.intake());
     const key = pending.idempotencyKey;
     if (key) {
-      const existing = await this.replay(tenantId, key);
-      if (existing) {
+      const row = await findBatchByIdempotencyKey(this.db, tenantId, key);
+      if (row) {
+        // The same key with another request is the caller's mistake, not a replay: say which batch holds it.
+        if (row.request_hash && row.request_hash !== (await pending.requestHash())) throw new IdempotencyConflictError(key, row.id);
         discardBody(request);
-        return existing;
+        return this.replay(row);
       }
     }
     try {
@@ -128,6 +156,19 @@ export class BatchService {
     if (typeof body !== 'object' || body === null || Array.isArray(body))
       throw new ValidationError([{ path: '(body)', message: 'the body must be a JSON object' }]);
     const { items, ...rest } = body as Record<string, unknown>;
+    // Batch-only settings: a completion runs now, once, and answers in the response.
+    const batchOnly = COMPLETION_REFUSES.filter((f) => f in rest);
+    if (batchOnly.length > 0)
+      throw new ValidationError(
+        batchOnly.map((f) => ({
+          path: f,
+          message:
+            f === 'dry_run'
+              ? 'a completion runs now; for an estimate use POST /v1/batches/estimate'
+              : `${f} is a batch setting; a completion runs now (send it to POST /v1/batches)`,
+        })),
+      );
+    if (timeoutMs > MAX_COMPLETION_WAIT_S * 1000) throw completionWaitLimit();
     if (!Array.isArray(items) || items.length === 0) throw new ValidationError([{ path: 'items', message: 'give 1 to 100 items' }]);
     if (items.length > MAX_SYNC_ITEMS)
       throw new ValidationError([{ path: 'items', message: `at most ${MAX_SYNC_ITEMS} items here; send larger sets to POST /v1/batches` }]);
@@ -135,7 +176,7 @@ export class BatchService {
       typeof item === 'object' && item !== null && !('id' in item) ? { ...item, id: String(i) } : item,
     );
     const submitted = await this.submit(tenantId, { items: 'json', body: { ...rest, operation, mode: 'realtime', items: withIds } });
-    if (!submitted.batch) throw new Error('a completion cannot be a dry run');
+    if (!submitted.batch) throw new ValidationError([{ path: 'dry_run', message: 'a completion runs now' }]);
     const id = submitted.batch.id;
     const done = this.temporal.workflow.getHandle(id).result();
     const timer = new Promise<'timeout'>((resolve) => setTimeout(resolve, timeoutMs, 'timeout').unref());
@@ -166,11 +207,12 @@ export class BatchService {
     if (q.status) clauses.push({ attribute: DroverStatus.name, op: '=', value: q.status });
     if (q.model) clauses.push({ attribute: DroverModel.name, op: '=', value: q.model });
     if (q.created_after) clauses.push({ attribute: 'StartTime', op: '>', value: q.created_after });
+    const query = visibilityQuery(clauses);
     const page = await this.temporal.workflowService.listWorkflowExecutions({
       namespace: this.temporal.options.namespace,
-      query: visibilityQuery(clauses),
+      query,
       pageSize: q.limit,
-      ...(q.cursor ? { nextPageToken: Buffer.from(q.cursor, 'base64url') } : {}),
+      ...(q.cursor ? { nextPageToken: openCursor(q.cursor, query) } : {}),
     });
     // A batch that continued as new is listed once per run; keep its newest.
     const ids = [...new Set((page.executions ?? []).map((e) => e.execution?.workflowId).filter((id): id is string => !!id))];
@@ -190,7 +232,7 @@ export class BatchService {
       const status = statusById.get(id);
       return [TERMINAL_BATCH_STATUSES.includes(row.status) || !status ? view : { ...view, status }];
     });
-    const token = page.nextPageToken && page.nextPageToken.length > 0 ? Buffer.from(page.nextPageToken).toString('base64url') : null;
+    const token = page.nextPageToken && page.nextPageToken.length > 0 ? sealCursor(page.nextPageToken, query) : null;
     return { object: 'list', data, next_cursor: token };
   }
 
@@ -277,8 +319,8 @@ export class BatchService {
 
   /** The settings intake checks against: a provider no live worker serves is refused (400) before anything is stored. */
   private async intake(): Promise<IntakeContext> {
-    const { priceOverrides, allowPrivateWebhooks } = this.config;
-    return { priceOverrides, allowPrivateWebhooks, offers: await this.workerOffers.current() };
+    const { priceOverrides, allowPrivateWebhooks, limits } = this.config;
+    return { priceOverrides, allowPrivateWebhooks, limits, offers: await this.workerOffers.current() };
   }
 
   private async loadActive(tenantId: string, id: string, what: string): Promise<BatchRow> {
@@ -314,21 +356,19 @@ export class BatchService {
     };
   }
 
-  private async replay(tenantId: string, key: string): Promise<Submitted | null> {
-    const row = await findBatchByIdempotencyKey(this.db, tenantId, key);
-    if (!row) return null;
-    // A previous request may have stored the batch and died before starting it.
+  /** The batch an idempotency key names, started if a previous request died before starting it; never with its webhook secret. */
+  private async replay(row: BatchRow): Promise<Submitted> {
     if (row.status === 'queued') await this.start(row);
-    return { batch: withSecret(batchView(row, await this.live(row)), row), replayed: true };
+    return { batch: batchView(row, await this.live(row)), replayed: true };
   }
 
   private async started(tenantId: string, stored: Stored, key: string | undefined): Promise<Submitted> {
     if ('estimate' in stored && stored.estimate) return { estimate: stored.estimate };
     if (!stored.created) {
       // Lost a race with a concurrent request carrying the same key.
-      const existing = key ? await this.replay(tenantId, key) : null;
+      const existing = key ? await findBatchByIdempotencyKey(this.db, tenantId, key) : null;
       if (!existing) throw new Error('idempotency conflict without an existing batch');
-      return existing;
+      return this.replay(existing);
     }
     await this.start(stored.batch);
     const view = withSecret(batchView(stored.batch), stored.batch);
@@ -376,7 +416,7 @@ export class BatchService {
   }
 }
 
-/** The answer to a submit, and only that, shows the webhook secret: GET never does. */
+/** The answer to the submit that created the batch, and only that, shows the webhook secret: a replay or GET never does. */
 function withSecret(view: BatchView, row: BatchRow): BatchView & { webhook_secret?: string } {
   return row.webhook_secret ? { ...view, webhook_secret: row.webhook_secret } : view;
 }

@@ -14,6 +14,26 @@ export const ApiEnv = CommonEnv.extend({
   ),
   /** Largest JSON body; bigger batches go through NDJSON, which streams. */
   DROVER_JSON_LIMIT: z.string().default('100mb'),
+  /** Largest NDJSON body or uploaded file, in bytes after decompression. */
+  DROVER_MAX_UPLOAD_BYTES: z.coerce
+    .number()
+    .int()
+    .positive()
+    .default(2 * 1024 ** 3),
+  /** Most items in one batch. */
+  DROVER_MAX_ITEMS: z.coerce.number().int().positive().default(5_000_000),
+  /** Largest item: the bytes of its rendered prompt. */
+  DROVER_MAX_ITEM_BYTES: z.coerce
+    .number()
+    .int()
+    .positive()
+    .default(32 * 1024 ** 2),
+  /** Deepest nesting of objects and arrays in any JSON the API reads. */
+  DROVER_MAX_JSON_DEPTH: z.coerce.number().int().min(2).max(1000).default(64),
+  /** Event streams (GET /v1/batches/:id/events) one tenant may hold open on one API process. */
+  DROVER_MAX_EVENT_STREAMS: z.coerce.number().int().positive().default(16),
+  /** 32 bytes (64 hex digits or base64) sealing webhook secrets at rest; default: .data/secret.key (see store/secret-box.ts). */
+  DROVER_SECRET_KEY: z.string().optional(),
   /** First and longest wait between polls of a provider batch. Real batches take minutes to hours. */
   DROVER_POLL_INITIAL_MS: z.coerce.number().int().positive().default(5_000),
   DROVER_POLL_MAX_MS: z.coerce.number().int().positive().default(60_000),

@@ -123,7 +123,7 @@ export function defineRoute<
           spec.scope === 'public'
             ? NO_CALLER
             : authorize((res.locals.caller as Caller | undefined) ?? (await authenticate(req)), spec.scope);
-        const issues: Issue[] = [];
+        const issues: Issue[] = nulParams(req.params);
         const query = parsed(spec.query, req.query, issues);
         const body = parsed(spec.body, req.body, issues);
         if (issues.length > 0) throw new ValidationError(issues);
@@ -145,6 +145,13 @@ export function defineRoute<
       });
     },
   };
+}
+
+/** Path parameters with a NUL character: no id holds one, and PostgreSQL refuses it in a query (a 500 before). */
+function nulParams(params: Record<string, string | string[] | undefined>): Issue[] {
+  return Object.entries(params)
+    .filter(([, v]) => (Array.isArray(v) ? v.join('') : (v ?? '')).includes('\u0000'))
+    .map(([name]) => ({ path: name, message: 'contains a NUL character (%00); no id does' }));
 }
 
 export function routerOf(routes: readonly Route[], authenticate: Authenticate): Router {

@@ -11,6 +11,7 @@ import { QuotaService } from './quotas/quota-service.js';
 import { BatchService } from './batch-service.js';
 import { FileService } from './file-service.js';
 import type { ApiEnv } from './config.js';
+import type { IntakeLimits } from './intake/limits.js';
 
 export interface RunningApi {
   app: Express;
@@ -23,11 +24,18 @@ export interface RunningApi {
 export async function startApi(env: ApiEnv, db: Db, logger: Logger): Promise<RunningApi> {
   const connection = await Connection.connect({ address: env.TEMPORAL_ADDRESS });
   const temporal = new Client({ connection, namespace: env.TEMPORAL_NAMESPACE });
+  const limits: IntakeLimits = {
+    maxJsonDepth: env.DROVER_MAX_JSON_DEPTH,
+    maxItemBytes: env.DROVER_MAX_ITEM_BYTES,
+    maxItems: env.DROVER_MAX_ITEMS,
+    maxStreamBytes: env.DROVER_MAX_UPLOAD_BYTES,
+  };
   const quotas = new QuotaService(db);
   const batches = new BatchService(
     db,
     temporal,
     {
+      limits,
       priceOverrides: loadPriceOverrides(env.DROVER_PRICES_FILE),
       taskQueue: env.DROVER_TASK_QUEUE,
       poll: { initialMs: env.DROVER_POLL_INITIAL_MS, maxMs: env.DROVER_POLL_MAX_MS, factor: 1.5 },
@@ -40,7 +48,16 @@ export async function startApi(env: ApiEnv, db: Db, logger: Logger): Promise<Run
   );
   const auth = new Authenticator(db, logger, { adminKey: env.DROVER_ADMIN_KEY });
   const keys = new KeyService(db, auth);
-  const app = createApp({ batches, files: new FileService(db), auth, keys, quotas, logger, jsonLimit: env.DROVER_JSON_LIMIT });
+  const app = createApp({
+    batches,
+    files: new FileService(db, limits),
+    auth,
+    keys,
+    quotas,
+    logger,
+    jsonLimit: env.DROVER_JSON_LIMIT,
+    maxEventStreams: env.DROVER_MAX_EVENT_STREAMS,
+  });
   const server = app.listen(env.PORT, env.HOST);
   await new Promise<void>((resolve, reject) => server.once('listening', resolve).once('error', reject));
   const address = server.address();

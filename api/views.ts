@@ -133,11 +133,21 @@ export function csvHeader(outputColumns: string[] | null = null): string {
   const columns = outputColumns
     ? CSV_COLUMNS.flatMap((c) => (c === 'output' ? outputColumns.map((p) => `output.${p}`) : [c]))
     : CSV_COLUMNS;
+  // Column names start with `output.` or are Drover's own, so none reads as a formula.
   return columns.map(csvCell).join(',') + '\r\n';
 }
 
 function cellOf(v: unknown): string {
-  return v === null || v === undefined ? '' : typeof v === 'string' ? v : JSON.stringify(v);
+  return v === null || v === undefined ? '' : typeof v === 'string' ? inertCell(v) : JSON.stringify(v);
+}
+
+/**
+ * A text a spreadsheet would run as a formula (`=`, `+`, `-`, `@`, or a tab or CR before one)
+ * gets a leading `'`, so opening an export never executes what an item or a model wrote (OWASP
+ * CSV injection). Numbers and JSON cells are written as they are.
+ */
+export function inertCell(s: string): string {
+  return /^[=+\-@\t\r]/.test(s) ? `'${s}` : s;
 }
 
 function at(value: unknown, path: string): unknown {
@@ -150,11 +160,11 @@ function at(value: unknown, path: string): unknown {
 export function csvRow(r: ResultRow, outputColumns: string[] | null = null): string {
   const output = outputColumns ? outputColumns.map((p) => cellOf(at(r.output, p))) : [cellOf(r.output)];
   const cells = [
-    r.item_id,
+    inertCell(r.item_id),
     r.status,
     ...output,
-    r.error?.code ?? '',
-    r.error?.message ?? '',
+    inertCell(r.error?.code ?? ''),
+    inertCell(r.error?.message ?? ''),
     r.usage?.input_tokens ?? '',
     r.usage?.cached_input_tokens ?? '',
     r.usage?.output_tokens ?? '',

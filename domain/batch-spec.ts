@@ -10,11 +10,23 @@ export const MessageRole = z.enum(['system', 'user', 'assistant']);
 
 export const TextPart = z.strictObject({ type: z.literal('text'), text: z.string() });
 
+/**
+ * Where a provider fetches an attachment from: https only. `file:`, `http:` and other schemes
+ * would have the provider (or a self-hosted server, on its own network) read what the caller names.
+ */
+const HttpsUrl = z.url({ protocol: /^https$/, error: 'an https:// URL' });
+/** An image URL: https, or a `data:image/…;base64,` URL for the providers that take one (checked per provider at intake). */
+const ImageUrl = z
+  .url({ protocol: /^(https|data)$/, error: 'an https:// URL, or a data:image/…;base64, URL' })
+  .refine((u) => !u.startsWith('data:') || /^data:image\/(png|jpeg|gif|webp);base64,[A-Za-z0-9+/]*={0,2}$/.test(u), {
+    message: 'a data: URL must be data:image/(png|jpeg|gif|webp);base64,<data>',
+  });
+
 /** An image by URL or as base64 data (then `media_type` says which format). */
 export const ImagePart = z
   .strictObject({
     type: z.literal('image'),
-    url: z.url().optional(),
+    url: ImageUrl.optional(),
     data: z.base64().optional(),
     media_type: z.enum(['image/png', 'image/jpeg', 'image/gif', 'image/webp']).optional(),
   })
@@ -31,7 +43,7 @@ export const DocumentPart = z
     media_type: z.enum(['application/pdf', 'text/plain']),
     data: z.base64().optional(),
     text: z.string().optional(),
-    url: z.url().optional(),
+    url: HttpsUrl.optional(),
     title: z.string().max(500).optional(),
   })
   .refine((p) => [p.data, p.text, p.url].filter((v) => v !== undefined).length === 1, {

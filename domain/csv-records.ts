@@ -1,6 +1,19 @@
+/** A CSV that cannot be read as its author meant: the line the problem is on. */
+export class CsvSyntaxError extends Error {
+  constructor(
+    readonly line: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
 /**
  * RFC 4180 records from a stream of text chunks: quoted fields may hold commas, doubled quotes
  * and line breaks, and a chunk may end anywhere. Yields each record with the line it began on.
+ * A quote inside an unquoted field is an ordinary character (`5" screen`); a quoted field still
+ * open at the end of the file is an error naming the line it opened on, rather than one field
+ * silently holding every row after it.
  */
 export async function* csvRecords(chunks: AsyncIterable<string>): AsyncGenerator<{ line: number; fields: string[] }> {
   let field = '';
@@ -9,6 +22,7 @@ export async function* csvRecords(chunks: AsyncIterable<string>): AsyncGenerator
   let afterQuote = false;
   let line = 1;
   let startLine = 1;
+  let quoteLine = 1;
   let pendingCR = false;
   const endRecord = function* () {
     fields.push(field);
@@ -34,9 +48,10 @@ export async function* csvRecords(chunks: AsyncIterable<string>): AsyncGenerator
         }
         continue;
       }
-      if (c === '"') {
+      if (c === '"' && (afterQuote || field === '')) {
         // A quote right after a closing quote is an escaped quote inside the field.
         if (afterQuote) field += '"';
+        else quoteLine = line;
         quoted = true;
         afterQuote = false;
         continue;
@@ -55,6 +70,7 @@ export async function* csvRecords(chunks: AsyncIterable<string>): AsyncGenerator
       }
     }
   }
+  if (quoted) throw new CsvSyntaxError(quoteLine, `a quoted field opened on line ${quoteLine} is never closed: close it with "`);
   if (field !== '' || fields.length > 0) yield* endRecord();
 }
 

@@ -18,6 +18,20 @@ export interface PreparedItem {
 
 export const MAX_ISSUES = 200;
 
+/** Limits on one item, checked at intake: what the model can read, and how big one item may be. */
+export interface ItemLimits {
+  /** The model's context window; an item whose prompt (plus `max_output_tokens`, when set) cannot fit is refused. */
+  context?: { model: string; tokens: number; source: string; outputTokens?: number | undefined };
+  /** Bytes of one item's rendered prompt; more is refused as over a limit (413). */
+  maxItemBytes?: number;
+}
+
+/**
+ * No tokenizer spends more than this many bytes of ordinary text on one token: an item this many
+ * times the context window in bytes cannot fit, and is refused without being counted.
+ */
+const MAX_BYTES_PER_TOKEN = 16;
+
 /**
  * Validates items one at a time, so the JSON and the streamed NDJSON paths share every rule
  * and a million-item upload never needs all items in memory (only their ids, for duplicates).
@@ -25,6 +39,8 @@ export const MAX_ISSUES = 200;
 export class ItemValidator {
   readonly issues: Issue[] = [];
   issueCount = 0;
+  /** The first issue that is a limit of this deployment rather than a mistake in the item (a 413). */
+  limitIssue: Issue | undefined;
   private readonly seen = new Map<string, number>();
   private nextSeq = 0;
 
@@ -32,6 +48,7 @@ export class ItemValidator {
     private readonly settings: Pick<BatchSettings, 'system_prompt' | 'user_prompt_template'>,
     private readonly countTokens: TokenCounter = () => 0,
     private readonly media: MediaLimits = { maxImageBytes: Infinity, maxDocumentBytes: Infinity, documentUrls: true },
+    private readonly limits: ItemLimits = {},
   ) {}
 
   get count(): number {
@@ -97,13 +114,38 @@ export class ItemValidator {
       });
       return null;
     }
+    const where0 = at(item.messages ? 'messages' : item.content !== undefined ? 'content' : 'inputs');
+    const requestBytes = Buffer.byteLength(JSON.stringify(messages));
+    const maxItemBytes = this.limits.maxItemBytes;
+    if (maxItemBytes !== undefined && requestBytes > maxItemBytes) {
+      const issue = {
+        ...where0,
+        message: `item "${item.id}" is ${requestBytes.toLocaleString('en-US')} bytes; one item may be at most ${maxItemBytes.toLocaleString('en-US')} bytes (DROVER_MAX_ITEM_BYTES): shorten it or split it into several items`,
+      };
+      this.add(issue);
+      this.limitIssue ??= issue;
+      return null;
+    }
+    const context = this.limits.context;
+    let tokens: number;
+    if (context && requestBytes > context.tokens * MAX_BYTES_PER_TOKEN) tokens = Math.ceil(requestBytes / MAX_BYTES_PER_TOKEN);
+    else tokens = this.countTokens(messages);
+    if (context && tokens + (context.outputTokens ?? 0) > context.tokens) {
+      const output = context.outputTokens ? ` plus ${context.outputTokens.toLocaleString('en-US')} for max_output_tokens` : '';
+      const from = context.source === 'price-data' ? 'the price data' : 'the default for its provider';
+      this.add({
+        ...where0,
+        message: `item "${item.id}" is about ${tokens.toLocaleString('en-US')} tokens${output}; ${context.model} reads at most ${context.tokens.toLocaleString('en-US')} tokens per request (its context window, from ${from}): shorten or split the item`,
+      });
+      return null;
+    }
     return {
       seq,
       item_id: item.id,
       input,
       metadata: item.metadata ?? null,
-      request_bytes: Buffer.byteLength(JSON.stringify(messages)),
-      est_input_tokens: this.countTokens(messages),
+      request_bytes: requestBytes,
+      est_input_tokens: tokens,
     };
   }
 
@@ -112,8 +154,12 @@ export class ItemValidator {
     for (const [i, p] of parts.entries()) {
       if (p.type === 'document' && p.url && !this.media.documentUrls)
         return `document ${i}: this provider does not fetch documents by URL; send the PDF as base64 data`;
-      if (p.type === 'text' || !p.data) continue;
-      const bytes = decodedBase64Bytes(p.data);
+      if (p.type === 'image' && p.url?.startsWith('data:') && !this.media.dataUrls)
+        return `image ${i}: this provider does not take data: URLs; send the image as base64 data with media_type`;
+      const inline =
+        p.type === 'text' ? undefined : (p.data ?? (p.url?.startsWith('data:') ? p.url.slice(p.url.indexOf(',') + 1) : undefined));
+      if (p.type === 'text' || !inline) continue;
+      const bytes = decodedBase64Bytes(inline);
       const max = p.type === 'image' ? this.media.maxImageBytes : this.media.maxDocumentBytes;
       if (bytes > max)
         return `${p.type} ${i} is ${(bytes / 1048576).toFixed(1)} MB; the provider takes at most ${(max / 1048576).toFixed(0)} MB`;
@@ -132,6 +178,8 @@ export interface MediaLimits {
   maxDocumentBytes: number;
   /** Whether the provider fetches documents by URL itself. */
   documentUrls: boolean;
+  /** Whether the provider takes an image as a `data:` URL. */
+  dataUrls?: boolean;
 }
 
 export function decodedBase64Bytes(data: string): number {

@@ -24,10 +24,10 @@ export const BATCH_PROVIDERS: readonly ProviderName[] = ['openai', 'anthropic', 
 
 /** Per-item media limits at submit: Anthropic takes 5 MB images, OpenAI and Gemini 20 MB. */
 export const MEDIA_LIMITS: Record<ProviderName, MediaLimits> = {
-  openai: { maxImageBytes: 20 * MB, maxDocumentBytes: 32 * MB, documentUrls: false },
+  openai: { maxImageBytes: 20 * MB, maxDocumentBytes: 32 * MB, documentUrls: false, dataUrls: true },
   anthropic: { maxImageBytes: 5 * MB, maxDocumentBytes: 32 * MB, documentUrls: true },
   gemini: { maxImageBytes: 20 * MB, maxDocumentBytes: 20 * MB, documentUrls: false },
-  openai_compatible: { maxImageBytes: 20 * MB, maxDocumentBytes: 32 * MB, documentUrls: false },
+  openai_compatible: { maxImageBytes: 20 * MB, maxDocumentBytes: 32 * MB, documentUrls: false, dataUrls: true },
 };
 
 /** Bare model names that say which provider serves them. */

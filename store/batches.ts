@@ -2,6 +2,7 @@ import type { Usage } from '../domain/usage.js';
 import type { Queryable } from './db.js';
 import type { BatchStatus } from '../domain/responses.js';
 import { BatchRow, type StoredSettings } from './rows.js';
+import { sealSecret } from './secret-box.js';
 import type { PromptSpec } from '../domain/batch-spec.js';
 import type { Pricing } from '../domain/pricing.js';
 
@@ -22,15 +23,21 @@ export interface NewBatch {
   estimated_cost_usd: number | null;
   mode: 'batch' | 'realtime' | 'auto';
   webhook_url: string | null;
+  /** In the clear here; stored sealed (secret-box.ts). */
   webhook_secret: string | null;
+  /** What the batch was made from, to tell a replay from another request under the same key; set later for streamed bodies. */
+  request_hash?: string | null;
 }
 
-/** Inserts the batch unless its idempotency key is taken; `null` means it was. */
+/**
+ * Inserts the batch unless its idempotency key is taken; `null` means it was. The row returned
+ * carries the webhook secret in the clear: the answer to this submit is the one place it is shown.
+ */
 export async function insertBatch(db: Queryable, b: NewBatch): Promise<BatchRow | null> {
   const { rows } = await db.query(
     `INSERT INTO batches (id, tenant_id, idempotency_key, status, provider, model, spec, settings, metadata, item_count,
-       pricing, max_cost_usd, deadline, on_budget_exhausted, estimated_cost_usd, mode, webhook_url, webhook_secret)
-     VALUES ($1, $2, $3, 'queued', $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
+       pricing, max_cost_usd, deadline, on_budget_exhausted, estimated_cost_usd, mode, webhook_url, webhook_secret, request_hash)
+     VALUES ($1, $2, $3, 'queued', $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)
      ON CONFLICT (tenant_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
      RETURNING *`,
     [
@@ -50,14 +57,26 @@ export async function insertBatch(db: Queryable, b: NewBatch): Promise<BatchRow 
       b.estimated_cost_usd,
       b.mode,
       b.webhook_url,
-      b.webhook_secret,
+      b.webhook_secret === null ? null : sealSecret(b.webhook_secret),
+      b.request_hash ?? null,
     ],
   );
-  return rows[0] ? BatchRow.parse(rows[0]) : null;
+  return rows[0] ? { ...BatchRow.parse(rows[0]), webhook_secret: b.webhook_secret } : null;
 }
 
-export async function setItemCount(db: Queryable, id: string, itemCount: number, estimatedCostUsd: number | null): Promise<void> {
-  await db.query('UPDATE batches SET item_count = $2, estimated_cost_usd = $3 WHERE id = $1', [id, itemCount, estimatedCostUsd]);
+export async function setItemCount(
+  db: Queryable,
+  id: string,
+  itemCount: number,
+  estimatedCostUsd: number | null,
+  requestHash: string | null = null,
+): Promise<void> {
+  await db.query('UPDATE batches SET item_count = $2, estimated_cost_usd = $3, request_hash = COALESCE($4, request_hash) WHERE id = $1', [
+    id,
+    itemCount,
+    estimatedCostUsd,
+    requestHash,
+  ]);
 }
 
 /** Records limits a running batch accepted (its workflow holds them; this keeps the row true). */

@@ -42,7 +42,10 @@ export const BatchRow = z.object({
   on_budget_exhausted: z.enum(['wait', 'stop']),
   mode: z.enum(['batch', 'realtime', 'auto']),
   webhook_url: z.string().nullable(),
+  /** Sealed (secret-box.ts openSecret), or plain for batches stored before sealing. */
   webhook_secret: z.string().nullable(),
+  /** SHA-256 of the normalised request; null for batches stored before it was kept. */
+  request_hash: z.string().nullable().optional(),
   cost_usd: z.number(),
   estimated_cost_usd: z.number().nullable(),
   created_at: z.date(),

@@ -7,6 +7,7 @@ import { unservedReason, type ProviderOffer } from '../../domain/provider-offers
 import { resolvePricing, type PriceOverrides } from '../../domain/model-prices.js';
 import { webhookUrlProblem } from '../../domain/public-address.js';
 import { ValidationError } from '../errors.js';
+import { checkJson, DEFAULT_INTAKE_LIMITS, type IntakeLimits } from './limits.js';
 import { applyOperation } from './operation.js';
 
 const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -27,6 +28,8 @@ export interface IntakeContext {
   offers?: readonly ProviderOffer[];
   /** DROVER_WEBHOOK_ALLOW_PRIVATE: a webhook_url may be plain http and point inside the network. */
   allowPrivateWebhooks?: boolean;
+  /** What one request may hold; DEFAULT_INTAKE_LIMITS when absent. */
+  limits?: IntakeLimits | undefined;
 }
 
 /** Checks everything about a request except its items; throws ValidationError naming each field. */
@@ -79,6 +82,19 @@ export function draftFromSettings(input: unknown, ctx: IntakeContext, prefix = '
 
 /** The NDJSON form: settings come as query-string text, so JSON-valued ones are decoded here. */
 export function draftFromQuery(input: unknown, ctx: IntakeContext): BatchDraft {
+  // JSON-valued settings (a schema, metadata, operation fields) are bounded like a JSON body before anything walks them.
+  if (isRecord(input)) {
+    for (const [key, value] of Object.entries(input)) {
+      if (typeof value !== 'string' || !/^\s*[[{]/.test(value)) continue;
+      let parsed: unknown;
+      try {
+        parsed = JSON.parse(value);
+      } catch {
+        continue;
+      }
+      checkJson(parsed, ctx.limits ?? DEFAULT_INTAKE_LIMITS, key);
+    }
+  }
   const { settings: query, issues: operationIssues } = isRecord(input) ? applyOperation(input, true) : { settings: input, issues: [] };
   if (operationIssues.length > 0) throw new ValidationError(operationIssues);
   // An operation compiles to structured fields; the query schema takes them as JSON text.

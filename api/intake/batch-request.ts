@@ -4,8 +4,9 @@ import type { Db, Queryable } from '../../store/db.js';
 import { fileLines, findFile } from '../../store/files.js';
 import { ValidationError } from '../errors.js';
 import { draftFromQuery, draftFromSettings, type BatchDraft, type IntakeContext } from './batch-draft.js';
-import { estimateJsonBatch, storeJsonBatch } from './json-batch.js';
-import { estimateNdjsonBatch, numberedLines, storeNdjsonBatch, type NumberedLine } from './ndjson-batch.js';
+import { estimateJsonBatch, hashJsonBatch, storeJsonBatch } from './json-batch.js';
+import { checkJson, DEFAULT_INTAKE_LIMITS, nulInQuery } from './limits.js';
+import { estimateNdjsonBatch, hashNdjsonBatch, numberedLines, storeNdjsonBatch, type NumberedLine } from './ndjson-batch.js';
 import type { Stored } from './new-batch.js';
 
 /**
@@ -24,6 +25,8 @@ export interface PendingBatch {
   readonly idempotencyKey: string | undefined;
   estimate(): Promise<BatchEstimate>;
   store(): Promise<Stored>;
+  /** What a batch made from this request is stored with (RequestHasher); reads the body, stores nothing. */
+  requestHash(): Promise<string>;
 }
 
 /**
@@ -32,31 +35,44 @@ export interface PendingBatch {
  * file must exist before its settings are looked at.
  */
 export async function openBatch(db: Db, tenantId: string, request: BatchRequest, ctx: IntakeContext): Promise<PendingBatch> {
+  const limits = ctx.limits ?? DEFAULT_INTAKE_LIMITS;
   switch (request.items) {
     case 'json': {
+      // What PostgreSQL cannot store (NUL) or a recursive reader cannot walk (deep nesting) stops here.
+      checkJson(request.body, limits);
       const raw = (request.body as { idempotency_key?: unknown; dry_run?: unknown } | null) ?? {};
       return {
         idempotencyKey: typeof raw.idempotency_key === 'string' && raw.dry_run !== true ? raw.idempotency_key : undefined,
         estimate: async () => estimateJsonBatch(request.body, ctx),
         store: () => storeJsonBatch(db, tenantId, request.body, ctx),
+        requestHash: async () => hashJsonBatch(request.body, ctx),
       };
     }
     case 'ndjson': {
+      const nul = nulInQuery(request.query);
+      if (nul.length > 0) {
+        discardBody(request);
+        throw new ValidationError(nul);
+      }
       const draft = draftFromQuery(request.query, ctx);
+      const lines = () => numberedLines(request.stream, limits);
       return {
         idempotencyKey: keyOf(draft),
-        estimate: () => estimateNdjsonBatch(draft, numberedLines(request.stream)),
-        store: () => storeNdjsonBatch(db, tenantId, draft, numberedLines(request.stream)),
+        estimate: () => estimateNdjsonBatch(draft, lines(), ctx),
+        store: () => storeNdjsonBatch(db, tenantId, draft, lines(), ctx),
+        requestHash: () => hashNdjsonBatch(draft, lines(), ctx),
       };
     }
     case 'file': {
+      checkJson(request.body, limits);
       const { input_file_id: fileId, ...settings } = request.body;
       const lines = await storedFileLines(db, tenantId, fileId);
       const draft = draftFromSettings(settings, ctx);
       return {
         idempotencyKey: keyOf(draft),
-        estimate: () => estimateNdjsonBatch(draft, lines(db)),
-        store: () => storeNdjsonBatch(db, tenantId, draft, lines),
+        estimate: () => estimateNdjsonBatch(draft, lines(db), ctx),
+        store: () => storeNdjsonBatch(db, tenantId, draft, lines, ctx),
+        requestHash: () => hashNdjsonBatch(draft, lines(db), ctx),
       };
     }
   }

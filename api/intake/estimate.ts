@@ -1,11 +1,13 @@
 import type { BatchSettings } from '../../domain/batch-spec.js';
 import { BatchPlanner, totalEstimate } from '../../domain/batch-plan.js';
 import { outputTokensPerItem, tokenCounterFor } from '../../domain/estimate.js';
-import { ItemValidator } from '../../domain/item-validator.js';
+import { ItemValidator, type ItemLimits } from '../../domain/item-validator.js';
+import { contextWindowOf } from '../../domain/model-context.js';
 import { roundUsd } from '../../domain/pricing.js';
 import { MEDIA_LIMITS, type ProviderName } from '../../domain/provider-catalog.js';
 import type { BatchEstimate } from '../../domain/responses.js';
-import type { BatchDraft } from './batch-draft.js';
+import type { BatchDraft, IntakeContext } from './batch-draft.js';
+import { DEFAULT_INTAKE_LIMITS } from './limits.js';
 
 /** The plan the worker will run for this request, priced chunk by chunk. */
 export function plannerFor(draft: BatchDraft): BatchPlanner {
@@ -23,9 +25,21 @@ export function plannerFor(draft: BatchDraft): BatchPlanner {
 export function validatorFor(
   settings: Pick<BatchSettings, 'system_prompt' | 'user_prompt_template'>,
   provider: ProviderName,
+  limits: ItemLimits = {},
 ): { validator: ItemValidator; method: string } {
   const counter = tokenCounterFor(provider);
-  return { validator: new ItemValidator(settings, counter.count, MEDIA_LIMITS[provider]), method: counter.method };
+  return { validator: new ItemValidator(settings, counter.count, MEDIA_LIMITS[provider], limits), method: counter.method };
+}
+
+/** An item's limits for this request: the model's context window and the deployment's item size. */
+export function itemLimitsFor(draft: BatchDraft | null, ctx: Pick<IntakeContext, 'limits'>): ItemLimits {
+  const maxItemBytes = (ctx.limits ?? DEFAULT_INTAKE_LIMITS).maxItemBytes;
+  if (!draft) return { maxItemBytes };
+  const window = contextWindowOf(draft.provider, draft.spec.model);
+  return {
+    maxItemBytes,
+    context: { model: draft.settings.model, tokens: window.tokens, source: window.source, outputTokens: draft.settings.max_output_tokens },
+  };
 }
 
 const PLAN_SHOWN = 100;

@@ -1,6 +1,7 @@
 import type { Readable } from 'node:stream';
 import type { Request } from 'express';
 import { ValidationError } from '../errors.js';
+import { decodedBody } from './limits.js';
 import { multipartFile } from './multipart.js';
 
 type FileFormat = 'jsonl' | 'csv';
@@ -34,7 +35,7 @@ async function sent(
   query: NamedUpload,
 ): Promise<{ body: Readable; filename: string | undefined; format: FileFormat | null }> {
   if (!req.is('multipart/form-data')) {
-    return { body: req, filename: query.filename, format: formatOf(query.format, req.get('content-type'), query.filename) };
+    return { body: decodedBody(req), filename: query.filename, format: formatOf(query.format, req.get('content-type'), query.filename) };
   }
   const part = await multipartFile(req);
   const named = query.format ?? part.fields.format;
@@ -53,6 +54,11 @@ async function sent(
  */
 export async function readUpload(req: Request, query: NamedUpload): Promise<Upload> {
   const { body, filename, format } = await sent(req, query);
+  const badName = filename === undefined ? null : filenameProblem(filename);
+  if (badName) {
+    body.resume();
+    throw new ValidationError([{ path: 'filename', message: badName }]);
+  }
   if (!format) {
     body.resume();
     throw new ValidationError([
@@ -63,4 +69,17 @@ export async function readUpload(req: Request, query: NamedUpload): Promise<Uplo
     ]);
   }
   return { body, filename: filename ?? `upload.${format}`, format };
+}
+
+/**
+ * A file name is a label shown back, never a path: one with a directory part (`../`, `/`, `\\`),
+ * a control character or over 255 bytes is refused rather than stored for some later tool to
+ * follow.
+ */
+export function filenameProblem(name: string): string | null {
+  if (name.includes('/') || name.includes('\\')) return 'a file name, not a path: no / or \\';
+  if (name === '.' || name === '..') return 'a file name, not a directory';
+  if (/[\u0000-\u001f\u007f]/.test(name)) return 'no control characters (NUL, newline, …)';
+  if (Buffer.byteLength(name) > 255) return 'at most 255 bytes';
+  return null;
 }

@@ -6,8 +6,9 @@ import type { LimitsPatch } from '../../workflows/contracts.js';
 import type { BatchService, Submitted } from '../batch-service.js';
 import { defineRoute, json, Reply, type Content, type Route } from '../define-route.js';
 import type { BatchRequest } from '../intake/batch-request.js';
+import { decodedBody } from '../intake/limits.js';
 import { BatchCreateRequest, NdjsonSettings } from '../intake/request-schemas.js';
-import { badInput, batchId, ended, notFound } from './docs.js';
+import { badInput, batchId, ended, errorResponse, notFound, overLimit } from './docs.js';
 
 export const ListQuery = z.strictObject({
   status: R.BatchStatus.optional(),
@@ -19,7 +20,8 @@ export const ListQuery = z.strictObject({
   limit: z.coerce.number().int().min(1).max(100).default(20),
   cursor: z
     .string()
-    .regex(/^[A-Za-z0-9_-]+$/)
+    .max(4096)
+    .regex(/^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/, 'not a cursor this list gave out: pass next_cursor as returned')
     .optional(),
 });
 
@@ -39,7 +41,7 @@ const NDJSON_TYPES = ['application/x-ndjson', 'application/jsonl', 'application/
 
 /** The request by its form: NDJSON by content type, a JSON body naming `input_file_id`, else JSON items. */
 function batchRequest(req: Request): BatchRequest {
-  if (req.is(NDJSON_TYPES)) return { items: 'ndjson', query: req.query, stream: req };
+  if (req.is(NDJSON_TYPES)) return { items: 'ndjson', query: req.query, stream: decodedBody(req) };
   const body: unknown = req.body;
   if (typeof body === 'object' && body !== null && 'input_file_id' in body) return { items: 'file', body: body as Record<string, unknown> };
   return { items: 'json', body };
@@ -75,10 +77,15 @@ export function batchRoutes(service: BatchService): Route[] {
         responses: {
           202: { description: 'Created: the batch starts.', content: json(R.BatchView), headers: { Location: 'The batch URL.' } },
           200: {
-            description: 'The `idempotency_key` names a batch that exists (it is returned), or a dry run (the estimate).',
+            description:
+              'The `idempotency_key` names a batch made from the same request (it is returned, without `webhook_secret`), or a dry run (the estimate).',
             content: { 'application/json': { schema: { oneOf: [R.BatchView, R.BatchEstimate] } } },
           },
           400: badInput,
+          409: errorResponse(
+            'The `idempotency_key` names a batch made from a different request (`idempotency_conflict`; the message names it).',
+          ),
+          413: overLimit,
         },
       },
       async ({ caller, req }) => submitted(await service.submit(caller.tenant, batchRequest(req))),

@@ -4,9 +4,12 @@ import * as R from '../../domain/responses.js';
 import type { BatchService } from '../batch-service.js';
 import { defineRoute, json, type Route } from '../define-route.js';
 import { CompletionRequest, MAX_SYNC_ITEMS } from '../intake/request-schemas.js';
-import { badInput, errorResponse } from './docs.js';
+import { badInput, errorResponse, overLimit } from './docs.js';
 
-export const CompletionQuery = z.strictObject({ timeout_seconds: z.coerce.number().int().min(1).max(600).default(120) });
+/** The wait's upper bound is checked by the service, which answers 413 naming the way out. */
+export const CompletionQuery = z.strictObject({
+  timeout_seconds: z.coerce.number().int().min(1).default(120).meta({ description: 'At most 600.' }),
+});
 
 export function completionRoutes(service: BatchService): Route[] {
   return [
@@ -26,6 +29,7 @@ export function completionRoutes(service: BatchService): Route[] {
         responses: {
           200: { description: 'The results, in item order.', content: json(R.CompletionResponse) },
           400: badInput,
+          413: overLimit,
           504: errorResponse('The items did not finish in time; the message names the batch.'),
         },
       },

@@ -10,3 +10,6 @@ export const badInput = errorResponse(
 export const notFound = errorResponse('No such batch.');
 export const ended = errorResponse('The batch has ended: it can no longer change.');
 export const batchId = 'The batch id (`batch_…`).';
+export const overLimit = errorResponse(
+  'Over a limit of this deployment (`limit_exceeded` or `body_too_large`): the message names the limit and the way around it (NDJSON, `POST /v1/files`, smaller batches).',
+);

@@ -2,7 +2,8 @@ import type { Response } from 'express';
 import { TERMINAL_BATCH_STATUSES } from '../../domain/responses.js';
 import type { BatchService } from '../batch-service.js';
 import { defineRoute, type Route } from '../define-route.js';
-import { batchId, notFound } from './docs.js';
+import { AppError } from '../errors.js';
+import { batchId, errorResponse, notFound } from './docs.js';
 
 const POLL_MS = 1000;
 
@@ -28,7 +29,8 @@ function parseCursor(raw: string | undefined): { at: string; seq: number } {
  * which the stream closes. Item events carry ids, so a client that reconnects with
  * Last-Event-ID misses none and sees none twice.
  */
-export function eventRoutes(service: BatchService): Route[] {
+export function eventRoutes(service: BatchService, maxStreamsPerTenant = 16): Route[] {
+  const streams = new Map<string, number>();
   return [
     defineRoute(
       {
@@ -44,10 +46,28 @@ export function eventRoutes(service: BatchService): Route[] {
         responses: {
           200: { description: 'An event stream.', content: { 'text/event-stream': { schema: { type: 'string' } } } },
           404: notFound,
+          429: errorResponse(
+            'The tenant already holds the most event streams allowed open at once (`too_many_streams`; DROVER_MAX_EVENT_STREAMS); close one, or poll GET /v1/batches/{id}.',
+          ),
         },
       },
       async ({ caller: { tenant }, stillAuthorized, params: { id }, req, res }) => {
         let view = await service.get(tenant, id);
+        // Each stream holds a connection and polls the store every second: a tenant gets a bounded number.
+        const held = streams.get(tenant) ?? 0;
+        if (held >= maxStreamsPerTenant)
+          throw new AppError(
+            429,
+            'too_many_streams',
+            `at most ${maxStreamsPerTenant} event streams open at once per tenant (DROVER_MAX_EVENT_STREAMS); close one, or poll GET /v1/batches/${id} instead`,
+            [{ path: '(connection)', message: `${held} streams already open` }],
+          );
+        streams.set(tenant, held + 1);
+        res.on('close', () => {
+          const now = (streams.get(tenant) ?? 1) - 1;
+          if (now <= 0) streams.delete(tenant);
+          else streams.set(tenant, now);
+        });
         res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' });
         let cursor = parseCursor(req.get('last-event-id'));
         let open = true;
