@@ -1,9 +1,9 @@
 import type { Server } from 'node:http';
 import type { Express } from 'express';
-import { Client, Connection } from '@temporalio/client';
 import type { Logger } from 'pino';
 import type { Db } from '../store/db.js';
 import { loadPriceOverrides } from '../config/price-overrides.js';
+import { connectClient, droverDataConverter } from '../config/temporal-connection.js';
 import { createApp } from './app.js';
 import { Authenticator } from './auth/authenticator.js';
 import { KeyService } from './auth/key-service.js';
@@ -21,8 +21,8 @@ export interface RunningApi {
 
 /** Starts the API with one Temporal client and one pool for its whole life. */
 export async function startApi(env: ApiEnv, db: Db, logger: Logger): Promise<RunningApi> {
-  const connection = await Connection.connect({ address: env.TEMPORAL_ADDRESS });
-  const temporal = new Client({ connection, namespace: env.TEMPORAL_NAMESPACE });
+  const dataConverter = droverDataConverter(env, logger);
+  const { client: temporal, connection } = await connectClient(env, dataConverter);
   const quotas = new QuotaService(db);
   const batches = new BatchService(
     db,

@@ -390,6 +390,7 @@ describe('API keys, scopes and tenant isolation', () => {
       TEMPORAL_ADDRESS: stack.temporal.address,
       TEMPORAL_NAMESPACE: stack.temporal.namespace,
       DROVER_TASK_QUEUE: stack.taskQueue,
+      DROVER_ENCRYPTION_KEYS: stack.encryptionKeys,
       PORT: '0',
     });
     const second = await startApi(env, stack.db, pino({ level: 'silent' }));
