@@ -40,7 +40,16 @@ export async function startApi(env: ApiEnv, db: Db, logger: Logger): Promise<Run
   );
   const auth = new Authenticator(db, logger, { adminKey: env.DROVER_ADMIN_KEY });
   const keys = new KeyService(db, auth);
-  const app = createApp({ batches, files: new FileService(db), auth, keys, quotas, logger, jsonLimit: env.DROVER_JSON_LIMIT });
+  const app = createApp({
+    batches,
+    files: new FileService(db),
+    auth,
+    keys,
+    quotas,
+    logger,
+    jsonLimit: env.DROVER_JSON_LIMIT,
+    codec: { codec: dataConverter.payloadCodecs?.[0], corsOrigins: env.DROVER_CODEC_CORS_ORIGINS },
+  });
   const server = app.listen(env.PORT, env.HOST);
   await new Promise<void>((resolve, reject) => server.once('listening', resolve).once('error', reject));
   const address = server.address();
