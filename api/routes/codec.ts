@@ -123,7 +123,8 @@ export function codecRoutes(options: CodecOptions, auth: Authenticator): Route[]
       async ({ req, res }) => {
         const key = typeof req.body?.key === 'string' ? req.body.key.trim() : '';
         authorize(await auth.authenticate(key ? `Bearer ${key}` : undefined), 'admin');
-        const secure = req.secure ? '; Secure' : '';
+        // Behind a TLS-terminating proxy the request arrives as http; Secure only narrows where the cookie goes.
+        const secure = req.secure || req.get('x-forwarded-proto') === 'https' ? '; Secure' : '';
         res.set(
           'Set-Cookie',
           `${CODEC_COOKIE}=${encodeURIComponent(key)}; Path=/codec; HttpOnly; SameSite=Strict; Max-Age=${COOKIE_HOURS * 3600}${secure}`,
