@@ -96,6 +96,12 @@ describe('API keys, scopes and tenant isolation', () => {
     assert.deepEqual(
       ops.filter((o) => !o.path.startsWith('/v1/')).map((o) => [o.path, o.scope]),
       [
+        // The remote codec for the Temporal UI (encryption.test.ts): admin only; its page and
+        // session form are public and check the key posted to them.
+        ['/codec/decode', 'admin'],
+        ['/codec/encode', 'admin'],
+        ['/codec', null],
+        ['/codec/session', null],
         ['/healthz', null],
         ['/openapi.json', null],
         ['/docs', null],
