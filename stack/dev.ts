@@ -53,7 +53,7 @@ async function run(): Promise<void> {
       }
     }
     // The UI decodes encrypted payloads through the API's codec endpoint (started below).
-    const apiHost = process.env.HOST || '127.0.0.1';
+    const apiHost = ['', '0.0.0.0', '::'].includes(process.env.HOST ?? '') ? '127.0.0.1' : process.env.HOST!;
     const codecEndpoint = `http://${apiHost}:${process.env.PORT || 3000}/codec`;
     const temporal = await startTemporalDevServer({
       port: temporalPort,

@@ -10,7 +10,7 @@ import { pino } from 'pino';
 import { ENCRYPTED_ENCODING, EncryptionCodec, newEncryptionKeySpec, parseEncryptionKeys } from '../../config/encryption.js';
 import { REDACT_PATHS, safeFailureMessage, scrubSecrets } from '../../config/redact.js';
 import { CommonEnv, parseEnv } from '../../config/env.js';
-import { temporalConnectionOptions } from '../../config/temporal-connection.js';
+import { droverDataConverter, temporalConnectionOptions } from '../../config/temporal-connection.js';
 import { sanitizeError } from '../../workers/failure-sanitizer.js';
 
 const text = (b: Uint8Array | null | undefined) => Buffer.from(b ?? new Uint8Array()).toString();
@@ -177,6 +177,22 @@ describe('connecting to Temporal (config/temporal-connection.ts)', () => {
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
+  });
+
+  test('without DROVER_ENCRYPTION_KEYS payloads stay plain, and the process says so once, as a warning', () => {
+    let out = '';
+    const logger = pino(new Writable({ write: (chunk, _enc, cb) => ((out += chunk), cb()) }));
+    assert.deepEqual(droverDataConverter({}, logger), {});
+    assert.deepEqual(droverDataConverter({}, logger), {});
+    const lines = out
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
+    assert.equal(lines.length, 1);
+    assert.equal(lines[0].level, 40);
+    assert.match(lines[0].msg, /DROVER_ENCRYPTION_KEYS is not set: .* unencrypted/);
+    const keys = parseEncryptionKeys(newEncryptionKeySpec());
+    assert.ok(droverDataConverter({ DROVER_ENCRYPTION_KEYS: keys }, logger).payloadCodecs?.[0] instanceof EncryptionCodec);
   });
 
   test('a named TOML profile supplies credentials; TEMPORAL_ADDRESS still wins', async () => {
