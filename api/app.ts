@@ -10,6 +10,7 @@ import { errorBody, errorHandler, refuseInvalidUtf8 } from './errors.js';
 import type { FileService } from './file-service.js';
 import { openApiDocument } from './openapi.js';
 import { batchRoutes } from './routes/batches.js';
+import { codecGuard, codecRoutes, type CodecOptions } from './routes/codec.js';
 import { completionRoutes } from './routes/completions.js';
 import { eventRoutes } from './routes/events.js';
 import { fileRoutes } from './routes/files.js';
@@ -30,6 +31,8 @@ export interface AppDeps {
   jsonLimit?: string;
   /** Event streams one tenant may hold open at once on this process. */
   maxEventStreams?: number;
+  /** The remote codec for the Temporal UI (`/codec/decode`, `/codec/encode`). */
+  codec?: CodecOptions;
 }
 
 export function createApp(deps: AppDeps): Express {
@@ -69,6 +72,8 @@ export function createApp(deps: AppDeps): Express {
     }
     next();
   });
+  // The same for the codec endpoint, whose key may come as a cookie (the Temporal UI's way).
+  if (deps.codec) app.use(codecGuard(deps.codec, deps.auth));
   app.use(express.json({ limit: deps.jsonLimit ?? '100mb', verify: refuseInvalidUtf8 }));
 
   // In the order the reference lists them.
@@ -80,6 +85,7 @@ export function createApp(deps: AppDeps): Express {
     ...fileRoutes(deps.files),
     ...keyRoutes(deps.keys),
     ...quotaRoutes(deps.quotas),
+    ...(deps.codec ? codecRoutes(deps.codec, deps.auth) : []),
   ];
   let document: Record<string, unknown> | undefined;
   routes.push(...serviceRoutes(() => (document ??= openApiDocument(routes))));

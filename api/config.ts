@@ -12,6 +12,19 @@ export const ApiEnv = CommonEnv.extend({
     (v) => (v === '' ? undefined : v),
     z.string().min(32, 'at least 32 characters (e.g. drv_ and 43 random base64url characters)').optional(),
   ),
+  /**
+   * Browser origins allowed to call the codec endpoint (/codec/decode): the Temporal UI's, comma
+   * separated. `npm run dev` sets its UI's.
+   */
+  DROVER_CODEC_CORS_ORIGINS: z
+    .string()
+    .default('')
+    .transform((v) =>
+      v
+        .split(',')
+        .map((o) => o.trim().replace(/\/+$/, ''))
+        .filter(Boolean),
+    ),
   /** Largest JSON body; bigger batches go through NDJSON, which streams. */
   DROVER_JSON_LIMIT: z.string().default('100mb'),
   /** Largest NDJSON body or uploaded file, in bytes after decompression. */

@@ -1,9 +1,9 @@
 import type { Server } from 'node:http';
 import type { Express } from 'express';
-import { Client, Connection } from '@temporalio/client';
 import type { Logger } from 'pino';
 import type { Db } from '../store/db.js';
 import { loadPriceOverrides } from '../config/price-overrides.js';
+import { connectClient, droverDataConverter } from '../config/temporal-connection.js';
 import { createApp } from './app.js';
 import { Authenticator } from './auth/authenticator.js';
 import { KeyService } from './auth/key-service.js';
@@ -22,8 +22,8 @@ export interface RunningApi {
 
 /** Starts the API with one Temporal client and one pool for its whole life. */
 export async function startApi(env: ApiEnv, db: Db, logger: Logger): Promise<RunningApi> {
-  const connection = await Connection.connect({ address: env.TEMPORAL_ADDRESS });
-  const temporal = new Client({ connection, namespace: env.TEMPORAL_NAMESPACE });
+  const dataConverter = droverDataConverter(env, logger);
+  const { client: temporal, connection } = await connectClient(env, dataConverter);
   const limits: IntakeLimits = {
     maxJsonDepth: env.DROVER_MAX_JSON_DEPTH,
     maxItemBytes: env.DROVER_MAX_ITEM_BYTES,
@@ -57,6 +57,7 @@ export async function startApi(env: ApiEnv, db: Db, logger: Logger): Promise<Run
     logger,
     jsonLimit: env.DROVER_JSON_LIMIT,
     maxEventStreams: env.DROVER_MAX_EVENT_STREAMS,
+    codec: { codec: dataConverter.payloadCodecs?.[0], corsOrigins: env.DROVER_CODEC_CORS_ORIGINS },
   });
   const server = app.listen(env.PORT, env.HOST);
   await new Promise<void>((resolve, reject) => server.once('listening', resolve).once('error', reject));

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { TemporalConnectionEnv } from './temporal-connection.js';
 
 /** `"false"` must mean false: plain coercion would turn any non-empty string into true. */
 export const BoolEnv = z.preprocess((v) => (typeof v === 'string' ? ['1', 'true', 'yes', 'on'].includes(v.toLowerCase()) : v), z.boolean());
@@ -9,6 +10,8 @@ export const CommonEnv = z.object({
   DATABASE_URL: z.string().min(1),
   TEMPORAL_ADDRESS: z.string().default('127.0.0.1:7233'),
   TEMPORAL_NAMESPACE: z.string().default('default'),
+  /** TLS, mTLS, API key and payload encryption: see config/temporal-connection.ts. */
+  ...TemporalConnectionEnv,
   DROVER_TASK_QUEUE: z.string().default('drover'),
   LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
 });

@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { newKey } from '../api/auth/keys.js';
 import { ApiEnv } from '../api/config.js';
 import { startApi } from '../api/start.js';
+import { newEncryptionKeySpec } from '../config/encryption.js';
 import { parseEnv } from '../config/env.js';
 import { createLogger } from '../config/logger.js';
 import { startEmulator } from '../emulator/index.js';
@@ -51,7 +52,16 @@ async function run(): Promise<void> {
         );
       }
     }
-    const temporal = await startTemporalDevServer({ port: temporalPort, headless: false, uiPort, dbFile: temporalDb });
+    // The UI decodes encrypted payloads through the API's codec endpoint (started below).
+    const apiHost = ['', '0.0.0.0', '::'].includes(process.env.HOST ?? '') ? '127.0.0.1' : process.env.HOST!;
+    const codecEndpoint = `http://${apiHost}:${process.env.PORT || 3000}/codec`;
+    const temporal = await startTemporalDevServer({
+      port: temporalPort,
+      headless: false,
+      uiPort,
+      dbFile: temporalDb,
+      uiCodecEndpoint: codecEndpoint,
+    });
     await writeFile(pidFile, String(temporal.pid ?? ''));
     stops.push(async () => {
       await temporal.stop();
@@ -91,11 +101,17 @@ async function run(): Promise<void> {
     }
 
     const adminKey = process.env.DROVER_ADMIN_KEY || (await devAdminKey(logger));
+    const encryptionKeys = process.env.DROVER_ENCRYPTION_KEYS || (await devEncryptionKey(logger));
+    const uiOrigins = [`http://127.0.0.1:${uiPort}`, `http://localhost:${uiPort}`];
     const env = {
       ...process.env,
       DATABASE_URL: databaseUrl,
       TEMPORAL_ADDRESS: temporal.address,
+      // The dev server speaks plain gRPC: TLS or an API key meant for another Temporal would only break the connection.
+      ...Object.fromEntries(TEMPORAL_CREDENTIALS.map((name) => [name, ''])),
       DROVER_ADMIN_KEY: adminKey,
+      DROVER_ENCRYPTION_KEYS: encryptionKeys,
+      DROVER_CODEC_CORS_ORIGINS: [process.env.DROVER_CODEC_CORS_ORIGINS, ...uiOrigins].filter(Boolean).join(','),
       ...emulated,
     };
     const workerEnv = parseEnv(WorkerEnv, env);
@@ -118,6 +134,10 @@ async function run(): Promise<void> {
     const api = await startApi(apiEnv, db, logger.child({ name: 'drover-api' }));
     stops.push(() => api.close());
     logger.info({ api: api.url, temporalUi: temporal.uiUrl }, `Drover is up: API ${api.url}, Temporal UI ${temporal.uiUrl}`);
+    logger.info(
+      { codecEndpoint },
+      `payloads in Temporal are encrypted; to read them in the Temporal UI, open ${codecEndpoint} once, enter the admin key, and turn on "Include cross-origin credentials" in the UI's codec settings`,
+    );
 
     // `kill -9` of `npm run dev` kills npm only, and leaves this process (under npm's `sh -c`)
     // running: under npm, watch npm too and shut down when it is gone.
@@ -157,6 +177,37 @@ async function devAdminKey(logger: ReturnType<typeof createLogger>): Promise<str
   const kept = (await readFile(file, 'utf8')).trim();
   logger.info({ file }, `created an admin key (tenant default) in ${file}: curl -H "Authorization: Bearer $(cat ${file})" …`);
   return kept;
+}
+
+const TEMPORAL_CREDENTIALS = [
+  'TEMPORAL_API_KEY',
+  'TEMPORAL_TLS',
+  'TEMPORAL_TLS_CLIENT_CERT_PATH',
+  'TEMPORAL_TLS_CLIENT_CERT_DATA',
+  'TEMPORAL_TLS_CLIENT_KEY_PATH',
+  'TEMPORAL_TLS_CLIENT_KEY_DATA',
+  'TEMPORAL_TLS_SERVER_CA_CERT_PATH',
+  'TEMPORAL_TLS_SERVER_CA_CERT_DATA',
+  'TEMPORAL_TLS_SERVER_NAME',
+  'TEMPORAL_CONFIG_FILE',
+  'TEMPORAL_PROFILE',
+];
+
+/**
+ * The dev stack's payload key (DROVER_ENCRYPTION_KEYS format, `id:base64key`): made once, kept in
+ * <data dir>/encryption-key (mode 0600) next to the Temporal database it protects, never logged.
+ * Losing it makes the encrypted payloads of .data/temporal.db unreadable.
+ */
+async function devEncryptionKey(logger: ReturnType<typeof createLogger>): Promise<string> {
+  const file = join(DATA_DIR, 'encryption-key');
+  const existing = (await readFile(file, 'utf8').catch(() => '')).trim();
+  if (existing) return existing;
+  await mkdir(DATA_DIR, { recursive: true });
+  await writeFile(file, newEncryptionKeySpec('dev') + '\n', { mode: 0o600, flag: 'wx' }).catch((err: NodeJS.ErrnoException) => {
+    if (err.code !== 'EEXIST') throw err;
+  });
+  logger.info({ file }, `created a payload encryption key in ${file} (DROVER_ENCRYPTION_KEYS overrides it)`);
+  return (await readFile(file, 'utf8')).trim();
 }
 
 run().then(

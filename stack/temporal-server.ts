@@ -61,6 +61,8 @@ export interface DevServerOptions {
   headless?: boolean;
   /** SQLite file to keep state across restarts; in memory otherwise. */
   dbFile?: string;
+  /** The remote codec the Web UI decodes payloads with (Drover's API serves one at /codec). */
+  uiCodecEndpoint?: string;
   onLog?: (line: string) => void;
 }
 
@@ -75,6 +77,7 @@ export async function startTemporalDevServer(opts: DevServerOptions = {}): Promi
   const args = ['server', 'start-dev', '--ip', '127.0.0.1', '--port', String(port), '--log-level', 'warn'];
   if (opts.headless ?? true) args.push('--headless');
   else if (opts.uiPort) args.push('--ui-port', String(opts.uiPort));
+  if (!(opts.headless ?? true) && opts.uiCodecEndpoint) args.push('--ui-codec-endpoint', opts.uiCodecEndpoint);
   if (opts.dbFile) args.push('--db-filename', opts.dbFile);
   for (const key of SEARCH_ATTRIBUTES) args.push('--search-attribute', `${key.name}=${searchAttributeFlagType(key.type)}`);
   if (opts.dbFile) await mkdir(dirname(opts.dbFile), { recursive: true });

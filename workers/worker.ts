@@ -4,9 +4,11 @@ import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import type { Logger } from 'pino';
 import { createActivities } from '../activities/index.js';
+import { clientConnectionOptions, droverDataConverter, temporalConnectionOptions } from '../config/temporal-connection.js';
 import { createProviders, describeProviders, offersOf } from './providers.js';
 import type { Db } from '../store/db.js';
 import type { WorkerEnv } from './config.js';
+import { sanitizeActivityFailures } from './failure-sanitizer.js';
 import { ensureOrphanSchedule } from './orphan-schedule.js';
 import { startRegistration } from './registration.js';
 import { ensureSearchAttributes } from './search-attributes.js';
@@ -15,6 +17,12 @@ import { ensureSearchAttributes } from './search-attributes.js';
 const ext = import.meta.url.endsWith('.ts') ? '.ts' : '.js';
 export const WORKFLOWS_PATH = fileURLToPath(new URL(`../workflows/index${ext}`, import.meta.url));
 
+/** The worker's own credentials, scrubbed by value from every failure its activities throw. */
+function secretsOf(env: WorkerEnv): string[] {
+  const values = [env.OPENAI_API_KEY, env.ANTHROPIC_API_KEY, env.GEMINI_API_KEY, env.OPENAI_COMPATIBLE_API_KEY, env.TEMPORAL_API_KEY];
+  return values.filter((v): v is string => Boolean(v));
+}
+
 export interface DroverWorker {
   worker: Worker;
   run(): Promise<void>;
@@ -22,12 +30,14 @@ export interface DroverWorker {
 
 /** Builds the worker and everything it depends on; the one place provider clients are made. */
 export async function createDroverWorker(env: WorkerEnv, db: Db, logger: Logger): Promise<DroverWorker> {
-  const admin = await Connection.connect({ address: env.TEMPORAL_ADDRESS });
+  // Codecs run in the worker, outside the workflow sandbox; activities' Context.current().client uses this converter too.
+  const dataConverter = droverDataConverter(env, logger);
+  const admin = await Connection.connect(clientConnectionOptions(env));
   try {
     const added = await ensureSearchAttributes(admin, env.TEMPORAL_NAMESPACE);
     if (added.length) logger.info({ added }, 'registered search attributes');
     if (env.DROVER_ORPHAN_RECONCILE_EVERY !== 'off') {
-      const client = new Client({ connection: admin, namespace: env.TEMPORAL_NAMESPACE });
+      const client = new Client({ connection: admin, namespace: env.TEMPORAL_NAMESPACE, dataConverter });
       const every = env.DROVER_ORPHAN_RECONCILE_EVERY;
       logger.info(
         { every, schedule: await ensureOrphanSchedule(client, { taskQueue: env.DROVER_TASK_QUEUE, every }) },
@@ -40,10 +50,13 @@ export async function createDroverWorker(env: WorkerEnv, db: Db, logger: Logger)
 
   const providers = createProviders(env);
   logger.info({ providers: describeProviders(providers) }, 'providers configured');
-  const connection = await NativeConnection.connect({ address: env.TEMPORAL_ADDRESS });
+  const connection = await NativeConnection.connect(temporalConnectionOptions(env));
   const worker = await Worker.create({
     connection,
     namespace: env.TEMPORAL_NAMESPACE,
+    dataConverter,
+    // Activity failures reach histories (and logs) in plain text: no prompt text or key in them.
+    interceptors: { activity: [sanitizeActivityFailures(secretsOf(env))] },
     taskQueue: env.DROVER_TASK_QUEUE,
     ...(env.DROVER_WORKFLOW_BUNDLE ? { workflowBundle: { codePath: env.DROVER_WORKFLOW_BUNDLE } } : { workflowsPath: WORKFLOWS_PATH }),
     activities: createActivities({

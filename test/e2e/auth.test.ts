@@ -96,6 +96,12 @@ describe('API keys, scopes and tenant isolation', () => {
     assert.deepEqual(
       ops.filter((o) => !o.path.startsWith('/v1/')).map((o) => [o.path, o.scope]),
       [
+        // The remote codec for the Temporal UI (encryption.test.ts): admin only; its page and
+        // session form are public and check the key posted to them.
+        ['/codec/decode', 'admin'],
+        ['/codec/encode', 'admin'],
+        ['/codec', null],
+        ['/codec/session', null],
         ['/healthz', null],
         ['/openapi.json', null],
         ['/docs', null],
@@ -390,6 +396,7 @@ describe('API keys, scopes and tenant isolation', () => {
       TEMPORAL_ADDRESS: stack.temporal.address,
       TEMPORAL_NAMESPACE: stack.temporal.namespace,
       DROVER_TASK_QUEUE: stack.taskQueue,
+      DROVER_ENCRYPTION_KEYS: stack.encryptionKeys,
       PORT: '0',
     });
     const second = await startApi(env, stack.db, pino({ level: 'silent' }));

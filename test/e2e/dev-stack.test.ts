@@ -88,6 +88,23 @@ describe('the dev stack', () => {
     const temporalPid = Number(await readFile(join(dataDir, 'temporal.pid'), 'utf8'));
     const postgresPid = Number((await readFile(join(dataDir, 'postgres', 'postmaster.pid'), 'utf8')).split('\n')[0]);
     assert.match((await commandLineOf(temporalPid)) ?? '', /start-dev/);
+    // Payloads are encrypted with a key made once (0600, never logged), and the UI decodes through the API.
+    const encryptionKeyFile = join(dataDir, 'encryption-key');
+    const encryptionKey = (await readFile(encryptionKeyFile, 'utf8')).trim();
+    assert.match(encryptionKey, /^dev:[A-Za-z0-9+/]{43}=$/);
+    assert.equal((await stat(encryptionKeyFile)).mode & 0o777, 0o600);
+    assert.ok(!dev.output().includes(encryptionKey.slice(4)), 'the log never shows the payload key');
+    const codecEndpoint = `http://127.0.0.1:${api}/codec`;
+    assert.ok(((await commandLineOf(temporalPid)) ?? '').includes(`--ui-codec-endpoint ${codecEndpoint}`));
+    const settings = (await (await fetch(`http://127.0.0.1:${temporal + 1000}/api/v1/settings`)).json()) as {
+      Codec?: { Endpoint?: string };
+    };
+    assert.equal(settings.Codec?.Endpoint, codecEndpoint);
+    const preflight = await fetch(`${codecEndpoint}/decode`, {
+      method: 'OPTIONS',
+      headers: { origin: `http://127.0.0.1:${temporal + 1000}` },
+    });
+    assert.equal(preflight.headers.get('access-control-allow-origin'), `http://127.0.0.1:${temporal + 1000}`);
     assert.match((await commandLineOf(postgresPid)) ?? '', /postgres/);
 
     dev.child.kill('SIGKILL');

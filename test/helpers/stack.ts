@@ -8,6 +8,8 @@ import { Client, Connection } from '@temporalio/client';
 import { msToTs } from '@temporalio/common/lib/time.js';
 import { pino } from 'pino';
 import { ApiEnv } from '../../api/config.js';
+import { newEncryptionKeySpec, parseEncryptionKeys } from '../../config/encryption.js';
+import { droverDataConverter } from '../../config/temporal-connection.js';
 import { startApi, type RunningApi } from '../../api/start.js';
 import { TERMINAL_BATCH_STATUSES } from '../../domain/responses.js';
 import { startEmulator, type Emulator } from '../../emulator/index.js';
@@ -35,6 +37,11 @@ export interface StackOptions {
   database?: () => Promise<ScratchDatabase>;
   /** DROVER_WEBHOOK_ALLOW_PRIVATE for the API and every worker: for tests whose webhook receiver listens on 127.0.0.1. */
   allowPrivateWebhooks?: boolean;
+  /**
+   * DROVER_ENCRYPTION_KEYS of the API, the workers and `client`: a fresh key per stack unless
+   * given; `false` leaves payloads plain.
+   */
+  encryptionKeys?: string | false;
 }
 
 export interface Answer {
@@ -101,8 +108,12 @@ export class TestStack {
   readonly taskQueue = `drover-test-${process.pid}`;
   /** The stack's DROVER_ADMIN_KEY (tenant `default`): post/get/request send it unless told otherwise (`as`). */
   readonly adminKey = `drv_test_${randomBytes(24).toString('base64url')}`;
+  /** The stack's DROVER_ENCRYPTION_KEYS ('' when payloads are plain): every payload in its histories is encrypted with it. */
+  readonly encryptionKeys: string;
 
-  constructor(private readonly options: StackOptions = {}) {}
+  constructor(private readonly options: StackOptions = {}) {
+    this.encryptionKeys = options.encryptionKeys === false ? '' : (options.encryptionKeys ?? newEncryptionKeySpec('test'));
+  }
 
   async start(): Promise<void> {
     const opts = this.options;
@@ -129,10 +140,12 @@ export class TestStack {
       DROVER_POLL_MAX_MS: '1000',
       DROVER_ADMIN_KEY: this.adminKey,
       ...this.webhookEnv,
+      DROVER_ENCRYPTION_KEYS: this.encryptionKeys,
       ...opts.api,
     });
     const api = await startApi(env, database.db, pino({ level: 'silent' }));
-    const client = new Client({ connection, namespace });
+    const keys = this.encryptionKeys ? parseEncryptionKeys(this.encryptionKeys) : undefined;
+    const client = new Client({ connection, namespace, dataConverter: droverDataConverter({ DROVER_ENCRYPTION_KEYS: keys }) });
     this.running = { temporal: { address, namespace }, ownServer, database, emulator, api, client, connection, bundlePath };
   }
 
@@ -188,6 +201,7 @@ export class TestStack {
         // The emulator's chat completions stand in for a self-hosted OpenAI-compatible server.
         OPENAI_COMPATIBLE_BASE_URL: emulator.openaiBaseURL,
         DROVER_WORKFLOW_BUNDLE: bundlePath,
+        DROVER_ENCRYPTION_KEYS: this.encryptionKeys,
         LOG_LEVEL: 'info',
         ...this.webhookEnv,
         ...extraEnv,

@@ -2,8 +2,11 @@ import assert from 'node:assert/strict';
 import { readdir, readFile } from 'node:fs/promises';
 import { before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import type { DataConverter } from '@temporalio/common';
 import proto from '@temporalio/proto';
 import { bundleWorkflowCode, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { newEncryptionKeySpec, parseEncryptionKeys } from '../../config/encryption.js';
+import { droverDataConverter } from '../../config/temporal-connection.js';
 import { WORKFLOWS_PATH } from '../../workers/worker.js';
 
 const HISTORIES = fileURLToPath(new URL('../histories/', import.meta.url));
@@ -27,9 +30,9 @@ async function recorded(): Promise<Recorded[]> {
   return out;
 }
 
-async function replay(workflowBundle: WorkflowBundleWithSourceMap, histories: Recorded[]) {
+async function replay(workflowBundle: WorkflowBundleWithSourceMap, histories: Recorded[], dataConverter: DataConverter = {}) {
   const failures: string[] = [];
-  for await (const r of Worker.runReplayHistories({ workflowBundle, replayName: 'drover-replay' }, histories)) {
+  for await (const r of Worker.runReplayHistories({ workflowBundle, replayName: 'drover-replay', dataConverter }, histories)) {
     if (r.error) failures.push(`${r.workflowId}: ${r.error.name}: ${r.error.message.slice(0, 300)}`);
   }
   return failures;
@@ -44,6 +47,8 @@ async function replay(workflowBundle: WorkflowBundleWithSourceMap, histories: Re
  */
 describe('replay of recorded histories', () => {
   let histories: Recorded[];
+  let current: Promise<WorkflowBundleWithSourceMap> | undefined;
+  const currentBundle = () => (current ??= bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: quiet }));
   before(async () => {
     histories = await recorded();
   });
@@ -52,8 +57,13 @@ describe('replay of recorded histories', () => {
     assert.ok(histories.length >= 40, `${histories.length} histories recorded`);
     const types = new Set(histories.map((h) => h.history.events?.[0]?.workflowExecutionStartedEventAttributes?.workflowType?.name));
     assert.deepEqual([...types].sort(), ['deliverWebhookWorkflow', 'processBatchWorkflow', 'processChunkWorkflow']);
-    const workflowBundle = await bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: quiet });
-    assert.deepEqual(await replay(workflowBundle, histories), []);
+    assert.deepEqual(await replay(await currentBundle(), histories), []);
+  });
+
+  test('they replay with the payload codec configured too: decode passes plain payloads through', async () => {
+    const dataConverter = droverDataConverter({ DROVER_ENCRYPTION_KEYS: parseEncryptionKeys(newEncryptionKeySpec()) });
+    assert.equal(dataConverter.payloadCodecs?.length, 1);
+    assert.deepEqual(await replay(await currentBundle(), histories, dataConverter), []);
   });
 
   test('a change in command order is caught: the same histories fail on altered workflow code', async () => {
