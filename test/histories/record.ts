@@ -48,6 +48,8 @@ describe('record workflow histories', () => {
   const stack = new TestStack({
     processingMs: 300,
     allowPrivateWebhooks: true,
+    // Plain payloads: the replay test has no key, and replays them with the codec configured too.
+    encryptionKeys: false,
     api: { DROVER_CHUNKS_PER_RUN: '2', DROVER_RECONCILE_MS: '1500' },
   });
   after(async () => {
