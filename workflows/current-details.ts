@@ -14,7 +14,8 @@ export function formatUsd(usd: number): string {
   return `$${whole}.${frac.padEnd(2, '0')}`;
 }
 
-const count = (n: number) => n.toLocaleString('en-US');
+/** Thousands separated by commas, without Intl (the same in and out of the workflow sandbox). */
+const count = (n: number) => String(n).replace(/\B(?=(\d{3})+(?!\d))/g, ',');
 /** A workflow's clock as a UTC timestamp to the second: `2026-12-01 17:35:10 UTC`. */
 export const formatTime = (ms: number) => `${new Date(ms).toISOString().slice(0, 19).replace('T', ' ')} UTC`;
 

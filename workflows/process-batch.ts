@@ -102,6 +102,9 @@ async function runBatch(input: ProcessBatchInput): Promise<ProcessBatchResult> {
   let status: BatchStatus = ledger.stopReason ? 'cancelling' : !ledger.planned ? 'queued' : ledger.paused ? 'paused' : 'running';
   // Each run states its status once, so the search attribute never lags what this run believes.
   upsertSearchAttributes([{ key: DroverStatus, value: status }]);
+  // A batch an older API started has no kind: its next run gives it one, so `DroverKind = "batch"` finds it.
+  if (workflowInfo().typedSearchAttributes.get(DroverKind) === undefined && patched(DROVER_KIND_PATCH))
+    upsertSearchAttributes([{ key: DroverKind, value: 'batch' }]);
   let limitsVersion = 0;
 
   const webhookStarts: Array<Promise<unknown>> = [];
