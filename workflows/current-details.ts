@@ -20,6 +20,8 @@ const count = (n: number) => String(n).replace(/\B(?=(\d{3})+(?!\d))/g, ',');
 export const formatTime = (ms: number) => `${new Date(ms).toISOString().slice(0, 19).replace('T', ' ')} UTC`;
 
 const table = (rows: Array<[string, string]>) => ['| | |', '|---|---|', ...rows.map(([k, v]) => `| ${k} | ${v} |`)].join('\n');
+/** Dollar signs escaped: the Temporal UI's markdown reads two on a line as inline math. */
+const escapeDollars = (md: string) => md.replaceAll('$', '\\$');
 
 const STOPPING: Record<StopReason, string> = {
   cancelled: 'stopping: cancelled; running provider batches are being cancelled and their partial results collected',
@@ -75,13 +77,14 @@ export function renderBatchDetails(batchId: string, p: BatchProgress, nowMs: num
       `${count(p.chunks.completed)} done · ${count(p.chunks.running)} running · ${count(p.chunks.waiting)} to start, of ${count(p.chunks.total)}`,
     ]);
   if (p.deadlineMs !== null) rows.push(['deadline', formatTime(p.deadlineMs)]);
-  return [
+  const md = [
     table(rows),
     '',
     `Status: \`GET /v1/batches/${batchId}\` · results: \`GET /v1/batches/${batchId}/results?format=jsonl\``,
     '',
     `_as of ${formatTime(nowMs)}_`,
   ].join('\n');
+  return escapeDollars(md);
 }
 
 /** Where a chunk's current attempt is. */
@@ -93,7 +96,8 @@ export type ChunkPhase =
   | { name: 'awaiting_grant' }
   | { name: 'stopping'; providerState?: string | null }
   | { name: 'closing'; error: string }
-  | { name: 'reporting' };
+  | { name: 'reporting' }
+  | { name: 'done'; succeeded: number; failed: number; cancelled: number; error?: string | undefined };
 
 export interface ChunkView {
   batchId: string;
@@ -127,6 +131,8 @@ function phaseText(v: ChunkView): string {
       return `failed: closing its unfinished items (${ph.error})`;
     case 'reporting':
       return 'reporting its tally to the batch';
+    case 'done':
+      return `done: ${count(ph.succeeded)} succeeded · ${count(ph.failed)} failed · ${count(ph.cancelled)} cancelled${ph.error ? ` (${ph.error})` : ''}`;
   }
 }
 
@@ -139,11 +145,13 @@ export function renderChunkDetails(v: ChunkView, nowMs: number): string {
     ['path', v.path ?? '–'],
     ['earlier attempts', `${count(v.succeeded)} succeeded · ${count(v.failed)} failed`],
   ];
-  return [
-    table(rows),
-    '',
-    `Chunk ${v.chunkIndex} of \`${v.batchId}\` · status: \`GET /v1/batches/${v.batchId}\``,
-    '',
-    `_as of ${formatTime(nowMs)}_`,
-  ].join('\n');
+  return escapeDollars(
+    [
+      table(rows),
+      '',
+      `Chunk ${v.chunkIndex} of \`${v.batchId}\` · status: \`GET /v1/batches/${v.batchId}\``,
+      '',
+      `_as of ${formatTime(nowMs)}_`,
+    ].join('\n'),
+  );
 }

@@ -52,13 +52,17 @@ export async function processChunkWorkflow(input: ProcessChunkInput): Promise<Ch
   setHandler(attemptGrantedSignal, ({ attempt }) => {
     s.grantedAttempt = Math.max(s.grantedAttempt ?? 1, attempt);
   });
-  const show: Show = (phase) =>
+  // The attempt last at work: once the chunk ends, s.attempt already names one that never runs.
+  let worked = s.attempt;
+  const show: Show = (phase) => {
+    const ending = phase.name === 'reporting' || phase.name === 'done';
+    if (!ending) worked = s.attempt;
     setCurrentDetails(
       renderChunkDetails(
         {
           batchId,
           chunkIndex,
-          attempt: s.attempt,
+          attempt: ending ? worked : s.attempt,
           maxAttempts: input.maxAttempts,
           path: s.path ?? null,
           providerBatchId: s.providerBatchId,
@@ -69,6 +73,7 @@ export async function processChunkWorkflow(input: ProcessChunkInput): Promise<Ch
         Date.now(),
       ),
     );
+  };
 
   let closing: CloseChunkInput | null = null;
   try {
@@ -107,6 +112,7 @@ export async function processChunkWorkflow(input: ProcessChunkInput): Promise<Ch
       log.warn('could not report to batch workflow', { error: String(err) });
     }
   });
+  show({ name: 'done', succeeded: result.succeeded, failed: result.failed, cancelled: result.cancelled, error: result.error });
   return result;
 }
 

@@ -16,7 +16,7 @@ const BATCH = { model: 'gpt-4.1-mini', mode: 'batch', chunk_size: 10, max_parall
 const PRICES = { input_per_mtok: 1000, output_per_mtok: 1000 };
 
 /** The value of a row of a details table, and the dollar figures in it. */
-const row = (md: string, key: string) => md.match(new RegExp(`^\\| ${key} \\| (.*) \\|$`, 'm'))?.[1] ?? '';
+const row = (md: string, key: string) => md.replaceAll('\\$', '$').match(new RegExp(`^\\| ${key} \\| (.*) \\|$`, 'm'))?.[1] ?? '';
 const dollars = (s: string) => [...s.matchAll(/\$([\d.]+)/g)].map((m) => Number(m[1]));
 const int = (s: string) => Number(s.replaceAll(',', ''));
 
@@ -115,6 +115,8 @@ describe('the Temporal UI as a live console', () => {
     assert.equal(finished.status, 'completed');
     assert.equal(await droverStatus(id), 'completed');
     assert.equal(row(await details(id), 'state'), 'ended: completed');
+    assert.equal(row(await details(`${id}/chunk-0`), 'state'), 'done: 10 succeeded · 0 failed · 0 cancelled');
+    assert.equal(row(await details(`${id}/chunk-0`), 'attempt'), '1 of 3');
   });
 
   test('a batch awaiting budget says why; a Temporal cancel ends it cancelled in DroverStatus', async () => {

@@ -21,7 +21,7 @@ function running(limits: Partial<Limits> = {}) {
 }
 
 /** The value of a row of the details' table. */
-const row = (md: string, key: string) => md.match(new RegExp(`^\\| ${key} \\| (.*) \\|$`, 'm'))?.[1];
+const row = (md: string, key: string) => md.replaceAll('\\$', '$').match(new RegExp(`^\\| ${key} \\| (.*) \\|$`, 'm'))?.[1];
 
 describe('current details', () => {
   test('money is written as the API rounds it, without float noise or exponents', () => {
@@ -44,6 +44,7 @@ describe('current details', () => {
     assert.equal(row(md, 'cancelled'), '0');
     assert.equal(row(md, 'pending'), '3,000');
     assert.equal(row(md, 'cost'), '$0.0190568 spent of $5.00 limit · $0.40 reserved');
+    assert.ok(md.includes('| cost | \\$0.0190568 spent of \\$5.00 limit'), 'dollars escaped: the UI reads two on a line as math');
     // 1,000 items in a minute, 3,000 to go: three minutes from now.
     assert.equal(p.etaMs, now + 180_000);
     assert.equal(row(md, 'ETA'), '2026-12-01 17:04:00 UTC');
@@ -126,5 +127,7 @@ describe('current details', () => {
     assert.equal(row(waiting, 'provider batch'), '–');
     assert.match(row(renderChunkDetails({ ...view, phase: { name: 'submitting' } }, T0), 'state')!, /^submitting/);
     assert.match(row(renderChunkDetails({ ...view, phase: { name: 'collecting' } }, T0), 'state')!, /^collecting/);
+    const done = renderChunkDetails({ ...view, phase: { name: 'done', succeeded: 9, failed: 1, cancelled: 0 } }, T0);
+    assert.equal(row(done, 'state'), 'done: 9 succeeded · 1 failed · 0 cancelled');
   });
 });
