@@ -57,7 +57,8 @@ export async function unhealthyReason(workers: readonly Worker[], connection: Na
     const state = w.getState();
     if (state !== 'RUNNING') return `worker on ${w.options.taskQueue} is ${state}`;
     const status = w.getStatus();
-    if (status.workflowPollerState === 'FAILED' || status.activityPollerState === 'FAILED') return `a poller on ${w.options.taskQueue} failed`;
+    if (status.workflowPollerState === 'FAILED' || status.activityPollerState === 'FAILED')
+      return `a poller on ${w.options.taskQueue} failed`;
   }
   try {
     await connection.withDeadline(Date.now() + ANSWER_WITHIN_MS, () => connection.workflowService.getSystemInfo({}));

@@ -82,7 +82,11 @@ test('each Deployment selects its own pods, sets resources, runs as non-root and
       `${name}: the non-secret settings come from the ConfigMap`,
     );
     // A read-only root needs a writable /tmp (the worker's health file, uploads in flight).
-    if (c.securityContext?.readOnlyRootFilesystem) assert.ok(c.volumeMounts?.some((m) => m.mountPath === '/tmp'), `${name}: /tmp`);
+    if (c.securityContext?.readOnlyRootFilesystem)
+      assert.ok(
+        c.volumeMounts?.some((m) => m.mountPath === '/tmp'),
+        `${name}: /tmp`,
+      );
   }
 });
 
@@ -90,7 +94,14 @@ test('secrets only by secretKeyRef, never as literal values, and every secret th
   const SECRET = /(DATABASE_URL|_KEY|_KEYS|PASSWORD|TOKEN)$/;
   const needs: Record<string, string[]> = {
     'drover-api': ['DATABASE_URL', 'DROVER_ADMIN_KEY', 'DROVER_SECRET_KEY', 'DROVER_ENCRYPTION_KEYS'],
-    'drover-worker': ['DATABASE_URL', 'DROVER_SECRET_KEY', 'DROVER_ENCRYPTION_KEYS', 'OPENAI_API_KEY', 'ANTHROPIC_API_KEY', 'GEMINI_API_KEY'],
+    'drover-worker': [
+      'DATABASE_URL',
+      'DROVER_SECRET_KEY',
+      'DROVER_ENCRYPTION_KEYS',
+      'OPENAI_API_KEY',
+      'ANTHROPIC_API_KEY',
+      'GEMINI_API_KEY',
+    ],
   };
   for (const d of deployments()) {
     const env = containerOf(d).env ?? [];
@@ -128,7 +139,8 @@ test('the API: a Service on its port, probes on /healthz, listening beyond loopb
   }
   assert.deepEqual(c.command, ['node', 'dist/api/server.js']);
   const svc = byKindName('Service', 'drover-api')!;
-  for (const [k, v] of Object.entries(svc.spec.selector)) assert.equal(api.spec.template.metadata.labels[k], v, 'the Service selects the API pods');
+  for (const [k, v] of Object.entries(svc.spec.selector))
+    assert.equal(api.spec.template.metadata.labels[k], v, 'the Service selects the API pods');
   assert.ok(svc.spec.ports.some((p: any) => p.targetPort === 'http' || p.targetPort === 3000));
 });
 

@@ -64,12 +64,20 @@ describe('several workers on one Temporal cluster', () => {
       (r) => r.rows[0].n >= 2,
       { what: 'provider batches running', intervalMs: 20 },
     );
-    await until(() => resultsWritten(stack, realtime), (n) => n > 0, { what: 'realtime answers written', intervalMs: 20 });
+    await until(
+      () => resultsWritten(stack, realtime),
+      (n) => n > 0,
+      { what: 'realtime answers written', intervalMs: 20 },
+    );
 
     // Worker B joins: both poll both queues.
     const b = await stack.startWorker(limits);
     for (const queue of [stack.taskQueue, realtimeTaskQueue(stack.taskQueue)]) {
-      await until(() => activityPollers(stack, queue), (p) => p.length >= 2, { what: `two workers polling ${queue}`, intervalMs: 200 });
+      await until(
+        () => activityPollers(stack, queue),
+        (p) => p.length >= 2,
+        { what: `two workers polling ${queue}`, intervalMs: 200 },
+      );
     }
     await a.kill('SIGKILL');
     const atKill = { batch: await resultsWritten(stack, batch), realtime: await resultsWritten(stack, realtime) };

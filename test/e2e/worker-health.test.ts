@@ -33,7 +33,11 @@ describe('the worker health file follows its connection to Temporal', () => {
   test('fresh while polling, stale while the server is down, fresh again after it is back', async () => {
     const file = join(dir, 'alive');
     const worker = await stack.startWorker({ DROVER_HEALTH_FILE: file, DROVER_HEALTH_EVERY_MS: '300' });
-    await until(() => ageOf(file).catch(() => Infinity), (age) => age < 1000, { what: 'health file written' });
+    await until(
+      () => ageOf(file).catch(() => Infinity),
+      (age) => age < 1000,
+      { what: 'health file written' },
+    );
     const firstBeat = (await stat(file)).mtimeMs;
     await sleep(1000);
     assert.ok((await stat(file)).mtimeMs > firstBeat, 'touched again while polling');
@@ -50,7 +54,11 @@ describe('the worker health file follows its connection to Temporal', () => {
     assert.match(worker.output(), /worker unhealthy/);
 
     server = await startTemporalDevServer({ port, dbFile: join(dir, 'temporal.db') });
-    await until(() => ageOf(file), (a) => a < 1000, { what: 'health file fresh again', timeoutMs: 30_000 });
+    await until(
+      () => ageOf(file),
+      (a) => a < 1000,
+      { what: 'health file fresh again', timeoutMs: 30_000 },
+    );
     console.log(`worker-health: stale ${Math.round((Date.now() - downAt) / 1000)} s with the server down, fresh again once it was back`);
   });
 });
