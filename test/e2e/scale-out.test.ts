@@ -106,13 +106,13 @@ describe('several workers on one Temporal cluster', () => {
 
   test('realtime attempts run on their own queue: a worker with 2 activity slots keeps serving batches under 4 long realtime chunks', async () => {
     await stack.stopWorkers();
-    // 20 RPM shared: 4 realtime chunks of 5 items need a minute, holding 4 realtime slots all along.
+    // 20 RPM shared: 4 realtime chunks of 10 items need two minutes, holding 4 realtime slots all along.
     await stack.startWorker({
       DROVER_RATE_LIMITS: JSON.stringify({ 'openai/gpt-4.1-mini': { rpm: 20 } }),
       DROVER_MAX_CONCURRENT_ACTIVITIES: '2',
       DROVER_MAX_CONCURRENT_REALTIME_CHUNKS: '4',
     });
-    const slow = await post(stack, { mode: 'realtime', chunk_size: 5, max_parallel_chunks: 4, items: items(ids(20, 's')) });
+    const slow = await post(stack, { mode: 'realtime', chunk_size: 10, max_parallel_chunks: 4, items: items(ids(40, 's')) });
     await until(
       () => Promise.all([0, 1, 2, 3].map((c) => realtimeQueuesOf(stack, slow, c).catch(() => []))),
       (qs) => qs.every((q) => q.length > 0),
@@ -125,6 +125,8 @@ describe('several workers on one Temporal cluster', () => {
     const done = await stack.waitForBatch(fast, 30_000);
     const took = Date.now() - t0;
     assert.equal(done.status, 'completed');
+    // On one shared queue the realtime chunks would hold both slots for a minute.
+    assert.ok(took < 10_000, `the batch-mode batch took ${took} ms beside the realtime chunks`);
     await assertBatchAddsUp(stack, done, fastIds);
 
     const still = await stack.get(`/v1/batches/${slow}`);
