@@ -49,6 +49,8 @@ describe('record workflow histories', () => {
     processingMs: 300,
     allowPrivateWebhooks: true,
     api: { DROVER_CHUNKS_PER_RUN: '2', DROVER_RECONCILE_MS: '1500' },
+    // Plain payloads, as every recorded history has: the replay test carries no key.
+    encryptionKeys: false,
   });
   after(async () => {
     await stack.stop();
@@ -225,5 +227,8 @@ describe('record workflow histories', () => {
       );
       stack.emulator.reset();
     });
+    // Patch 'realtime-queue': realtime attempts run on the `<queue>-realtime` task queue.
+    stack.emulator.setFaults({});
+    await run('realtime-queue', { ...BATCH, mode: 'realtime', items: items(12, 'rq') });
   });
 });
