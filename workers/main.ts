@@ -12,9 +12,9 @@ async function run(): Promise<void> {
   installRuntime(logger, env.LOG_LEVEL);
   const db = createDb(env.DATABASE_URL);
   await migrate(db);
-  const { run, worker } = await createDroverWorker(env, db, logger);
-  logger.info({ taskQueue: env.DROVER_TASK_QUEUE }, 'worker started');
-  for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => worker.shutdown());
+  const { run, workers, shutdown } = await createDroverWorker(env, db, logger);
+  logger.info({ taskQueues: workers.map((w) => w.options.taskQueue), role: env.DROVER_WORKER_ROLE }, 'worker started');
+  for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, shutdown);
   await run();
   await db.end();
 }

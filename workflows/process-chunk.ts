@@ -13,7 +13,7 @@ import {
 } from '@temporalio/workflow';
 import type { AttemptTally, ChunkResult, ChunkRunState, CloseChunkInput, PollPolicy, ProcessChunkInput, Tally } from './contracts.js';
 import { attemptGrantedSignal, chunkAttemptSignal, chunkCompletedSignal } from './definitions.js';
-import { quick, realtime, transfer } from './proxies.js';
+import { quick, realtimeProxy, transfer } from './proxies.js';
 import { addTally, ZERO_TALLY } from './tally.js';
 import { ATTEMPT_BUDGET_PATCH } from './attempt-budget.js';
 import { renderChunkDetails, type ChunkPhase } from './current-details.js';
@@ -132,7 +132,7 @@ async function runAttempts(input: ProcessChunkInput, s: ChunkRunState, show: Sho
       if (submitted.path === 'realtime') {
         s.path = 'realtime';
         show({ name: 'calling', items: submitted.itemCount });
-        const tally = await realtime.runRealtimeChunk.executeWithOptions(
+        const tally = await realtimeProxy().runRealtimeChunk.executeWithOptions(
           { summary: `realtime: ${submitted.itemCount} items of chunk ${chunkIndex}, attempt ${s.attempt}` },
           [{ ...ref, final }],
         );

@@ -48,9 +48,9 @@ describe('record workflow histories', () => {
   const stack = new TestStack({
     processingMs: 300,
     allowPrivateWebhooks: true,
-    // Plain payloads: the replay test has no key, and replays them with the codec configured too.
-    encryptionKeys: false,
     api: { DROVER_CHUNKS_PER_RUN: '2', DROVER_RECONCILE_MS: '1500' },
+    // Plain payloads, as every recorded history has: the replay test carries no key.
+    encryptionKeys: false,
   });
   after(async () => {
     await stack.stop();
@@ -236,5 +236,8 @@ describe('record workflow histories', () => {
       );
       stack.emulator.reset();
     });
+    // Patch 'realtime-queue': realtime attempts run on the `<queue>-realtime` task queue.
+    stack.emulator.setFaults({});
+    await run('realtime-queue', { ...BATCH, mode: 'realtime', items: items(12, 'rq') });
   });
 });
