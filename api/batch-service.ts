@@ -17,7 +17,7 @@ import type { BatchRow, ResultRow } from '../store/rows.js';
 import type { LimitsPatch, PollPolicy } from '../workflows/contracts.js';
 import { cancelUpdate, pauseUpdate, progressQuery, resumeUpdate, setLimitsUpdate } from '../workflows/definitions.js';
 import type { processBatchWorkflow } from '../workflows/process-batch.js';
-import { DroverItemCount, DroverModel, DroverProvider, DroverStatus, DroverTenant } from '../workflows/search-attributes.js';
+import { DroverItemCount, DroverKind, DroverModel, DroverProvider, DroverStatus, DroverTenant } from '../workflows/search-attributes.js';
 import type { IntakeContext } from './intake/batch-draft.js';
 import { discardBody, openBatch, type BatchRequest } from './intake/batch-request.js';
 import type { Stored } from './intake/new-batch.js';
@@ -407,6 +407,7 @@ export class BatchService {
           { key: DroverProvider, value: row.provider },
           { key: DroverTenant, value: row.tenant_id },
           { key: DroverItemCount, value: row.item_count },
+          { key: DroverKind, value: 'batch' },
         ],
         staticSummary: `${row.item_count.toLocaleString('en-US')} items · ${row.model}${limit}`.slice(0, 200),
       });

@@ -32,6 +32,21 @@ export function closingStatus(
 }
 
 /**
+ * When a batch should finish at its pace so far, or null: a paused, waiting or stopping batch has
+ * no pace to project. Always after `nowMs`: a query answers with the workflow's clock of its last
+ * change, so the API projects again with its own clock and an ETA it shows is never in the past.
+ */
+export function projectEta(
+  p: { status: BatchStatus; paused: boolean; done: number; itemCount: number; startedAtMs: number },
+  nowMs: number,
+): number | null {
+  const moving = (p.status === 'running' || p.status === 'queued') && !p.paused;
+  const elapsed = nowMs - p.startedAtMs;
+  if (!moving || p.done <= 0 || p.done >= p.itemCount || elapsed <= 0) return null;
+  return nowMs + Math.max(Math.round((elapsed / p.done) * (p.itemCount - p.done)), 1);
+}
+
+/**
  * The batch workflow's bookkeeping, kept apart from Temporal so it can be tested directly: which
  * chunks run, what they reserved and spent, the limits and the progress a query reports.
  *
@@ -300,13 +315,7 @@ export class BatchLedger {
     let inFlightExpected = 0;
     for (const c of this.inFlight.values()) inFlightExpected += c.expectedUsd;
     const notStarted = Math.max(this.s.plannedExpectedUsd - this.s.startedExpectedUsd, 0);
-    const elapsed = nowMs - this.s.startedAtMs;
-    // A paused or waiting batch has no pace to project; an ETA never lies in the past.
-    const moving = status === 'running' || status === 'queued';
-    const eta =
-      moving && done > 0 && done < this.itemCount && elapsed > 0
-        ? nowMs + Math.max(Math.round((elapsed / done) * (this.itemCount - done)), 1)
-        : null;
+    const eta = projectEta({ status, paused: this.s.paused, done, itemCount: this.itemCount, startedAtMs: this.s.startedAtMs }, nowMs);
     return {
       status,
       itemCount: this.itemCount,
