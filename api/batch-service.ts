@@ -225,13 +225,18 @@ export class BatchService {
       if (status?.success && id && !statusById.has(id)) statusById.set(id, status.data);
     }
     const rows = new Map((await batchesByIds(this.db, tenantId, ids)).map((r) => [r.id, r]));
-    const data = ids.flatMap((id) => {
-      const row = rows.get(id);
-      if (!row) return [];
-      const view = batchView(row);
-      const status = statusById.get(id);
-      return [TERMINAL_BATCH_STATUSES.includes(row.status) || !status ? view : { ...view, status }];
-    });
+    // A running batch is shown with the same live figures as GET /v1/batches/:id, asked side by side.
+    const views = await Promise.all(
+      ids.map(async (id) => {
+        const row = rows.get(id);
+        if (!row) return null;
+        const live = await this.live(row);
+        const view = batchView(row, live);
+        const status = statusById.get(id);
+        return TERMINAL_BATCH_STATUSES.includes(row.status) || live || !status ? view : { ...view, status };
+      }),
+    );
+    const data = views.filter((v): v is BatchView => v !== null);
     const token = page.nextPageToken && page.nextPageToken.length > 0 ? sealCursor(page.nextPageToken, query) : null;
     return { object: 'list', data, next_cursor: token };
   }
