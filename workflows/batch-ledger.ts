@@ -12,6 +12,9 @@ import type {
 } from './contracts.js';
 import { addTally, ZERO_TALLY } from './tally.js';
 
+/** Sums of dollars as a query shows them: to the nano-dollar, without the binary noise of the additions. */
+const nanoUsd = (x: number) => Math.round(x * 1e9) / 1e9;
+
 /** Dollar amounts compare with a tolerance of a millionth of a cent. */
 export const EPSILON_USD = 1e-8;
 
@@ -322,10 +325,10 @@ export class BatchLedger {
       ...t,
       pending: this.itemCount - done,
       cost: {
-        spentUsd: this.spent(),
-        reservedUsd: this.reserved(),
+        spentUsd: nanoUsd(this.spent()),
+        reservedUsd: nanoUsd(this.reserved()),
         limitUsd: this.s.limits.maxCostUsd,
-        estimatedTotalUsd: this.spent() + inFlightExpected + notStarted,
+        estimatedTotalUsd: nanoUsd(this.spent() + inFlightExpected + notStarted),
       },
       deadlineMs: this.s.limits.deadlineMs,
       paused: this.s.paused,
