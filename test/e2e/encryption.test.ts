@@ -19,14 +19,18 @@ const ENCRYPTED_B64 = b64(ENCRYPTED_ENCODING);
 const MARKER = 'PRIVATE-ITEM-TEXT-5c1e';
 const SYSTEM_PROMPT = 'SYSTEM-PROMPT-SECRET-91ab: label the sentiment.';
 
-/** Every payload (`{metadata, data}`) in a history in proto3 JSON form, but search attributes (indexed, so never encoded). */
-function payloadsIn(node: unknown, out: Array<{ metadata: Record<string, string>; data?: string }> = [], path = '') {
+/**
+ * Every payload (`{metadata, data}`) in a history in proto3 JSON form, but search attributes
+ * (indexed, so never encoded) and patch markers' ids.
+ */
+function payloadsIn(node: unknown, out: Array<{ metadata: Record<string, string>; data?: string; path?: string }> = [], path = '') {
   if (Array.isArray(node)) node.forEach((n, i) => payloadsIn(n, out, `${path}[${i}]`));
   else if (node && typeof node === 'object') {
     const o = node as Record<string, unknown>;
     if (o.metadata && typeof o.metadata === 'object' && 'encoding' in (o.metadata as object)) {
-      out.push(o as any);
-    } else for (const [k, v] of Object.entries(o)) if (k !== 'searchAttributes') payloadsIn(v, out, `${path}.${k}`);
+      out.push({ ...(o as any), path });
+      // Patch markers are written by the SDK's core, outside the codec: they hold only a patch id.
+    } else for (const [k, v] of Object.entries(o)) if (k !== 'searchAttributes' && k !== 'patch-data') payloadsIn(v, out, `${path}.${k}`);
   }
   return out;
 }
@@ -102,7 +106,8 @@ describe('nothing secret at rest in Temporal or in logs', () => {
       const payloads = payloadsIn(json);
       assert.ok(payloads.length >= 3, `${id}: ${payloads.length} payloads`);
       const encodings = new Set(payloads.map((p) => p.metadata.encoding));
-      assert.deepEqual([...encodings], [ENCRYPTED_B64], `${id}: every payload is binary/encrypted`);
+      const plain = payloads.filter((p) => p.metadata.encoding !== ENCRYPTED_B64).map((p) => p.path);
+      assert.deepEqual([...encodings], [ENCRYPTED_B64], `${id}: every payload is binary/encrypted; not: ${plain.join(', ')}`);
       assert.ok(payloads.every((p) => p.metadata['encryption-key-id'] === b64('old')));
       for (const secret of [MARKER, SYSTEM_PROMPT, stack.adminKey, 'sk-test-secret', 'maxParallelChunks', 'providerBatchId']) {
         assert.ok(!text.includes(secret) && !text.includes(b64(secret).slice(0, 16)), `${id}: "${secret}" is not in the raw history`);
