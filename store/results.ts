@@ -21,21 +21,60 @@ const CARRY_PRIOR = `
   prior_usage = CASE WHEN results.attempt < EXCLUDED.attempt THEN add_usage(results.prior_usage, results.usage) ELSE results.prior_usage END`;
 
 /**
+ * What one write changed, for the metrics: the rows it made final (from pending or absent), by
+ * status and path, and what it added to the items' cost (prior + latest). A retried write that
+ * rewrites the same rows changes nothing and reports nothing, so each item counts once.
+ */
+export interface WriteEffect {
+  finals: Array<{ status: ResultStatus; path: string | null; n: number }>;
+  costUsd: number;
+}
+
+const NO_EFFECT: WriteEffect = { finals: [], costUsd: 0 };
+
+// Joins the rows a write returned (`up`) to how they stood before it (`prev`).
+const EFFECT_OF_UP = `SELECT up.status, up.path,
+       count(*) FILTER (WHERE up.status <> 'pending' AND (prev.status IS NULL OR prev.status = 'pending'))::int AS n,
+       COALESCE(sum(up.total - COALESCE(prev.total, 0)), 0) AS cost_usd
+     FROM up LEFT JOIN prev USING (seq) GROUP BY up.status, up.path`;
+// For writes that only ever close rows that were pending or absent.
+const FINALS_OF_UP = `SELECT status, path, count(*) FILTER (WHERE status <> 'pending')::int AS n, 0 AS cost_usd FROM up GROUP BY status, path`;
+
+function toWriteEffect(rows: Array<{ status: ResultStatus; path: string | null; n: number; cost_usd: number }>): WriteEffect {
+  return {
+    finals: rows.filter((r) => r.n > 0).map((r) => ({ status: r.status, path: r.path, n: r.n })),
+    costUsd: rows.reduce((sum, r) => sum + r.cost_usd, 0),
+  };
+}
+
+/**
  * Writes one attempt's outcomes in a single statement. The `attempt <=` guard makes a retried
  * collect rewrite identical rows instead of adding any, and stops a stale attempt from
  * overwriting a newer one.
  */
-export async function upsertResults(db: Queryable, tenantId: string, batchId: string, attempt: number, rows: NewResult[]): Promise<void> {
-  if (rows.length === 0) return;
-  await db.query(
-    `INSERT INTO results (tenant_id, batch_id, seq, status, output, error, usage, cost_usd, attempt, path, citations)
+export async function upsertResults(
+  db: Queryable,
+  tenantId: string,
+  batchId: string,
+  attempt: number,
+  rows: NewResult[],
+): Promise<WriteEffect> {
+  if (rows.length === 0) return NO_EFFECT;
+  // `prev` locks the rows first and reads them as they stand, so the effect is this write's own.
+  const { rows: effect } = await db.query(
+    `WITH prev AS (
+       SELECT seq, status, prior_cost_usd + cost_usd AS total FROM results WHERE batch_id = $2 AND seq = ANY($4::int[]) FOR UPDATE),
+     up AS (
+     INSERT INTO results (tenant_id, batch_id, seq, status, output, error, usage, cost_usd, attempt, path, citations)
      SELECT $1, $2, t.seq, t.status, t.output::jsonb, t.error::jsonb, t.usage::jsonb, t.cost_usd, $3, t.path, t.citations::jsonb
      FROM unnest($4::int[], $5::text[], $6::text[], $7::text[], $8::text[], $9::numeric[], $10::text[], $11::text[])
        AS t(seq, status, output, error, usage, cost_usd, path, citations)
      ON CONFLICT (batch_id, seq) DO UPDATE SET status = EXCLUDED.status, output = EXCLUDED.output, error = EXCLUDED.error,
        usage = EXCLUDED.usage, cost_usd = EXCLUDED.cost_usd, attempt = EXCLUDED.attempt, path = EXCLUDED.path,
        citations = EXCLUDED.citations, updated_at = now(),${CARRY_PRIOR}
-     WHERE results.attempt <= EXCLUDED.attempt AND results.status = 'pending' OR results.attempt = EXCLUDED.attempt`,
+     WHERE results.attempt <= EXCLUDED.attempt AND results.status = 'pending' OR results.attempt = EXCLUDED.attempt
+     RETURNING seq, status, path, prior_cost_usd + cost_usd AS total)
+     ${EFFECT_OF_UP}`,
     [
       tenantId,
       batchId,
@@ -50,6 +89,7 @@ export async function upsertResults(db: Queryable, tenantId: string, batchId: st
       rows.map((r) => (r.citations ? JSON.stringify(r.citations) : null)),
     ],
   );
+  return toWriteEffect(effect);
 }
 
 /**
@@ -64,16 +104,21 @@ export async function markUnanswered(
   attempt: number,
   status: ResultStatus,
   error: ItemError,
-): Promise<void> {
-  await db.query(
-    `INSERT INTO results (tenant_id, batch_id, seq, status, error, attempt)
+): Promise<WriteEffect> {
+  // Only rows that were pending or absent are written, and the cost moves into prior_*: no cost changes.
+  const { rows } = await db.query(
+    `WITH up AS (
+     INSERT INTO results (tenant_id, batch_id, seq, status, error, attempt)
      SELECT $1, i.batch_id, i.seq, $5, $6::jsonb, $7 FROM items i
      LEFT JOIN results r ON r.batch_id = i.batch_id AND r.seq = i.seq
      WHERE i.batch_id = $2 AND i.seq >= $3 AND i.seq < $4 AND (r.seq IS NULL OR (r.status = 'pending' AND r.attempt < $7))
      ON CONFLICT (batch_id, seq) DO UPDATE SET status = EXCLUDED.status, error = EXCLUDED.error, output = NULL,
-       usage = NULL, cost_usd = 0, attempt = EXCLUDED.attempt, updated_at = now(),${CARRY_PRIOR}`,
+       usage = NULL, cost_usd = 0, attempt = EXCLUDED.attempt, updated_at = now(),${CARRY_PRIOR}
+     RETURNING status, path)
+     ${FINALS_OF_UP}`,
     [tenantId, batchId, range.seq_start, range.seq_end, status, JSON.stringify(error), attempt],
   );
+  return toWriteEffect(rows);
 }
 
 export interface AttemptTally {
@@ -219,16 +264,20 @@ export async function closeUnfinished(
   batchId: string,
   error: ItemError,
   opts: { status?: 'cancelled' | 'failed'; range?: { seq_start: number; seq_end: number } } = {},
-): Promise<number> {
-  const { rowCount } = await db.query(
-    `INSERT INTO results (tenant_id, batch_id, seq, status, error, attempt)
+): Promise<WriteEffect> {
+  // Every row written was pending or absent: each is made final here, and its cost stays.
+  const { rows } = await db.query(
+    `WITH up AS (
+     INSERT INTO results (tenant_id, batch_id, seq, status, error, attempt)
      SELECT $1, i.batch_id, i.seq, $4, $3::jsonb, COALESCE(r.attempt, 0) FROM items i
      LEFT JOIN results r ON r.batch_id = i.batch_id AND r.seq = i.seq
      WHERE i.batch_id = $2 AND i.seq >= $5 AND i.seq < $6 AND (r.seq IS NULL OR r.status = 'pending')
-     ON CONFLICT (batch_id, seq) DO UPDATE SET status = EXCLUDED.status, error = EXCLUDED.error, updated_at = now()`,
+     ON CONFLICT (batch_id, seq) DO UPDATE SET status = EXCLUDED.status, error = EXCLUDED.error, updated_at = now()
+     RETURNING status, path)
+     ${FINALS_OF_UP}`,
     [tenantId, batchId, JSON.stringify(error), opts.status ?? 'cancelled', opts.range?.seq_start ?? 0, opts.range?.seq_end ?? 2 ** 31 - 1],
   );
-  return rowCount ?? 0;
+  return toWriteEffect(rows);
 }
 
 export interface ResultChange {
