@@ -60,10 +60,12 @@ export async function upsertResults(
   rows: NewResult[],
 ): Promise<WriteEffect> {
   if (rows.length === 0) return NO_EFFECT;
-  // `prev` locks the rows first and reads them as they stand, so the effect is this write's own.
+  // `prev` reads the rows as the statement's snapshot has them, before `up` writes. (Two tries
+  // writing the same rows at the same instant could both see them unwritten: the metrics would
+  // count those items twice; the rows themselves stay right.)
   const { rows: effect } = await db.query(
     `WITH prev AS (
-       SELECT seq, status, prior_cost_usd + cost_usd AS total FROM results WHERE batch_id = $2 AND seq = ANY($4::int[]) FOR UPDATE),
+       SELECT seq, status, prior_cost_usd + cost_usd AS total FROM results WHERE batch_id = $2 AND seq = ANY($4::int[])),
      up AS (
      INSERT INTO results (tenant_id, batch_id, seq, status, output, error, usage, cost_usd, attempt, path, citations)
      SELECT $1, $2, t.seq, t.status, t.output::jsonb, t.error::jsonb, t.usage::jsonb, t.cost_usd, $3, t.path, t.citations::jsonb
