@@ -30,3 +30,21 @@ export async function providerJobsInFlight(
   );
   return rows;
 }
+
+/**
+ * For queued and running batches (less those in `exclude`: paused or waiting for budget), by
+ * mode (`realtime`, else `batch`), the longest time one has gone without a store write of its
+ * own: a result, a provider batch submitted or collected. Each batch's latest write is an index
+ * lookup (results_updated, the provider_jobs key).
+ */
+export async function longestIdle(db: Queryable, exclude: string[]): Promise<Array<{ mode: string; idle_s: number }>> {
+  const { rows } = await db.query(
+    `SELECT CASE WHEN b.mode = 'realtime' THEN 'realtime' ELSE 'batch' END AS mode,
+            max(extract(epoch FROM now() - GREATEST(b.created_at, b.started_at,
+              (SELECT max(r.updated_at) FROM results r WHERE r.batch_id = b.id),
+              (SELECT max(j.updated_at) FROM provider_jobs j WHERE j.batch_id = b.id))))::float AS idle_s
+     FROM batches b WHERE b.status IN ('queued', 'running') AND b.id <> ALL($1::text[]) GROUP BY 1`,
+    [exclude],
+  );
+  return rows;
+}

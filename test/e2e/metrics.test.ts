@@ -157,7 +157,7 @@ describe('metrics', () => {
     assert.equal(value(before.samples, 'drover_provider_batches_in_flight'), 0, 'every provider batch collected');
 
     // Two chunks whose provider batches take a while: both show in flight.
-    stack.emulator.setFaults({ processing_ms: 3000 });
+    stack.emulator.setFaults({ processing_ms: 4000 });
     const slow = await stack.post('/v1/batches', {
       model: MODEL.model,
       mode: 'batch',
@@ -181,10 +181,20 @@ describe('metrics', () => {
     );
     assert.equal(value(during.samples, 'drover_batches', { status: 'running' }), 1, 'the slow batch runs; the waiting one is not counted twice');
     assert.equal(value(during.samples, 'drover_provider_batches_unclaimed'), 0);
-    await stack.post(`/v1/batches/${poor.body.id}/cancel`, {});
+    // While its provider batches process, the slow batch writes nothing: its idle time grows.
+    await until(
+      () => scrape(`${stack.api.url}/metrics`),
+      (r) => value(r.samples, 'drover_batch_max_idle_seconds', { mode: 'batch' }) >= 1.5,
+      { what: 'the running batch idle for 1.5 s', timeoutMs: 30_000 },
+    );
     await stack.waitForBatch(slow.body.id, 60_000);
-    await stack.waitForBatch(poor.body.id, 60_000);
     stack.emulator.setFaults({});
+    // Left running: only the batch waiting for budget, which is idle on purpose and not counted.
+    const waiting = await scrape(`${stack.api.url}/metrics`);
+    assert.equal(value(waiting.samples, 'drover_batches', { status: 'awaiting_budget' }), 1);
+    assert.ok(!waiting.samples.some((s) => s.name === 'drover_batch_max_idle_seconds'), waiting.text);
+    await stack.post(`/v1/batches/${poor.body.id}/cancel`, {});
+    await stack.waitForBatch(poor.body.id, 60_000);
     const after = await scrape(`${stack.api.url}/metrics`);
     assert.equal(value(after.samples, 'drover_batches', { status: 'completed' }), 2);
     assert.equal(value(after.samples, 'drover_batches', { status: 'cancelled' }), 1);
