@@ -384,7 +384,8 @@ export function createChunkActivities(db: Db, providers: Providers, metrics: Act
   async function closeChunkItems(input: CloseChunkInput): Promise<Tally> {
     const batch = await loadBatch(db, input.batchId);
     const chunk = await getChunk(db, input.batchId, input.chunkIndex);
-    metrics.resultsWritten(batch, await closeUnfinished(db, batch.tenant_id, input.batchId, input.error, { status: input.status, range: chunk }));
+    const closed = await closeUnfinished(db, batch.tenant_id, input.batchId, input.error, { status: input.status, range: chunk });
+    metrics.resultsWritten(batch, closed);
     const tally = chunkTally(await tallyRange(db, input.batchId, chunk));
     await settleChunkHolds(db, input.batchId, input.chunkIndex, tally.costUsd);
     return tally;

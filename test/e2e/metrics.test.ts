@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { describe, test } from 'node:test';
 import { freePort } from '../../stack/temporal-server.js';
 import { useStack, type TestStack } from '../helpers/stack.js';
@@ -47,6 +48,17 @@ async function scrape(url: string, token: string | null = TOKEN): Promise<{ stat
   return { status: res.status, text, samples: res.status === 200 ? parse(text) : [] };
 }
 
+/** The temporal_* metrics the Grafana dashboard queries (deploy/grafana/drover.json). */
+function dashboardTemporalMetrics(): string[] {
+  const dash = JSON.parse(readFileSync(new URL('../../deploy/grafana/drover.json', import.meta.url), 'utf8')) as {
+    panels: Array<{ targets?: Array<{ expr: string }> }>;
+  };
+  const names = dash.panels.flatMap((p) =>
+    (p.targets ?? []).flatMap((t) => [...t.expr.matchAll(/\b(temporal_[a-z_]+)/g)].map((m) => m[1]!)),
+  );
+  return [...new Set(names.map((n) => n.replace(/_(bucket|count|sum)$/, '')))];
+}
+
 /** Result rows by path and status, from the store: what the items counter must have counted. */
 async function storeCounts(stack: TestStack, batchIds: string[]): Promise<Array<{ path: string; status: string; n: number }>> {
   const { rows } = await stack.db.query(
@@ -83,7 +95,10 @@ describe('metrics', () => {
       { what: 'temporal_ metrics on the worker port', timeoutMs: 30_000 },
     );
     assert.equal(value(first.samples, 'drover_temporal_metrics_up'), 1);
-    assert.ok(first.samples.some((s) => s.name === 'process_resident_memory_bytes'), 'process metrics');
+    assert.ok(
+      first.samples.some((s) => s.name === 'process_resident_memory_bytes'),
+      'process metrics',
+    );
     assert.equal((await fetch(workerUrl.replace('/metrics', '/other'))).status, 404);
   });
 
@@ -146,6 +161,14 @@ describe('metrics', () => {
     assert.ok(value(samples, 'drover_provider_request_duration_seconds_sum', { provider: 'openai', operation: 'complete' }) > 0);
     assert.equal(value(samples, 'drover_provider_errors_total', { provider: 'openai', type: 'ProviderUnavailable' }), 1);
     assert.equal(value(samples, 'drover_rate_limit_wait_seconds_count', { limit: 'openai' }), 10, 'each realtime call took a token');
+    // The Temporal SDK's metrics the dashboard charts are there, under the names it queries.
+    const temporal = dashboardTemporalMetrics();
+    assert.ok(temporal.length >= 3);
+    for (const name of temporal)
+      assert.ok(
+        samples.some((s) => s.name.startsWith(name)),
+        `${name} in the worker's scrape`,
+      );
   });
 
   test('the API serves gauges read at scrape time: batches by status (waiting for budget too) and provider batches in flight', async () => {
@@ -179,7 +202,11 @@ describe('metrics', () => {
         value(r.samples, 'drover_batches', { status: 'awaiting_budget' }) === 1,
       { what: 'two provider batches in flight and one batch awaiting budget', timeoutMs: 30_000 },
     );
-    assert.equal(value(during.samples, 'drover_batches', { status: 'running' }), 1, 'the slow batch runs; the waiting one is not counted twice');
+    assert.equal(
+      value(during.samples, 'drover_batches', { status: 'running' }),
+      1,
+      'the slow batch runs; the waiting one is not counted twice',
+    );
     assert.equal(value(during.samples, 'drover_provider_batches_unclaimed'), 0);
     // While its provider batches process, the slow batch writes nothing: its idle time grows.
     await until(

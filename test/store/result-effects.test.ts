@@ -42,7 +42,9 @@ test('result writes report each item made final once, and the cost they added', 
   const e1 = await write(upsertResults(db, 'default', batch.id, 1, first));
   assert.deepEqual(e1.finals, [{ status: 'succeeded', path: 'batch', n: 2 }]);
   assert.ok(Math.abs(e1.costUsd - 0.0035) < 1e-12);
-  await write(markUnanswered(db, 'default', batch.id, { seq_start: 0, seq_end: 6 }, 1, 'pending', { code: 'missing_result', message: 'm' }));
+  await write(
+    markUnanswered(db, 'default', batch.id, { seq_start: 0, seq_end: 6 }, 1, 'pending', { code: 'missing_result', message: 'm' }),
+  );
 
   // The same collect again (a retried activity): nothing new.
   const again = await write(upsertResults(db, 'default', batch.id, 1, first));
