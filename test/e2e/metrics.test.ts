@@ -173,6 +173,7 @@ describe('metrics', () => {
 
   test('the API serves gauges read at scrape time: batches by status (waiting for budget too) and provider batches in flight', async () => {
     assert.equal((await scrape(`${stack.api.url}/metrics`, null)).status, 401, 'the token is asked for');
+    assert.equal((await scrape(`${stack.api.url}/metrics`, stack.adminKey)).status, 401, 'an API key is not the token');
     const before = await scrape(`${stack.api.url}/metrics`);
     assert.equal(before.status, 200, before.text);
     assert.equal(value(before.samples, 'drover_batches', { status: 'completed' }), 1);
