@@ -17,7 +17,7 @@ import type { BatchRow, ResultRow } from '../store/rows.js';
 import type { LimitsPatch, PollPolicy } from '../workflows/contracts.js';
 import { cancelUpdate, pauseUpdate, progressQuery, resumeUpdate, setLimitsUpdate } from '../workflows/definitions.js';
 import type { processBatchWorkflow } from '../workflows/process-batch.js';
-import { DroverItemCount, DroverModel, DroverProvider, DroverStatus, DroverTenant } from '../workflows/search-attributes.js';
+import { DroverItemCount, DroverKind, DroverModel, DroverProvider, DroverStatus, DroverTenant } from '../workflows/search-attributes.js';
 import type { IntakeContext } from './intake/batch-draft.js';
 import { discardBody, openBatch, type BatchRequest } from './intake/batch-request.js';
 import type { Stored } from './intake/new-batch.js';
@@ -225,13 +225,18 @@ export class BatchService {
       if (status?.success && id && !statusById.has(id)) statusById.set(id, status.data);
     }
     const rows = new Map((await batchesByIds(this.db, tenantId, ids)).map((r) => [r.id, r]));
-    const data = ids.flatMap((id) => {
-      const row = rows.get(id);
-      if (!row) return [];
-      const view = batchView(row);
-      const status = statusById.get(id);
-      return [TERMINAL_BATCH_STATUSES.includes(row.status) || !status ? view : { ...view, status }];
-    });
+    // A running batch is shown with the same live figures as GET /v1/batches/:id, asked side by side.
+    const views = await Promise.all(
+      ids.map(async (id) => {
+        const row = rows.get(id);
+        if (!row) return null;
+        const live = await this.live(row);
+        const view = batchView(row, live);
+        const status = statusById.get(id);
+        return TERMINAL_BATCH_STATUSES.includes(row.status) || live || !status ? view : { ...view, status };
+      }),
+    );
+    const data = views.filter((v): v is BatchView => v !== null);
     const token = page.nextPageToken && page.nextPageToken.length > 0 ? sealCursor(page.nextPageToken, query) : null;
     return { object: 'list', data, next_cursor: token };
   }
@@ -407,6 +412,7 @@ export class BatchService {
           { key: DroverProvider, value: row.provider },
           { key: DroverTenant, value: row.tenant_id },
           { key: DroverItemCount, value: row.item_count },
+          { key: DroverKind, value: 'batch' },
         ],
         staticSummary: `${row.item_count.toLocaleString('en-US')} items · ${row.model}${limit}`.slice(0, 200),
       });

@@ -1,4 +1,5 @@
 import type { BatchProgress } from '../workflows/contracts.js';
+import { projectEta } from '../workflows/batch-ledger.js';
 import type { BatchRow, ResultRow } from '../store/rows.js';
 import { roundUsd } from '../domain/pricing.js';
 import { TERMINAL_BATCH_STATUSES, type BatchView, type FileView, type ResultView } from '../domain/responses.js';
@@ -10,7 +11,16 @@ export type { BatchView, ResultView };
 
 /** What is known of a running batch: from its workflow, or counted in the store when it cannot answer. */
 export type LiveFigures = Pick<BatchProgress, 'status' | 'succeeded' | 'failed' | 'cancelled' | 'usage' | 'costUsd'> &
-  Partial<Pick<BatchProgress, 'chunks' | 'cost' | 'deadlineMs' | 'etaMs' | 'budget'>>;
+  Partial<Pick<BatchProgress, 'chunks' | 'cost' | 'deadlineMs' | 'etaMs' | 'budget' | 'itemCount' | 'paused' | 'startedAtMs'>>;
+
+/** The workflow projects its ETA with its clock of its last change: projected again now, it is never in the past. */
+const etaNow = (l: LiveFigures | undefined, nowMs: number) =>
+  l?.etaMs == null || l.itemCount === undefined || l.startedAtMs === undefined
+    ? null
+    : projectEta(
+        { ...l, paused: l.paused ?? false, done: l.succeeded + l.failed + l.cancelled, itemCount: l.itemCount, startedAtMs: l.startedAtMs },
+        nowMs,
+      );
 
 const iso = (ms: number | null | undefined) => (ms === null || ms === undefined ? null : new Date(ms).toISOString());
 
@@ -54,7 +64,7 @@ export function batchView(row: BatchRow, live?: LiveFigures): BatchView {
     created_at: row.created_at.toISOString(),
     started_at: row.started_at?.toISOString() ?? null,
     completed_at: row.completed_at?.toISOString() ?? null,
-    eta: ended ? null : iso(live?.etaMs),
+    eta: ended ? null : iso(etaNow(live, Date.now())),
   };
 }
 

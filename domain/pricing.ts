@@ -27,7 +27,9 @@ export function costOf(usage: Usage, p: Pricing, batch = true): number {
   const uncached = usage.input_tokens - cached;
   const dollars =
     (uncached * p.input_per_mtok + cached * (p.cached_input_per_mtok ?? p.input_per_mtok) + usage.output_tokens * p.output_per_mtok) / 1e6;
-  return dollars * (batch ? p.batch_multiplier : 1);
+  // To the pico-dollar: below any price's resolution, and it drops the binary noise of the
+  // multiplications (5.6800000000000005e-5 becomes 5.68e-5), so stored costs read as decimals.
+  return Math.round(dollars * (batch ? p.batch_multiplier : 1) * 1e12) / 1e12;
 }
 
 /**

@@ -32,7 +32,15 @@ export const WorkerEnv = CommonEnv.extend({
   DROVER_REALTIME_CONCURRENCY: z.coerce.number().int().positive().default(16),
   /** A pre-built bundle (npm run build:workflows); without it the worker bundles at start. */
   DROVER_WORKFLOW_BUNDLE: z.string().optional(),
+  /** Activity slots on the main task queue: submits, polls, collects, store and webhook calls. */
   DROVER_MAX_CONCURRENT_ACTIVITIES: z.coerce.number().int().positive().default(20),
+  /** Realtime chunk attempts this worker runs at once, on `<DROVER_TASK_QUEUE>-realtime` (each makes DROVER_REALTIME_CONCURRENCY calls). */
+  DROVER_MAX_CONCURRENT_REALTIME_CHUNKS: z.coerce.number().int().positive().default(8),
+  /**
+   * Which task queues this process polls: `all` (both), `main` (workflows and every activity
+   * but realtime attempts) or `realtime` (only realtime attempts), to scale the two apart.
+   */
+  DROVER_WORKER_ROLE: z.enum(['all', 'main', 'realtime']).default('all'),
   /** Workflows kept in memory between tasks. The SDK sizes this from total RAM; each costs MBs. */
   DROVER_MAX_CACHED_WORKFLOWS: z.coerce.number().int().min(0).default(200),
   /** How often the orphan reconciler's Temporal Schedule runs (`15m`, `1h`), or `off` to leave the schedule as it is. */
@@ -54,8 +62,9 @@ export const WorkerEnv = CommonEnv.extend({
    * appended to /metrics. Default with DROVER_METRICS_PORT: a free port on 127.0.0.1.
    */
   DROVER_TEMPORAL_METRICS_ADDRESS: OptionalSecret,
-  /** Touched every 10 s, for container health checks. */
+  /** Touched every DROVER_HEALTH_EVERY_MS while the worker polls and Temporal answers, for container health checks. */
   DROVER_HEALTH_FILE: z.string().optional(),
+  DROVER_HEALTH_EVERY_MS: z.coerce.number().int().positive().default(10_000),
   /** Webhooks may be plain http and reach loopback and private networks (checked after resolving): for receivers inside. */
   DROVER_WEBHOOK_ALLOW_PRIVATE: BoolEnv.default(false),
   /**

@@ -17,7 +17,7 @@ async function run(): Promise<void> {
   installRuntime(logger, env.LOG_LEVEL, temporalAddress ? { metricsAddress: temporalAddress } : {});
   const db = createDb(env.DATABASE_URL);
   await migrate(db);
-  const { run, worker } = await createDroverWorker(env, db, logger, metrics ? { metrics } : {});
+  const { run, workers, shutdown } = await createDroverWorker(env, db, logger, metrics ? { metrics } : {});
   if (metrics && env.DROVER_METRICS_PORT !== undefined) {
     const server = await startMetricsServer({
       port: env.DROVER_METRICS_PORT,
@@ -28,8 +28,8 @@ async function run(): Promise<void> {
     const { port } = server.address() as { port: number };
     logger.info({ url: `http://${env.DROVER_METRICS_HOST}:${port}/metrics`, temporal: temporalAddress }, 'metrics served');
   }
-  logger.info({ taskQueue: env.DROVER_TASK_QUEUE }, 'worker started');
-  for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => worker.shutdown());
+  logger.info({ taskQueues: workers.map((w) => w.options.taskQueue), role: env.DROVER_WORKER_ROLE }, 'worker started');
+  for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, shutdown);
   await run();
   await db.end();
 }

@@ -1,4 +1,3 @@
-import { writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, Worker } from '@temporalio/worker';
@@ -10,7 +9,9 @@ import { clientConnectionOptions, droverDataConverter, temporalConnectionOptions
 import { createProviders, describeProviders, offersOf } from './providers.js';
 import type { Db } from '../store/db.js';
 import type { WorkerEnv } from './config.js';
+import { realtimeTaskQueue } from '../workflows/task-queues.js';
 import { sanitizeActivityFailures } from './failure-sanitizer.js';
+import { startHealthFile } from './health.js';
 import { ensureOrphanSchedule } from './orphan-schedule.js';
 import { startRegistration } from './registration.js';
 import { ensureSearchAttributes } from './search-attributes.js';
@@ -26,7 +27,12 @@ function secretsOf(env: WorkerEnv): string[] {
 }
 
 export interface DroverWorker {
+  /** The main queue's Worker (the realtime one when DROVER_WORKER_ROLE=realtime). */
   worker: Worker;
+  /** Every Worker of this process: the main queue's and the realtime queue's, by role. */
+  workers: Worker[];
+  /** Shuts down every Worker; run() resolves once all have drained. */
+  shutdown(): void;
   run(): Promise<void>;
 }
 
@@ -61,14 +67,13 @@ export async function createDroverWorker(
   const providers = opts.metrics ? instrumentProviders(createProviders(env), opts.metrics) : createProviders(env);
   logger.info({ providers: describeProviders(providers) }, 'providers configured');
   const connection = await NativeConnection.connect(temporalConnectionOptions(env));
-  const worker = await Worker.create({
+  // One set of activities and one connection for every queue this process polls.
+  const common = {
     connection,
     namespace: env.TEMPORAL_NAMESPACE,
     dataConverter,
     // Activity failures reach histories (and logs) in plain text: no prompt text or key in them.
     interceptors: { activity: [sanitizeActivityFailures(secretsOf(env))] },
-    taskQueue: env.DROVER_TASK_QUEUE,
-    ...(env.DROVER_WORKFLOW_BUNDLE ? { workflowBundle: { codePath: env.DROVER_WORKFLOW_BUNDLE } } : { workflowsPath: WORKFLOWS_PATH }),
     activities: createActivities({
       db,
       providers,
@@ -77,8 +82,6 @@ export async function createDroverWorker(
       webhooks: { allowPrivate: env.DROVER_WEBHOOK_ALLOW_PRIVATE },
       ...(opts.metrics ? { metrics: opts.metrics } : {}),
     }),
-    maxConcurrentActivityTaskExecutions: env.DROVER_MAX_CONCURRENT_ACTIVITIES,
-    maxCachedWorkflows: env.DROVER_MAX_CACHED_WORKFLOWS,
     shutdownGraceTime: '10 seconds',
     // Heartbeats carry cancels to running activities: throttled to 2 s, a cancel reaches a submit or
     // a realtime chunk within seconds rather than the default 0.8 × heartbeat timeout (16 s).
@@ -87,12 +90,36 @@ export async function createDroverWorker(
       ? {
           workerDeploymentOptions: {
             version: { deploymentName: env.DROVER_DEPLOYMENT_NAME, buildId: env.DROVER_BUILD_ID },
-            useWorkerVersioning: true,
-            defaultVersioningBehavior: env.DROVER_VERSIONING_BEHAVIOR === 'pinned' ? 'PINNED' : 'AUTO_UPGRADE',
+            useWorkerVersioning: true as const,
+            defaultVersioningBehavior: env.DROVER_VERSIONING_BEHAVIOR === 'pinned' ? ('PINNED' as const) : ('AUTO_UPGRADE' as const),
           },
         }
       : {}),
-  });
+  };
+  const workers: Worker[] = [];
+  if (env.DROVER_WORKER_ROLE !== 'realtime') {
+    workers.push(
+      await Worker.create({
+        ...common,
+        taskQueue: env.DROVER_TASK_QUEUE,
+        ...(env.DROVER_WORKFLOW_BUNDLE ? { workflowBundle: { codePath: env.DROVER_WORKFLOW_BUNDLE } } : { workflowsPath: WORKFLOWS_PATH }),
+        maxConcurrentActivityTaskExecutions: env.DROVER_MAX_CONCURRENT_ACTIVITIES,
+        maxCachedWorkflows: env.DROVER_MAX_CACHED_WORKFLOWS,
+      }),
+    );
+  }
+  if (env.DROVER_WORKER_ROLE !== 'main') {
+    // Realtime attempts hold a slot for minutes to hours: their own queue and slots, so they never
+    // take the slots that polls, submits and collects need (see workflows/task-queues.ts).
+    workers.push(
+      await Worker.create({
+        ...common,
+        taskQueue: realtimeTaskQueue(env.DROVER_TASK_QUEUE),
+        maxConcurrentActivityTaskExecutions: env.DROVER_MAX_CONCURRENT_REALTIME_CHUNKS,
+      }),
+    );
+  }
+  const worker = workers[0]!;
   const registration = await startRegistration(
     db,
     { namespace: env.TEMPORAL_NAMESPACE, taskQueue: env.DROVER_TASK_QUEUE, workerId: worker.options.identity },
@@ -100,16 +127,22 @@ export async function createDroverWorker(
     logger,
   );
 
+  const shutdown = (): void => {
+    for (const w of workers) if (w.getState() === 'RUNNING') w.shutdown();
+  };
   return {
     worker,
+    workers,
+    shutdown,
     async run() {
-      const health = env.DROVER_HEALTH_FILE;
-      const touch = health ? setInterval(() => void writeFile(health, new Date().toISOString()).catch(() => {}), 10_000) : undefined;
-      if (health) await writeFile(health, new Date().toISOString());
+      const health = env.DROVER_HEALTH_FILE
+        ? startHealthFile({ file: env.DROVER_HEALTH_FILE, everyMs: env.DROVER_HEALTH_EVERY_MS, workers, connection, logger })
+        : undefined;
       try {
-        await worker.run();
+        // One Worker stopping (a shutdown, or a fatal error) stops the others, so the process exits.
+        await Promise.all(workers.map((w) => w.run().finally(shutdown)));
       } finally {
-        clearInterval(touch);
+        health?.stop();
         await registration.stop();
         await connection.close();
       }

@@ -6,3 +6,13 @@ export const ATTEMPT_BUDGET_PATCH = 'attempt-budget';
 
 /** The patch under which a batch of a tenant with a monthly cap reserves each attempt against it too. */
 export const TENANT_BUDGET_PATCH = 'tenant-budget';
+
+/** The patch under which chunks and webhook deliveries are started with their `DroverKind` search attribute. */
+export const DROVER_KIND_PATCH = 'drover-kind';
+
+/**
+ * The patch under which `DroverStatus` says how every batch ended: a Temporal cancel while it
+ * plans ends it `cancelled` (not a workflow left `queued`), and a failure that escapes the
+ * workflow is stated as `failed` before it does.
+ */
+export const EXACT_STATUS_PATCH = 'exact-drover-status';

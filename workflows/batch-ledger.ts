@@ -12,6 +12,9 @@ import type {
 } from './contracts.js';
 import { addTally, ZERO_TALLY } from './tally.js';
 
+/** Sums of dollars as a query shows them: to the nano-dollar, without the binary noise of the additions. */
+const nanoUsd = (x: number) => Math.round(x * 1e9) / 1e9;
+
 /** Dollar amounts compare with a tolerance of a millionth of a cent. */
 export const EPSILON_USD = 1e-8;
 
@@ -29,6 +32,21 @@ export function closingStatus(
   if (stopReason) return FINAL_STATUS[stopReason];
   if (totals.failed === 0 && totals.cancelled === 0) return 'completed';
   return totals.succeeded === 0 ? 'failed' : 'completed_with_failures';
+}
+
+/**
+ * When a batch should finish at its pace so far, or null: a paused, waiting or stopping batch has
+ * no pace to project. Always after `nowMs`: a query answers with the workflow's clock of its last
+ * change, so the API projects again with its own clock and an ETA it shows is never in the past.
+ */
+export function projectEta(
+  p: { status: BatchStatus; paused: boolean; done: number; itemCount: number; startedAtMs: number },
+  nowMs: number,
+): number | null {
+  const moving = (p.status === 'running' || p.status === 'queued') && !p.paused;
+  const elapsed = nowMs - p.startedAtMs;
+  if (!moving || p.done <= 0 || p.done >= p.itemCount || elapsed <= 0) return null;
+  return nowMs + Math.max(Math.round((elapsed / p.done) * (p.itemCount - p.done)), 1);
 }
 
 /**
@@ -300,23 +318,17 @@ export class BatchLedger {
     let inFlightExpected = 0;
     for (const c of this.inFlight.values()) inFlightExpected += c.expectedUsd;
     const notStarted = Math.max(this.s.plannedExpectedUsd - this.s.startedExpectedUsd, 0);
-    const elapsed = nowMs - this.s.startedAtMs;
-    // A paused or waiting batch has no pace to project; an ETA never lies in the past.
-    const moving = status === 'running' || status === 'queued';
-    const eta =
-      moving && done > 0 && done < this.itemCount && elapsed > 0
-        ? nowMs + Math.max(Math.round((elapsed / done) * (this.itemCount - done)), 1)
-        : null;
+    const eta = projectEta({ status, paused: this.s.paused, done, itemCount: this.itemCount, startedAtMs: this.s.startedAtMs }, nowMs);
     return {
       status,
       itemCount: this.itemCount,
       ...t,
       pending: this.itemCount - done,
       cost: {
-        spentUsd: this.spent(),
-        reservedUsd: this.reserved(),
+        spentUsd: nanoUsd(this.spent()),
+        reservedUsd: nanoUsd(this.reserved()),
         limitUsd: this.s.limits.maxCostUsd,
-        estimatedTotalUsd: this.spent() + inFlightExpected + notStarted,
+        estimatedTotalUsd: nanoUsd(this.spent() + inFlightExpected + notStarted),
       },
       deadlineMs: this.s.limits.deadlineMs,
       paused: this.s.paused,

@@ -3,12 +3,14 @@ import {
   ApplicationFailure,
   CancellationScope,
   condition,
+  ContinueAsNew,
   continueAsNew,
   getExternalWorkflowHandle,
   isCancellation,
   log,
   ParentClosePolicy,
   patched,
+  setCurrentDetails,
   setHandler,
   startChild,
   upsertSearchAttributes,
@@ -17,10 +19,11 @@ import {
 } from '@temporalio/workflow';
 import type { WebhookEvent } from '../domain/webhook-events.js';
 import { FailureType } from '../domain/failure-types.js';
-import { ATTEMPT_BUDGET_PATCH, TENANT_BUDGET_PATCH } from './attempt-budget.js';
+import { ATTEMPT_BUDGET_PATCH, DROVER_KIND_PATCH, EXACT_STATUS_PATCH, TENANT_BUDGET_PATCH } from './attempt-budget.js';
 import { BatchLedger } from './batch-ledger.js';
 import { chunkWorkflowId } from './chunk-id.js';
 import type { BatchStatus, LimitsPatch, ProcessBatchInput, ProcessBatchResult, StopReason } from './contracts.js';
+import { renderBatchDetails } from './current-details.js';
 import {
   attemptGrantedSignal,
   cancelUpdate,
@@ -34,7 +37,7 @@ import {
 import { deliverWebhookWorkflow } from './deliver-webhook.js';
 import { processChunkWorkflow, failureMessage } from './process-chunk.js';
 import { quick, transfer } from './proxies.js';
-import { DroverCostUsd, DroverStatus } from './search-attributes.js';
+import { DroverCostUsd, DroverKind, DroverStatus, type DroverKindValue } from './search-attributes.js';
 
 export const DEFAULT_CHUNKS_PER_RUN = 250;
 /** A chunk silent this long is looked up in Temporal: terminated or failed ones are closed. */
@@ -66,8 +69,29 @@ const ESTIMATE_PAGE = 200;
  * continues as new with the ledger's sums. Children are started with ABANDON so they outlive the
  * run that started them, and they signal the batch by workflow id, so the current run gets the
  * result. Webhooks are delivered by abandoned children too, so a slow receiver delays nothing.
+ *
+ * The Temporal UI: `DroverStatus` follows the batch's status to its exact ending, and the
+ * workflow's current details (`renderBatchDetails`) show its progress, cost, ETA and state,
+ * set again on every change (no command: it is in-memory state served by a built-in query).
  */
 export async function processBatchWorkflow(input: ProcessBatchInput): Promise<ProcessBatchResult> {
+  try {
+    return await runBatch(input);
+  } catch (err) {
+    // A failure that ends the workflow (an activity that ran out of retries) ends the batch too:
+    // the list must not go on saying it runs.
+    if (!(err instanceof ContinueAsNew) && !isCancellation(err) && patched(EXACT_STATUS_PATCH)) {
+      upsertSearchAttributes([{ key: DroverStatus, value: 'failed' }]);
+      setCurrentDetails(`**failed**: ${failureMessage(err)}`);
+    }
+    throw err;
+  }
+}
+
+/** Children Drover starts say what they are, so the UI's list can tell them from batches. */
+const kind = (value: DroverKindValue) => (patched(DROVER_KIND_PATCH) ? { typedSearchAttributes: [{ key: DroverKind, value }] } : {});
+
+async function runBatch(input: ProcessBatchInput): Promise<ProcessBatchResult> {
   const { batchId, itemCount, maxParallelChunks, maxAttempts, poll } = input;
   const chunksPerRun = input.chunksPerRun ?? DEFAULT_CHUNKS_PER_RUN;
   const reconcileMs = input.reconcileMs ?? DEFAULT_RECONCILE_MS;
@@ -78,6 +102,9 @@ export async function processBatchWorkflow(input: ProcessBatchInput): Promise<Pr
   let status: BatchStatus = ledger.stopReason ? 'cancelling' : !ledger.planned ? 'queued' : ledger.paused ? 'paused' : 'running';
   // Each run states its status once, so the search attribute never lags what this run believes.
   upsertSearchAttributes([{ key: DroverStatus, value: status }]);
+  // A batch an older API started has no kind: its next run gives it one, so `DroverKind = "batch"` finds it.
+  if (workflowInfo().typedSearchAttributes.get(DroverKind) === undefined && patched(DROVER_KIND_PATCH))
+    upsertSearchAttributes([{ key: DroverKind, value: 'batch' }]);
   let limitsVersion = 0;
 
   const webhookStarts: Array<Promise<unknown>> = [];
@@ -90,41 +117,52 @@ export async function processBatchWorkflow(input: ProcessBatchInput): Promise<Pr
         args: [{ batchId, event, eventId }],
         parentClosePolicy: ParentClosePolicy.ABANDON,
         staticSummary: `webhook ${event}`,
+        ...kind('webhook'),
       }),
     ).catch((err: unknown) => log.warn('webhook delivery not started', { event, error: String(err) }));
     webhookStarts.push(started);
   };
+  const progress = () => ledger.progress(status, Date.now());
+  /** Sets the current details the UI shows; cheap, so it follows every change. */
+  const show = () => setCurrentDetails(renderBatchDetails(batchId, progress(), Date.now(), ledger.stopReason));
   const setStatus = (next: BatchStatus) => {
     if (next === status) return;
     status = next;
     upsertSearchAttributes([{ key: DroverStatus, value: next }]);
     if (next === 'awaiting_budget') notify('batch.awaiting_budget');
+    show();
   };
   const stop = (reason: StopReason) => {
     if (ledger.stop(reason)) setStatus('cancelling');
   };
-  const progress = () => ledger.progress(status, Date.now());
+  show();
 
   setHandler(chunkCompletedSignal, ({ chunkIndex, error, ...tally }) => {
     if (!ledger.complete(chunkIndex, tally)) return;
     if (error) log.warn('chunk failed', { chunkIndex, error });
     upsertSearchAttributes([{ key: DroverCostUsd, value: ledger.spent() }]);
+    show();
   });
   setHandler(chunkAttemptSignal, (report) => {
-    if (ledger.attemptDone(report)) upsertSearchAttributes([{ key: DroverCostUsd, value: ledger.spent() }]);
+    if (!ledger.attemptDone(report)) return;
+    upsertSearchAttributes([{ key: DroverCostUsd, value: ledger.spent() }]);
+    show();
   });
   setHandler(cancelUpdate, () => {
     stop('cancelled');
+    show();
     return progress();
   });
   setHandler(pauseUpdate, () => {
     ledger.pause();
     if (!ledger.stopReason && ledger.planned) setStatus('paused');
+    show();
     return progress();
   });
   setHandler(resumeUpdate, () => {
     ledger.resume();
     if (status === 'paused') setStatus('running');
+    show();
     return progress();
   });
   setHandler(
@@ -132,6 +170,7 @@ export async function processBatchWorkflow(input: ProcessBatchInput): Promise<Pr
     (patch: LimitsPatch) => {
       ledger.setLimits(patch);
       limitsVersion++;
+      show();
       return progress();
     },
     { validator: (patch: LimitsPatch) => ledger.validateLimits(patch, Date.now()) },
@@ -181,6 +220,7 @@ export async function processBatchWorkflow(input: ProcessBatchInput): Promise<Pr
     if (!input.tenantBudget || !patched(TENANT_BUDGET_PATCH)) return true;
     const hold = await quick.holdTenantBudget({ batchId, chunkIndex, attempt, reserveUsd });
     ledger.tenantShortfall = hold.granted ? null : { neededUsd: reserveUsd, freeUsd: hold.freeUsd ?? 0 };
+    show();
     return hold.granted;
   };
 
@@ -189,20 +229,28 @@ export async function processBatchWorkflow(input: ProcessBatchInput): Promise<Pr
       const plan = await transfer.planBatch({ batchId });
       ledger.setPlan(plan.chunkCount, plan.expectedUsd);
     } catch (err) {
-      if (isCancellation(err)) throw err;
-      const error = failureMessage(err);
-      setStatus('failed');
-      const { status: _, ...totals } = await quick.finishBatch({ batchId, failed: true, error });
-      notify('batch.failed');
-      await Promise.all(webhookStarts);
-      return { status: 'failed', chunkCount: 0, ...totals, error };
+      // A Temporal cancel while planning ends the batch like any cancel: closed in the store, `cancelled`.
+      if (isCancellation(err) && patched(EXACT_STATUS_PATCH)) stop('cancelled');
+      else if (isCancellation(err)) throw err;
+      else {
+        const error = failureMessage(err);
+        setStatus('failed');
+        const finish = () => quick.finishBatch({ batchId, failed: true, error });
+        const { status: _, ...totals } = await (patched(EXACT_STATUS_PATCH) ? CancellationScope.nonCancellable(finish) : finish());
+        notify('batch.failed');
+        await Promise.all(webhookStarts);
+        return { status: 'failed', chunkCount: 0, ...totals, error };
+      }
     }
-    setStatus('running');
+    // A batch cancelled (or paused) while it planned stays so; it does not read `running` meanwhile.
+    if (!patched(EXACT_STATUS_PATCH)) setStatus('running');
+    else if (!ledger.stopReason) setStatus(ledger.paused ? 'paused' : 'running');
   }
 
   let startedThisRun = 0;
   try {
     while (!ledger.allDone() && !ledger.stopReason) {
+      show();
       if (ledger.deadlinePassed(Date.now())) {
         stop('timed_out');
         break;
@@ -269,6 +317,7 @@ export async function processBatchWorkflow(input: ProcessBatchInput): Promise<Pr
         args: [{ batchId, chunkIndex, parentWorkflowId: workflowInfo().workflowId, maxAttempts, poll }],
         parentClosePolicy: ParentClosePolicy.ABANDON,
         staticSummary: `chunk ${chunkIndex + 1} of ${ledger.chunkCount}`,
+        ...kind('chunk'),
       });
     }
   } catch (err) {
@@ -278,6 +327,7 @@ export async function processBatchWorkflow(input: ProcessBatchInput): Promise<Pr
   }
 
   const stopReason = ledger.stopReason;
+  show();
   if (stopReason) {
     await CancellationScope.nonCancellable(async () => {
       // Children outlive runs (ABANDON), so they are cancelled by id, not through a scope.
@@ -299,6 +349,7 @@ export async function processBatchWorkflow(input: ProcessBatchInput): Promise<Pr
   );
   ledger.close(totals);
   setStatus(closedStatus);
+  show();
   notify(`batch.${closedStatus === 'completed_with_failures' ? 'completed' : closedStatus}` as WebhookEvent);
   await CancellationScope.nonCancellable(() => Promise.all(webhookStarts));
   log.info('batch finished', {

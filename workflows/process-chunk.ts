@@ -6,15 +6,17 @@ import {
   isCancellation,
   log,
   patched,
+  setCurrentDetails,
   setHandler,
   sleep,
   workflowInfo,
 } from '@temporalio/workflow';
 import type { AttemptTally, ChunkResult, ChunkRunState, CloseChunkInput, PollPolicy, ProcessChunkInput, Tally } from './contracts.js';
 import { attemptGrantedSignal, chunkAttemptSignal, chunkCompletedSignal } from './definitions.js';
-import { quick, realtime, transfer } from './proxies.js';
+import { quick, realtimeProxy, transfer } from './proxies.js';
 import { addTally, ZERO_TALLY } from './tally.js';
 import { ATTEMPT_BUDGET_PATCH } from './attempt-budget.js';
+import { renderChunkDetails, type ChunkPhase } from './current-details.js';
 
 /** A failed attempt's provider batch is cancelled and what it answered kept, not only cancelled. */
 const SALVAGE_FAILED_ATTEMPT_PATCH = 'salvage-failed-attempt';
@@ -40,6 +42,9 @@ const SALVAGE_FAILED_ATTEMPT_PATCH = 'salvage-failed-attempt';
  * finds the batch it created; collect writes at most one row per item.
  * Continue-as-new: while polling, when Temporal suggests it (a day of polls), carrying
  * `state`, which includes the provider batch id so nothing is submitted twice.
+ *
+ * Its current details (what the Temporal UI shows) name the provider batch, the attempt, the path
+ * and what it is doing; setting them is no command.
  */
 export async function processChunkWorkflow(input: ProcessChunkInput): Promise<ChunkResult> {
   const { batchId, chunkIndex } = input;
@@ -47,20 +52,45 @@ export async function processChunkWorkflow(input: ProcessChunkInput): Promise<Ch
   setHandler(attemptGrantedSignal, ({ attempt }) => {
     s.grantedAttempt = Math.max(s.grantedAttempt ?? 1, attempt);
   });
+  // The attempt last at work: once the chunk ends, s.attempt already names one that never runs.
+  let worked = s.attempt;
+  const show: Show = (phase) => {
+    const ending = phase.name === 'reporting' || phase.name === 'done';
+    if (!ending) worked = s.attempt;
+    setCurrentDetails(
+      renderChunkDetails(
+        {
+          batchId,
+          chunkIndex,
+          attempt: ending ? worked : s.attempt,
+          maxAttempts: input.maxAttempts,
+          path: s.path ?? null,
+          providerBatchId: s.providerBatchId,
+          phase,
+          succeeded: s.totals.succeeded,
+          failed: s.totals.failed,
+        },
+        Date.now(),
+      ),
+    );
+  };
 
   let closing: CloseChunkInput | null = null;
   try {
-    await runAttempts(input, s);
+    await runAttempts(input, s, show);
   } catch (err) {
     if (isCancellation(err) || cancelledMeanwhile()) {
-      await CancellationScope.nonCancellable(() => stopAttempt(input, s));
+      show({ name: 'stopping' });
+      await CancellationScope.nonCancellable(() => stopAttempt(input, s, show));
     } else {
       const message = failureMessage(err);
       log.warn('chunk failed; closing its unfinished items', { chunkIndex, attempt: s.attempt, error: message });
+      show({ name: 'closing', error: message });
       await CancellationScope.nonCancellable(() => abandonAttempt(input, s));
       closing = { batchId, chunkIndex, status: 'failed', error: { code: 'chunk_failed', message } };
     }
   }
+  show({ name: 'reporting' });
 
   const result: ChunkResult = await CancellationScope.nonCancellable(async () => {
     try {
@@ -82,26 +112,32 @@ export async function processChunkWorkflow(input: ProcessChunkInput): Promise<Ch
       log.warn('could not report to batch workflow', { error: String(err) });
     }
   });
+  show({ name: 'done', succeeded: result.succeeded, failed: result.failed, cancelled: result.cancelled, error: result.error });
   return result;
 }
 
-async function runAttempts(input: ProcessChunkInput, s: ChunkRunState): Promise<void> {
+/** Sets the chunk's current details to a phase of its attempt. */
+type Show = (phase: ChunkPhase) => void;
+
+async function runAttempts(input: ProcessChunkInput, s: ChunkRunState, show: Show): Promise<void> {
   const { batchId, chunkIndex, maxAttempts, poll } = input;
   while (s.attempt <= maxAttempts) {
     const ref = { batchId, chunkIndex, attempt: s.attempt };
     const final = s.attempt >= maxAttempts;
     if (!s.providerBatchId) {
+      show({ name: 'submitting' });
       const submitted = await transfer.submitChunk.executeWithOptions({ summary: `submit chunk ${chunkIndex}, attempt ${s.attempt}` }, [
         ref,
       ]);
       if (submitted.path === 'realtime') {
         s.path = 'realtime';
-        const tally = await realtime.runRealtimeChunk.executeWithOptions(
+        show({ name: 'calling', items: submitted.itemCount });
+        const tally = await realtimeProxy().runRealtimeChunk.executeWithOptions(
           { summary: `realtime: ${submitted.itemCount} items of chunk ${chunkIndex}, attempt ${s.attempt}` },
           [{ ...ref, final }],
         );
         if (!nextAttempt(s, tally)) return;
-        if (!(await reserveNextAttempt(input, s, tally))) return;
+        if (!(await reserveNextAttempt(input, s, tally, show))) return;
         continue;
       }
       if (!submitted.providerBatchId) return;
@@ -110,14 +146,15 @@ async function runAttempts(input: ProcessChunkInput, s: ChunkRunState): Promise<
       s.pollMs = poll.initialMs;
     }
     const providerBatchId = s.providerBatchId;
-    await waitUntilTerminal(batchId, providerBatchId, s, poll, () => {
+    await waitUntilTerminal(batchId, providerBatchId, s, poll, show, () => {
       if (workflowInfo().continueAsNewSuggested) return continueAsNew<typeof processChunkWorkflow>({ ...input, state: s });
     });
+    show({ name: 'collecting' });
     const tally = await transfer.collectChunk.executeWithOptions({ summary: `collect ${providerBatchId}, attempt ${s.attempt}` }, [
       { ...ref, providerBatchId, final },
     ]);
     if (!nextAttempt(s, tally)) return;
-    if (!(await reserveNextAttempt(input, s, tally))) return;
+    if (!(await reserveNextAttempt(input, s, tally, show))) return;
     log.info('resubmitting failed items', { chunkIndex, pending: tally.pending, nextAttempt: s.attempt });
   }
 }
@@ -127,7 +164,7 @@ async function runAttempts(input: ProcessChunkInput, s: ChunkRunState): Promise<
  * attempt's worst case. False when the batch cannot be told (it was terminated): nothing more
  * may be spent then.
  */
-async function reserveNextAttempt(input: ProcessChunkInput, s: ChunkRunState, tally: AttemptTally): Promise<boolean> {
+async function reserveNextAttempt(input: ProcessChunkInput, s: ChunkRunState, tally: AttemptTally, show: Show): Promise<boolean> {
   if (s.attempt > input.maxAttempts || !patched(ATTEMPT_BUDGET_PATCH)) return true;
   const { batchId, chunkIndex } = input;
   const { reserveUsd } = await quick.attemptReservation({ batchId, chunkIndex, attempt: s.attempt });
@@ -142,6 +179,7 @@ async function reserveNextAttempt(input: ProcessChunkInput, s: ChunkRunState, ta
     log.warn('could not ask the batch for the next attempt; stopping here', { chunkIndex, error: failureMessage(err) });
     return false;
   }
+  show({ name: 'awaiting_grant' });
   await condition(() => (s.grantedAttempt ?? 1) >= s.attempt);
   return true;
 }
@@ -171,14 +209,18 @@ function nextAttempt(s: ChunkRunState, tally: Tally & { pending: number }): bool
  * key, so a submit interrupted before it returned the id is covered) and its partial results
  * collected. A realtime attempt wrote each answer as it went; there is nothing to collect.
  */
-async function stopAttempt(input: ProcessChunkInput, s: ChunkRunState): Promise<void> {
+async function stopAttempt(input: ProcessChunkInput, s: ChunkRunState, show: Show): Promise<void> {
   if (s.path === 'realtime') return;
   const ref = { batchId: input.batchId, chunkIndex: input.chunkIndex, attempt: s.attempt };
   try {
     const { providerBatchId } = await quick.cancelChunk(ref);
     if (!providerBatchId) return;
     s.pollMs = input.poll.initialMs;
-    await waitUntilTerminal(input.batchId, providerBatchId, s, input.poll);
+    s.providerBatchId = providerBatchId;
+    // Its polls say it is stopping, with the provider batch's state.
+    await waitUntilTerminal(input.batchId, providerBatchId, s, input.poll, (p) =>
+      show(p.name === 'polling' ? { name: 'stopping', providerState: p.providerState } : p),
+    );
     await transfer.collectChunk.executeWithOptions({ summary: `collect partial results of cancelled ${providerBatchId}` }, [
       { ...ref, providerBatchId, final: true, stopping: true },
     ]);
@@ -208,6 +250,7 @@ async function waitUntilTerminal(
   providerBatchId: string,
   s: ChunkRunState,
   poll: PollPolicy,
+  show: Show,
   beforeSleep?: () => unknown,
 ): Promise<void> {
   for (;;) {
@@ -216,6 +259,7 @@ async function waitUntilTerminal(
       [{ batchId, providerBatchId }],
     );
     if (status.terminal) return;
+    show({ name: 'polling', providerState: status.state });
     await beforeSleep?.();
     await sleep(s.pollMs, { summary: `wait for ${providerBatchId} (${status.state})` });
     s.pollMs = Math.min(Math.round(s.pollMs * poll.factor), poll.maxMs);

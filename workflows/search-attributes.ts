@@ -7,5 +7,17 @@ export const DroverProvider = defineSearchAttributeKey('DroverProvider', SearchA
 export const DroverTenant = defineSearchAttributeKey('DroverTenant', SearchAttributeType.KEYWORD);
 export const DroverItemCount = defineSearchAttributeKey('DroverItemCount', SearchAttributeType.INT);
 export const DroverCostUsd = defineSearchAttributeKey('DroverCostUsd', SearchAttributeType.DOUBLE);
+/** What a workflow is to Drover, so the UI's list can show batches alone: `DroverKind = "batch"`. */
+export const DroverKind = defineSearchAttributeKey('DroverKind', SearchAttributeType.KEYWORD);
 
-export const SEARCH_ATTRIBUTES = [DroverStatus, DroverModel, DroverProvider, DroverTenant, DroverItemCount, DroverCostUsd] as const;
+export type DroverKindValue = 'batch' | 'chunk' | 'webhook';
+
+export const SEARCH_ATTRIBUTES = [
+  DroverStatus,
+  DroverModel,
+  DroverProvider,
+  DroverTenant,
+  DroverItemCount,
+  DroverCostUsd,
+  DroverKind,
+] as const;

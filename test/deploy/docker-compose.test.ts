@@ -806,3 +806,39 @@ for (const { where, js } of ENTRY_POINTS) {
     assert.ok(existsSync(path.join(ROOT, source)), `${source} does not exist, so ${js} will not be built`);
   });
 }
+
+test('worker scales out: `--scale worker=N` is documented, and nothing in the service pins it to one container', () => {
+  const raw = rawService('worker');
+  assert.equal(raw['container_name'], undefined, 'a container_name allows one container only');
+  assert.equal(raw['hostname'], undefined, 'a fixed hostname would be shared by every replica');
+  assert.deepEqual(portsOf(raw), [], 'a published host port can be bound by one replica only');
+  for (const m of mountsOf(raw)) assert.notEqual(m.type, 'volume', `worker replicas must not share the volume at ${m.target}`);
+  const readme = readFileSync(path.join(ROOT, 'README.md'), 'utf8');
+  for (const text of [rawText, readme]) assert.match(text, /docker compose up -d --scale worker=3/);
+
+  // Every replica polls the same queues with the same keys as the API.
+  const api = envOf(service('api'));
+  const env = envOf(service('worker'));
+  assert.equal(env['DROVER_ENCRYPTION_KEYS'], api['DROVER_ENCRYPTION_KEYS'], 'the API and the workers share the payload keys');
+  assert.equal(env['DROVER_WORKER_ROLE'], 'all', 'a worker polls the main and the realtime queue unless told otherwise');
+  for (const knob of ['DROVER_MAX_CONCURRENT_ACTIVITIES', 'DROVER_MAX_CONCURRENT_REALTIME_CHUNKS', 'DROVER_MAX_CACHED_WORKFLOWS']) {
+    assert.match(env[knob] ?? '', /^[1-9]\d*$/, `${knob} is a positive number by default`);
+    assert.ok(readme.includes(`\`${knob}\``), `${knob} is documented in the README`);
+  }
+});
+
+test('worker health: the probe allows a few beats of the health file and no more', () => {
+  const env = envOf(service('worker'));
+  const every = Number(env['DROVER_HEALTH_EVERY_MS'] ?? '10000');
+  const window = Number(/<\s*(\d+)/.exec(healthTest(service('worker')))?.[1]);
+  assert.ok(Number.isFinite(window), 'the probe compares the file age to a number of ms');
+  assert.ok(window >= 2 * every, `a ${window} ms window survives one late beat of ${every} ms`);
+  assert.ok(window <= 5 * every, `a ${window} ms window notices a worker cut off from Temporal within a few beats`);
+});
+
+test('temporal persists to the postgres service, which the workers share', () => {
+  const env = envOf(service('temporal'));
+  assert.match(env['DB'] ?? '', /^postgres/, 'Temporal persists to PostgreSQL, not to the dev server SQLite');
+  assert.equal(env['POSTGRES_SEEDS'], 'postgres');
+  assert.equal(dependsOnOf(service('temporal'))['postgres']?.condition, 'service_healthy');
+});

@@ -105,7 +105,7 @@ describe('bad input', () => {
 
   for (const c of cases) {
     test(`${c.name} → 400 naming the problem, nothing stored, no workflow`, async () => {
-      const before = await counts();
+      const before = await stack.storedCounts();
       const body = typeof c.body === 'string' ? c.body : JSON.stringify(c.body);
       const res = await stack.request('POST', `/v1/batches${c.query ?? ''}`, body, { 'content-type': c.contentType ?? 'application/json' });
       assert.equal(res.status, 400, res.text);
@@ -120,12 +120,12 @@ describe('bad input', () => {
           `expected an issue at ${e.path}${e.line ? ` line ${e.line}` : ''} matching ${e.message}; got ${JSON.stringify(res.body.error.issues)}`,
         );
       }
-      assert.deepEqual(await counts(), before, 'a rejected request must leave nothing behind');
+      assert.deepEqual(await stack.storedCounts(), before, 'a rejected request must leave nothing behind');
     });
   }
 
   test('POST /v1/batches/validate lists every problem with its line and creates nothing', async () => {
-    const before = await counts();
+    const before = await stack.storedCounts();
     const bad = await stack.request(
       'POST',
       '/v1/batches/validate?model=gpt-4.1-mini',
@@ -153,7 +153,7 @@ describe('bad input', () => {
       ],
     });
     assert.deepEqual(good.body, { object: 'validation', valid: true, item_count: 3, chunk_count: 2, issue_count: 0, issues: [] });
-    assert.deepEqual(await counts(), before);
+    assert.deepEqual(await stack.storedCounts(), before);
   });
 
   test('an unknown batch is a 404 in the shared error shape', async () => {
@@ -191,13 +191,4 @@ describe('bad input', () => {
     assert.equal(wf.type, 'processBatchWorkflow');
     await stack.client.workflow.getHandle(res.body.id).terminate('test only checks intake');
   });
-
-  async function counts() {
-    const { rows } = await stack.db.query(
-      'SELECT (SELECT count(*) FROM batches)::int AS batches, (SELECT count(*) FROM items)::int AS items',
-    );
-    let workflows = 0;
-    for await (const _ of stack.client.workflow.list({ query: `WorkflowType = 'processBatchWorkflow'` })) workflows++;
-    return { ...rows[0], workflows };
-  }
 });

@@ -3,18 +3,7 @@ import { describe, test } from 'node:test';
 import { assertBatchAddsUp, assertProviderClean } from '../helpers/invariants.js';
 import { useStack } from '../helpers/stack.js';
 import { sleep } from '../helpers/wait.js';
-
-/** A small seeded generator (mulberry32), so a failing run can be replayed moment for moment. */
-function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { mulberry32 as seeded } from '../../emulator/random.js';
 
 const RUNS = 20;
 const CREATE_DELAY_MS = 2500;

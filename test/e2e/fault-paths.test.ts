@@ -29,6 +29,15 @@ async function assertAddsUp(stack: TestStack, batch: any, itemCount: number) {
   );
 }
 
+/** How many lines the provider has answered (and billed) in the one provider batch of a batch. */
+async function answeredByProvider(stack: TestStack, batchId: string): Promise<number> {
+  const { rows } = await stack.db.query('SELECT provider_batch_id FROM provider_jobs WHERE batch_id = $1', [batchId]);
+  const id = rows[0]?.provider_batch_id as string | undefined;
+  if (!id) return 0;
+  const provider = new OpenAI({ baseURL: stack.emulator.openaiBaseURL, apiKey: 'test' });
+  return (await provider.batches.retrieve(id)).request_counts?.completed ?? 0;
+}
+
 /** Chunk 0 of a batch, once Temporal says it runs. */
 async function runningChunk(stack: TestStack, batchId: string) {
   const chunk = stack.client.workflow.getHandle(`${batchId}/chunk-0`);
@@ -123,23 +132,16 @@ describe('every way a chunk can fail ends the batch', () => {
     const created = await stack.post('/v1/batches', { ...BATCH, items: items(10, 'salv') });
     const id = created.body.id;
     const chunk = await runningChunk(stack, id);
-    const provider = new OpenAI({ baseURL: stack.emulator.openaiBaseURL, apiKey: 'test' });
-    const providerBatchId = async () =>
-      (await stack.db.query('SELECT provider_batch_id FROM provider_jobs WHERE batch_id = $1', [id])).rows[0]?.provider_batch_id as
-        string | undefined;
     // Terminated once the provider has answered some of the lines, not all.
     await until(
-      async () => {
-        const pb = await providerBatchId();
-        return pb ? ((await provider.batches.retrieve(pb)).request_counts?.completed ?? 0) : 0;
-      },
+      () => answeredByProvider(stack, id),
       (n) => n >= 3,
       { what: 'a few lines answered' },
     );
     await chunk.terminate('an operator pressed Terminate');
     const done = await stack.waitForBatch(id, 60_000);
     stack.emulator.setFaults({});
-    const answered = (await provider.batches.retrieve((await providerBatchId())!)).request_counts!.completed;
+    const answered = await answeredByProvider(stack, id);
     assert.ok(answered >= 3 && answered < 10, `${answered} of 10 answered before the cancel`);
     assert.equal(done.counts.succeeded, answered, 'every answer the provider billed is recorded');
     assert.equal(done.counts.failed, 10 - answered);
@@ -154,15 +156,8 @@ describe('every way a chunk can fail ends the batch', () => {
     stack.emulator.setFaults({ processing_ms: 8_000 });
     const created = await stack.post('/v1/batches', { ...BATCH, items: items(10, 'fsalv') });
     const id = created.body.id;
-    const provider = new OpenAI({ baseURL: stack.emulator.openaiBaseURL, apiKey: 'test' });
-    const providerBatchId = async () =>
-      (await stack.db.query('SELECT provider_batch_id FROM provider_jobs WHERE batch_id = $1', [id])).rows[0]?.provider_batch_id as
-        string | undefined;
     await until(
-      async () => {
-        const pb = await providerBatchId();
-        return pb ? ((await provider.batches.retrieve(pb)).request_counts?.completed ?? 0) : 0;
-      },
+      () => answeredByProvider(stack, id),
       (n) => n >= 3,
       { what: 'a few lines answered' },
     );
@@ -170,7 +165,7 @@ describe('every way a chunk can fail ends the batch', () => {
     stack.emulator.setFaults({ http: [{ path: '/v1/batches/', method: 'GET', status: 400, count: 1 }] });
     const done = await stack.waitForBatch(id, 60_000);
     stack.emulator.setFaults({});
-    const answered = (await provider.batches.retrieve((await providerBatchId())!)).request_counts!.completed;
+    const answered = await answeredByProvider(stack, id);
     assert.ok(answered >= 3 && answered < 10, `${answered} of 10 answered before the cancel`);
     assert.equal(done.status, 'completed_with_failures');
     assert.equal(done.counts.succeeded, answered, 'every answer the provider billed is recorded');

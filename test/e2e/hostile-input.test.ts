@@ -528,18 +528,9 @@ describe('hostile input', () => {
       req.end(body);
     });
 
-  async function stored() {
-    const { rows } = await stack.db.query(
-      'SELECT (SELECT count(*) FROM batches)::int AS batches, (SELECT count(*) FROM items)::int AS items, (SELECT count(*) FROM files)::int AS files, (SELECT count(*) FROM file_lines)::int AS file_lines',
-    );
-    let workflows = 0;
-    for await (const _ of stack.client.workflow.list({ query: `WorkflowType = 'processBatchWorkflow'` })) workflows++;
-    return { ...rows[0], workflows };
-  }
-
   for (const c of cases) {
     test(`${c.name} → ${c.status} ${c.type} naming the place, nothing stored (was: ${c.before})`, async () => {
-      const before = await stored();
+      const before = await stack.storedCounts();
       const started = Date.now();
       const res = await c.send(send);
       const ms = Date.now() - started;
@@ -558,7 +549,7 @@ describe('hostile input', () => {
         `expected an issue at ${String(c.place.path)}${c.place.line ? ` line ${c.place.line}` : ''}; got ${JSON.stringify(issues).slice(0, 500)}`,
       );
       assert.ok(ms < 10_000, `answered in ${ms} ms`);
-      assert.deepEqual(await stored(), before, 'a refused request leaves nothing behind');
+      assert.deepEqual(await stack.storedCounts(), before, 'a refused request leaves nothing behind');
     });
   }
 
@@ -595,7 +586,7 @@ describe('hostile input', () => {
     assert.equal(replay.body.id, created.body.id);
     assert.equal(replay.body.webhook_secret, undefined, 'a replay never shows the secret');
 
-    const before = await stored();
+    const before = await stack.storedCounts();
     for (const other of [
       { ...first, items: [{ id: 'a', content: 'something else' }] },
       { ...first, model: 'gpt-4o-mini' },
@@ -610,7 +601,7 @@ describe('hostile input', () => {
     // The NDJSON form under the same key with other items is refused too.
     const nd = await send('/v1/batches?model=gpt-4.1-mini&idempotency_key=hostile-k1', '{"id":"z","content":"z"}\n', NDJSON_TYPE);
     assert.equal(nd.status, 409, nd.text);
-    assert.deepEqual(await stored(), before);
+    assert.deepEqual(await stack.storedCounts(), before);
     await stack.client.workflow.getHandle(created.body.id).terminate('intake test');
   });
 

@@ -231,6 +231,37 @@ describe('budgets, deadlines and live control', () => {
     }
   });
 
+  test('the list and the batch agree while it runs: same counts and cost', async () => {
+    stack.emulator.setFaults({ processing_ms: 1500 });
+    try {
+      const created = await stack.post('/v1/batches', {
+        model: 'gpt-4.1-mini',
+        mode: 'batch',
+        chunk_size: 10,
+        max_parallel_chunks: 1,
+        items: items(40, 'agree'),
+      });
+      // Part-way: some chunks done, others not.
+      const one = await until(
+        () => stack.get(`/v1/batches/${created.body.id}`),
+        (r) => r.body.counts.succeeded >= 10 && r.body.counts.succeeded < 40,
+        { timeoutMs: 60_000 },
+      );
+      const listed = (await stack.get('/v1/batches?limit=50')).body.data.find((b: any) => b.id === created.body.id);
+      const again = (await stack.get(`/v1/batches/${created.body.id}`)).body;
+      // The batch may move between the reads: the list's figures lie between the two single reads.
+      assert.ok(
+        listed.counts.succeeded >= one.body.counts.succeeded && listed.counts.succeeded <= again.counts.succeeded,
+        JSON.stringify({ listed: listed.counts, one: one.body.counts }),
+      );
+      assert.ok(listed.cost.spent_usd >= one.body.cost.spent_usd && listed.cost.spent_usd <= again.cost.spent_usd);
+      assert.ok(listed.cost.spent_usd > 0, 'not the stored row alone ($0.00 while it runs)');
+      await stack.waitForBatch(created.body.id);
+    } finally {
+      stack.emulator.setFaults({});
+    }
+  });
+
   test("a Temporal cancel (the UI's Cancel button) is as graceful as the API's", async () => {
     stack.emulator.setFaults({ processing_ms: 5000 });
     try {

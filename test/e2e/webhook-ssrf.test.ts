@@ -39,19 +39,10 @@ const ITEMS = [{ id: 'a', content: 'x' }];
 describe('webhook_url is refused at submit unless public', () => {
   const stack = useStack();
 
-  async function counts() {
-    const { rows } = await stack.db.query(
-      'SELECT (SELECT count(*) FROM batches)::int AS batches, (SELECT count(*) FROM items)::int AS items',
-    );
-    let workflows = 0;
-    for await (const _ of stack.client.workflow.list({ query: `WorkflowType = 'processBatchWorkflow'` })) workflows++;
-    return { ...rows[0], workflows };
-  }
-
   const issueAt = (res: { body: any }, path: string) => res.body?.error?.issues?.find((i: any) => i.path === path);
 
   test('each inside address, encoding and name → 400 naming webhook_url and why, nothing stored', async () => {
-    const before = await counts();
+    const before = await stack.storedCounts();
     const wrong: string[] = [];
     for (const [url, why] of HOSTILE) {
       const res = await stack.post('/v1/batches', { model: 'gpt-4.1-mini', items: ITEMS, webhook_url: url });
@@ -59,11 +50,15 @@ describe('webhook_url is refused at submit unless public', () => {
       if (res.status !== 400 || !why.test(issue?.message ?? '')) wrong.push(`${url}: ${res.status} ${res.text}`);
     }
     assert.deepEqual(wrong, []);
-    assert.deepEqual(await counts(), before, 'a refused request leaves nothing behind');
+    assert.deepEqual(await stack.storedCounts(), before, 'a refused request leaves nothing behind');
   });
 
   test('the NDJSON and uploaded-file forms are checked the same way', async () => {
-    const before = await counts();
+    const file = await stack.request('POST', '/v1/files?format=jsonl', '{"id":"a","content":"x"}\n', {
+      'content-type': 'application/octet-stream',
+    });
+    assert.equal(file.status, 201, file.text);
+    const before = await stack.storedCounts();
     const ndjson = await stack.request(
       'POST',
       `/v1/batches?model=gpt-4.1-mini&webhook_url=${encodeURIComponent('https://0x7f.1/hook')}`,
@@ -72,10 +67,6 @@ describe('webhook_url is refused at submit unless public', () => {
     );
     assert.equal(ndjson.status, 400, ndjson.text);
     assert.match(issueAt(ndjson, 'webhook_url')?.message, /loopback/);
-    const file = await stack.request('POST', '/v1/files?format=jsonl', '{"id":"a","content":"x"}\n', {
-      'content-type': 'application/octet-stream',
-    });
-    assert.equal(file.status, 201, file.text);
     const fromFile = await stack.post('/v1/batches', {
       model: 'gpt-4.1-mini',
       input_file_id: file.body.id,
@@ -83,7 +74,7 @@ describe('webhook_url is refused at submit unless public', () => {
     });
     assert.equal(fromFile.status, 400, fromFile.text);
     assert.match(issueAt(fromFile, 'webhook_url')?.message, /link-local/);
-    assert.deepEqual(await counts(), before);
+    assert.deepEqual(await stack.storedCounts(), before);
   });
 
   test('a public https receiver is accepted', async () => {

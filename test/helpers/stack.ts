@@ -263,6 +263,17 @@ export class TestStack {
     return { id: res.body.id, key: res.body.key };
   }
 
+  /** What a refused request must leave as it found: rows of batches, items, files and their lines, and batch workflows. */
+  async storedCounts(): Promise<{ batches: number; items: number; files: number; file_lines: number; workflows: number }> {
+    const { rows } = await this.db.query(
+      `SELECT (SELECT count(*) FROM batches)::int AS batches, (SELECT count(*) FROM items)::int AS items,
+              (SELECT count(*) FROM files)::int AS files, (SELECT count(*) FROM file_lines)::int AS file_lines`,
+    );
+    let workflows = 0;
+    for await (const _ of this.client.workflow.list({ query: `WorkflowType = 'processBatchWorkflow'` })) workflows++;
+    return { ...rows[0], workflows };
+  }
+
   /** Polls GET /v1/batches/:id until the batch reaches a final status. */
   async waitForBatch(id: string, timeoutMs = 120_000): Promise<any> {
     const deadline = Date.now() + timeoutMs;

@@ -49,6 +49,8 @@ describe('record workflow histories', () => {
     processingMs: 300,
     allowPrivateWebhooks: true,
     api: { DROVER_CHUNKS_PER_RUN: '2', DROVER_RECONCILE_MS: '1500' },
+    // Plain payloads, as every recorded history has: the replay test carries no key.
+    encryptionKeys: false,
   });
   after(async () => {
     await stack.stop();
@@ -217,6 +219,15 @@ describe('record workflow histories', () => {
       await worker.kill('SIGKILL');
       worker = await stack.startWorker();
     });
+    // Patch 'drover-kind': chunks and webhook deliveries start with their DroverKind; 'exact-drover-status' marks the plan.
+    stack.emulator.setFaults({});
+    await run('drover-kind', { ...BATCH, items: items(20, 'dk'), webhook_url });
+    // Patch 'exact-drover-status': a Temporal cancel before the plan (no worker yet) ends the batch `cancelled`.
+    if (!only || only.includes('cancelled-while-planning')) await worker.kill('SIGTERM');
+    await run('cancelled-while-planning', { ...BATCH, items: items(10, 'cw'), webhook_url }, async (id) => {
+      await stack.client.workflow.getHandle(id).cancel();
+      worker = await stack.startWorker();
+    });
     stack.emulator.setFaults({ processing_ms: 2000 });
     await run('provider-forgot', { ...BATCH, items: items(20, 'pf'), max_attempts: 3 }, async (id) => {
       await until(
@@ -225,5 +236,8 @@ describe('record workflow histories', () => {
       );
       stack.emulator.reset();
     });
+    // Patch 'realtime-queue': realtime attempts run on the `<queue>-realtime` task queue.
+    stack.emulator.setFaults({});
+    await run('realtime-queue', { ...BATCH, mode: 'realtime', items: items(12, 'rq') });
   });
 });

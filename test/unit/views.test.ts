@@ -293,6 +293,20 @@ describe('batchView', () => {
     assert.equal(batchView(row({ status: 'queued' }), progress({ status: 'running' })).status, 'queued');
   });
 
+  test('the ETA is projected again with the API clock: a query answers with the workflow clock of its last change, never in the past', () => {
+    const now = Date.now();
+    // 70 of 100 done 70 s after the start, projected at the last change (10 s ago) for 20 s ago.
+    const stale = progress({ status: 'running', startedAtMs: now - 80_000, etaMs: now - 20_000 });
+    const eta = Date.parse(batchView(row({ status: 'running' }), stale).eta!);
+    // 70 done in 80 s: 30 more take about 34 s from now.
+    assert.ok(eta > now + 30_000 && eta < now + 40_000, `eta ${eta - now} ms from now`);
+    assert.equal(batchView(row({ status: 'running' }), progress({ status: 'paused', startedAtMs: now - 80_000, etaMs: null })).eta, null);
+    assert.equal(
+      batchView(row({ status: 'running' }), progress({ status: 'running', paused: true, startedAtMs: now - 80_000, etaMs: now })).eta,
+      null,
+    );
+  });
+
   test('pending is computed from the total, not taken from the live pending field', () => {
     const v = batchView(row({ item_count: 100 }), progress({ succeeded: 1, failed: 2, pending: 999 }));
     assert.equal(v.counts.pending, 97);

@@ -8,7 +8,7 @@ import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { bundleWorkflowCode, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import type { createActivities } from '../../activities/index.js';
 import { INDEXED_VALUE_TYPE } from '../../workers/search-attributes.js';
-import { SEARCH_ATTRIBUTES } from '../../workflows/search-attributes.js';
+import { DroverKind, DroverStatus, SEARCH_ATTRIBUTES } from '../../workflows/search-attributes.js';
 import { WORKFLOWS_PATH } from '../../workers/worker.js';
 import { closingStatus } from '../../workflows/batch-ledger.js';
 import type { ChunkRef, ProcessBatchInput, Tally } from '../../workflows/contracts.js';
@@ -206,6 +206,15 @@ describe('batch and chunk workflows, time skipping', () => {
     assert.equal(result.error, 'item 7 is larger than a provider batch may be');
     assert.equal(result.failed, 20);
     assert.deepEqual(store.chunks.get(1)!.errors, ['item 7 is larger than a provider batch may be']);
+    assert.equal((await env.client.workflow.getHandle(`batch_ts${n}`).describe()).typedSearchAttributes.get(DroverStatus), 'failed');
+  });
+
+  test('a failure that ends the workflow states DroverStatus failed first', async () => {
+    const store = new FakeStore(1);
+    await assert.rejects(run(store, { maxParallelChunks: 0 }), /WorkflowFailedError|Workflow execution failed/);
+    const described = await env.client.workflow.getHandle(`batch_ts${n}`).describe();
+    assert.equal(described.status.name, 'FAILED');
+    assert.equal(described.typedSearchAttributes.get(DroverStatus), 'failed');
   });
 
   test('continue-as-new after every chunk keeps the tally: three runs, one total', async () => {
@@ -213,6 +222,10 @@ describe('batch and chunk workflows, time skipping', () => {
     const result = await run(store, { chunksPerRun: 1, maxParallelChunks: 1 });
     assert.equal(result.status, 'completed');
     assert.equal(result.succeeded, 30);
+    // Started without a kind (as an older API did): its first run gave it one, and it carried over.
+    const described = await env.client.workflow.getHandle(`batch_ts${n}`).describe();
+    assert.equal(described.typedSearchAttributes.get(DroverKind), 'batch');
+    assert.equal(described.typedSearchAttributes.get(DroverStatus), 'completed');
     assert.ok(Math.abs(result.costUsd - 30 * COST_PER_ITEM) < 1e-12);
   });
 
