@@ -13,6 +13,7 @@ import { closingStatus } from '../workflows/batch-ledger.js';
 import { closeUnfinished, tallyRange } from '../store/results.js';
 import { settleBatchHolds } from '../store/tenant-quotas.js';
 import type { ItemError } from '../domain/responses.js';
+import { NO_METRICS, type ActivityMetrics } from '../metrics/drover-metrics.js';
 
 const NO_OUTCOME: ItemError = { code: 'not_processed', message: 'the batch ended before this item got an outcome' };
 
@@ -28,7 +29,7 @@ export async function loadBatch(db: Db, batchId: string): Promise<BatchRow> {
   return batch;
 }
 
-export function createBatchActivities(db: Db) {
+export function createBatchActivities(db: Db, metrics: ActivityMetrics = NO_METRICS) {
   return {
     /**
      * Splits the stored items into chunks by count and bytes and stores the plan. Deterministic,
@@ -79,9 +80,9 @@ export function createBatchActivities(db: Db) {
     async finishBatch(input: FinishBatchInput): Promise<FinishBatchResult> {
       const batch = await loadBatch(db, input.batchId);
       if (input.stopReason) {
-        await closeUnfinished(db, batch.tenant_id, input.batchId, STOP_ERRORS[input.stopReason]);
+        metrics.resultsWritten(batch, await closeUnfinished(db, batch.tenant_id, input.batchId, STOP_ERRORS[input.stopReason]));
       } else {
-        await closeUnfinished(
+        const closed = await closeUnfinished(
           db,
           batch.tenant_id,
           input.batchId,
@@ -90,6 +91,7 @@ export function createBatchActivities(db: Db) {
             status: 'failed',
           },
         );
+        metrics.resultsWritten(batch, closed);
       }
       const t = await tallyRange(db, input.batchId);
       const totals = { succeeded: t.succeeded, failed: t.failed, cancelled: t.cancelled, usage: t.usage, costUsd: t.cost_usd };

@@ -53,6 +53,7 @@ import { attemptPath } from './attempt-path.js';
 import { withHeartbeat } from './heartbeat.js';
 import { findLostBatch, serialised, settleLostCreates } from './lost-creates.js';
 import { asProviderCall } from './provider-failure.js';
+import { NO_METRICS, type ActivityMetrics } from '../metrics/drover-metrics.js';
 
 export { toResult } from './outcomes.js';
 
@@ -63,7 +64,7 @@ const SALVAGE_POLL_MS = 1_000;
 /** Items turned into requests between two turns of the event loop (a few ms of work). */
 const YIELD_EVERY = 2000;
 
-export function createChunkActivities(db: Db, providers: Providers) {
+export function createChunkActivities(db: Db, providers: Providers, metrics: ActivityMetrics = NO_METRICS) {
   const providerFor = (name: string): BatchProvider => {
     const p = providers.batch[name as ProviderName];
     if (!p)
@@ -184,15 +185,18 @@ export function createChunkActivities(db: Db, providers: Providers) {
       const key = jobKey(input.batchId, input.chunkIndex, input.attempt);
       const outcome = { final: input.final, stopping: input.stopping ?? false };
       /** Items this attempt sent that got no answer: resent next attempt, failed on the last, cancelled when stopping. */
-      const closeUnanswered = (error: ItemError) =>
-        markUnanswered(
-          db,
-          batch.tenant_id,
-          input.batchId,
-          chunk,
-          input.attempt,
-          outcome.stopping ? 'cancelled' : input.final ? 'failed' : 'pending',
-          error,
+      const closeUnanswered = async (error: ItemError) =>
+        metrics.resultsWritten(
+          batch,
+          await markUnanswered(
+            db,
+            batch.tenant_id,
+            input.batchId,
+            chunk,
+            input.attempt,
+            outcome.stopping ? 'cancelled' : input.final ? 'failed' : 'pending',
+            error,
+          ),
         );
 
       return withHeartbeat(async () => {
@@ -323,7 +327,7 @@ export function createChunkActivities(db: Db, providers: Providers) {
     if (!pricing) throw ApplicationFailure.nonRetryable(`batch ${input.batchId} has no pricing`, FailureType.InvalidBatch);
     let page: NewResult[] = [];
     const flush = async () => {
-      await upsertResults(db, batch.tenant_id, input.batchId, input.attempt, page);
+      metrics.resultsWritten(batch, await upsertResults(db, batch.tenant_id, input.batchId, input.attempt, page));
       page = [];
       Context.current().heartbeat();
     };
@@ -380,7 +384,8 @@ export function createChunkActivities(db: Db, providers: Providers) {
   async function closeChunkItems(input: CloseChunkInput): Promise<Tally> {
     const batch = await loadBatch(db, input.batchId);
     const chunk = await getChunk(db, input.batchId, input.chunkIndex);
-    await closeUnfinished(db, batch.tenant_id, input.batchId, input.error, { status: input.status, range: chunk });
+    const closed = await closeUnfinished(db, batch.tenant_id, input.batchId, input.error, { status: input.status, range: chunk });
+    metrics.resultsWritten(batch, closed);
     const tally = chunkTally(await tallyRange(db, input.batchId, chunk));
     await settleChunkHolds(db, input.batchId, input.chunkIndex, tally.costUsd);
     return tally;

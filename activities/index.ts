@@ -1,4 +1,5 @@
 import type { Db } from '../store/db.js';
+import { NO_METRICS, type ActivityMetrics } from '../metrics/drover-metrics.js';
 import { createBatchActivities } from './batches.js';
 import { createBudgetActivities } from './budget.js';
 import type { Providers } from '../providers/types.js';
@@ -15,13 +16,15 @@ export interface ActivityDeps {
   realtimeConcurrency?: number;
   /** DROVER_WEBHOOK_ALLOW_PRIVATE, and a resolver for tests (webhooks.ts). */
   webhooks?: WebhookDeps;
+  /** Counts result writes and rate-limit waits (metrics/); nothing when absent. */
+  metrics?: ActivityMetrics;
 }
 
 /** Every activity Drover registers, built from its dependencies (workers/worker.ts makes them). */
 export function createActivities(deps: ActivityDeps) {
   return {
-    ...createBatchActivities(deps.db),
-    ...createChunkActivities(deps.db, deps.providers),
+    ...createBatchActivities(deps.db, deps.metrics ?? NO_METRICS),
+    ...createChunkActivities(deps.db, deps.providers, deps.metrics ?? NO_METRICS),
     ...createBudgetActivities(deps.db, deps.providers),
     ...createOrphanActivities(deps.db, deps.providers),
     ...createWebhookActivities(deps.db, deps.webhooks),
@@ -30,6 +33,7 @@ export function createActivities(deps: ActivityDeps) {
       providers: deps.providers.realtime,
       rateLimits: deps.rateLimits ?? {},
       concurrency: deps.realtimeConcurrency ?? 16,
+      metrics: deps.metrics ?? NO_METRICS,
     }),
   };
 }

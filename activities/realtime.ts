@@ -14,6 +14,7 @@ import { schemaOf, toChatRequest, withRepair } from './chunks.js';
 import { withHeartbeat } from './heartbeat.js';
 import { toResult } from './outcomes.js';
 import { SharedRateLimiter, type RateLimits } from './rate-limiter.js';
+import { NO_METRICS, type ActivityMetrics } from '../metrics/drover-metrics.js';
 
 export interface RealtimeDeps {
   db: Db;
@@ -21,6 +22,7 @@ export interface RealtimeDeps {
   rateLimits: RateLimits;
   /** Calls in flight per running chunk. */
   concurrency: number;
+  metrics?: ActivityMetrics;
 }
 
 /** Transient failures of one call are retried here, a few times, before the item waits for the next attempt. */
@@ -62,7 +64,7 @@ export function createRealtimeActivities(deps: RealtimeDeps) {
           if (queue.length === 0) return;
           const page = queue;
           queue = [];
-          await upsertResults(db, batch.tenant_id, input.batchId, input.attempt, page);
+          (deps.metrics ?? NO_METRICS).resultsWritten(batch, await upsertResults(db, batch.tenant_id, input.batchId, input.attempt, page));
         });
         return writing;
       };
@@ -71,7 +73,11 @@ export function createRealtimeActivities(deps: RealtimeDeps) {
         let transient = 0;
         let limited = 0;
         for (;;) {
-          if (limiter) await limiter.acquire(tokens);
+          if (limiter) {
+            const asked = performance.now();
+            await limiter.acquire(tokens);
+            (deps.metrics ?? NO_METRICS).rateLimitWaited(limiter.key, (performance.now() - asked) / 1000);
+          }
           // A cancel stops new calls; a call already sent runs to its answer, which the provider
           // bills whether or not anyone reads it, so it is written like any other.
           if (ctx.cancellationSignal.aborted) throw new CancelledFailure('realtime chunk cancelled');

@@ -15,6 +15,7 @@ import { completionRoutes } from './routes/completions.js';
 import { eventRoutes } from './routes/events.js';
 import { fileRoutes } from './routes/files.js';
 import { keyRoutes } from './routes/keys.js';
+import { metricsRoutes, type MetricsRouteOptions } from './routes/metrics.js';
 import { quotaRoutes } from './routes/quotas.js';
 import { QuotaError, type QuotaService } from './quotas/quota-service.js';
 import type { Caller } from './auth/keys.js';
@@ -33,6 +34,8 @@ export interface AppDeps {
   maxEventStreams?: number;
   /** The remote codec for the Temporal UI (`/codec/decode`, `/codec/encode`). */
   codec?: CodecOptions;
+  /** `GET /metrics` (Prometheus), when given. */
+  metrics?: MetricsRouteOptions;
 }
 
 export function createApp(deps: AppDeps): Express {
@@ -86,6 +89,7 @@ export function createApp(deps: AppDeps): Express {
     ...keyRoutes(deps.keys),
     ...quotaRoutes(deps.quotas),
     ...(deps.codec ? codecRoutes(deps.codec, deps.auth) : []),
+    ...(deps.metrics ? metricsRoutes(deps.metrics) : []),
   ];
   let document: Record<string, unknown> | undefined;
   routes.push(...serviceRoutes(() => (document ??= openApiDocument(routes))));

@@ -25,6 +25,8 @@ export const ApiEnv = CommonEnv.extend({
         .map((o) => o.trim().replace(/\/+$/, ''))
         .filter(Boolean),
     ),
+  /** When set, GET /metrics answers only `Authorization: Bearer <token>`; open otherwise (docs/security.md, Metrics). */
+  DROVER_METRICS_TOKEN: z.preprocess((v) => (v === '' ? undefined : v), z.string().min(16, 'at least 16 characters').optional()),
   /** Largest JSON body; bigger batches go through NDJSON, which streams. */
   DROVER_JSON_LIMIT: z.string().default('100mb'),
   /** Largest NDJSON body or uploaded file, in bytes after decompression. */

@@ -4,6 +4,8 @@ import type { Logger } from 'pino';
 import type { Db } from '../store/db.js';
 import { loadPriceOverrides } from '../config/price-overrides.js';
 import { connectClient, droverDataConverter } from '../config/temporal-connection.js';
+import { DroverMetrics } from '../metrics/drover-metrics.js';
+import { registerBatchGauges } from '../metrics/batch-gauges.js';
 import { createApp } from './app.js';
 import { Authenticator } from './auth/authenticator.js';
 import { KeyService } from './auth/key-service.js';
@@ -20,10 +22,22 @@ export interface RunningApi {
   close(): Promise<void>;
 }
 
+export interface ApiOptions {
+  /**
+   * The process's metrics, when the API shares its process with a worker (`npm run dev`): its
+   * /metrics then carries the worker's too. Default: metrics of the API's own.
+   */
+  metrics?: DroverMetrics;
+  /** The Temporal SDK's exporter in this process (`host:port`), appended to /metrics. */
+  temporalMetricsAddress?: string;
+}
+
 /** Starts the API with one Temporal client and one pool for its whole life. */
-export async function startApi(env: ApiEnv, db: Db, logger: Logger): Promise<RunningApi> {
+export async function startApi(env: ApiEnv, db: Db, logger: Logger, opts: ApiOptions = {}): Promise<RunningApi> {
   const dataConverter = droverDataConverter(env, logger);
   const { client: temporal, connection } = await connectClient(env, dataConverter);
+  const metrics = opts.metrics ?? new DroverMetrics();
+  registerBatchGauges(metrics.registry, { db, logger, temporal: { client: temporal, taskQueue: env.DROVER_TASK_QUEUE } });
   const limits: IntakeLimits = {
     maxJsonDepth: env.DROVER_MAX_JSON_DEPTH,
     maxItemBytes: env.DROVER_MAX_ITEM_BYTES,
@@ -58,6 +72,10 @@ export async function startApi(env: ApiEnv, db: Db, logger: Logger): Promise<Run
     jsonLimit: env.DROVER_JSON_LIMIT,
     maxEventStreams: env.DROVER_MAX_EVENT_STREAMS,
     codec: { codec: dataConverter.payloadCodecs?.[0], corsOrigins: env.DROVER_CODEC_CORS_ORIGINS },
+    metrics: {
+      source: { registry: metrics.registry, ...(opts.temporalMetricsAddress ? { temporalAddress: opts.temporalMetricsAddress } : {}) },
+      ...(env.DROVER_METRICS_TOKEN ? { token: env.DROVER_METRICS_TOKEN } : {}),
+    },
   });
   const server = app.listen(env.PORT, env.HOST);
   await new Promise<void>((resolve, reject) => server.once('listening', resolve).once('error', reject));

@@ -8,6 +8,8 @@ import { newEncryptionKeySpec } from '../config/encryption.js';
 import { parseEnv } from '../config/env.js';
 import { createLogger } from '../config/logger.js';
 import { startEmulator } from '../emulator/index.js';
+import { DroverMetrics } from '../metrics/drover-metrics.js';
+import { freeLoopbackAddress, startMetricsServer } from '../metrics/exposition.js';
 import { createDb } from '../store/db.js';
 import { migrate } from '../store/migrate.js';
 import { WorkerEnv } from '../workers/config.js';
@@ -116,13 +118,16 @@ async function run(): Promise<void> {
     };
     const workerEnv = parseEnv(WorkerEnv, env);
     const apiEnv = parseEnv(ApiEnv, env);
-    installRuntime(logger.child({ name: 'drover-worker' }));
+    // One process, one set of metrics: the API's /metrics carries the worker's and the Temporal SDK's.
+    const metrics = new DroverMetrics();
+    const temporalMetricsAddress = workerEnv.DROVER_TEMPORAL_METRICS_ADDRESS ?? (await freeLoopbackAddress());
+    installRuntime(logger.child({ name: 'drover-worker' }), undefined, { metricsAddress: temporalMetricsAddress });
 
     const db = createDb(databaseUrl);
     stops.push(() => db.end());
     await migrate(db);
 
-    const worker = await createDroverWorker(workerEnv, db, logger.child({ name: 'drover-worker' }));
+    const worker = await createDroverWorker(workerEnv, db, logger.child({ name: 'drover-worker' }), { metrics });
     const workerDone = worker.run();
     stops.push(async () => {
       // On SIGINT or SIGTERM the Temporal runtime has begun the shutdown already; wait for the
@@ -131,8 +136,17 @@ async function run(): Promise<void> {
       await workerDone;
     });
 
-    const api = await startApi(apiEnv, db, logger.child({ name: 'drover-api' }));
+    const api = await startApi(apiEnv, db, logger.child({ name: 'drover-api' }), { metrics, temporalMetricsAddress });
     stops.push(() => api.close());
+    if (workerEnv.DROVER_METRICS_PORT !== undefined) {
+      const server = await startMetricsServer({
+        port: workerEnv.DROVER_METRICS_PORT,
+        host: workerEnv.DROVER_METRICS_HOST,
+        token: workerEnv.DROVER_METRICS_TOKEN,
+        source: { registry: metrics.registry, temporalAddress: temporalMetricsAddress },
+      });
+      stops.push(() => new Promise<void>((resolve) => server.close(() => resolve())));
+    }
     logger.info({ api: api.url, temporalUi: temporal.uiUrl }, `Drover is up: API ${api.url}, Temporal UI ${temporal.uiUrl}`);
     logger.info(
       { codecEndpoint },

@@ -21,35 +21,105 @@ const CARRY_PRIOR = `
   prior_usage = CASE WHEN results.attempt < EXCLUDED.attempt THEN add_usage(results.prior_usage, results.usage) ELSE results.prior_usage END`;
 
 /**
- * Writes one attempt's outcomes in a single statement. The `attempt <=` guard makes a retried
- * collect rewrite identical rows instead of adding any, and stops a stale attempt from
- * overwriting a newer one.
+ * What one write changed, for the metrics: the rows it made final (from pending or absent), by
+ * status and path, and what it added to the items' cost (prior + latest). A retried write that
+ * rewrites the same rows changes nothing and reports nothing, so each item counts once.
  */
-export async function upsertResults(db: Queryable, tenantId: string, batchId: string, attempt: number, rows: NewResult[]): Promise<void> {
-  if (rows.length === 0) return;
-  await db.query(
+export interface WriteEffect {
+  finals: Array<{ status: ResultStatus; path: string | null; n: number }>;
+  costUsd: number;
+}
+
+const NO_EFFECT: WriteEffect = { finals: [], costUsd: 0 };
+
+// For writes that only ever close rows that were pending or absent.
+const FINALS_OF_UP = `SELECT status, path, count(*)::int AS n FROM up WHERE status <> 'pending' GROUP BY status, path`;
+
+/** Written rows (each with what it added and its status before, null when new), or groups of them (`n` made final), as a WriteEffect. */
+function toWriteEffect(
+  rows: Array<{ status: ResultStatus; path: string | null; n?: number; added?: number; old_status?: ResultStatus | null }>,
+): WriteEffect {
+  const finals = new Map<string, { status: ResultStatus; path: string | null; n: number }>();
+  let costUsd = 0;
+  for (const r of rows) {
+    costUsd += r.added ?? 0;
+    const madeFinal =
+      r.n ?? (r.status !== 'pending' && (r.old_status === null || r.old_status === undefined || r.old_status === 'pending') ? 1 : 0);
+    if (madeFinal === 0) continue;
+    const key = `${r.status}/${r.path}`;
+    const f = finals.get(key) ?? finals.set(key, { status: r.status, path: r.path, n: 0 }).get(key)!;
+    f.n += madeFinal;
+  }
+  return { finals: [...finals.values()], costUsd };
+}
+
+/**
+ * Writes one attempt's outcomes. Rows not there yet are inserted; rows already there are
+ * updated under the `attempt <=` guard, which makes a retried collect rewrite identical rows
+ * instead of adding any, and stops a stale attempt from overwriting a newer one. Returns what the
+ * write made final and the cost it added (WriteEffect), so the metrics count each item once.
+ */
+export async function upsertResults(
+  db: Queryable,
+  tenantId: string,
+  batchId: string,
+  attempt: number,
+  rows: NewResult[],
+): Promise<WriteEffect> {
+  if (rows.length === 0) return NO_EFFECT;
+  // Most writes are of rows not there yet (a first collect, realtime answers): a plain insert,
+  // as fast as before, whose returned rows are all new.
+  const { rows: inserted } = await db.query(
     `INSERT INTO results (tenant_id, batch_id, seq, status, output, error, usage, cost_usd, attempt, path, citations)
      SELECT $1, $2, t.seq, t.status, t.output::jsonb, t.error::jsonb, t.usage::jsonb, t.cost_usd, $3, t.path, t.citations::jsonb
-     FROM unnest($4::int[], $5::text[], $6::text[], $7::text[], $8::text[], $9::numeric[], $10::text[], $11::text[])
-       AS t(seq, status, output, error, usage, cost_usd, path, citations)
-     ON CONFLICT (batch_id, seq) DO UPDATE SET status = EXCLUDED.status, output = EXCLUDED.output, error = EXCLUDED.error,
-       usage = EXCLUDED.usage, cost_usd = EXCLUDED.cost_usd, attempt = EXCLUDED.attempt, path = EXCLUDED.path,
-       citations = EXCLUDED.citations, updated_at = now(),${CARRY_PRIOR}
-     WHERE results.attempt <= EXCLUDED.attempt AND results.status = 'pending' OR results.attempt = EXCLUDED.attempt`,
-    [
-      tenantId,
-      batchId,
-      attempt,
-      rows.map((r) => r.seq),
-      rows.map((r) => r.status),
-      rows.map((r) => (r.output === undefined || r.output === null ? null : JSON.stringify(r.output))),
-      rows.map((r) => (r.error ? JSON.stringify(r.error) : null)),
-      rows.map((r) => (r.usage ? JSON.stringify(r.usage) : null)),
-      rows.map((r) => r.cost_usd),
-      rows.map((r) => r.path ?? 'batch'),
-      rows.map((r) => (r.citations ? JSON.stringify(r.citations) : null)),
-    ],
+     FROM ${UNNEST_RESULTS}
+     ON CONFLICT (batch_id, seq) DO NOTHING
+     RETURNING seq, status, path, cost_usd AS added, NULL AS old_status`,
+    [tenantId, batchId, attempt, ...resultColumns(rows)],
   );
+  if (inserted.length === rows.length) return toWriteEffect(inserted);
+  const written = new Set(inserted.map((r: { seq: number }) => r.seq));
+  const existing = rows.filter((r) => !written.has(r.seq));
+  // The others have a row already: upserted as ever (the key's index finds each), with `prev`,
+  // how each stood in the statement's snapshot before `up` wrote, saying what the write changed.
+  // (Two tries writing the same rows at the same instant could both see them unwritten: the
+  // metrics would count those items twice; the rows themselves stay right.)
+  const { rows: updated } = await db.query(
+    `WITH prev AS (
+       SELECT seq, status, prior_cost_usd + cost_usd AS total FROM results WHERE batch_id = $2 AND seq = ANY($4::int[])),
+     up AS (
+       INSERT INTO results (tenant_id, batch_id, seq, status, output, error, usage, cost_usd, attempt, path, citations)
+       SELECT $1, $2, t.seq, t.status, t.output::jsonb, t.error::jsonb, t.usage::jsonb, t.cost_usd, $3, t.path, t.citations::jsonb
+       FROM ${UNNEST_RESULTS}
+       ON CONFLICT (batch_id, seq) DO UPDATE SET status = EXCLUDED.status, output = EXCLUDED.output, error = EXCLUDED.error,
+         usage = EXCLUDED.usage, cost_usd = EXCLUDED.cost_usd, attempt = EXCLUDED.attempt, path = EXCLUDED.path,
+         citations = EXCLUDED.citations, updated_at = now(),${CARRY_PRIOR}
+       WHERE results.attempt <= EXCLUDED.attempt AND results.status = 'pending' OR results.attempt = EXCLUDED.attempt
+       RETURNING seq, status, path, prior_cost_usd + cost_usd AS total)
+     SELECT up.status, up.path,
+       count(*) FILTER (WHERE up.status <> 'pending' AND (prev.status IS NULL OR prev.status = 'pending'))::int AS n,
+       COALESCE(sum(up.total - COALESCE(prev.total, 0)), 0) AS added
+     FROM up LEFT JOIN prev USING (seq) GROUP BY up.status, up.path`,
+    [tenantId, batchId, attempt, ...resultColumns(existing)],
+  );
+  return toWriteEffect([...inserted, ...updated]);
+}
+
+const UNNEST_RESULTS = `unnest($4::int[], $5::text[], $6::text[], $7::text[], $8::text[], $9::numeric[], $10::text[], $11::text[])
+       AS t(seq, status, output, error, usage, cost_usd, path, citations)`;
+
+/** The columns of UNNEST_RESULTS ($4 to $11). */
+function resultColumns(rows: NewResult[]): unknown[] {
+  return [
+    rows.map((r) => r.seq),
+    rows.map((r) => r.status),
+    rows.map((r) => (r.output === undefined || r.output === null ? null : JSON.stringify(r.output))),
+    rows.map((r) => (r.error ? JSON.stringify(r.error) : null)),
+    rows.map((r) => (r.usage ? JSON.stringify(r.usage) : null)),
+    rows.map((r) => r.cost_usd),
+    rows.map((r) => r.path ?? 'batch'),
+    rows.map((r) => (r.citations ? JSON.stringify(r.citations) : null)),
+  ];
 }
 
 /**
@@ -64,16 +134,21 @@ export async function markUnanswered(
   attempt: number,
   status: ResultStatus,
   error: ItemError,
-): Promise<void> {
-  await db.query(
-    `INSERT INTO results (tenant_id, batch_id, seq, status, error, attempt)
+): Promise<WriteEffect> {
+  // Only rows that were pending or absent are written, and the cost moves into prior_*: no cost changes.
+  const { rows } = await db.query(
+    `WITH up AS (
+     INSERT INTO results (tenant_id, batch_id, seq, status, error, attempt)
      SELECT $1, i.batch_id, i.seq, $5, $6::jsonb, $7 FROM items i
      LEFT JOIN results r ON r.batch_id = i.batch_id AND r.seq = i.seq
      WHERE i.batch_id = $2 AND i.seq >= $3 AND i.seq < $4 AND (r.seq IS NULL OR (r.status = 'pending' AND r.attempt < $7))
      ON CONFLICT (batch_id, seq) DO UPDATE SET status = EXCLUDED.status, error = EXCLUDED.error, output = NULL,
-       usage = NULL, cost_usd = 0, attempt = EXCLUDED.attempt, updated_at = now(),${CARRY_PRIOR}`,
+       usage = NULL, cost_usd = 0, attempt = EXCLUDED.attempt, updated_at = now(),${CARRY_PRIOR}
+     RETURNING status, path)
+     ${FINALS_OF_UP}`,
     [tenantId, batchId, range.seq_start, range.seq_end, status, JSON.stringify(error), attempt],
   );
+  return toWriteEffect(rows);
 }
 
 export interface AttemptTally {
@@ -219,16 +294,20 @@ export async function closeUnfinished(
   batchId: string,
   error: ItemError,
   opts: { status?: 'cancelled' | 'failed'; range?: { seq_start: number; seq_end: number } } = {},
-): Promise<number> {
-  const { rowCount } = await db.query(
-    `INSERT INTO results (tenant_id, batch_id, seq, status, error, attempt)
+): Promise<WriteEffect> {
+  // Every row written was pending or absent: each is made final here, and its cost stays.
+  const { rows } = await db.query(
+    `WITH up AS (
+     INSERT INTO results (tenant_id, batch_id, seq, status, error, attempt)
      SELECT $1, i.batch_id, i.seq, $4, $3::jsonb, COALESCE(r.attempt, 0) FROM items i
      LEFT JOIN results r ON r.batch_id = i.batch_id AND r.seq = i.seq
      WHERE i.batch_id = $2 AND i.seq >= $5 AND i.seq < $6 AND (r.seq IS NULL OR r.status = 'pending')
-     ON CONFLICT (batch_id, seq) DO UPDATE SET status = EXCLUDED.status, error = EXCLUDED.error, updated_at = now()`,
+     ON CONFLICT (batch_id, seq) DO UPDATE SET status = EXCLUDED.status, error = EXCLUDED.error, updated_at = now()
+     RETURNING status, path)
+     ${FINALS_OF_UP}`,
     [tenantId, batchId, JSON.stringify(error), opts.status ?? 'cancelled', opts.range?.seq_start ?? 0, opts.range?.seq_end ?? 2 ** 31 - 1],
   );
-  return rowCount ?? 0;
+  return toWriteEffect(rows);
 }
 
 export interface ResultChange {

@@ -51,6 +51,17 @@ export const WorkerEnv = CommonEnv.extend({
       (v) => v === 'off' || /^\d+(\.\d+)?\s*(ms|s|m|h|d|seconds?|minutes?|hours?|days?)$/.test(v),
       'a duration such as 15m or 1h, or off',
     ),
+  /** Serve Prometheus metrics (GET /metrics) on this port; none when unset. */
+  DROVER_METRICS_PORT: z.preprocess((v) => (v === '' ? undefined : v), z.coerce.number().int().min(0).max(65535).optional()),
+  /** The address the metrics port listens on: 0.0.0.0 for a scraper on another host or container. */
+  DROVER_METRICS_HOST: z.string().default('127.0.0.1'),
+  /** When set, /metrics answers only `Authorization: Bearer <token>` (docs/security.md, Metrics). */
+  DROVER_METRICS_TOKEN: OptionalSecret,
+  /**
+   * Where the Temporal SDK's own Prometheus exporter listens (`host:port`); its metrics are also
+   * appended to /metrics. Default with DROVER_METRICS_PORT: a free port on 127.0.0.1.
+   */
+  DROVER_TEMPORAL_METRICS_ADDRESS: OptionalSecret,
   /** Touched every DROVER_HEALTH_EVERY_MS while the worker polls and Temporal answers, for container health checks. */
   DROVER_HEALTH_FILE: z.string().optional(),
   DROVER_HEALTH_EVERY_MS: z.coerce.number().int().positive().default(10_000),

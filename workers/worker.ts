@@ -3,6 +3,8 @@ import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import type { Logger } from 'pino';
 import { createActivities } from '../activities/index.js';
+import type { DroverMetrics } from '../metrics/drover-metrics.js';
+import { instrumentProviders } from '../metrics/instrument-providers.js';
 import { clientConnectionOptions, droverDataConverter, temporalConnectionOptions } from '../config/temporal-connection.js';
 import { createProviders, describeProviders, offersOf } from './providers.js';
 import type { Db } from '../store/db.js';
@@ -34,8 +36,16 @@ export interface DroverWorker {
   run(): Promise<void>;
 }
 
-/** Builds the worker and everything it depends on; the one place provider clients are made. */
-export async function createDroverWorker(env: WorkerEnv, db: Db, logger: Logger): Promise<DroverWorker> {
+/**
+ * Builds the worker and everything it depends on; the one place provider clients are made. With
+ * `metrics`, provider calls are timed and result writes counted into it.
+ */
+export async function createDroverWorker(
+  env: WorkerEnv,
+  db: Db,
+  logger: Logger,
+  opts: { metrics?: DroverMetrics } = {},
+): Promise<DroverWorker> {
   // Codecs run in the worker, outside the workflow sandbox; activities' Context.current().client uses this converter too.
   const dataConverter = droverDataConverter(env, logger);
   const admin = await Connection.connect(clientConnectionOptions(env));
@@ -54,7 +64,7 @@ export async function createDroverWorker(env: WorkerEnv, db: Db, logger: Logger)
     await admin.close();
   }
 
-  const providers = createProviders(env);
+  const providers = opts.metrics ? instrumentProviders(createProviders(env), opts.metrics) : createProviders(env);
   logger.info({ providers: describeProviders(providers) }, 'providers configured');
   const connection = await NativeConnection.connect(temporalConnectionOptions(env));
   // One set of activities and one connection for every queue this process polls.
@@ -70,6 +80,7 @@ export async function createDroverWorker(env: WorkerEnv, db: Db, logger: Logger)
       rateLimits: env.DROVER_RATE_LIMITS,
       realtimeConcurrency: env.DROVER_REALTIME_CONCURRENCY,
       webhooks: { allowPrivate: env.DROVER_WEBHOOK_ALLOW_PRIVATE },
+      ...(opts.metrics ? { metrics: opts.metrics } : {}),
     }),
     shutdownGraceTime: '10 seconds',
     // Heartbeats carry cancels to running activities: throttled to 2 s, a cancel reaches a submit or

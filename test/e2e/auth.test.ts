@@ -102,12 +102,14 @@ describe('API keys, scopes and tenant isolation', () => {
         ['/codec/encode', 'admin'],
         ['/codec', null],
         ['/codec/session', null],
+        // Prometheus metrics: no API key; DROVER_METRICS_TOKEN closes it (metrics.test.ts).
+        ['/metrics', null],
         ['/healthz', null],
         ['/openapi.json', null],
         ['/docs', null],
       ],
     );
-    for (const path of ['/healthz', '/openapi.json', '/docs']) assert.equal((await stack.as(null).get(path)).status, 200, path);
+    for (const path of ['/healthz', '/openapi.json', '/docs', '/metrics']) assert.equal((await stack.as(null).get(path)).status, 200, path);
   });
 
   test('every /v1 route: 401 authentication_error without a key, with a malformed header, an unknown key or a revoked one; nothing stored', async () => {

@@ -106,6 +106,29 @@ describe('the dev stack', () => {
     });
     assert.equal(preflight.headers.get('access-control-allow-origin'), `http://127.0.0.1:${temporal + 1000}`);
     assert.match((await commandLineOf(postgresPid)) ?? '', /postgres/);
+    // Worker and API share the process: the API's /metrics carries the worker's counters (after a
+    // small realtime batch), the store's gauges and the Temporal SDK's metrics.
+    const submitted = await fetch(batches, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+      body: JSON.stringify({
+        model: 'gpt-4.1-mini',
+        mode: 'realtime',
+        items: [
+          { id: 'm1', content: 'a' },
+          { id: 'm2', content: 'b' },
+        ],
+      }),
+    });
+    assert.equal(submitted.status, 202, await submitted.clone().text());
+    const metrics = await until(
+      async () => (await fetch(`http://127.0.0.1:${api}/metrics`)).text(),
+      (text) =>
+        /^drover_items_total\{[^}]*status="succeeded"[^}]*\} 2$/m.test(text) && /^drover_batches\{status="completed"\} 1$/m.test(text),
+      { timeoutMs: 30_000, what: 'the realtime batch in the dev API metrics' },
+    );
+    assert.match(metrics, /^drover_provider_request_duration_seconds_count\{provider="openai",operation="complete"\} 2$/m);
+    assert.match(metrics, /^temporal_worker_task_slots_available\{/m);
 
     dev.child.kill('SIGKILL');
     const started = Date.now();

@@ -1,0 +1,80 @@
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { storeJsonBatch } from '../../api/intake/json-batch.js';
+import { DroverMetrics } from '../../metrics/drover-metrics.js';
+import { createScratchDatabase, type ScratchDatabase } from '../../stack/scratch-database.js';
+import { closeUnfinished, countResults, markUnanswered, upsertResults, type NewResult } from '../../store/results.js';
+
+let database: ScratchDatabase;
+before(async () => {
+  database = await createScratchDatabase('drover_test');
+});
+after(() => database.drop());
+
+const row = (seq: number, status: NewResult['status'], cost: number): NewResult => ({
+  seq,
+  status,
+  output: status === 'succeeded' ? { ok: true } : null,
+  error: status === 'succeeded' ? null : { code: 'server_error', message: 'x' },
+  usage: null,
+  cost_usd: cost,
+  path: 'batch',
+});
+
+/**
+ * What the metrics count comes from the store's own writes: an item counts once, at the write
+ * that makes it final, whatever is rewritten (a retried collect) around it, and the cost counter
+ * ends equal to the spend the store reports.
+ */
+test('result writes report each item made final once, and the cost they added', async () => {
+  const { db } = database;
+  const body = { model: 'gpt-4.1-mini', items: Array.from({ length: 6 }, (_, i) => ({ id: `i${i}`, content: `c${i}` })) };
+  const batch = (await storeJsonBatch(db, 'default', body, { priceOverrides: {} })).batch!;
+  const metrics = new DroverMetrics({ processMetrics: false });
+  const write = async (p: Promise<Parameters<DroverMetrics['resultsWritten']>[1]>) => {
+    const effect = await p;
+    metrics.resultsWritten(batch, effect);
+    return effect;
+  };
+
+  // Attempt 1: two succeed, one fails for now (pending, paid), three get no answer (pending, unpaid).
+  const first = [row(0, 'succeeded', 0.001), row(1, 'succeeded', 0.002), row(2, 'pending', 0.0005)];
+  const e1 = await write(upsertResults(db, 'default', batch.id, 1, first));
+  assert.deepEqual(e1.finals, [{ status: 'succeeded', path: 'batch', n: 2 }]);
+  assert.ok(Math.abs(e1.costUsd - 0.0035) < 1e-12);
+  await write(
+    markUnanswered(db, 'default', batch.id, { seq_start: 0, seq_end: 6 }, 1, 'pending', { code: 'missing_result', message: 'm' }),
+  );
+
+  // The same collect again (a retried activity): nothing new.
+  const again = await write(upsertResults(db, 'default', batch.id, 1, first));
+  assert.deepEqual(again, { finals: [], costUsd: 0 });
+
+  // Attempt 2: the pending one succeeds (its first cost stays, in prior_cost_usd), one more fails for good.
+  const e2 = await write(upsertResults(db, 'default', batch.id, 2, [row(2, 'succeeded', 0.001), row(3, 'failed', 0.0002)]));
+  assert.deepEqual(
+    e2.finals.sort((a, b) => a.status.localeCompare(b.status)),
+    [
+      { status: 'failed', path: 'batch', n: 1 },
+      { status: 'succeeded', path: 'batch', n: 1 },
+    ],
+  );
+  // A stale attempt-1 rewrite cannot touch the rows attempt 2 closed.
+  assert.deepEqual(await write(upsertResults(db, 'default', batch.id, 1, first.slice(2))), { finals: [], costUsd: 0 });
+
+  // The batch stops: the two left are cancelled, once.
+  const closed = await write(closeUnfinished(db, 'default', batch.id, { code: 'batch_cancelled', message: 'c' }));
+  assert.deepEqual(closed.finals, [{ status: 'cancelled', path: null, n: 2 }]);
+  assert.deepEqual(await write(closeUnfinished(db, 'default', batch.id, { code: 'batch_cancelled', message: 'c' })), {
+    finals: [],
+    costUsd: 0,
+  });
+
+  const items = await metrics.items.get();
+  const counted = Object.fromEntries(items.values.map((v) => [`${v.labels.path}/${v.labels.status}`, v.value]));
+  assert.deepEqual(counted, { 'batch/succeeded': 3, 'batch/failed': 1, 'none/cancelled': 2 });
+  const store = await countResults(db, batch.id);
+  assert.equal(store.succeeded + store.failed + store.cancelled, 6);
+  const cost = (await metrics.cost.get()).values[0]!.value;
+  assert.ok(Math.abs(cost - store.cost_usd) < 1e-12, `counter ${cost} = spend ${store.cost_usd}`);
+});
