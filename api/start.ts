@@ -12,6 +12,7 @@ import { BatchService } from './batch-service.js';
 import { FileService } from './file-service.js';
 import type { ApiEnv } from './config.js';
 import type { IntakeLimits } from './intake/limits.js';
+import { tracingFromEnv } from '../tracing/tracing.js';
 
 export interface RunningApi {
   app: Express;
@@ -22,6 +23,8 @@ export interface RunningApi {
 
 /** Starts the API with one Temporal client and one pool for its whole life. */
 export async function startApi(env: ApiEnv, db: Db, logger: Logger): Promise<RunningApi> {
+  // Off (and nothing created) unless OTEL_EXPORTER_OTLP_ENDPOINT is set; then workflow starts continue the request's trace.
+  const tracing = tracingFromEnv('drover-api');
   const dataConverter = droverDataConverter(env, logger);
   const { client: temporal, connection } = await connectClient(env, dataConverter);
   const limits: IntakeLimits = {
@@ -70,6 +73,7 @@ export async function startApi(env: ApiEnv, db: Db, logger: Logger): Promise<Run
     async close() {
       await new Promise<void>((resolve) => server.close(() => resolve()));
       await connection.close();
+      await tracing?.flush().catch(() => {});
     },
   };
 }
