@@ -40,13 +40,14 @@ describe('tracing over OTLP', () => {
     await rm(bundleDir, { recursive: true, force: true });
   });
 
-  test('a batch is one trace from POST /v1/batches to the provider calls', async () => {
-    await stack.startWorker({ OTEL_EXPORTER_OTLP_ENDPOINT: collector.url, DROVER_WORKFLOW_BUNDLE: join(bundleDir, 'bundle.js') });
+  /** Runs a batch of 10 items in 2 chunks and checks its trace, end to end. */
+  async function assertOneTrace(prefix: string): Promise<void> {
+    const mark = collector.spans.length;
     const created = await stack.post('/v1/batches', {
       model: 'gpt-4.1-mini',
       mode: 'batch',
       chunk_size: 5,
-      items: Array.from({ length: 10 }, (_, i) => ({ id: `t${i}`, content: `Say ${i}` })),
+      items: Array.from({ length: 10 }, (_, i) => ({ id: `${prefix}${i}`, content: `Say ${i}` })),
     });
     assert.equal(created.status, 202, created.text);
     const done = await stack.waitForBatch(created.body.id, 60_000);
@@ -92,5 +93,16 @@ describe('tracing over OTLP', () => {
       for (let hops = 0; at && at !== request && hops < 50; hops++) at = at.parentSpanId ? byId.get(at.parentSpanId) : undefined;
       assert.equal(at, request, `${s.service} ${s.name} descends from the request span`);
     }
+  }
+
+  test('a batch is one trace from POST /v1/batches to the provider calls (pre-built bundle)', async () => {
+    await stack.startWorker({ OTEL_EXPORTER_OTLP_ENDPOINT: collector.url, DROVER_WORKFLOW_BUNDLE: join(bundleDir, 'bundle.js') });
+    await assertOneTrace('b');
+  });
+
+  test('the same with a worker that bundles its workflows at start (interceptors.workflowModules)', async () => {
+    await stack.stopWorkers();
+    await stack.startWorker({ OTEL_EXPORTER_OTLP_ENDPOINT: collector.url, DROVER_WORKFLOW_BUNDLE: '' });
+    await assertOneTrace('w');
   });
 });
