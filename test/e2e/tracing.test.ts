@@ -100,6 +100,31 @@ describe('tracing over OTLP', () => {
     await assertOneTrace('b');
   });
 
+  test('a realtime batch: each item call is a provider span inside the realtime chunk activity', async () => {
+    const mark = collector.spans.length;
+    const created = await stack.post('/v1/batches', {
+      model: 'gpt-4.1-mini',
+      mode: 'realtime',
+      items: Array.from({ length: 3 }, (_, i) => ({ id: `r${i}`, content: `Say ${i}` })),
+    });
+    assert.equal(created.status, 202, created.text);
+    assert.equal((await stack.waitForBatch(created.body.id, 60_000)).status, 'completed');
+    await activeTracing()!.flush();
+    const request = await until(
+      () => collector.spans.slice(mark).find((s) => s.service === 'drover-api' && s.name === 'POST /v1/batches'),
+      Boolean,
+      { what: 'the API request span', timeoutMs: 10_000 },
+    );
+    const calls = await until(
+      () => collector.spans.filter((s) => s.traceId === request!.traceId && s.name === 'provider openai complete'),
+      (list) => list.length >= 3,
+      { what: 'a provider span per realtime call', timeoutMs: 20_000 },
+    );
+    const byId = new Map(collector.spans.map((s) => [s.spanId, s]));
+    for (const c of calls) assert.match(byId.get(c.parentSpanId!)?.name ?? '', /^RunActivity:/);
+    assert.equal(calls.length, 3, 'one span per item');
+  });
+
   test('the same with a worker that bundles its workflows at start (interceptors.workflowModules)', async () => {
     await stack.stopWorkers();
     await stack.startWorker({ OTEL_EXPORTER_OTLP_ENDPOINT: collector.url, DROVER_WORKFLOW_BUNDLE: '' });
