@@ -21,6 +21,8 @@ import { QuotaError, type QuotaService } from './quotas/quota-service.js';
 import type { Caller } from './auth/keys.js';
 import { resultRoutes } from './routes/results.js';
 import { serviceRoutes } from './routes/service.js';
+import { traceRequests } from '../tracing/http.js';
+import { activeTracing } from '../tracing/tracing.js';
 
 export interface AppDeps {
   batches: BatchService;
@@ -42,6 +44,7 @@ export function createApp(deps: AppDeps): Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('query parser', 'simple');
+  if (activeTracing()) app.use(traceRequests());
 
   app.use((req, res, next) => {
     const requestId = req.get('x-request-id') ?? randomUUID();

@@ -14,6 +14,7 @@ import { BatchService } from './batch-service.js';
 import { FileService } from './file-service.js';
 import type { ApiEnv } from './config.js';
 import type { IntakeLimits } from './intake/limits.js';
+import { tracingFromEnv } from '../tracing/tracing.js';
 
 export interface RunningApi {
   app: Express;
@@ -34,6 +35,8 @@ export interface ApiOptions {
 
 /** Starts the API with one Temporal client and one pool for its whole life. */
 export async function startApi(env: ApiEnv, db: Db, logger: Logger, opts: ApiOptions = {}): Promise<RunningApi> {
+  // Off (and nothing created) unless OTEL_EXPORTER_OTLP_ENDPOINT is set; then workflow starts continue the request's trace.
+  const tracing = tracingFromEnv('drover-api');
   const dataConverter = droverDataConverter(env, logger);
   const { client: temporal, connection } = await connectClient(env, dataConverter);
   const metrics = opts.metrics ?? new DroverMetrics();
@@ -88,6 +91,7 @@ export async function startApi(env: ApiEnv, db: Db, logger: Logger, opts: ApiOpt
     async close() {
       await new Promise<void>((resolve) => server.close(() => resolve()));
       await connection.close();
+      await tracing?.flush().catch(() => {});
     },
   };
 }

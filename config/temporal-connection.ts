@@ -4,6 +4,8 @@ import { loadClientConnectConfig } from '@temporalio/envconfig';
 import type { NativeConnectionOptions } from '@temporalio/worker';
 import type { Logger } from 'pino';
 import { z } from 'zod';
+import { OpenTelemetryWorkflowClientInterceptor } from '@temporalio/interceptors-opentelemetry';
+import { activeTracing } from '../tracing/tracing.js';
 import { EncryptionCodec, parseEncryptionKeys, type EncryptionKey } from './encryption.js';
 
 const Optional = z.preprocess((v) => (v === '' ? undefined : v), z.string().optional());
@@ -107,12 +109,16 @@ export function droverDataConverter(env: Pick<TemporalSettings, 'DROVER_ENCRYPTI
 }
 let warned = false;
 
-/** A client on its own connection, with Drover's connection options and the given data converter. */
+/**
+ * A client on its own connection, with Drover's connection options and the given data converter;
+ * when tracing is on, workflow starts, signals and queries carry the caller's trace.
+ */
 export async function connectClient(
   env: TemporalSettings,
   dataConverter: DataConverter,
 ): Promise<{ client: Client; connection: Connection }> {
   const connection = await Connection.connect(clientConnectionOptions(env));
-  const client = new Client({ connection, namespace: env.TEMPORAL_NAMESPACE, dataConverter });
+  const interceptors = activeTracing() ? { workflow: [new OpenTelemetryWorkflowClientInterceptor()] } : undefined;
+  const client = new Client({ connection, namespace: env.TEMPORAL_NAMESPACE, dataConverter, ...(interceptors ? { interceptors } : {}) });
   return { client, connection };
 }

@@ -15,6 +15,9 @@ import { startHealthFile } from './health.js';
 import { ensureOrphanSchedule } from './orphan-schedule.js';
 import { startRegistration } from './registration.js';
 import { ensureSearchAttributes } from './search-attributes.js';
+import { traceProviders } from '../tracing/providers.js';
+import { tracingFromEnv } from '../tracing/tracing.js';
+import { tracingActivityInterceptors, WORKFLOW_TRACING_MODULE, workflowSpanSinks } from '../tracing/worker.js';
 
 // Sources run under tsx (.ts) in development and compiled (.js) in production images.
 const ext = import.meta.url.endsWith('.ts') ? '.ts' : '.js';
@@ -64,7 +67,10 @@ export async function createDroverWorker(
     await admin.close();
   }
 
-  const providers = opts.metrics ? instrumentProviders(createProviders(env), opts.metrics) : createProviders(env);
+  // Off (and nothing created) unless OTEL_EXPORTER_OTLP_ENDPOINT is set.
+  const tracing = tracingFromEnv('drover-worker');
+  const created = tracing ? traceProviders(createProviders(env)) : createProviders(env);
+  const providers = opts.metrics ? instrumentProviders(created, opts.metrics) : created;
   logger.info({ providers: describeProviders(providers) }, 'providers configured');
   const connection = await NativeConnection.connect(temporalConnectionOptions(env));
   // One set of activities and one connection for every queue this process polls.
@@ -73,7 +79,8 @@ export async function createDroverWorker(
     namespace: env.TEMPORAL_NAMESPACE,
     dataConverter,
     // Activity failures reach histories (and logs) in plain text: no prompt text or key in them.
-    interceptors: { activity: [sanitizeActivityFailures(secretsOf(env))] },
+    // The tracing interceptor sits outside the sanitizer, so spans only see scrubbed failures.
+    interceptors: { activity: [...tracingActivityInterceptors(tracing), sanitizeActivityFailures(secretsOf(env))] },
     activities: createActivities({
       db,
       providers,
@@ -103,6 +110,11 @@ export async function createDroverWorker(
         ...common,
         taskQueue: env.DROVER_TASK_QUEUE,
         ...(env.DROVER_WORKFLOW_BUNDLE ? { workflowBundle: { codePath: env.DROVER_WORKFLOW_BUNDLE } } : { workflowsPath: WORKFLOWS_PATH }),
+        // A pre-built bundle carries the workflow interceptors already (scripts/build-workflow-bundle.ts).
+        ...(tracing && !env.DROVER_WORKFLOW_BUNDLE
+          ? { interceptors: { ...common.interceptors, workflowModules: [WORKFLOW_TRACING_MODULE] } }
+          : {}),
+        sinks: workflowSpanSinks(tracing),
         maxConcurrentActivityTaskExecutions: env.DROVER_MAX_CONCURRENT_ACTIVITIES,
         maxCachedWorkflows: env.DROVER_MAX_CACHED_WORKFLOWS,
       }),
@@ -143,6 +155,7 @@ export async function createDroverWorker(
         await Promise.all(workers.map((w) => w.run().finally(shutdown)));
       } finally {
         health?.stop();
+        await tracing?.flush().catch(() => {});
         await registration.stop();
         await connection.close();
       }

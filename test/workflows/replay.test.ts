@@ -8,6 +8,7 @@ import { bundleWorkflowCode, Worker, type WorkflowBundleWithSourceMap } from '@t
 import { newEncryptionKeySpec, parseEncryptionKeys } from '../../config/encryption.js';
 import { droverDataConverter } from '../../config/temporal-connection.js';
 import { WORKFLOWS_PATH } from '../../workers/worker.js';
+import { WORKFLOW_TRACING_MODULE } from '../../tracing/worker.js';
 
 const HISTORIES = fileURLToPath(new URL('../histories/', import.meta.url));
 const ALTERED = fileURLToPath(new URL('./fixtures/altered-workflows.ts', import.meta.url));
@@ -64,6 +65,16 @@ describe('replay of recorded histories', () => {
     const dataConverter = droverDataConverter({ DROVER_ENCRYPTION_KEYS: parseEncryptionKeys(newEncryptionKeySpec()) });
     assert.equal(dataConverter.payloadCodecs?.length, 1);
     assert.deepEqual(await replay(await currentBundle(), histories, dataConverter), []);
+  });
+
+  test('they replay with the tracing interceptors bundled in, as the pre-built bundle has them: spans and headers change no command', async () => {
+    const traced = await bundleWorkflowCode({
+      workflowsPath: WORKFLOWS_PATH,
+      workflowInterceptorModules: [WORKFLOW_TRACING_MODULE],
+      logger: quiet,
+    });
+    assert.match(traced.code, /OpenTelemetryInboundInterceptor/);
+    assert.deepEqual(await replay(traced, histories), []);
   });
 
   test('a change in command order is caught: the same histories fail on altered workflow code', async () => {
