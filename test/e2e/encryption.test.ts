@@ -368,7 +368,8 @@ describe('nothing secret at rest in Temporal or in logs', () => {
       const done = await until(
         () => fetch(`${second.url}/v1/batches/${id}`, { headers: stack.auth }).then((r) => r.json() as Promise<any>),
         (b) => ['completed', 'failed', 'completed_with_failures'].includes(b.status),
-        { what: 'batch done after rotation' },
+        // An activity the stopped worker had in flight is retried only when its timeout passes (a minute for a poll).
+        { what: 'batch done after rotation', timeoutMs: 180_000 },
       );
       assert.equal(done.status, 'completed', JSON.stringify(done));
       assert.equal(done.counts.succeeded, 5);
