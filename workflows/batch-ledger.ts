@@ -217,18 +217,22 @@ export class BatchLedger {
     }
     return null;
   }
-  /** Reserves a waiting attempt (see nextGrant). */
-  grant(chunkIndex: number): void {
+  /**
+   * Reserves a waiting attempt (see nextGrant). False when the chunk no longer waits for it: it
+   * ended (or was closed by reconciliation) while the tenant's cap was being asked.
+   */
+  grant(chunkIndex: number, attempt: number): boolean {
     const c = this.inFlight.get(chunkIndex);
-    if (!c?.wants) throw new Error(`chunk ${chunkIndex} is not waiting for a grant`);
+    if (c?.wants?.attempt !== attempt) return false;
     c.reserveUsd = c.wants.reserveUsd;
     c.wants = null;
+    return true;
   }
   /** Reserves the first waiting attempt that fits; returns whom to tell, or null when none fits. */
   grantNext(): { chunkIndex: number; attempt: number } | null {
     const next = this.nextGrant();
     if (!next) return null;
-    this.grant(next.chunkIndex);
+    this.grant(next.chunkIndex, next.attempt);
     return { chunkIndex: next.chunkIndex, attempt: next.attempt };
   }
   /** The next chunk to start and what its first attempt reserves, once its estimates are loaded. */

@@ -272,7 +272,8 @@ async function runBatch(input: ProcessBatchInput): Promise<ProcessBatchResult> {
             if (!(await awaitBudget())) break;
             continue;
           }
-          ledger.grant(next.chunkIndex);
+          // The chunk may have ended while the tenant's cap was asked: then there is nobody to tell.
+          if (!ledger.grant(next.chunkIndex, next.attempt)) continue;
           if (!ledger.paused) setStatus('running');
           const { chunkIndex, attempt } = next;
           await getExternalWorkflowHandle(chunkWorkflowId(batchId, chunkIndex))

@@ -70,6 +70,18 @@ describe('BatchLedger', () => {
     assert.equal(ledger.reserved(), 0);
   });
 
+  test('a grant for a chunk that ended meanwhile is refused, not thrown', () => {
+    const ledger = planned(2, { reserve: 2, limits: { maxCostUsd: 10 } });
+    ledger.startNext();
+    ledger.attemptDone({ chunkIndex: 0, attempt: 1, costUsd: 1, nextReserveUsd: 2 });
+    const next = ledger.nextGrant();
+    assert.deepEqual(next, { chunkIndex: 0, attempt: 2, reserveUsd: 2 });
+    ledger.complete(0, tally(10, 0, 1.5));
+    assert.equal(ledger.grant(0, 2), false, 'it ended while the tenant cap was asked');
+    assert.equal(ledger.reserved(), 0);
+    assert.equal(ledger.grant(1, 2), false, 'a chunk that never waited');
+  });
+
   test('a limit below what running chunks reserved is refused with the committed figure', () => {
     const ledger = planned(2, { reserve: 2, limits: { maxCostUsd: 10 } });
     ledger.startNext();
