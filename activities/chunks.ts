@@ -404,7 +404,8 @@ export function createChunkActivities(db: Db, providers: Providers, metrics: Act
   }
 }
 
-function attemptTally(t: StoreAttemptTally): AttemptTally {
+/** An attempt's tally as the store reads it, in the workflows' terms. */
+export function attemptTally(t: StoreAttemptTally): AttemptTally {
   return { succeeded: t.succeeded, failed: t.failed, cancelled: t.cancelled, pending: t.pending, usage: t.usage, costUsd: t.cost_usd };
 }
 

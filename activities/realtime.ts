@@ -10,7 +10,7 @@ import { unfinishedItems, type UnfinishedItem } from '../store/items.js';
 import { tallyAttempt, upsertResults, type NewResult } from '../store/results.js';
 import type { AttemptTally, RealtimeChunkInput } from '../workflows/contracts.js';
 import { loadBatch } from './batches.js';
-import { schemaOf, toChatRequest, withRepair } from './chunks.js';
+import { attemptTally, schemaOf, toChatRequest, withRepair } from './chunks.js';
 import { withHeartbeat } from './heartbeat.js';
 import { toResult } from './outcomes.js';
 import { SharedRateLimiter, type RateLimits } from './rate-limiter.js';
@@ -137,8 +137,7 @@ export function createRealtimeActivities(deps: RealtimeDeps) {
         log.info('realtime chunk cancelled; finished items are saved', { chunkIndex: input.chunkIndex });
         throw new CancelledFailure('realtime chunk cancelled');
       }
-      const t = await tallyAttempt(db, input.batchId, chunk, input.attempt);
-      return { succeeded: t.succeeded, failed: t.failed, cancelled: t.cancelled, pending: t.pending, usage: t.usage, costUsd: t.cost_usd };
+      return attemptTally(await tallyAttempt(db, input.batchId, chunk, input.attempt));
     },
   };
 }

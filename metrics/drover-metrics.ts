@@ -66,8 +66,7 @@ export class DroverMetrics implements ActivityMetrics {
     for (const f of effect.finals)
       this.items.inc({ provider: batch.provider, model: batch.model, path: f.path ?? 'none', status: f.status }, f.n);
     // A rewrite can only lower a cost when a provider answered the same attempt differently; a counter never goes down.
-    if (effect.costUsd > 0) this.cost.inc({ provider: batch.provider, model: batch.model }, effect.costUsd);
-    else this.cost.inc({ provider: batch.provider, model: batch.model }, 0);
+    this.cost.inc({ provider: batch.provider, model: batch.model }, Math.max(effect.costUsd, 0));
   }
 
   rateLimitWaited(limit: string, seconds: number): void {

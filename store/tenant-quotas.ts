@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { TERMINAL_BATCH_STATUSES } from '../domain/responses.js';
 import { inTransaction, type Db, type Queryable } from './db.js';
 
 export const TenantQuotaRow = z.object({
@@ -62,8 +63,8 @@ export async function countRequest(db: Queryable, tenantId: string): Promise<{ r
 export async function activeBatchCount(db: Queryable, tenantId: string): Promise<number> {
   const { rows } = await db.query(
     `SELECT count(*)::int AS n FROM batches
-     WHERE tenant_id = $1 AND status NOT IN ('completed', 'completed_with_failures', 'failed', 'cancelled', 'timed_out', 'budget_exhausted')`,
-    [tenantId],
+     WHERE tenant_id = $1 AND status <> ALL($2::text[])`,
+    [tenantId, TERMINAL_BATCH_STATUSES],
   );
   return rows[0].n;
 }
