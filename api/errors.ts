@@ -1,7 +1,7 @@
 import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError } from '@temporalio/client';
 import type { IncomingMessage } from 'node:http';
 import type { ErrorRequestHandler } from 'express';
-import { firstInvalidUtf8 } from '../domain/utf8.js';
+import { countNewlines, firstInvalidUtf8 } from '../domain/utf8.js';
 import type { Logger } from 'pino';
 import type { Issue } from '../domain/issues.js';
 import type { ErrorBody } from '../domain/responses.js';
@@ -113,7 +113,6 @@ export function refuseInvalidUtf8(_req: IncomingMessage, _res: unknown, buf: Buf
   if (encoding && encoding.toLowerCase() !== 'utf-8' && encoding.toLowerCase() !== 'utf8') return;
   const bad = firstInvalidUtf8(buf);
   if (bad < 0) return;
-  let line = 1;
-  for (let at = buf.indexOf(10); at !== -1 && at < bad; at = buf.indexOf(10, at + 1)) line++;
+  const line = countNewlines(buf, bad) + 1;
   throw new ValidationError([{ path: '(body)', line, message: `not valid UTF-8 at byte ${bad} (line ${line}): send UTF-8 text` }]);
 }

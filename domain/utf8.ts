@@ -50,7 +50,8 @@ function incompleteTail(buf: Uint8Array): number {
   return 0;
 }
 
-function countNewlines(buf: Uint8Array, end = buf.length): number {
+/** Line feeds in `buf` before byte `end`. */
+export function countNewlines(buf: Uint8Array, end = buf.length): number {
   let n = 0;
   const b = Buffer.from(buf.buffer, buf.byteOffset, end);
   for (let at = b.indexOf(10); at !== -1; at = b.indexOf(10, at + 1)) n++;

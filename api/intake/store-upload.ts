@@ -7,8 +7,7 @@ import { inTransaction, type Db } from '../../store/db.js';
 import { appendLines, finishFile, insertFile, type FileRow } from '../../store/files.js';
 import { ValidationError } from '../errors.js';
 import { byteLimited, DEFAULT_INTAKE_LIMITS, tooManyItems, type IntakeLimits } from './limits.js';
-
-const PAGE = 2000;
+import { INSERT_PAGE } from './new-batch.js';
 
 /**
  * Stores an uploaded JSONL or CSV file line by line in one transaction, reading the body as a
@@ -50,7 +49,7 @@ export async function storeUpload(
         if (count >= limits.maxItems) throw tooManyItems(limits.maxItems, { path: '(line)', line: line_no, message: '' });
         page.push({ line_no, line });
         count++;
-        if (page.length >= PAGE) {
+        if (page.length >= INSERT_PAGE) {
           await appendLines(tx, id, page);
           page = [];
         }
