@@ -8,7 +8,10 @@ from .models import Batch
 
 
 class ProgressBar:
-    """Items ended (succeeded, failed or cancelled) out of the batch's total, with its status and spend."""
+    """Items ended (succeeded, failed or cancelled) out of the batch's total, with its status and spend.
+
+    The tqdm bar is made at the first state polled, so it starts with the batch's total.
+    """
 
     def __init__(self, batch_id: str, bar: Any = None) -> None:
         if bar is None:
@@ -16,17 +19,19 @@ class ProgressBar:
                 from tqdm.auto import tqdm
             except ImportError as e:  # pragma: no cover - depends on the environment
                 raise ImportError("progress=True needs tqdm: pip install 'drover-client[progress]'") from e
-            bar = tqdm(total=None, desc=batch_id, unit="item", dynamic_ncols=True)
+            self._make = lambda total: tqdm(total=total, desc=batch_id, unit="item", dynamic_ncols=True)
         self.bar = bar
 
     def update(self, batch: Batch) -> None:
         total = batch.counts.total
-        if self.bar.total != total:
+        if self.bar is None:
+            self.bar = self._make(total)
+        elif self.bar.total != total:
             self.bar.total = total
-        done = total - batch.counts.pending
-        self.bar.n = done
+        self.bar.n = total - batch.counts.pending
         self.bar.set_postfix_str(f"{batch.status} ${batch.cost.spent_usd:.4f}", refresh=False)
         self.bar.refresh()
 
     def close(self) -> None:
-        self.bar.close()
+        if self.bar is not None:
+            self.bar.close()
