@@ -122,8 +122,12 @@ class Batch(_Model):
 
     @property
     def is_terminal(self) -> bool:
-        """Whether the batch has ended (any final status, failures included)."""
-        return is_terminal(self.status)
+        """Whether the batch has ended (any final status, failures included).
+
+        ``completed_at`` is set exactly when a batch ends, so a final status a newer server
+        adds still ends ``wait()``.
+        """
+        return is_terminal(self.status) or self.completed_at is not None
 
     @property
     def response_model(self) -> Any:

@@ -24,6 +24,7 @@ from drover import (
     Result,
     ServerError,
     ValidationError,
+    WaitTimeoutError,
 )
 from drover._transport import parse_retry_after
 
@@ -202,3 +203,37 @@ def test_results_reads_lines_split_anywhere_and_checks_each_row() -> None:
     client, _ = scripted_client([lambda r: httpx.Response(200, content=b'{"id": 1}\n')])
     with pytest.raises(DroverResponseError, match="line 1"):
         list(client.batches.results("b"))
+
+
+def batch_body(status: str, completed_at: str | None = None) -> dict:
+    usage = {"input_tokens": 0, "cached_input_tokens": 0, "output_tokens": 0, "reasoning_tokens": 0}
+    return {
+        "id": "batch_1",
+        "object": "batch",
+        "status": status,
+        "model": "m",
+        "provider": "openai",
+        "counts": {"total": 1, "succeeded": 0, "failed": 0, "cancelled": 0, "pending": 1},
+        "usage": usage,
+        "cost": {"spent_usd": 0, "reserved_usd": 0, "limit_usd": None, "estimated_total_usd": None},
+        "deadline": None,
+        "chunks": None,
+        "metadata": None,
+        "error": None,
+        "created_at": "2026-12-01T00:00:00.000Z",
+        "started_at": None,
+        "completed_at": completed_at,
+        "eta": None,
+    }
+
+
+def test_wait_gives_up_after_its_timeout_and_ends_on_a_status_it_does_not_know() -> None:
+    client, seen = scripted_client([answer(200, batch_body("running"))])
+    with pytest.raises(WaitTimeoutError) as gave_up:
+        client.batches.wait("batch_1", poll_interval=0.05, timeout=0.3)
+    assert gave_up.value.batch.status == "running" and len(seen) >= 3
+
+    # A final status a newer server adds: completed_at says the batch has ended.
+    client, seen = scripted_client([answer(200, batch_body("running")), answer(200, batch_body("rejected", "2026-12-01T00:01:00Z"))])
+    assert client.batches.wait("batch_1", poll_interval=0.01).status == "rejected"
+    assert len(seen) == 2
