@@ -100,7 +100,10 @@ def completion(operation: str, body: dict[str, Any], timeout_seconds: int | None
     body = {k: v for k, v in body.items() if v is not None}
     if "items" in body:
         body["items"] = [{"content": i} if isinstance(i, str) else i for i in body["items"]]
-    return RequestSpec("POST", f"/v1/completions/{operation}", query={"timeout_seconds": timeout_seconds}, json=body)
+    # The server holds the answer up to timeout_seconds (120 by default): the client waits a little longer,
+    # since a retry after its own timeout would run the items again.
+    wait = (timeout_seconds or 120) + 15
+    return RequestSpec("POST", f"/v1/completions/{operation}", query={"timeout_seconds": timeout_seconds}, json=body, timeout=wait)
 
 
 def upload(path: str | os.PathLike[str] | None, data: str | bytes | None, filename: str | None, format: str | None) -> RequestSpec:

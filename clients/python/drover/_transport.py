@@ -65,6 +65,8 @@ class RequestSpec:
     replayable: bool = True
     accept: str = "application/json"
     extra_headers: dict[str, str] = field(default_factory=dict)
+    #: Seconds per network operation for this call, when it needs longer than the client's timeout.
+    timeout: float | None = None
 
 
 def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
@@ -186,11 +188,15 @@ class _Base:
         step = min(self.options.retry_max_delay, self.options.retry_base_delay * 2**attempt)
         return step / 2 + random.random() * step / 2
 
-    def transport_error(self, err: Exception, describe: str, request_id: str) -> DroverError:
+    def timeout(self, spec: RequestSpec) -> httpx.Timeout:
+        return httpx.Timeout(max(self.options.timeout, spec.timeout or 0))
+
+    def transport_error(self, err: Exception, describe: str, request_id: str, timeout: float | None = None) -> DroverError:
         if isinstance(err, DroverError):
             return err
         if isinstance(err, httpx.TimeoutException):
-            return APITimeoutError(f"{describe}: no response within {self.options.timeout} s", type="timeout", request_id=request_id)
+            seconds = max(self.options.timeout, timeout or 0)
+            return APITimeoutError(f"{describe}: no response within {seconds} s", type="timeout", request_id=request_id)
         return APIConnectionError(
             f"{describe}: could not reach {self.options.base_url} ({type(err).__name__}: {err})",
             type="connection_error",
@@ -211,12 +217,17 @@ class SyncTransport(_Base):
     def _attempt(self, spec: RequestSpec, request_id: str) -> tuple[httpx.Response, str]:
         describe = f"{spec.method} {spec.path}"
         req = self.http.build_request(
-            spec.method, self.url(spec.path), params=_query(spec.query), headers=self.headers(spec, request_id), **self.body(spec)
+            spec.method,
+            self.url(spec.path),
+            params=_query(spec.query),
+            headers=self.headers(spec, request_id),
+            timeout=self.timeout(spec),
+            **self.body(spec),
         )
         try:
             res = self.http.send(req, stream=True)
         except httpx.HTTPError as e:
-            raise self.transport_error(e, describe, request_id) from e
+            raise self.transport_error(e, describe, request_id, spec.timeout) from e
         server_id = res.headers.get("x-request-id", request_id)
         if res.is_success:
             return res, server_id
@@ -283,12 +294,17 @@ class AsyncTransport(_Base):
     async def _attempt(self, spec: RequestSpec, request_id: str) -> tuple[httpx.Response, str]:
         describe = f"{spec.method} {spec.path}"
         req = self.http.build_request(
-            spec.method, self.url(spec.path), params=_query(spec.query), headers=self.headers(spec, request_id), **self.body(spec)
+            spec.method,
+            self.url(spec.path),
+            params=_query(spec.query),
+            headers=self.headers(spec, request_id),
+            timeout=self.timeout(spec),
+            **self.body(spec),
         )
         try:
             res = await self.http.send(req, stream=True)
         except httpx.HTTPError as e:
-            raise self.transport_error(e, describe, request_id) from e
+            raise self.transport_error(e, describe, request_id, spec.timeout) from e
         server_id = res.headers.get("x-request-id", request_id)
         if res.is_success:
             return res, server_id

@@ -237,3 +237,15 @@ def test_wait_gives_up_after_its_timeout_and_ends_on_a_status_it_does_not_know()
     client, seen = scripted_client([answer(200, batch_body("running")), answer(200, batch_body("rejected", "2026-12-01T00:01:00Z"))])
     assert client.batches.wait("batch_1", poll_interval=0.01).status == "rejected"
     assert len(seen) == 2
+
+
+def test_a_completion_waits_longer_than_the_server_holds_it() -> None:
+    done = {"object": "completion", "batch_id": "b", "results": []}
+    client, seen = scripted_client([answer(200, done)], timeout=10)
+    client.completions.classify(model="m", categories=["a", "b"], items=["x"], timeout_seconds=300)
+    client.completions.summarize(model="m", items=["x"])
+    assert [r.extensions["timeout"]["read"] for r in seen] == [315, 135]
+    client, other = scripted_client([answer(200, BATCH_LIST)], timeout=10)
+    client.batches.list()
+    assert other[0].extensions["timeout"]["read"] == 10
+    assert seen[0].url.params["timeout_seconds"] == "300" and "timeout_seconds" not in seen[1].url.params
