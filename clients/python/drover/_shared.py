@@ -56,9 +56,73 @@ def idempotency_key() -> str:
 
 
 def normalise_items(items: Iterable[Any]) -> Iterator[Any]:
-    """Items as the API takes them: dicts pass through, a bare string becomes ``{"id": "<index>", "content": …}``."""
+    """Items as the API takes them: dicts pass through, a bare string becomes ``{"id": "<index>", "content": …}``,
+    and a pandas DataFrame gives one item per row, its columns mapped as an uploaded CSV's are."""
+    if _is_dataframe(items):
+        yield from dataframe_items(items)
+        return
     for i, item in enumerate(items):
         yield {"id": str(i), "content": item} if isinstance(item, str) else item
+
+
+def _is_dataframe(value: Any) -> bool:
+    return hasattr(value, "columns") and hasattr(value, "to_dict") and hasattr(value, "index")
+
+
+def dataframe_items(df: Any) -> Iterator[dict[str, Any]]:
+    """A DataFrame's rows as items, as ``POST /v1/files`` reads a CSV: ``id`` and ``content`` columns are
+    those fields, ``metadata.<key>`` columns go into metadata, every other column into ``inputs`` (for
+    the template's placeholders). Without an ``id`` column the row's index is the id; NaN becomes null."""
+    columns = [str(c) for c in df.columns]
+    for index, row in zip(df.index, df.itertuples(index=False, name=None), strict=True):
+        item: dict[str, Any] = {}
+        inputs: dict[str, Any] = {}
+        metadata: dict[str, Any] = {}
+        for name, value in zip(columns, row, strict=True):
+            value = _plain(value)
+            if name in ("id", "content"):
+                item[name] = value if value is None or name == "content" else str(value)
+            elif name.startswith("metadata."):
+                metadata[name[len("metadata.") :]] = value
+            else:
+                inputs[name] = value
+        item.setdefault("id", str(index))
+        if inputs:
+            item["inputs"] = inputs
+        if metadata:
+            item["metadata"] = metadata
+        yield item
+
+
+def _plain(value: Any) -> Any:
+    """A cell as a JSON value: numpy scalars as Python ones, NaN and NaT as None, times as ISO text."""
+    if hasattr(value, "item") and not isinstance(value, (str, bytes)):
+        try:
+            value = value.item()
+        except (TypeError, ValueError):
+            pass
+    if isinstance(value, float) and value != value:
+        return None
+    if type(value).__name__ == "NaTType":
+        return None
+    if isinstance(value, datetime):
+        return iso(value)
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    return value
+
+
+def json_default(value: Any) -> Any:
+    """What ``json.dumps`` cannot write by itself: Pydantic models, dates and times, numpy scalars."""
+    if hasattr(value, "model_dump"):
+        return value.model_dump(mode="json")
+    if isinstance(value, datetime):
+        return iso(value)
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    if hasattr(value, "item"):
+        return value.item()
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
 
 
 def settings_body(
@@ -95,8 +159,8 @@ def is_path(source: Any) -> bool:
 
 
 def replayable(source: Any) -> bool:
-    """Whether an NDJSON source can be read again for a retry: a list, a tuple or a file path."""
-    return isinstance(source, (list, tuple)) or is_path(source)
+    """Whether an NDJSON source can be read again for a retry: a list, a tuple, a DataFrame or a file path."""
+    return isinstance(source, (list, tuple)) or is_path(source) or _is_dataframe(source)
 
 
 def ndjson_chunks(source: ItemsSource) -> Iterator[bytes]:
@@ -110,7 +174,7 @@ def ndjson_chunks(source: ItemsSource) -> Iterator[bytes]:
         return
     buf = bytearray()
     for item in normalise_items(source):  # type: ignore[arg-type]
-        buf += json.dumps(item, separators=(",", ":"), ensure_ascii=False).encode() + b"\n"
+        buf += json.dumps(item, separators=(",", ":"), ensure_ascii=False, default=json_default).encode() + b"\n"
         if len(buf) >= CHUNK_BYTES:
             yield bytes(buf)
             buf.clear()
@@ -129,7 +193,7 @@ async def ndjson_chunks_async(source: ItemsSource | AsyncIterable[Any]) -> Async
     async for item in source:
         item = {"id": str(i), "content": item} if isinstance(item, str) else item
         i += 1
-        buf += json.dumps(item, separators=(",", ":"), ensure_ascii=False).encode() + b"\n"
+        buf += json.dumps(item, separators=(",", ":"), ensure_ascii=False, default=json_default).encode() + b"\n"
         if len(buf) >= CHUNK_BYTES:
             yield bytes(buf)
             buf.clear()

@@ -23,6 +23,7 @@ import httpx
 import pydantic
 
 from . import __version__
+from ._shared import json_default
 from .errors import (
     APIConnectionError,
     APITimeoutError,
@@ -176,7 +177,7 @@ class _Base:
         if spec.content is not None:
             return {"content": spec.content()}
         if spec.json is not None:
-            return {"content": json.dumps(spec.json, separators=(",", ":"), ensure_ascii=False).encode()}
+            return {"content": json.dumps(spec.json, separators=(",", ":"), ensure_ascii=False, default=json_default).encode()}
         return {}
 
     def delay(self, err: BaseException, attempt: int) -> float | None:

@@ -155,9 +155,30 @@ def test_to_pandas_gives_one_column_per_output_field(client: Drover) -> None:
         label: Literal["positive", "negative"]
         score: float
 
-    batch = client.batches.submit_and_wait(
-        model="gpt-4.1-mini", items=[f"review {i}" for i in range(8)], response_model=Sentiment, poll_interval=0.2, timeout=60
+    # A DataFrame in: columns map as an uploaded CSV's do (id, content, metadata.<key>, the rest into inputs).
+    reviews = pd.DataFrame(
+        {
+            "content": [f"review {i}" for i in range(8)],
+            "product": ["kettle", "toaster"] * 4,
+            "stars": [1, 5, 3, 4, 2, 5, 1, 4],
+            "metadata.source": ["shop"] * 8,
+        }
     )
+    batch = client.batches.submit_and_wait(
+        model="gpt-4.1-mini",
+        user_prompt_template="A {stars}-star review of a {product}: {content}",
+        items=reviews,
+        response_model=Sentiment,
+        poll_interval=0.2,
+        timeout=60,
+    )
+    assert batch.status == "completed", batch
+    first = client.batches.retrieve_item(batch, "0")
+    assert first.metadata == {"source": "shop"}
+    via_ndjson = client.batches.submit_ndjson(reviews, model="gpt-4.1-mini", user_prompt_template="{product}: {content}")
+    assert via_ndjson.counts.total == 8
+
+    # A DataFrame out: one column per output field.
     df = client.batches.to_pandas(batch)
     assert isinstance(df, pd.DataFrame)
     assert len(df) == 8
