@@ -123,9 +123,9 @@ class Batches:
     ) -> Batch:
         """``POST /v1/batches`` as NDJSON, for large batches: items are streamed one per line, never held whole.
 
-        ``items`` is an iterable (a generator, say) of item dicts, or the path (or binary file
-        object) of a JSONL file; the settings go in the query string. Only a list, a tuple or a
-        path can be sent again, so only then is the call retried; with an iterator a failure is
+        ``items`` is an iterable (a generator, say) of item dicts, a DataFrame, or the path (or
+        binary file object) of a JSONL file; the settings go in the query string. Only a list, a
+        tuple, a DataFrame or a path can be sent again, so only then is the call retried; with an iterator a failure is
         raised (submit again with the same ``idempotency_key``). An error the iterator raises is
         raised as is.
         """
