@@ -16,7 +16,7 @@ from . import _specs as specs
 from ._client import DEFAULT_POLL_INTERVAL, _typed, make_options
 from ._progress import ProgressBar
 from ._shared import NOT_GIVEN, ItemsSource, LineSplitter, batch_id, flatten_row, ndjson_chunks_async, parse_row, with_model
-from ._transport import AsyncTransport
+from ._transport import AsyncTransport, RequestSpec
 from .errors import WaitTimeoutError
 from .models import (
     ApiKey,
@@ -248,7 +248,7 @@ class AsyncBatches:
         return await self.wait(batch, poll_interval=poll_interval, timeout=timeout, on_progress=on_progress, progress=progress)
 
 
-def _async_upload(path: Any, data: Any, filename: str | None, format: str | None) -> specs.RequestSpec:
+def _async_upload(path: Any, data: Any, filename: str | None, format: str | None) -> RequestSpec:
     spec = specs.upload(path, data, filename, format)
     sync_chunks = spec.content
     assert sync_chunks is not None

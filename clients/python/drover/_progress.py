@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from .models import Batch
@@ -14,17 +15,22 @@ class ProgressBar:
     """
 
     def __init__(self, batch_id: str, bar: Any = None) -> None:
+        self._make: Callable[[int], Any] | None = None
         if bar is None:
             try:
                 from tqdm.auto import tqdm
             except ImportError as e:  # pragma: no cover - depends on the environment
                 raise ImportError("progress=True needs tqdm: pip install 'drover-client[progress]'") from e
-            self._make = lambda total: tqdm(total=total, desc=batch_id, unit="item", dynamic_ncols=True)
+
+            def make(total: int) -> Any:
+                return tqdm(total=total, desc=batch_id, unit="item", dynamic_ncols=True)
+
+            self._make = make
         self.bar = bar
 
     def update(self, batch: Batch) -> None:
         total = batch.counts.total
-        if self.bar is None:
+        if self.bar is None and self._make is not None:
             self.bar = self._make(total)
         elif self.bar.total != total:
             self.bar.total = total

@@ -170,7 +170,7 @@ def ndjson_chunks(source: ItemsSource) -> Iterator[bytes]:
             yield from iter(lambda: f.read(CHUNK_BYTES), b"")
         return
     if hasattr(source, "read"):
-        yield from iter(lambda: source.read(CHUNK_BYTES), b"")  # type: ignore[union-attr]
+        yield from iter(lambda: source.read(CHUNK_BYTES), b"")
         return
     buf = bytearray()
     for item in normalise_items(source):  # type: ignore[arg-type]

@@ -186,7 +186,7 @@ class _Base:
             return None
         if isinstance(err, RateLimitError) and err.retry_after is not None:
             return None if err.retry_after > self.options.max_retry_after else err.retry_after
-        step = min(self.options.retry_max_delay, self.options.retry_base_delay * 2**attempt)
+        step: float = min(self.options.retry_max_delay, self.options.retry_base_delay * 2.0**attempt)
         return step / 2 + random.random() * step / 2
 
     def timeout(self, spec: RequestSpec) -> httpx.Timeout:

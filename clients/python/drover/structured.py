@@ -18,7 +18,7 @@ from __future__ import annotations
 import copy
 import re
 from dataclasses import dataclass, field
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar, cast
 
 import pydantic
 
@@ -43,7 +43,7 @@ def _resolve(root: Json, ref: str) -> Json:
     node: Any = root
     for part in ref[2:].split("/"):
         node = node[part.replace("~1", "/").replace("~0", "~")]
-    return node
+    return cast(Json, node)
 
 
 def _strict(node: Any, root: Json) -> Any:
@@ -101,7 +101,7 @@ def json_schema_for(model: type[pydantic.BaseModel]) -> Json:
     if not (isinstance(model, type) and issubclass(model, pydantic.BaseModel)):
         raise TypeError(f"response_model must be a Pydantic model class, not {model!r}")
     raw = model.model_json_schema(mode="validation")
-    schema = _strict(raw, raw)
+    schema = cast(Json, _strict(raw, raw))
     if schema.get("type") != "object":
         raise TypeError("the root of a response schema must be an object (providers require it)")
     return schema
