@@ -24,7 +24,7 @@ def test_a_submit_refused_by_max_active_batches_is_retried_with_backoff_until_ad
     assert r.status_code == 200, r.text
     stack.set_faults({"processing_ms": 5000})
     items = [{"id": f"q{i}", "content": "x"} for i in range(4)]
-    with Drover(stack.base_url, api_key=key, max_retries=40, retry_base_delay=0.1, retry_max_delay=0.4) as client:
+    with Drover(stack.base_url, api_key=key, max_retries=100, retry_base_delay=0.1, retry_max_delay=0.4) as client:
         first = client.batches.submit(model="gpt-4.1-mini", mode="batch", items=items)
         with Drover(stack.base_url, api_key=key, max_retries=0) as once, pytest.raises(RateLimitError) as refused:
             once.batches.submit(model="gpt-4.1-mini", items=items)
