@@ -6,7 +6,7 @@ import json
 import os
 import uuid
 from collections.abc import AsyncIterable, AsyncIterator, Iterable, Iterator
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 from urllib.parse import quote
@@ -46,7 +46,7 @@ def batch_id(batch: str | Batch) -> str:
 
 def iso(value: str | datetime | None) -> str | None:
     if isinstance(value, datetime):
-        return (value if value.tzinfo else value.replace(tzinfo=timezone.utc)).isoformat()
+        return (value if value.tzinfo else value.replace(tzinfo=UTC)).isoformat()
     return value
 
 

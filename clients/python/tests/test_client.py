@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import re
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Literal
 
@@ -294,11 +294,11 @@ def test_pause_set_limits_resume_and_cancel_steer_a_running_batch(client: Drover
     assert client.batches.pause(created).status == "paused"
     assert client.batches.set_limits(created, max_cost_usd=25).cost.limit_usd == 25
     deadline = client.batches.set_limits(created, time_limit_seconds=3600).deadline
-    assert deadline is not None and deadline > datetime.now(timezone.utc) + timedelta(seconds=3500)
+    assert deadline is not None and deadline > datetime.now(UTC) + timedelta(seconds=3500)
     cleared = client.batches.set_limits(created, max_cost_usd=None, deadline=None)
     assert cleared.cost.limit_usd is None and cleared.deadline is None
     with pytest.raises(ValidationError) as refused:
-        client.batches.set_limits(created, deadline=datetime.now(timezone.utc) - timedelta(minutes=1))
+        client.batches.set_limits(created, deadline=datetime.now(UTC) - timedelta(minutes=1))
     assert (refused.value.status, refused.value.type) == (400, "invalid_limits")
     assert "past" in refused.value.message
 
@@ -393,7 +393,7 @@ def test_list_pages_through_batches_filtered_by_status_and_model(client: Drover,
     assert len(first.data) == 1 and first.next_cursor
     second = client.batches.list(limit=1, cursor=first.next_cursor)
     assert second.data[0].id != first.data[0].id
-    every = list(client.batches.list_all(limit=1, created_after=datetime.now(timezone.utc) - timedelta(hours=1)))
+    every = list(client.batches.list_all(limit=1, created_after=datetime.now(UTC) - timedelta(hours=1)))
     assert len(every) >= 3, f"{len(every)} batches"
     assert len({b.id for b in every}) == len(every), "no batch twice across pages"
     assert client.batches.list(model="gpt-unheard-of").data == []
