@@ -85,6 +85,17 @@ class BatchCost(_Model):
     budget: BatchBudget | None = None
     limit_usd: float | None
     estimated_total_usd: float | None
+    #: What the items answered from the tenant's result cache cost when they were first paid for.
+    cache_saved_usd: float | None = None
+    #: What the providers' prompt caches took off the input price.
+    prompt_cache_saved_usd: float | None = None
+
+
+class BatchCache(_Model):
+    """The batch's result cache setting (``use``, ``refresh``, ``off``) and how many items it answered."""
+
+    mode: str
+    hits: int
 
 
 class BatchChunks(_Model):
@@ -116,6 +127,11 @@ class Batch(_Model):
     status_reason: str | None = None
     warnings: list[str] | None = None
     webhook_secret: str | None = None
+    cache: BatchCache | None = None
+    #: The batch whose items this one reruns.
+    rerun_of: str | None = None
+    #: Batches made from this one by a rerun, oldest first (on a retrieve).
+    reruns: list[str] | None = None
 
     # The Pydantic model given to submit(response_model=…): results(batch) then come back typed.
     _response_model: Any = PrivateAttr(default=None)
@@ -145,6 +161,8 @@ class Result(_Model):
     usage: Usage | None
     cost_usd: float
     path: str | None
+    #: For ``path == "cache"``: the batch whose paid answer this is.
+    cached_from: str | None = None
     citations: list[dict[str, Any]] | None = None
     metadata: dict[str, Any] | None
 
