@@ -7,6 +7,7 @@ import { createChunkActivities } from './chunks.js';
 import { createOrphanActivities } from './orphans.js';
 import type { RateLimits } from './rate-limiter.js';
 import { createRealtimeActivities } from './realtime.js';
+import { createSampleActivities } from './sample.js';
 import { createWebhookActivities, type WebhookDeps } from './webhooks.js';
 
 export interface ActivityDeps {
@@ -28,12 +29,17 @@ export function createActivities(deps: ActivityDeps) {
     ...createBudgetActivities(deps.db, deps.providers),
     ...createOrphanActivities(deps.db, deps.providers),
     ...createWebhookActivities(deps.db, deps.webhooks),
-    ...createRealtimeActivities({
-      db: deps.db,
-      providers: deps.providers.realtime,
-      rateLimits: deps.rateLimits ?? {},
-      concurrency: deps.realtimeConcurrency ?? 16,
-      metrics: deps.metrics ?? NO_METRICS,
-    }),
+    ...createRealtimeActivities(realtimeDeps(deps)),
+    ...createSampleActivities(realtimeDeps(deps), deps.providers),
+  };
+}
+
+function realtimeDeps(deps: ActivityDeps) {
+  return {
+    db: deps.db,
+    providers: deps.providers.realtime,
+    rateLimits: deps.rateLimits ?? {},
+    concurrency: deps.realtimeConcurrency ?? 16,
+    metrics: deps.metrics ?? NO_METRICS,
   };
 }

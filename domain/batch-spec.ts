@@ -111,6 +111,29 @@ export const DEFAULTS = {
   maxAttempts: 3,
 } as const;
 
+/**
+ * Sample first, then approve: `size` items picked at random (deterministically, by a hash of the
+ * batch id and position) run realtime first; the batch then waits in `awaiting_approval` for
+ * POST …/approve or …/reject, or decides at once with `approve: "auto"`.
+ */
+export const SampleSpec = z
+  .strictObject({
+    size: z.int().min(1).max(1000).describe('Items in the sample, run realtime before the rest.'),
+    approve: z
+      .enum(['manual', 'auto'])
+      .default('manual')
+      .describe('manual: wait for approve/reject; auto: approve when the sample meets min_success_rate and the projection fits max_cost_usd.'),
+    min_success_rate: z.number().min(0).max(1).default(0.95).describe('auto: the share of sampled items that must succeed.'),
+    approval_window_seconds: z
+      .int()
+      .positive()
+      .max(30 * 86_400)
+      .default(86_400)
+      .describe('How long the batch waits for a decision; then it ends cancelled ("approval window lapsed").'),
+  })
+  .meta({ id: 'SampleSpec' });
+export type SampleSpec = z.infer<typeof SampleSpec>;
+
 /** Everything about a batch except its items; NDJSON bodies carry these in the query string. */
 export const BatchSettings = z.strictObject({
   model: z
@@ -170,6 +193,7 @@ export const BatchSettings = z.strictObject({
     .enum(['batch', 'realtime', 'auto'])
     .default('auto')
     .describe("batch: the provider's batch API (half price); realtime: rate-limited calls; auto: batch for attempts of 50 items or more."),
+  sample: SampleSpec.optional().describe('Run a random sample realtime first and wait for approval before the rest.'),
   /** Anthropic: cite the item's documents; citations come back with each result. */
   enable_citations: z.boolean().default(false).describe("Anthropic: cite the item's documents."),
   /** Where signed events go when the batch completes, fails, is cancelled, times out or waits for budget. */

@@ -17,6 +17,7 @@ export const BatchStatus = z
     'running',
     'paused',
     'awaiting_budget',
+    'awaiting_approval',
     'cancelling',
     'completed',
     'completed_with_failures',
@@ -34,6 +35,7 @@ export const TERMINAL_BATCH_STATUSES: readonly BatchStatus[] = BatchStatus.exclu
   'running',
   'paused',
   'awaiting_budget',
+  'awaiting_approval',
   'cancelling',
 ]).options;
 

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { PromptSpec } from '../domain/batch-spec.js';
+import { PromptSpec, SampleSpec } from '../domain/batch-spec.js';
 import { Pricing } from '../domain/pricing.js';
 // The statuses and an item's error are public: the API sends them as stored.
 import { BatchStatus, ItemError, ResultStatus } from '../domain/responses.js';
@@ -17,6 +17,7 @@ export const StoredSettings = z.object({
   chunk_size: z.int(),
   max_parallel_chunks: z.int(),
   max_attempts: z.int(),
+  sample: SampleSpec.optional(),
 });
 export type StoredSettings = z.infer<typeof StoredSettings>;
 

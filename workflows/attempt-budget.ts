@@ -16,3 +16,9 @@ export const DROVER_KIND_PATCH = 'drover-kind';
  * workflow is stated as `failed` before it does.
  */
 export const EXACT_STATUS_PATCH = 'exact-drover-status';
+
+/**
+ * The patch under which a batch with `sample` runs its sample realtime first and waits in
+ * `awaiting_approval` (approve/reject updates, or an automatic decision) before its chunks.
+ */
+export const SAMPLE_FIRST_PATCH = 'sample-first';

@@ -98,6 +98,35 @@ export interface ProcessBatchInput {
    */
   reconcileMs?: number;
   state?: LedgerState;
+  /** Sample first, then approve (patch 'sample-first'): run `size` items, then wait for a decision. */
+  sample?: SamplePolicy;
+}
+
+export interface SamplePolicy {
+  size: number;
+  approve: 'manual' | 'auto';
+  minSuccessRate: number;
+  approvalWindowMs: number;
+}
+
+export interface SampleRunInput {
+  batchId: string;
+  size: number;
+}
+
+/** What the sample showed: counts and dollars only (its results stay in the store). */
+export interface SampleOutcome {
+  size: number;
+  succeeded: number;
+  failed: number;
+  costUsd: number;
+  /** The sample's cost plus the rest priced per item from the sample's real usage, at each chunk's path. */
+  projectedTotalUsd: number;
+}
+
+/** A reject may say why; the batch's error then carries it. */
+export interface RejectInput {
+  reason?: string;
 }
 
 export interface ProcessBatchResult extends Tally {

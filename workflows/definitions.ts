@@ -1,5 +1,5 @@
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
-import type { BatchProgress, ChunkAttemptReport, ChunkCompletion, LimitsPatch } from './contracts.js';
+import type { BatchProgress, ChunkAttemptReport, ChunkCompletion, LimitsPatch, RejectInput } from './contracts.js';
 
 /** A chunk tells its batch it is done; sent by workflow id so it reaches the batch's current run. */
 export const chunkCompletedSignal = defineSignal<[ChunkCompletion]>('chunkCompleted');
@@ -28,6 +28,13 @@ export const resumeUpdate = defineUpdate<BatchProgress>('resume');
  * limit below what is already spent and a deadline in the past, before anything changes.
  */
 export const setLimitsUpdate = defineUpdate<BatchProgress, [LimitsPatch]>('setLimits');
+
+/**
+ * Sample first: approve runs the rest of the batch, reject ends it. Their validators refuse
+ * (before anything changes) unless the batch is awaiting approval.
+ */
+export const approveUpdate = defineUpdate<BatchProgress>('approve');
+export const rejectUpdate = defineUpdate<BatchProgress, [RejectInput]>('reject');
 
 /** Live status, counts, cost and ETA of a running batch. */
 export const progressQuery = defineQuery<BatchProgress>('progress');

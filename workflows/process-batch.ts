@@ -19,24 +19,26 @@ import {
 } from '@temporalio/workflow';
 import type { WebhookEvent } from '../domain/webhook-events.js';
 import { FailureType } from '../domain/failure-types.js';
-import { ATTEMPT_BUDGET_PATCH, DROVER_KIND_PATCH, EXACT_STATUS_PATCH, TENANT_BUDGET_PATCH } from './attempt-budget.js';
+import { ATTEMPT_BUDGET_PATCH, DROVER_KIND_PATCH, EXACT_STATUS_PATCH, SAMPLE_FIRST_PATCH, TENANT_BUDGET_PATCH } from './attempt-budget.js';
 import { BatchLedger } from './batch-ledger.js';
 import { chunkWorkflowId } from './chunk-id.js';
-import type { BatchStatus, LimitsPatch, ProcessBatchInput, ProcessBatchResult, StopReason } from './contracts.js';
+import type { BatchStatus, LimitsPatch, ProcessBatchInput, ProcessBatchResult, RejectInput, SampleOutcome, SamplePolicy, StopReason } from './contracts.js';
 import { renderBatchDetails } from './current-details.js';
 import {
+  approveUpdate,
   attemptGrantedSignal,
   cancelUpdate,
   chunkAttemptSignal,
   chunkCompletedSignal,
   pauseUpdate,
   progressQuery,
+  rejectUpdate,
   resumeUpdate,
   setLimitsUpdate,
 } from './definitions.js';
 import { deliverWebhookWorkflow } from './deliver-webhook.js';
 import { processChunkWorkflow, failureMessage } from './process-chunk.js';
-import { quick, transfer } from './proxies.js';
+import { quick, realtimeProxy, transfer } from './proxies.js';
 import { DroverCostUsd, DroverKind, DroverStatus, type DroverKindValue } from './search-attributes.js';
 
 export const DEFAULT_CHUNKS_PER_RUN = 250;
@@ -177,6 +179,29 @@ async function runBatch(input: ProcessBatchInput): Promise<ProcessBatchResult> {
   );
   setHandler(progressQuery, progress);
 
+  // Sample first: a decision arrives by update only while the batch awaits one.
+  let awaitingApproval = false;
+  let decision: { approved: boolean; reason: string } | null = null;
+  const whileAwaiting = () => {
+    if (!awaitingApproval || decision || ledger.stopReason) throw new Error(`batch ${batchId} is not awaiting approval (${status})`);
+  };
+  setHandler(
+    approveUpdate,
+    () => {
+      decision = { approved: true, reason: 'approved' };
+      return progress();
+    },
+    { validator: whileAwaiting },
+  );
+  setHandler(
+    rejectUpdate,
+    ({ reason }) => {
+      decision = { approved: false, reason: `rejected after the sample${reason ? `: ${reason}` : ''}` };
+      return progress();
+    },
+    { validator: (_: RejectInput) => whileAwaiting() },
+  );
+
   /** Closes chunks that ended without reporting; they come back with their tally from the store. */
   const reconcile = async () => {
     const running = ledger.runningChunks();
@@ -247,9 +272,56 @@ async function runBatch(input: ProcessBatchInput): Promise<ProcessBatchResult> {
     else if (!ledger.stopReason) setStatus(ledger.paused ? 'paused' : 'running');
   }
 
+  /**
+   * Runs the sample and waits for the decision (or makes it, with `approve: "auto"`). A rejection
+   * sets `rejection` (the batch ends failed, its other items unsent); a lapsed window, a cancel and
+   * a Temporal cancel stop it like any cancel. Once approved the chunks run as ever.
+   */
+  const sampleFirst = async (policy: SamplePolicy): Promise<void> => {
+    let outcome: SampleOutcome;
+    try {
+      outcome = await realtimeProxy().runSample.executeWithOptions({ summary: `sample of ${policy.size} items` }, [
+        { batchId, size: policy.size },
+      ]);
+    } catch (err) {
+      if (!isCancellation(err)) throw err;
+      stop('cancelled');
+      return;
+    }
+    if (ledger.stopReason) return;
+    if (policy.approve === 'auto') {
+      rejection = autoDecision(policy, outcome, ledger.limits.maxCostUsd);
+      return;
+    }
+    awaitingApproval = true;
+    setStatus('awaiting_approval');
+    let decided: boolean;
+    try {
+      decided = await condition(() => decision !== null || ledger.stopReason !== null, policy.approvalWindowMs);
+    } catch (err) {
+      if (!isCancellation(err)) throw err;
+      decided = true;
+      stop('cancelled');
+    }
+    awaitingApproval = false;
+    if (!decided) {
+      // No user's cancel: the batch's error says what ended it.
+      stopNote = `approval window lapsed (${policy.approvalWindowMs / 1000} s) without approve or reject`;
+      stop('cancelled');
+      return;
+    }
+    if (ledger.stopReason) return;
+    if (!decision!.approved) rejection = decision!.reason;
+    else setStatus(ledger.paused ? 'paused' : 'running');
+  };
+
+  let rejection: string | null = null;
+  let stopNote: string | null = null;
+  if (input.sample && !input.state && !ledger.stopReason && patched(SAMPLE_FIRST_PATCH)) await sampleFirst(input.sample);
+
   let startedThisRun = 0;
   try {
-    while (!ledger.allDone() && !ledger.stopReason) {
+    while (!rejection && !ledger.allDone() && !ledger.stopReason) {
       show();
       if (ledger.deadlinePassed(Date.now())) {
         stop('timed_out');
@@ -346,7 +418,12 @@ async function runBatch(input: ProcessBatchInput): Promise<ProcessBatchResult> {
   // The store closes every item still without an outcome and counts them all: the closing
   // counts are the store's, so the workflow, the API and the results always agree.
   const { status: closedStatus, ...totals } = await CancellationScope.nonCancellable(() =>
-    quick.finishBatch({ batchId, ...(stopReason ? { stopReason } : {}) }),
+    quick.finishBatch({
+      batchId,
+      ...(stopReason ? { stopReason } : {}),
+      ...(rejection ? { failed: true, error: rejection } : {}),
+      ...(stopNote ? { error: stopNote } : {}),
+    }),
   );
   ledger.close(totals);
   setStatus(closedStatus);
@@ -361,4 +438,14 @@ async function runBatch(input: ProcessBatchInput): Promise<ProcessBatchResult> {
     costUsd: totals.costUsd,
   });
   return { status: closedStatus, chunkCount: ledger.chunkCount, ...totals };
+}
+
+/** `approve: "auto"`: the reason to reject the batch after its sample, or null to run the rest. */
+export function autoDecision(policy: SamplePolicy, outcome: SampleOutcome, maxCostUsd: number | null): string | null {
+  const rate = outcome.size === 0 ? 0 : outcome.succeeded / outcome.size;
+  if (rate < policy.minSuccessRate)
+    return `rejected after the sample: ${outcome.succeeded} of ${outcome.size} succeeded (${(rate * 100).toFixed(1)}%), below min_success_rate ${policy.minSuccessRate}`;
+  if (maxCostUsd !== null && outcome.projectedTotalUsd > maxCostUsd)
+    return `rejected after the sample: projected total $${outcome.projectedTotalUsd} exceeds max_cost_usd $${maxCostUsd}`;
+  return null;
 }

@@ -86,6 +86,7 @@ function fakeActivities(estimatePages: Array<{ from: number; count: number }>): 
     holdTenantBudget: notUsed,
     reconcileOrphans: notUsed,
     runRealtimeChunk: notUsed,
+    runSample: notUsed,
   };
 }
 
