@@ -14,8 +14,17 @@ import {
   type ValidationResponse,
 } from '../domain/responses.js';
 import type { BatchRow, ResultRow } from '../store/rows.js';
-import type { LimitsPatch, PollPolicy } from '../workflows/contracts.js';
-import { cancelUpdate, pauseUpdate, progressQuery, resumeUpdate, setLimitsUpdate } from '../workflows/definitions.js';
+import type { BatchProgress, LimitsPatch, PollPolicy } from '../workflows/contracts.js';
+import {
+  approveUpdate,
+  cancelUpdate,
+  pauseUpdate,
+  progressQuery,
+  rejectUpdate,
+  resumeUpdate,
+  setLimitsUpdate,
+} from '../workflows/definitions.js';
+import { findSample, sampleResultPage } from '../store/samples.js';
 import type { processBatchWorkflow } from '../workflows/process-batch.js';
 import { DroverItemCount, DroverKind, DroverModel, DroverProvider, DroverStatus, DroverTenant } from '../workflows/search-attributes.js';
 import type { IntakeContext } from './intake/batch-draft.js';
@@ -27,7 +36,7 @@ import { AppError, LimitError, NotFoundError, ValidationError } from './errors.j
 import { openCursor, sealCursor } from './list-cursor.js';
 import { QuotaService } from './quotas/quota-service.js';
 import { visibilityQuery, type Clause } from './visibility-query.js';
-import { batchView, outputColumnsOf, resultView, type BatchView, type LiveFigures, type ResultView } from './views.js';
+import { batchView, outputColumnsOf, resultView, sampleView, type BatchView, type LiveFigures, type ResultView } from './views.js';
 
 const QUERY_DEADLINE_MS = 3000;
 
@@ -194,7 +203,39 @@ export class BatchService {
 
   async get(tenantId: string, id: string): Promise<BatchView> {
     const row = await this.load(tenantId, id);
-    return batchView(row, await this.live(row));
+    return this.withSample(row, batchView(row, await this.live(row)));
+  }
+
+  /** Sample first: what the sample showed, once it has run. */
+  private async withSample(row: BatchRow, view: BatchView): Promise<BatchView> {
+    if (!row.settings.sample) return view;
+    const sample = await findSample(this.db, row.id);
+    return sample ? { ...view, sample: sampleView(sample) } : view;
+  }
+
+  /** Sample first: runs the rest of the batch; a 409 unless the batch awaits approval (the update's validator says so). */
+  async approve(tenantId: string, id: string): Promise<BatchView> {
+    return this.decide(tenantId, id, 'be approved', () => this.temporal.workflow.getHandle(id).executeUpdate(approveUpdate));
+  }
+
+  /** Sample first: ends the batch without running the rest; `reason` goes into its error. */
+  async reject(tenantId: string, id: string, reason?: string): Promise<BatchView> {
+    return this.decide(tenantId, id, 'be rejected', () =>
+      this.temporal.workflow.getHandle(id).executeUpdate(rejectUpdate, { args: [reason ? { reason } : {}] }),
+    );
+  }
+
+  private async decide(tenantId: string, id: string, what: string, update: () => Promise<BatchProgress>): Promise<BatchView> {
+    const row = await this.loadActive(tenantId, id, what);
+    try {
+      return await this.withSample(row, batchView(row, await update()));
+    } catch (err) {
+      if (err instanceof WorkflowUpdateFailedError) {
+        const reason = (err.cause as Error | undefined)?.message ?? err.message;
+        throw new AppError(409, 'not_awaiting_approval', reason);
+      }
+      throw this.endedOr(err, row, what);
+    }
   }
 
   /** Batches newest first, through Temporal visibility (status is its search attribute). */
@@ -275,10 +316,10 @@ export class BatchService {
   async results(
     tenantId: string,
     id: string,
-    q: { status?: ResultStatus | undefined; offset: number; limit: number },
+    q: { status?: ResultStatus | undefined; offset: number; limit: number; sample?: boolean | undefined },
   ): Promise<ResultPage> {
     await this.load(tenantId, id);
-    const page = await resultPage(this.db, id, q);
+    const page = q.sample ? await sampleResultPage(this.db, id, q) : await resultPage(this.db, id, q);
     return { object: 'list', data: page.rows.map(resultView), offset: q.offset, limit: q.limit, total: page.total };
   }
 
@@ -403,6 +444,16 @@ export class BatchService {
             ...((await this.quotas.hasSpendCap(row.tenant_id)) ? { tenantBudget: true } : {}),
             ...(this.config.chunksPerRun ? { chunksPerRun: this.config.chunksPerRun } : {}),
             ...(this.config.reconcileMs ? { reconcileMs: this.config.reconcileMs } : {}),
+            ...(row.settings.sample
+              ? {
+                  sample: {
+                    size: row.settings.sample.size,
+                    approve: row.settings.sample.approve,
+                    minSuccessRate: row.settings.sample.min_success_rate,
+                    approvalWindowMs: row.settings.sample.approval_window_seconds * 1000,
+                  },
+                }
+              : {}),
           },
         ],
         workflowIdReusePolicy: 'REJECT_DUPLICATE',

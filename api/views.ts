@@ -4,6 +4,7 @@ import type { BatchRow, ResultRow } from '../store/rows.js';
 import { roundUsd } from '../domain/pricing.js';
 import { TERMINAL_BATCH_STATUSES, type BatchView, type FileView, type ResultView } from '../domain/responses.js';
 import type { FileRow } from '../store/files.js';
+import type { SampleRow } from '../store/samples.js';
 
 /** Rows and live figures as the public shapes of domain/responses.ts: snake_case like the provider APIs users know. */
 
@@ -73,8 +74,22 @@ function statusReason(id: string, live: LiveFigures | undefined, tenant: string)
     return `waiting for budget: the next attempt needs $${roundUsd(live.budget.neededUsd)} reserved and the tenant's monthly spend cap leaves $${roundUsd(live.budget.freeUsd)} free this month; an admin can raise it (PATCH /v1/admin/tenants/${tenant}/quotas), or it goes on as the tenant's other batches end`;
   if (live?.status === 'awaiting_budget' && live.budget)
     return `waiting for budget: the next attempt needs $${roundUsd(live.budget.neededUsd)} reserved (its worst case) and the limit leaves $${roundUsd(live.budget.freeUsd)} free; raise max_cost_usd (PATCH /v1/batches/${id}/limits) or cancel`;
+  if (live?.status === 'awaiting_approval')
+    return `awaiting approval: the sample has run (GET /v1/batches/${id}/results?sample=true); POST /v1/batches/${id}/approve runs the rest, /reject ends the batch`;
   if (live?.status === 'paused') return `paused: no new chunk starts until POST /v1/batches/${id}/resume`;
   return null;
+}
+
+/** What the sample showed, as GET batch shows it. */
+export function sampleView(s: SampleRow): NonNullable<BatchView['sample']> {
+  return {
+    size: s.size,
+    succeeded: s.succeeded,
+    failed: s.failed,
+    success_rate: s.size === 0 ? 0 : Math.round((s.succeeded / s.size) * 1e4) / 1e4,
+    cost_usd: roundUsd(s.cost_usd),
+    projected_total_usd: roundUsd(s.projected_total_usd),
+  };
 }
 
 export function resultView(r: ResultRow): ResultView {

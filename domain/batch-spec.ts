@@ -122,7 +122,9 @@ export const SampleSpec = z
     approve: z
       .enum(['manual', 'auto'])
       .default('manual')
-      .describe('manual: wait for approve/reject; auto: approve when the sample meets min_success_rate and the projection fits max_cost_usd.'),
+      .describe(
+        'manual: wait for approve/reject; auto: approve when the sample meets min_success_rate and the projection fits max_cost_usd.',
+      ),
     min_success_rate: z.number().min(0).max(1).default(0.95).describe('auto: the share of sampled items that must succeed.'),
     approval_window_seconds: z
       .int()

@@ -112,6 +112,19 @@ export const BatchView = z
       .nullable()
       .optional()
       .meta({ description: 'Why a batch that is not moving waits (awaiting_budget, paused), and what lets it go on; null otherwise.' }),
+    sample: z
+      .object({
+        size: z.number(),
+        succeeded: z.number(),
+        failed: z.number(),
+        success_rate: z.number(),
+        cost_usd: z.number(),
+        projected_total_usd: z
+          .number()
+          .meta({ description: "The sample's cost plus the other items priced from the sample's real usage, at each chunk's path." }),
+      })
+      .optional()
+      .meta({ description: 'Sample first: what the sample showed, once it has run.' }),
     warnings: z
       .array(z.string())
       .optional()

@@ -95,10 +95,9 @@ export async function saveSample(db: Queryable, batchId: string, s: SampleRow): 
 }
 
 export async function findSample(db: Queryable, batchId: string): Promise<SampleRow | null> {
-  const { rows } = await db.query(
-    `SELECT size, succeeded, failed, cost_usd, projected_total_usd FROM batch_samples WHERE batch_id = $1`,
-    [batchId],
-  );
+  const { rows } = await db.query(`SELECT size, succeeded, failed, cost_usd, projected_total_usd FROM batch_samples WHERE batch_id = $1`, [
+    batchId,
+  ]);
   return rows[0] ? SampleRow.parse(rows[0]) : null;
 }
 

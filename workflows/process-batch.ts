@@ -22,7 +22,16 @@ import { FailureType } from '../domain/failure-types.js';
 import { ATTEMPT_BUDGET_PATCH, DROVER_KIND_PATCH, EXACT_STATUS_PATCH, SAMPLE_FIRST_PATCH, TENANT_BUDGET_PATCH } from './attempt-budget.js';
 import { BatchLedger } from './batch-ledger.js';
 import { chunkWorkflowId } from './chunk-id.js';
-import type { BatchStatus, LimitsPatch, ProcessBatchInput, ProcessBatchResult, RejectInput, SampleOutcome, SamplePolicy, StopReason } from './contracts.js';
+import type {
+  BatchStatus,
+  LimitsPatch,
+  ProcessBatchInput,
+  ProcessBatchResult,
+  RejectInput,
+  SampleOutcome,
+  SamplePolicy,
+  StopReason,
+} from './contracts.js';
 import { renderBatchDetails } from './current-details.js';
 import {
   approveUpdate,

@@ -37,6 +37,8 @@ export const LimitsBody = z
   })
   .refine((b) => Object.keys(b).length > 0, { message: 'give max_cost_usd, deadline or time_limit_seconds' });
 
+export const RejectBody = z.strictObject({ reason: z.string().max(500).optional() }).optional();
+
 const NDJSON_TYPES = ['application/x-ndjson', 'application/jsonl', 'application/ndjson'];
 
 /** The request by its form: NDJSON by content type, a JSON body naming `input_file_id`, else JSON items. */
@@ -191,6 +193,42 @@ export function batchRoutes(service: BatchService): Route[] {
         async ({ caller, params }) =>
           verb === 'cancel' ? new Reply(202, await service.cancel(caller.tenant, params.id)) : service[verb](caller.tenant, params.id),
       ),
+    ),
+    defineRoute(
+      {
+        method: 'post',
+        path: '/v1/batches/{id}/approve',
+        tag: 'Batches',
+        scope: 'batches:write',
+        summary: 'Approve after the sample',
+        description: 'Sample first: the batch awaiting approval runs the rest of its items; the sample counts toward it.',
+        params: { id: batchId },
+        responses: {
+          200: { description: 'The batch after the decision.', content: json(R.BatchView) },
+          404: notFound,
+          409: errorResponse('The batch is not awaiting approval (`not_awaiting_approval`), or has ended.'),
+        },
+      },
+      ({ caller, params }) => service.approve(caller.tenant, params.id),
+    ),
+    defineRoute(
+      {
+        method: 'post',
+        path: '/v1/batches/{id}/reject',
+        tag: 'Batches',
+        scope: 'batches:write',
+        summary: 'Reject after the sample',
+        description: 'Sample first: the batch ends `failed` with the reason; only the sample was sent and paid for.',
+        params: { id: batchId },
+        body: RejectBody,
+        responses: {
+          200: { description: 'The batch after the decision.', content: json(R.BatchView) },
+          400: badInput,
+          404: notFound,
+          409: errorResponse('The batch is not awaiting approval (`not_awaiting_approval`), or has ended.'),
+        },
+      },
+      ({ caller, params, body }) => service.reject(caller.tenant, params.id, body?.reason),
     ),
   ];
 }

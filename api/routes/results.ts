@@ -14,6 +14,11 @@ export const ResultsQuery = z.strictObject({
   status: R.ResultStatus.optional(),
   offset: z.coerce.number().int().min(0).default(0),
   limit: z.coerce.number().int().min(1).max(1000).default(100),
+  sample: z
+    .enum(['true', 'false'])
+    .transform((v) => v === 'true')
+    .optional()
+    .describe('true: only the items of the sample (sample first), JSON pages only.'),
 });
 
 export const DownloadQuery = z.strictObject({ format: z.enum(['jsonl', 'csv']).default('csv'), status: R.ResultStatus.optional() });
@@ -74,7 +79,7 @@ export function resultRoutes(service: BatchService): Route[] {
         },
       },
       async ({ caller: { tenant }, params, query, res }) => {
-        if (query.format === 'json') return service.results(tenant, params.id, query);
+        if (query.format === 'json' || query.sample) return service.results(tenant, params.id, query);
         const rows = await service.streamResults(tenant, params.id, query.status);
         await sendExport(res, query.format, rows, await service.outputColumns(tenant, params.id));
       },
