@@ -1,0 +1,195 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { useStack, type TestStack } from '../helpers/stack.js';
+import { until } from '../helpers/wait.js';
+
+function items(n: number, prefix: string) {
+  return Array.from({ length: n }, (_, i) => ({
+    id: `${prefix}${i}`,
+    content: `Please summarise support ticket number ${i}: the parcel arrived late and the box was damaged.`,
+  }));
+}
+
+/** Dear prices make cents out of a few hundred tokens, so the projection's arithmetic is visible. */
+const PRICES = { input_per_mtok: 1000, output_per_mtok: 1000 };
+
+const base = { model: 'gpt-4.1-mini', mode: 'batch', max_output_tokens: 64, prices: PRICES };
+
+async function awaitingApproval(stack: TestStack, id: string) {
+  return until(
+    async () => (await stack.get(`/v1/batches/${id}`)).body,
+    (b) => b.status === 'awaiting_approval' || ['completed', 'failed', 'cancelled'].includes(b.status),
+    { timeoutMs: 30_000, what: `batch ${id} awaiting approval` },
+  );
+}
+
+/** Each item has exactly one result row, and the provider saw each item once: realtime calls plus batch lines. */
+async function sentOnce(stack: TestStack, id: string, total: number, sample: number, rest: number) {
+  const stats = stack.emulator.stats();
+  assert.equal(stats.chat_completions, sample, 'the sample went realtime, once per item');
+  assert.equal(stats.lines_received, rest, 'the rest went in provider batches, the sample excluded');
+  const rows = await stack.db.query('SELECT count(*)::int AS n, count(DISTINCT seq)::int AS d FROM results WHERE batch_id = $1', [id]);
+  assert.deepEqual(rows.rows[0], { n: total, d: total });
+}
+
+async function resultCostSum(stack: TestStack, id: string): Promise<number> {
+  const { rows } = await stack.db.query('SELECT COALESCE(sum(prior_cost_usd + cost_usd), 0) AS c FROM results WHERE batch_id = $1', [id]);
+  return Number(rows[0].c);
+}
+
+describe('sample first, then approve', () => {
+  const stack = useStack({ processingMs: 200, worker: true });
+
+  test('manual: the sample is readable with a projection; approve runs the rest, no item sent twice', async () => {
+    stack.emulator.reset();
+    const submit = await stack.post('/v1/batches', { ...base, items: items(40, 'm'), chunk_size: 10, sample: { size: 10 } });
+    assert.equal(submit.status, 202, submit.text);
+    const id = submit.body.id;
+    const waiting = await awaitingApproval(stack, id);
+    assert.equal(waiting.status, 'awaiting_approval');
+    assert.match(waiting.status_reason, /approve/);
+    assert.equal(waiting.sample.size, 10);
+    assert.equal(waiting.sample.succeeded, 10);
+    assert.equal(waiting.sample.success_rate, 1);
+    assert.ok(waiting.sample.cost_usd > 0);
+    assert.ok(waiting.sample.projected_total_usd > waiting.sample.cost_usd, JSON.stringify(waiting.sample));
+    assert.equal(stack.emulator.stats().lines_received, 0, 'nothing but the sample sent before approval');
+
+    const sample = await stack.get(`/v1/batches/${id}/results?sample=true`);
+    assert.equal(sample.status, 200, sample.text);
+    assert.equal(sample.body.total, 10);
+    assert.ok(sample.body.data.every((r: any) => r.status === 'succeeded' && r.path === 'realtime' && r.output));
+
+    const approved = await stack.post(`/v1/batches/${id}/approve`, {});
+    assert.equal(approved.status, 200, approved.text);
+    const again = await stack.post(`/v1/batches/${id}/approve`, {});
+    assert.equal(again.status, 409, 'a second approve is refused: the batch no longer awaits approval');
+
+    const done = await stack.waitForBatch(id, 60_000);
+    assert.equal(done.status, 'completed', JSON.stringify(done));
+    assert.equal(done.counts.succeeded + done.counts.failed + done.counts.cancelled, 40);
+    assert.equal(done.counts.succeeded, 40);
+    assert.equal(done.sample.size, 10, 'the sample stays on the batch');
+    await sentOnce(stack, id, 40, 10, 30);
+    assert.ok(Math.abs(done.cost.spent_usd - (await resultCostSum(stack, id))) < 1e-9, 'spend is the sum of the results');
+    const ended = await stack.post(`/v1/batches/${id}/approve`, {});
+    assert.equal(ended.status, 409);
+  });
+
+  test('manual: reject ends the batch failed; only the sample was sent', async () => {
+    stack.emulator.reset();
+    const submit = await stack.post('/v1/batches', { ...base, items: items(20, 'r'), chunk_size: 10, sample: { size: 5 } });
+    const id = submit.body.id;
+    assert.equal((await awaitingApproval(stack, id)).status, 'awaiting_approval');
+    const rejected = await stack.post(`/v1/batches/${id}/reject`, { reason: 'outputs too long' });
+    assert.equal(rejected.status, 200, rejected.text);
+    const done = await stack.waitForBatch(id, 30_000);
+    assert.equal(done.status, 'failed');
+    assert.match(done.error, /rejected after the sample: outputs too long/);
+    assert.equal(done.counts.succeeded, 5, 'the sample counts toward the batch');
+    assert.equal(done.counts.succeeded + done.counts.failed + done.counts.cancelled, 20);
+    await sentOnce(stack, id, 20, 5, 0);
+    assert.ok(Math.abs(done.cost.spent_usd - (await resultCostSum(stack, id))) < 1e-9);
+  });
+
+  test('auto: a sample below min_success_rate rejects the batch', async () => {
+    stack.emulator.reset();
+    // Every realtime call is refused (400, not retryable): the sample fails throughout.
+    stack.emulator.setFaults({ http: [{ path: '/v1/chat/completions', status: 400, count: 1000 }] });
+    try {
+      const submit = await stack.post('/v1/batches', {
+        ...base,
+        items: items(20, 'a'),
+        chunk_size: 10,
+        sample: { size: 5, approve: 'auto', min_success_rate: 0.8 },
+      });
+      const done = await stack.waitForBatch(submit.body.id, 30_000);
+      assert.equal(done.status, 'failed');
+      assert.match(done.error, /0 of 5 succeeded.*min_success_rate 0.8/);
+      assert.equal(done.sample.success_rate, 0);
+      assert.equal(stack.emulator.stats().lines_received, 0, 'the rest was never sent');
+    } finally {
+      stack.emulator.setFaults({});
+    }
+  });
+
+  test('auto: a projection above max_cost_usd rejects the batch', async () => {
+    stack.emulator.reset();
+    const submit = await stack.post('/v1/batches', {
+      ...base,
+      items: items(40, 'c'),
+      chunk_size: 10,
+      max_cost_usd: 0.5,
+      sample: { size: 4, approve: 'auto' },
+    });
+    assert.equal(submit.status, 202, submit.text);
+    const done = await stack.waitForBatch(submit.body.id, 30_000);
+    assert.equal(done.status, 'failed', JSON.stringify(done));
+    assert.match(done.error, /projected total \$[\d.]+ exceeds max_cost_usd \$0.5/);
+    assert.ok(done.sample.projected_total_usd > 0.5 && done.sample.cost_usd < 0.5, JSON.stringify(done.sample));
+    assert.equal(stack.emulator.stats().lines_received, 0);
+  });
+
+  test('auto: approves at once; the projection of a 50-item sample against the final cost of 1,000 items', async () => {
+    stack.emulator.reset();
+    // Prompts of varied length, and structured outputs whose length the emulator varies per item.
+    const varied = Array.from({ length: 1000 }, (_, i) => ({
+      id: `p${i}`,
+      content: `Ticket ${i}: ${'the parcel arrived late and the box was damaged; '.repeat(1 + ((i * 7) % 13))}`,
+    }));
+    const schema = {
+      type: 'object',
+      properties: {
+        summary: { type: 'string', minLength: 10, maxLength: 400 },
+        tags: { type: 'array', items: { type: 'string', maxLength: 30 }, minItems: 0, maxItems: 8 },
+      },
+      required: ['summary', 'tags'],
+      additionalProperties: false,
+    };
+    const submit = await stack.post('/v1/batches', {
+      model: 'gpt-4.1-mini',
+      mode: 'batch',
+      max_output_tokens: 512,
+      response_format: { type: 'json_schema', json_schema: { name: 'ticket', schema, strict: true } },
+      items: varied,
+      chunk_size: 500,
+      max_parallel_chunks: 2,
+      sample: { size: 50, approve: 'auto' },
+    });
+    assert.equal(submit.status, 202, submit.text);
+    const done = await stack.waitForBatch(submit.body.id, 60_000);
+    assert.equal(done.status, 'completed', JSON.stringify(done));
+    assert.equal(done.counts.succeeded, 1000);
+    await sentOnce(stack, submit.body.id, 1000, 50, 950);
+    const final = done.cost.spent_usd;
+    const error = Math.abs(done.sample.projected_total_usd - final) / final;
+    console.log(
+      `sample-first projection: projected $${done.sample.projected_total_usd} vs final $${final} for 1,000 items (sample 50): error ${(error * 100).toFixed(2)}%`,
+    );
+    assert.ok(error < 0.25, `projection within 25% (${(error * 100).toFixed(2)}%)`);
+  });
+
+  test('a lapsed approval window ends the batch cancelled; a cancel while awaiting approval ends it too', async () => {
+    stack.emulator.reset();
+    const lapsing = await stack.post('/v1/batches', {
+      ...base,
+      items: items(10, 'l'),
+      sample: { size: 2, approval_window_seconds: 2 },
+    });
+    const cancelling = await stack.post('/v1/batches', { ...base, items: items(10, 'x'), sample: { size: 2 } });
+    assert.equal((await awaitingApproval(stack, cancelling.body.id)).status, 'awaiting_approval');
+    const cancel = await stack.post(`/v1/batches/${cancelling.body.id}/cancel`, {});
+    assert.equal(cancel.status, 202, cancel.text);
+    const cancelled = await stack.waitForBatch(cancelling.body.id, 30_000);
+    assert.equal(cancelled.status, 'cancelled');
+    assert.equal(cancelled.counts.succeeded, 2);
+    assert.equal(cancelled.counts.cancelled, 8);
+
+    const lapsed = await stack.waitForBatch(lapsing.body.id, 30_000);
+    assert.equal(lapsed.status, 'cancelled');
+    assert.match(lapsed.error, /approval window lapsed/);
+    assert.equal(lapsed.counts.succeeded + lapsed.counts.cancelled, 10);
+    assert.equal(stack.emulator.stats().lines_received, 0, 'neither sent more than its sample');
+    assert.equal(stack.emulator.stats().chat_completions, 4);
+  });
+});
