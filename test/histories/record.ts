@@ -239,5 +239,15 @@ describe('record workflow histories', () => {
     // Patch 'realtime-queue': realtime attempts run on the `<queue>-realtime` task queue.
     stack.emulator.setFaults({});
     await run('realtime-queue', { ...BATCH, mode: 'realtime', items: items(12, 'rq') });
+    // Patch 'sample-first': a sample of 5 runs realtime, the batch awaits approval, is approved, the rest runs in chunks.
+    stack.emulator.setFaults({});
+    await run('sample-first', { ...BATCH, items: items(25, 'sa'), sample: { size: 5 } }, async (id) => {
+      await until(
+        async () => (await stack.get(`/v1/batches/${id}`)).body.status,
+        (s) => s === 'awaiting_approval',
+      );
+      const approved = await stack.post(`/v1/batches/${id}/approve`, {});
+      if (approved.status !== 200) throw new Error(approved.text);
+    });
   });
 });
