@@ -40,6 +40,8 @@ export const BATCH_OPTIONS = {
   prompt: { type: 'string' },
   mode: { type: 'string' },
   'max-cost': { type: 'string' },
+  sample: { type: 'string' },
+  yes: { type: 'boolean', short: 'y' },
   deadline: { type: 'string' },
   'time-limit': { type: 'string' },
   'on-budget-exhausted': { type: 'string' },

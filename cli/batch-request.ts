@@ -164,6 +164,8 @@ export function batchBody(flags: Flags, files: FlagFiles = {}): Record<string, u
   setIf(body, 'idempotency_key', str(flags, 'idempotency-key'));
   const maxCost = str(flags, 'max-cost');
   if (maxCost !== undefined) body.max_cost_usd = parseUsd(maxCost);
+  const sample = str(flags, 'sample');
+  if (sample !== undefined) body.sample = { size: parsePositiveInt(sample, '--sample') };
   for (const [flag, key] of [
     ['chunk-size', 'chunk_size'],
     ['max-parallel-chunks', 'max_parallel_chunks'],

@@ -25,6 +25,8 @@ Request flags (each overrides the same field of --spec)
               --schema FILE.json (JSON Schema: structured output via response_format)
   --mode auto|batch|realtime  provider batch API, one call per item, or chosen per chunk (default auto)
   --max-cost USD              spend ceiling for the batch
+  --sample N                  run N random items first, show them and the projected cost, ask
+                              before running the rest (-y, --yes approves without asking)
   --on-budget-exhausted wait|stop
   --deadline ISO | --time-limit 30m|2h|90s
   --webhook-url URL           POSTed signed events when the batch ends

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { DroverClient } from '../client/index.js';
 import { resolveApiKey } from './api-key.js';
 import { bool, GLOBAL_OPTIONS, parseFlags, splitCommand, str } from './args.js';
-import { cancel, limits, pause, resume } from './commands/control.js';
+import { approve, cancel, limits, pause, reject, resume } from './commands/control.js';
 import { estimate, validate } from './commands/check.js';
 import { keys } from './commands/keys.js';
 import { results } from './commands/results.js';
@@ -22,6 +22,8 @@ export const COMMANDS: readonly Command[] = [
   list,
   results,
   cancel,
+  approve,
+  reject,
   pause,
   resume,
   limits,

@@ -175,6 +175,17 @@ export class Batches {
     return this.t.json({ method: 'POST', path: `${batchPath(id)}/cancel`, signal: opts.signal }, BatchView);
   }
 
+  /** `POST /v1/batches/:id/approve`: sample first, the batch awaiting approval runs the rest. 409 unless it awaits approval. */
+  approve(id: string, opts: RequestOptions = {}): Promise<BatchView> {
+    return this.t.json({ method: 'POST', path: `${batchPath(id)}/approve`, signal: opts.signal }, BatchView);
+  }
+
+  /** `POST /v1/batches/:id/reject`: sample first, the batch ends failed with the reason. 409 unless it awaits approval. */
+  reject(id: string, opts: RequestOptions & { reason?: string } = {}): Promise<BatchView> {
+    const json = opts.reason ? { reason: opts.reason } : {};
+    return this.t.json({ method: 'POST', path: `${batchPath(id)}/reject`, json, signal: opts.signal }, BatchView);
+  }
+
   /** `POST /v1/batches/:id/pause`: no new chunk starts; running ones finish. */
   pause(id: string, opts: RequestOptions = {}): Promise<BatchView> {
     return this.t.json({ method: 'POST', path: `${batchPath(id)}/pause`, signal: opts.signal }, BatchView);

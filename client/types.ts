@@ -44,6 +44,8 @@ export interface OutputParams extends RequestOptions {
   offset?: number | undefined;
   /** 1 to 1000; the server's default is 100. */
   limit?: number | undefined;
+  /** Only the items of the batch's sample (sample first). */
+  sample?: boolean | undefined;
 }
 
 export interface IterOutputParams extends RequestOptions {

@@ -27,6 +27,38 @@ Example
   },
 };
 
+export const approve: Command = {
+  name: 'approve',
+  summary: 'approve a batch awaiting approval after its sample: the rest runs',
+  usage: 'drover approve ID',
+  args: { min: 1, max: 1 },
+  options: {},
+  help: `A batch submitted with a sample (--sample N) waits in awaiting_approval once the sample has
+run. A batch not awaiting approval exits 7.
+
+Example
+  drover approve batch_123`,
+  async run(ctx, { positionals }) {
+    return report(ctx, await ctx.client.batches.approve(positionals[0]!, { signal: ctx.signal }));
+  },
+};
+
+export const reject: Command = {
+  name: 'reject',
+  summary: 'reject a batch awaiting approval after its sample: it ends failed',
+  usage: 'drover reject ID [--reason TEXT]',
+  args: { min: 1, max: 1 },
+  options: { reason: { type: 'string' } },
+  help: `Only the sample was sent and paid for. A batch not awaiting approval exits 7.
+
+Example
+  drover reject batch_123 --reason 'outputs too long'`,
+  async run(ctx, { positionals, flags }) {
+    const reason = typeof flags.reason === 'string' ? flags.reason : undefined;
+    return report(ctx, await ctx.client.batches.reject(positionals[0]!, { signal: ctx.signal, ...(reason ? { reason } : {}) }));
+  },
+};
+
 export const pause: Command = {
   name: 'pause',
   summary: 'pause a batch: no new chunk starts; running ones finish',

@@ -6,6 +6,7 @@ import { EXIT } from '../exit-codes.js';
 import { formatCount } from '../format.js';
 import { BATCH_FLAGS_HELP } from '../help.js';
 import { followToEnd } from '../watch.js';
+import { decideAfterSample } from './sample.js';
 
 export const submit: Command = {
   name: 'submit',
@@ -50,6 +51,10 @@ Examples
     ctx.out.note(
       `batch ${batch.id} started: ${formatCount(batch.counts.total || file.line_count)} items, ${batch.model}. Ctrl-C stops watching; the batch keeps running.`,
     );
+    if (body.sample) {
+      const decided = await decideAfterSample(ctx, batch.id, bool(input.flags, 'yes'));
+      if (decided !== null) return decided;
+    }
     return followToEnd(ctx, batch.id, batch);
   },
 };

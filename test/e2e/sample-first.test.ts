@@ -1,4 +1,10 @@
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { describe, test } from 'node:test';
 import { useStack, type TestStack } from '../helpers/stack.js';
 import { until } from '../helpers/wait.js';
@@ -9,6 +15,8 @@ function items(n: number, prefix: string) {
     content: `Please summarise support ticket number ${i}: the parcel arrived late and the box was damaged.`,
   }));
 }
+
+const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
 /** Dear prices make cents out of a few hundred tokens, so the projection's arithmetic is visible. */
 const PRICES = { input_per_mtok: 1000, output_per_mtok: 1000 };
@@ -191,5 +199,43 @@ describe('sample first, then approve', () => {
     assert.equal(lapsed.counts.succeeded + lapsed.counts.cancelled, 10);
     assert.equal(stack.emulator.stats().lines_received, 0, 'neither sent more than its sample');
     assert.equal(stack.emulator.stats().chat_completions, 4);
+  });
+
+  test('CLI: drover submit --sample N --yes shows the sample, approves and follows to the end; approve of an ended batch exits 7', async () => {
+    stack.emulator.reset();
+    const dir = await mkdtemp(join(tmpdir(), 'drover-sample-'));
+    try {
+      const file = join(dir, 'items.jsonl');
+      await writeFile(
+        file,
+        items(12, 'cli')
+          .map((i) => JSON.stringify(i))
+          .join('\n') + '\n',
+      );
+      const env = {
+        PATH: process.env.PATH,
+        DROVER_URL: stack.api.url,
+        DROVER_API_KEY: stack.adminKey,
+        DROVER_POLL_MS: '400',
+        NO_COLOR: '1',
+      };
+      const drover = (...args: string[]) =>
+        promisify(execFile)(process.execPath, ['--import', 'tsx', 'cli/main.ts', ...args], { cwd: REPO_ROOT, env, timeout: 60_000 }).then(
+          (r) => ({ code: 0, ...r }),
+          (e: { code: number; stdout: string; stderr: string }) => ({ code: e.code, stdout: e.stdout, stderr: e.stderr }),
+        );
+      const run = await drover('submit', file, '-m', 'gpt-4.1-mini', '--mode', 'batch', '--sample', '3', '--yes');
+      assert.equal(run.code, 0, run.stderr);
+      assert.match(run.stderr, /sample: 3 of 3 succeeded \(100\.0%\), cost .*; projected total/);
+      assert.match(run.stderr, /approved/);
+      assert.equal(stack.emulator.stats().chat_completions, 3);
+      assert.equal(stack.emulator.stats().lines_received, 9);
+      const id = /batch (batch_\w+) started/.exec(run.stderr)?.[1];
+      assert.ok(id, run.stderr);
+      const again = await drover('approve', id);
+      assert.equal(again.code, 7, again.stderr);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
