@@ -116,24 +116,22 @@ export const DEFAULTS = {
  * batch id and position) run realtime first; the batch then waits in `awaiting_approval` for
  * POST …/approve or …/reject, or decides at once with `approve: "auto"`.
  */
-export const SampleSpec = z
-  .strictObject({
-    size: z.int().min(1).max(1000).describe('Items in the sample, run realtime before the rest.'),
-    approve: z
-      .enum(['manual', 'auto'])
-      .default('manual')
-      .describe(
-        'manual: wait for approve/reject; auto: approve when the sample meets min_success_rate and the projection fits max_cost_usd.',
-      ),
-    min_success_rate: z.number().min(0).max(1).default(0.95).describe('auto: the share of sampled items that must succeed.'),
-    approval_window_seconds: z
-      .int()
-      .positive()
-      .max(30 * 86_400)
-      .default(86_400)
-      .describe('How long the batch waits for a decision; then it ends cancelled ("approval window lapsed").'),
-  })
-  .meta({ id: 'SampleSpec' });
+export const SampleSpec = z.strictObject({
+  size: z.int().min(1).max(1000).describe('Items in the sample, run realtime before the rest.'),
+  approve: z
+    .enum(['manual', 'auto'])
+    .default('manual')
+    .describe(
+      'manual: wait for approve/reject; auto: approve when the sample meets min_success_rate and the projection fits max_cost_usd.',
+    ),
+  min_success_rate: z.number().min(0).max(1).default(0.95).describe('auto: the share of sampled items that must succeed.'),
+  approval_window_seconds: z
+    .int()
+    .positive()
+    .max(30 * 86_400)
+    .default(86_400)
+    .describe('How long the batch waits for a decision; then it ends cancelled ("approval window lapsed").'),
+});
 export type SampleSpec = z.infer<typeof SampleSpec>;
 
 /** Everything about a batch except its items; NDJSON bodies carry these in the query string. */
