@@ -40,3 +40,14 @@ export function costOf(usage: Usage, p: Pricing, batch = true): number {
 export function roundUsd(x: number): number {
   return Math.round(x * 1e9) / 1e9;
 }
+
+/**
+ * What prompt caching took off a bill: cached input tokens at the input rate less the cached
+ * rate. `batch` prices them at the batch API's multiplier; an `auto` batch, whose attempts may
+ * go either way, is priced the same (the lower bound of what it saved).
+ */
+export function promptCacheSaving(usage: Pick<Usage, 'cached_input_tokens'>, p: Pricing, batch: boolean): number {
+  const rate = p.input_per_mtok - (p.cached_input_per_mtok ?? p.input_per_mtok);
+  if (rate <= 0 || usage.cached_input_tokens <= 0) return 0;
+  return Math.round(((usage.cached_input_tokens * rate) / 1e6) * (batch ? p.batch_multiplier : 1) * 1e12) / 1e12;
+}
