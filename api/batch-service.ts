@@ -26,6 +26,7 @@ import type { IntakeContext } from './intake/batch-draft.js';
 import { discardBody, openBatch, type BatchRequest } from './intake/batch-request.js';
 import { newBatch, type Stored } from './intake/new-batch.js';
 import { draftFromSettings } from './intake/batch-draft.js';
+import { rerunSettings } from './rerun-settings.js';
 import { WorkerOffers } from './intake/worker-offers.js';
 import { MAX_SYNC_ITEMS } from './intake/request-schemas.js';
 import { AppError, LimitError, NotFoundError, ValidationError } from './errors.js';
@@ -228,35 +229,7 @@ export class BatchService {
     const old = await this.load(tenantId, id);
     if (!TERMINAL_BATCH_STATUSES.includes(old.status)) throw new BatchNotEndedError(id, old.status);
     const { status: statuses, ...overrides } = request;
-    const sameModel = overrides.model === undefined || overrides.model === old.model;
-    const settings: Record<string, unknown> = {
-      model: old.model,
-      system_prompt: old.spec.system_prompt,
-      user_prompt_template: old.spec.user_prompt_template,
-      response_format: old.spec.response_format,
-      max_output_tokens: old.spec.max_output_tokens,
-      enable_citations: old.spec.citations,
-      chunk_size: old.settings.chunk_size,
-      max_parallel_chunks: old.settings.max_parallel_chunks,
-      max_attempts: old.settings.max_attempts,
-      cache: old.settings.cache,
-      mode: old.mode,
-      on_budget_exhausted: old.on_budget_exhausted,
-      max_cost_usd: old.max_cost_usd ?? undefined,
-      metadata: old.metadata ?? undefined,
-      webhook_url: old.webhook_url ?? undefined,
-      // Prices the request gave were for its model; another model is priced afresh.
-      prices:
-        sameModel && old.pricing?.source === 'request'
-          ? {
-              input_per_mtok: old.pricing.input_per_mtok,
-              output_per_mtok: old.pricing.output_per_mtok,
-              ...(old.pricing.cached_input_per_mtok === undefined ? {} : { cached_input_per_mtok: old.pricing.cached_input_per_mtok }),
-            }
-          : undefined,
-      ...Object.fromEntries(Object.entries(overrides).filter(([, v]) => v !== undefined)),
-    };
-    const draft = draftFromSettings(Object.fromEntries(Object.entries(settings).filter(([, v]) => v !== undefined)), await this.intake());
+    const draft = draftFromSettings(rerunSettings(old, overrides), await this.intake());
     const key = draft.settings.idempotency_key;
     if (key) {
       const existing = await findBatchByIdempotencyKey(this.db, tenantId, key);
