@@ -243,7 +243,7 @@ async function run(): Promise<void> {
     } else {
       // JSON for whatever reads stdout; the banner for the person at the terminal, on stderr.
       logger.info(
-        { ...addresses, database: printableDatabaseUrl(databaseUrl) },
+        { ...addresses, docs: `${api.url}/docs`, database: printableDatabaseUrl(databaseUrl) },
         `Drover is up: API ${api.url}, Temporal UI ${temporal.uiUrl}`,
       );
       process.stderr.write(`${banner.join('\n')}\n`);
