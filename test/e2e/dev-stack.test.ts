@@ -146,10 +146,14 @@ describe('the dev stack', () => {
     const [temporal, api, emulator] = [await temporalPort(), await freePort(), await freePort()];
     const dev = startDev(dataDir, { TEMPORAL_PORT: String(temporal), PORT: String(api), EMULATOR_PORT: String(emulator) });
     try {
-      await until(() => dev.stderr().includes('Ctrl-C stops it all') || dev.child.exitCode !== null, Boolean, {
-        timeoutMs: 90_000,
-        what: 'dev stack up',
-      });
+      await until(
+        () => (dev.stderr().includes('Ctrl-C stops it all') && dev.stdout().includes('"msg":"Drover is up')) || dev.child.exitCode !== null,
+        Boolean,
+        {
+          timeoutMs: 90_000,
+          what: 'dev stack up',
+        },
+      );
       // One banner on stderr with every address; the JSON log on stdout.
       const keyFile = join(dataDir, 'admin-key');
       const banner = dev.stderr();
