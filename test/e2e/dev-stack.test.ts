@@ -144,6 +144,9 @@ describe('the dev stack', () => {
 
   test('SIGINT (Ctrl-C) with a batch in flight stops everything, exits 0 and logs nothing alarming', async () => {
     const [temporal, api, emulator] = [await temporalPort(), await freePort(), await freePort()];
+    // A data dir of its own: the batch it leaves in flight would finish in the next test's stack and count in its metrics.
+    const dataDir = await mkdtemp(join(tmpdir(), 'drover-dev-int-'));
+    await chmod(dataDir, 0o755);
     const dev = startDev(dataDir, { TEMPORAL_PORT: String(temporal), PORT: String(api), EMULATOR_PORT: String(emulator) });
     try {
       await until(
@@ -201,6 +204,7 @@ describe('the dev stack', () => {
     } finally {
       // A failed assertion must not leave the stack running (the runner would wait for it).
       if (dev.child.exitCode === null && dev.child.signalCode === null) dev.child.kill('SIGKILL');
+      await rm(dataDir, { recursive: true, force: true });
     }
   });
 
