@@ -76,7 +76,7 @@ describe('bulk intake (COPY) and export', () => {
     }
     assert.deepEqual(counts, before);
     const { rows } = await stack.db.query(
-      `SELECT count(*)::int AS n FROM pg_stat_activity WHERE query ILIKE 'COPY items%' AND state <> 'idle'`,
+      `SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND query ILIKE 'COPY items%' AND state <> 'idle'`,
     );
     assert.equal(rows[0].n, 0, 'no COPY is left running');
   });
