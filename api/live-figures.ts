@@ -11,11 +11,10 @@ interface Entry {
  * workflow costs a round trip through Temporal to a worker busy with that very batch (and,
  * when it does not answer in time, an aggregate over every item in the store): a hundred
  * pollers each asking for themselves queued behind one another, for seconds each. Here at most
- * one read runs per batch. Its answer is served as it is for `freshMs`; after that the next
- * caller starts the next read and, like everyone asking while it runs, is answered at once
- * with the figures there are (nothing newer exists until the read ends). Only a caller who
- * finds no read running and figures older than `staleMs` (a lone, slow poller) waits for a
- * read of its own, as every caller did before. What a caller changes (pause, cancel, limits)
+ * one read runs per batch. Its answer is served as it is for `freshMs`; after that the first
+ * caller reads again and waits for it, as every caller did before, while everyone asking in
+ * the meantime is answered at once with the figures there are (nothing newer exists until that
+ * read ends; never older than `maxAgeMs`). What a caller changes (pause, cancel, limits)
  * replaces the entry with the workflow's answer at once.
  */
 export class LiveFiguresCache {
@@ -23,7 +22,6 @@ export class LiveFiguresCache {
 
   constructor(
     private readonly freshMs = 1_000,
-    private readonly staleMs = 3_000,
     /** Past this age figures are never served, even while a read runs. */
     private readonly maxAgeMs = 60_000,
     private readonly maxEntries = 10_000,
@@ -33,11 +31,6 @@ export class LiveFiguresCache {
     const entry = this.entries.get(id);
     const age = entry?.value ? Date.now() - entry.at : Infinity;
     if (age < this.freshMs || (entry?.reading && age < this.maxAgeMs)) return Promise.resolve(entry!.value);
-    if (age < this.staleMs) {
-      // A failed read keeps the figures there are; the next caller tries again.
-      this.read(id, read).catch(() => {});
-      return Promise.resolve(entry!.value);
-    }
     return this.read(id, read);
   }
 

@@ -63,22 +63,27 @@ describe('bulk intake (COPY) and export', () => {
     const req = httpRequest(url, { method: 'POST', headers: { ...stack.auth, ...NDJSON, 'transfer-encoding': 'chunked' } });
     req.on('error', () => {});
     const body = lines(40_000).join('\n') + '\n';
-    // About half the body, in pieces, then the connection is dropped.
+    const copying = async () =>
+      (
+        await stack.db.query(
+          `SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND query ILIKE 'COPY items%' AND state <> 'idle'`,
+        )
+      ).rows[0].n as number;
+    // About half the body, in pieces; once the API is copying it into the store, the connection is dropped.
     for (let at = 0; at < body.length / 2; at += 256 * 1024) req.write(body.slice(at, at + 256 * 1024));
-    await new Promise((r) => setTimeout(r, 1500));
+    const started = Date.now() + 30_000;
+    while (Date.now() < started && (await copying()) === 0) await new Promise((r) => setTimeout(r, 100));
+    assert.equal(await copying(), 1, 'the COPY is under way');
     req.destroy();
-    // The API notices the cut, aborts the COPY and rolls back.
-    const deadline = Date.now() + 30_000;
-    let counts = await stack.storedCounts();
-    while (Date.now() < deadline && JSON.stringify(counts) !== JSON.stringify(before)) {
-      await new Promise((r) => setTimeout(r, 250));
-      counts = await stack.storedCounts();
-    }
-    assert.deepEqual(counts, before);
-    const { rows } = await stack.db.query(
-      `SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND query ILIKE 'COPY items%' AND state <> 'idle'`,
-    );
-    assert.equal(rows[0].n, 0, 'no COPY is left running');
+    // The API notices the cut, aborts the COPY and rolls back (until then its rows are uncommitted, so unseen).
+    const deadline = Date.now() + 60_000;
+    while (Date.now() < deadline && (await copying()) > 0) await new Promise((r) => setTimeout(r, 250));
+    assert.equal(await copying(), 0, 'no COPY is left running');
+    assert.deepEqual(await stack.storedCounts(), before);
+    // The connection is whole again: the next submit is stored.
+    const ok = await stack.request('POST', '/v1/batches?model=gpt-4.1-mini', lines(2, 'later').join('\n'), NDJSON);
+    assert.equal(ok.status, 202, ok.text);
+    await stack.client.workflow.getHandle(ok.body.id).terminate('test');
   });
 
   test('every item is stored as sent (escapes intact), and the export returns exactly N rows in order, as JSONL and CSV', async () => {
