@@ -1,5 +1,5 @@
-import { countTokens } from 'gpt-tokenizer/model/gpt-4o';
 import { messageText, type ChatMessage, type PromptSpec } from './batch-spec.js';
+import { countO200k as countTokens } from './o200k-count.js';
 import { costOf, type Pricing } from './pricing.js';
 
 /**
