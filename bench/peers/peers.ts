@@ -12,7 +12,7 @@
  * ratio as a lower bound. --repeat applies to sizes up to 10,000 (medians); larger sizes run once.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync } from 'node:fs';
 import { rm, writeFile } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -47,6 +47,8 @@ for (const t of SELECTED) if (!TOOLS.includes(t)) throw new Error(`unknown tool 
 
 const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const HERE = join(REPO_ROOT, 'bench', 'peers');
+/** Each peer's full output, kept after the run (git-ignored). */
+const LOG_DIR = join(REPO_ROOT, '.data', 'bench-peers');
 const log = (line: string): void => console.log(line);
 const load = (): string =>
   loadavg()
@@ -87,11 +89,11 @@ async function runPeerTool(tool: PeerTool, python: string, stack: BenchStack, it
       CURATOR_DISABLE_RICH_DISPLAY: '1',
     },
     timeoutMs: TIMEOUT_MS,
-    logPath: `${out}.log`,
+    logPath: join(LOG_DIR, `${tool}-${items}-${Date.now()}.log`),
   });
   await rm(out, { recursive: true, force: true });
   if (run.timedOut) return { timedOut: true, peakMb: run.peakMb, detail: `killed after ${run.processSeconds.toFixed(0)} s` };
-  if (!run.result) throw new Error(`${tool} exited ${run.exitCode} without a RESULT line; see ${out}.log`);
+  if (!run.result) throw new Error(`${tool} exited ${run.exitCode} without a RESULT line; see its log in ${LOG_DIR}`);
   return {
     seconds: run.result.seconds,
     timedOut: false,
@@ -144,6 +146,8 @@ async function main(): Promise<void> {
   );
 
   const scratch = mkdtempSync(join(tmpdir(), 'drover-peers-'));
+  mkdirSync(LOG_DIR, { recursive: true });
+  log(`logs: ${LOG_DIR}`);
   const stack = await startBenchStack({
     name: 'peers',
     processingMs: 0,
