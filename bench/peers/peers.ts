@@ -186,11 +186,8 @@ async function main(): Promise<void> {
           ...(done.length === os.length ? { seconds: median(done.map((o) => o.seconds!)) } : { timedOutAfter: TIMEOUT_MS / 1000 }),
           ...(done.length ? { succeeded: done.at(-1)!.succeeded } : {}),
         };
-        const notes = [
-          ...(wrong ? [`${wrong} run(s) with fewer than ${items} right results`] : []),
-          ...(tool === 'drover' && done.length ? [done.at(-1)!.detail] : []),
-        ];
-        if (notes.length) m.note = notes.join('; ');
+        const notes = [...(wrong ? [`${wrong} run(s) with fewer than ${items} right results`] : []), (done.at(-1) ?? os.at(-1)!).detail];
+        m.note = notes.join('; ');
         measurements.push(m);
       }
     }
