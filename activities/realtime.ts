@@ -16,6 +16,7 @@ import { withHeartbeat } from './heartbeat.js';
 import { toResult } from './outcomes.js';
 import { SharedRateLimiter, type RateLimits } from './rate-limiter.js';
 import { NO_METRICS, type ActivityMetrics } from '../metrics/drover-metrics.js';
+import { DEFAULT_RESULT_CACHE_TTL_MS, rememberBatchAnswers } from '../store/result-cache.js';
 
 export interface RealtimeDeps {
   db: Db;
@@ -24,6 +25,8 @@ export interface RealtimeDeps {
   /** Calls in flight per running chunk. */
   concurrency: number;
   metrics?: ActivityMetrics;
+  /** How long remembered answers stay in the result cache. */
+  resultCacheTtlMs?: number;
 }
 
 /** Transient failures of one call are retried here, a few times, before the item waits for the next attempt. */
@@ -44,7 +47,15 @@ export function createRealtimeActivities(deps: RealtimeDeps) {
       const batch = await loadBatch(db, input.batchId);
       const chunk = await getChunk(db, input.batchId, input.chunkIndex);
       const items = await unfinishedItems(db, input.batchId, chunk.seq_start, chunk.seq_end);
-      await runItemsRealtime(deps, batch, items, input);
+      let cancelled: CancelledFailure | null = null;
+      try {
+        await runItemsRealtime(deps, batch, items, input);
+      } catch (err) {
+        if (!(err instanceof CancelledFailure)) throw err;
+        cancelled = err;
+      }
+      await rememberBatchAnswers(db, batch, chunk, deps.resultCacheTtlMs ?? DEFAULT_RESULT_CACHE_TTL_MS);
+      if (cancelled) throw cancelled;
       return attemptTally(await tallyAttempt(db, input.batchId, chunk, input.attempt));
     },
   };

@@ -1,13 +1,17 @@
 import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError, WorkflowUpdateFailedError, type Client } from '@temporalio/client';
-import { batchesByIds, findBatch, findBatchByIdempotencyKey, setLimits } from '../store/batches.js';
+import { batchesByIds, findBatch, findBatchByIdempotencyKey, insertBatch, rerunsOf, setItemCount, setLimits } from '../store/batches.js';
+import { copyItemsForRerun } from '../store/items.js';
+import { purgeTenantCache } from '../store/result-cache.js';
+import type { RerunRequest } from '../domain/batch-spec.js';
 import { roundUsd } from '../domain/pricing.js';
-import type { Db } from '../store/db.js';
+import { inTransaction, type Db } from '../store/db.js';
 import { countResults, iterateResults, resultChanges, resultPage, resultForItem } from '../store/results.js';
 import {
   BatchStatus,
   TERMINAL_BATCH_STATUSES,
   type BatchEstimate,
   type BatchList,
+  type CachePurge,
   type CompletionResponse,
   type ResultPage,
   type ResultStatus,
@@ -29,10 +33,13 @@ import type { processBatchWorkflow } from '../workflows/process-batch.js';
 import { DroverItemCount, DroverKind, DroverModel, DroverProvider, DroverStatus, DroverTenant } from '../workflows/search-attributes.js';
 import type { IntakeContext } from './intake/batch-draft.js';
 import { discardBody, openBatch, type BatchRequest } from './intake/batch-request.js';
-import type { Stored } from './intake/new-batch.js';
+import { newBatch, type Stored } from './intake/new-batch.js';
+import { draftFromSettings } from './intake/batch-draft.js';
+import { rerunSettings } from './rerun-settings.js';
 import { WorkerOffers } from './intake/worker-offers.js';
 import { MAX_SYNC_ITEMS } from './intake/request-schemas.js';
 import { AppError, LimitError, NotFoundError, ValidationError } from './errors.js';
+import { LiveFiguresCache } from './live-figures.js';
 import { openCursor, sealCursor } from './list-cursor.js';
 import { QuotaService } from './quotas/quota-service.js';
 import { visibilityQuery, type Clause } from './visibility-query.js';
@@ -93,9 +100,26 @@ export class BatchEndedError extends AppError {
   }
 }
 
+/** A rerun of a batch that still runs: only what has ended can be run again. */
+export class BatchNotEndedError extends AppError {
+  constructor(id: string, status: string) {
+    super(409, 'batch_not_ended', `batch ${id} is ${status}; a batch can be rerun once it has ended (cancel it, or wait)`);
+  }
+}
+
+/** A rerun that would hold no item. */
+export class NothingToRerunError extends AppError {
+  constructor(id: string, statuses: readonly string[]) {
+    super(409, 'nothing_to_rerun', `batch ${id} has no ${statuses.join(' or ')} items to rerun`, [
+      { path: 'status', message: `no item of batch ${id} ended ${statuses.join(' or ')}` },
+    ]);
+  }
+}
+
 /** Everything the batch routes do, behind one object the HTTP layer calls. */
 export class BatchService {
   private readonly workerOffers: WorkerOffers;
+  private readonly liveFigures = new LiveFiguresCache();
 
   constructor(
     private readonly db: Db,
@@ -203,7 +227,8 @@ export class BatchService {
 
   async get(tenantId: string, id: string): Promise<BatchView> {
     const row = await this.load(tenantId, id);
-    return this.withSample(row, batchView(row, await this.live(row)));
+    const [live, reruns] = await Promise.all([this.live(row), rerunsOf(this.db, tenantId, id)]);
+    return this.withSample(row, { ...batchView(row, live), reruns });
   }
 
   /** Sample first: what the sample showed, once it has run. */
@@ -236,6 +261,44 @@ export class BatchService {
       }
       throw this.endedOr(err, row, what);
     }
+  }
+
+  /**
+   * A new batch of an ended batch's items with the chosen outcomes (failed by default), with its
+   * settings unless the request gives others; the items are copied inside PostgreSQL. The new
+   * batch names the old (`rerun_of`), and the old lists it (`reruns`).
+   */
+  async rerun(tenantId: string, id: string, request: RerunRequest): Promise<Submitted> {
+    const old = await this.load(tenantId, id);
+    if (!TERMINAL_BATCH_STATUSES.includes(old.status)) throw new BatchNotEndedError(id, old.status);
+    const { status: statuses, ...overrides } = request;
+    const draft = draftFromSettings(rerunSettings(old, overrides), await this.intake());
+    const key = draft.settings.idempotency_key;
+    if (key) {
+      const existing = await findBatchByIdempotencyKey(this.db, tenantId, key);
+      if (existing) return this.replay(existing);
+    }
+    await this.quotas.admitBatch(tenantId);
+    const created = await inTransaction(this.db, async (tx) => {
+      const row = await insertBatch(tx, { ...newBatch(tenantId, draft, 0, null), rerun_of: old.id });
+      if (!row) return null;
+      const copied = await copyItemsForRerun(tx, tenantId, old.id, row.id, statuses);
+      if (copied === 0) throw new NothingToRerunError(id, statuses);
+      await setItemCount(tx, row.id, copied, null);
+      return { ...row, item_count: copied };
+    });
+    if (!created) {
+      const existing = key ? await findBatchByIdempotencyKey(this.db, tenantId, key) : null;
+      if (!existing) throw new Error('idempotency conflict without an existing batch');
+      return this.replay(existing);
+    }
+    await this.start(created);
+    return { batch: withSecret(batchView(created), created), replayed: false };
+  }
+
+  /** Forgets every answer in a tenant's result cache (admin). */
+  async purgeCache(tenant: string): Promise<CachePurge> {
+    return { object: 'cache_purge', tenant, deleted: await purgeTenantCache(this.db, tenant) };
   }
 
   /** Batches newest first, through Temporal visibility (status is its search attribute). */
@@ -303,6 +366,7 @@ export class BatchService {
         max_cost_usd: progress.cost.limitUsd,
         deadline: progress.deadlineMs === null ? null : new Date(progress.deadlineMs),
       });
+      this.liveFigures.set(id, progress);
       return batchView({ ...row, max_cost_usd: progress.cost.limitUsd }, progress);
     } catch (err) {
       if (err instanceof WorkflowUpdateFailedError) {
@@ -350,7 +414,9 @@ export class BatchService {
   private async control(tenantId: string, id: string, what: string, update: typeof cancelUpdate): Promise<BatchView> {
     const row = await this.loadActive(tenantId, id, what);
     try {
-      return batchView(row, await this.temporal.workflow.getHandle(id).executeUpdate(update));
+      const progress = await this.temporal.workflow.getHandle(id).executeUpdate(update);
+      this.liveFigures.set(id, progress);
+      return batchView(row, progress);
     } catch (err) {
       throw this.endedOr(err, row, what);
     }
@@ -365,8 +431,8 @@ export class BatchService {
 
   /** The settings intake checks against: a provider no live worker serves is refused (400) before anything is stored. */
   private async intake(): Promise<IntakeContext> {
-    const { priceOverrides, allowPrivateWebhooks, limits } = this.config;
-    return { priceOverrides, allowPrivateWebhooks, limits, offers: await this.workerOffers.current() };
+    const { priceOverrides, allowPrivateWebhooks, limits, resultCacheDefault } = this.config;
+    return { priceOverrides, allowPrivateWebhooks, limits, resultCacheDefault, offers: await this.workerOffers.current() };
   }
 
   private async loadActive(tenantId: string, id: string, what: string): Promise<BatchRow> {
@@ -381,12 +447,17 @@ export class BatchService {
     return row;
   }
 
+  /** Figures of a running batch, read once for all who ask at the same moment (LiveFiguresCache). */
+  private async live(row: BatchRow): Promise<LiveFigures | undefined> {
+    if (TERMINAL_BATCH_STATUSES.includes(row.status)) return undefined;
+    return this.liveFigures.get(row.id, () => this.readLive(row));
+  }
+
   /**
    * Figures from the running workflow. A query needs a live worker, so it gets a short deadline;
    * without an answer the store's counts stand in (the truth once the batch ends).
    */
-  private async live(row: BatchRow): Promise<LiveFigures | undefined> {
-    if (TERMINAL_BATCH_STATUSES.includes(row.status)) return undefined;
+  private async readLive(row: BatchRow): Promise<LiveFigures> {
     const query = this.temporal.workflow.getHandle(row.id).query(progressQuery);
     const timeout = new Promise<undefined>((resolve) => setTimeout(resolve, QUERY_DEADLINE_MS, undefined).unref());
     const answer = await Promise.race([query.catch(() => undefined), timeout]);
@@ -417,6 +488,9 @@ export class BatchService {
       return this.replay(existing);
     }
     await this.start(stored.batch);
+    // What the batch is at its start, so its first pollers do not all wait on its first read.
+    const { id, status, usage } = stored.batch;
+    this.liveFigures.set(id, { status, succeeded: 0, failed: 0, cancelled: 0, usage, costUsd: 0 });
     const view = withSecret(batchView(stored.batch), stored.batch);
     const warnings = budgetWarnings(stored.batch, stored.firstChunkReserveUsd);
     return { batch: warnings.length > 0 ? { ...view, warnings } : view, replayed: false };
@@ -454,6 +528,7 @@ export class BatchService {
                   },
                 }
               : {}),
+            ...(row.settings.cache === 'use' || row.settings.cache === 'refresh' ? { resultCache: true } : {}),
           },
         ],
         workflowIdReusePolicy: 'REJECT_DUPLICATE',

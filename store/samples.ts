@@ -14,6 +14,8 @@ export async function pickSample(db: Queryable, batchId: string, size: number): 
     `INSERT INTO sample_items (batch_id, seq)
      SELECT batch_id, seq FROM items WHERE batch_id = $1
        AND NOT EXISTS (SELECT 1 FROM sample_items WHERE batch_id = $1)
+       -- Items the result cache already answered cost nothing and tell nothing: not sampled.
+       AND NOT EXISTS (SELECT 1 FROM results r WHERE r.batch_id = items.batch_id AND r.seq = items.seq)
      ORDER BY md5(batch_id || ':' || seq) LIMIT $2
      ON CONFLICT DO NOTHING`,
     [batchId, size],

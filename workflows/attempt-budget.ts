@@ -22,3 +22,9 @@ export const EXACT_STATUS_PATCH = 'exact-drover-status';
  * `awaiting_approval` (approve/reject updates, or an automatic decision) before its chunks.
  */
 export const SAMPLE_FIRST_PATCH = 'sample-first';
+
+/**
+ * The patch under which a batch with a result cache answers its items from it (an activity before
+ * planning) and plans only the others. Batches planned before it never read the cache.
+ */
+export const RESULT_CACHE_PATCH = 'result-cache';
