@@ -44,7 +44,7 @@ import type {
   SubmitChunkResult,
   Tally,
 } from '../workflows/contracts.js';
-import { costOf } from '../domain/pricing.js';
+import { costNanosOf } from '../domain/pricing.js';
 import { outputCap } from '../domain/estimate.js';
 import { chunkWorkflowId } from '../workflows/chunk-id.js';
 import { settleChunkHolds } from '../store/tenant-quotas.js';
@@ -342,7 +342,10 @@ export function createChunkActivities(db: Db, providers: Providers, metrics: Act
           continue;
         }
         if (billedOnly && !line.usage) continue;
-        page.push({ ...toResult(seq, line, schema, outcome, 'batch'), cost_usd: line.usage ? costOf(line.usage, pricing, true) : 0 });
+        page.push({
+          ...toResult(seq, line, schema, outcome, 'batch'),
+          cost_nanos: line.usage ? costNanosOf(line.usage, pricing, true) : 0,
+        });
         if (page.length >= WRITE_PAGE) await flush();
       }
     });

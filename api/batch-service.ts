@@ -1,6 +1,6 @@
 import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError, WorkflowUpdateFailedError, type Client } from '@temporalio/client';
 import { batchesByIds, findBatch, findBatchByIdempotencyKey, setLimits } from '../store/batches.js';
-import { roundUsd } from '../domain/pricing.js';
+import { roundUsd } from '../domain/money.js';
 import type { Db } from '../store/db.js';
 import { countResults, iterateResults, resultChanges, resultPage, resultForItem } from '../store/results.js';
 import {

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { checkNanos, type Nanos } from './money.js';
 import type { Usage } from './usage.js';
 
 /** Prices per million tokens, as a user may give them and as a batch stores them. */
@@ -18,25 +19,63 @@ export const Pricing = Prices.extend({
 export type Pricing = z.infer<typeof Pricing>;
 
 /**
- * Dollar cost of one call. `input_tokens` counts cached tokens too (every provider reports it
- * that way after normalisation), so cached ones are billed at their own rate and the rest at
- * the input rate. Reasoning tokens are already part of output tokens.
+ * What one call costs, in nano-dollars. `input_tokens` counts cached tokens too (every provider
+ * reports it that way after normalisation), so cached ones are billed at their own rate and the
+ * rest at the input rate. Reasoning tokens are already part of output tokens.
+ *
+ * Integer arithmetic throughout, rounded once (half up) to the nano-dollar: each rate is taken
+ * in atto-dollars per token (exact for prices of up to 12 decimals per million tokens, and it
+ * drops the binary noise of a price like 0.15000000000000002), the multiplier as a small
+ * fraction (1/2), and the sum is divided once.
  */
-export function costOf(usage: Usage, p: Pricing, batch = true): number {
+export function costNanosOf(usage: Usage, p: Pricing, batch = true): Nanos {
   const cached = Math.min(usage.cached_input_tokens, usage.input_tokens);
-  const uncached = usage.input_tokens - cached;
-  const dollars =
-    (uncached * p.input_per_mtok + cached * (p.cached_input_per_mtok ?? p.input_per_mtok) + usage.output_tokens * p.output_per_mtok) / 1e6;
-  // To the pico-dollar: below any price's resolution, and it drops the binary noise of the
-  // multiplications (5.6800000000000005e-5 becomes 5.68e-5), so stored costs read as decimals.
-  return Math.round(dollars * (batch ? p.batch_multiplier : 1) * 1e12) / 1e12;
+  return tokensCost(
+    [
+      [usage.input_tokens - cached, p.input_per_mtok],
+      [cached, p.cached_input_per_mtok ?? p.input_per_mtok],
+      [usage.output_tokens, p.output_per_mtok],
+    ],
+    batch ? p.batch_multiplier : 1,
+  );
 }
 
-/**
- * Dollars as the API shows them: to the nano-dollar, which drops floating-point noise and keeps
- * every real digit (a token at $0.075 per million is 7.5e-8 dollars), so a batch's spend equals
- * the sum of its results' costs as shown.
- */
-export function roundUsd(x: number): number {
-  return Math.round(x * 1e9) / 1e9;
+const ATTO_PER_NANO = 1e9;
+
+/** Dollars per million tokens in atto-dollars (1e-18) per token. */
+function attoPerToken(usdPerMtok: number): number {
+  const atto = Math.round(usdPerMtok * 1e12);
+  if (!Number.isSafeInteger(atto) || atto < 0) throw new RangeError(`price ${usdPerMtok} per million tokens is out of range`);
+  return atto;
+}
+
+const gcd = (a: number, b: number): number => (b === 0 ? a : gcd(b, a % b));
+
+/** A multiplier (0.5) as a fraction of small integers ([1, 2]), to the millionth. */
+function fraction(multiplier: number): [number, number] {
+  const micro = Math.round(multiplier * 1e6);
+  const g = gcd(micro, 1e6) || 1;
+  return [micro / g, 1e6 / g];
+}
+
+/** Σ tokens × rate × multiplier in nano-dollars, rounded half up once; BigInt only when a product outgrows 2^53. */
+export function tokensCost(terms: Array<[tokens: number, usdPerMtok: number]>, multiplier: number): Nanos {
+  const [num, den] = fraction(multiplier);
+  const divisor = ATTO_PER_NANO * den;
+  let atto = 0;
+  for (const [tokens, price] of terms) atto += tokens * attoPerToken(price);
+  const scaled = atto * num;
+  if (Number.isSafeInteger(scaled)) {
+    let q = Math.floor(scaled / divisor);
+    let r = scaled - q * divisor;
+    // The float quotient can be one off either way; the remainder puts it right.
+    if (r < 0) ((q -= 1), (r += divisor));
+    else if (r >= divisor) ((q += 1), (r -= divisor));
+    return checkNanos(2 * r >= divisor ? q + 1 : q);
+  }
+  let big = 0n;
+  for (const [tokens, price] of terms) big += BigInt(tokens) * BigInt(attoPerToken(price));
+  big *= BigInt(num);
+  const d = BigInt(divisor);
+  return checkNanos(Number((2n * big + d) / (2n * d)));
 }

@@ -1,0 +1,110 @@
+/**
+ * Money as an integer count of nano-dollars (1e-9 USD) in a JS number. Sums of integers are
+ * exact where sums of dollars in binary floating point are not (0.1 + 0.2 is 0.30000000000000004),
+ * and a nano-dollar is below any price's resolution that matters: a token at $0.075 per million
+ * is 75 nano-dollars. Conversions to dollars happen only at the edges (JSON, SQL, text), each
+ * from one integer, so what is shown is exactly what was added up.
+ *
+ * Bound: MAX_NANOS, $8,388,607.999999999. Below 2^23 dollars the spacing of doubles is under a
+ * nano-dollar, so `n / 1e9` prints as exactly the decimal `n` stands for. Inputs are held to it
+ * (a call's cost, a batch's `max_cost_usd`, a tenant's monthly cap: a RangeError or a 400), so
+ * sums of them stay exact; integer arithmetic itself is exact to 2^53 (about $9,007,199), where
+ * conversions throw rather than lose a digit. Sums past MAX_NANOS (a batch of more than $8.4M)
+ * stay exact as integers and as decimal text; only their JSON number could be off in its last place.
+ */
+
+/** An integer count of nano-dollars. */
+export type Nanos = number;
+
+export const NANOS_PER_USD = 1e9;
+/** The largest amount whose dollars print exactly (see the module's comment): 2^23 dollars less a nano-dollar. */
+export const MAX_NANOS: Nanos = 2 ** 23 * NANOS_PER_USD - 1;
+export const MAX_USD = MAX_NANOS / NANOS_PER_USD;
+
+/** Throws unless `n` is a whole number of nano-dollars within the bound; returns it. For inputs. */
+export function checkNanos(n: Nanos): Nanos {
+  if (!Number.isInteger(n) || Math.abs(n) > MAX_NANOS) throw new RangeError(`${n} is not an amount of nano-dollars within ±${MAX_NANOS}`);
+  return n;
+}
+
+/** Throws unless `n` is an integer that arithmetic holds exactly (below 2^53). */
+function exactInteger(n: Nanos): Nanos {
+  if (!Number.isSafeInteger(n)) throw new RangeError(`${n} is not a whole number of nano-dollars below 2^53`);
+  return n;
+}
+
+const DECIMAL = /^([+-]?)(\d*)(?:\.(\d*))?(?:[eE]([+-]?\d+))?$/;
+
+/**
+ * A decimal text (as PostgreSQL prints a numeric, or as JavaScript prints a number, exponent
+ * included) in nano-dollars, rounded half away from zero at the ninth decimal, by string
+ * arithmetic: no binary fraction is ever involved.
+ */
+export function decimalToNanos(text: string): Nanos {
+  const m = DECIMAL.exec(text.trim());
+  if (!m || (m[2] === '' && (m[3] ?? '') === '')) throw new RangeError(`not a decimal amount: ${JSON.stringify(text)}`);
+  const [, sign, whole = '', fraction = '', exponent = '0'] = m;
+  const digits = (whole + fraction).replace(/^0+/, '');
+  if (digits === '') return 0;
+  // The value is digits × 10^point; nanos are digits × 10^(point + 9).
+  const point = Number(exponent) - fraction.length;
+  const shift = point + 9;
+  if (shift > 30) throw new RangeError(`${text} is beyond 2^53 nano-dollars`);
+  let nanos: bigint;
+  if (shift >= 0) nanos = BigInt(digits) * 10n ** BigInt(shift);
+  // Below a tenth of a nano-dollar: rounds to nothing.
+  else if (-shift > digits.length) nanos = 0n;
+  else {
+    const kept = digits.slice(0, digits.length + shift);
+    nanos = BigInt(kept || '0') + (digits[digits.length + shift]! >= '5' ? 1n : 0n);
+  }
+  if (nanos > BigInt(Number.MAX_SAFE_INTEGER)) throw new RangeError(`${text} is beyond 2^53 nano-dollars`);
+  const n = Number(nanos);
+  return sign === '-' && n !== 0 ? -n : n;
+}
+
+/**
+ * Dollars, as a JavaScript number, in nano-dollars: the decimal the number prints as, rounded
+ * half away from zero. Exact for every input (user limits, stored costs, activity results); a
+ * value whose scaled product is far from a half takes the fast path, the rest the decimal one.
+ */
+export function usdToNanos(usd: number): Nanos {
+  if (!Number.isFinite(usd)) throw new RangeError(`${usd} is not an amount of dollars`);
+  const scaled = usd * NANOS_PER_USD;
+  const n = Math.round(scaled);
+  // `scaled` is within a few units of its last place of the exact decimal × 1e9, so when it is
+  // that far from a half, rounding it is rounding the decimal.
+  if (Math.abs(scaled - n) < 0.5 - Math.abs(scaled) * 4e-16 - 1e-6) return n === 0 ? 0 : n;
+  return decimalToNanos(String(usd));
+}
+
+/** Nano-dollars as dollars in a JSON number: one division of an integer, which prints exactly. */
+export function nanosToUsd(n: Nanos): number {
+  return exactInteger(n) / NANOS_PER_USD;
+}
+
+/** Nano-dollars as a plain decimal text, for SQL numeric parameters and CSV: 56800 is '0.0000568'. */
+export function nanosToDecimal(n: Nanos): string {
+  exactInteger(n);
+  const digits = String(Math.abs(n)).padStart(10, '0');
+  const whole = digits.slice(0, -9);
+  const fraction = digits.slice(-9).replace(/0+$/, '');
+  return `${n < 0 ? '-' : ''}${whole}${fraction ? `.${fraction}` : ''}`;
+}
+
+/** Dollars rounded to the nano-dollar, without the binary noise of earlier additions. */
+export function roundUsd(usd: number): number {
+  return nanosToUsd(usdToNanos(usd));
+}
+
+/** Dollars as a SQL numeric parameter: the decimal text of the nearest nano-dollar, never an exponent or a binary tail. */
+export function usdParam(usd: number): string {
+  return nanosToDecimal(usdToNanos(usd));
+}
+
+/** The integer sum of amounts; throws if it outgrew exact integers. */
+export function sumNanos(amounts: Iterable<Nanos>): Nanos {
+  let sum = 0;
+  for (const n of amounts) sum += n;
+  return exactInteger(sum);
+}
