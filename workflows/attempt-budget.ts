@@ -16,3 +16,10 @@ export const DROVER_KIND_PATCH = 'drover-kind';
  * workflow is stated as `failed` before it does.
  */
 export const EXACT_STATUS_PATCH = 'exact-drover-status';
+
+/**
+ * The patch under which the batch adds money as integer nano-dollars (domain/money.ts): its
+ * spend, reservations and forecast, the `DroverCostUsd` it upserts and what its progress query
+ * answers are exact, and limits compare without a tolerance. Runs before it added dollars.
+ */
+export const EXACT_MONEY_PATCH = 'exact-money';
