@@ -1,7 +1,7 @@
 import { countTokens } from 'gpt-tokenizer/model/gpt-4o';
 import { messageText, type ChatMessage, type PromptSpec } from './batch-spec.js';
 import type { Nanos } from './money.js';
-import { costNanosOf, type Pricing } from './pricing.js';
+import { tokensCost, type Pricing } from './pricing.js';
 
 /**
  * Prompt-token estimates. OpenAI models are counted with their real tokenizer (o200k_base via
@@ -224,7 +224,13 @@ export function estimateCost(
   batch = true,
 ): CostEstimate {
   const at = (input: number, output: number) =>
-    costNanosOf({ input_tokens: input, cached_input_tokens: 0, output_tokens: output, reasoning_tokens: 0 }, pricing, batch);
+    tokensCost(
+      [
+        [input, pricing.input_per_mtok],
+        [output, pricing.output_per_mtok],
+      ],
+      batch ? pricing.batch_multiplier : 1,
+    );
   return {
     input_tokens: inputTokens,
     output_tokens: { typical: out.typical * items, max: out.max * items },

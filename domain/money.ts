@@ -6,11 +6,11 @@
  * from one integer, so what is shown is exactly what was added up.
  *
  * Bound: MAX_NANOS, $8,388,607.999999999. Below 2^23 dollars the spacing of doubles is under a
- * nano-dollar, so `n / 1e9` prints as exactly the decimal `n` stands for. Inputs are held to it
- * (a call's cost, a batch's `max_cost_usd`, a tenant's monthly cap: a RangeError or a 400), so
- * sums of them stay exact; integer arithmetic itself is exact to 2^53 (about $9,007,199), where
- * conversions throw rather than lose a digit. Sums past MAX_NANOS (a batch of more than $8.4M)
- * stay exact as integers and as decimal text; only their JSON number could be off in its last place.
+ * nano-dollar, so `n / 1e9` prints as exactly the decimal `n` stands for, and integer sums are
+ * exact (to 2^53, about $9,007,199). Inputs are held to it: a call's cost (checkNanos, a
+ * RangeError), a batch's `max_cost_usd` (a 400), a price per million tokens (PRICE_MAX). Past it
+ * (a forecast of a huge batch with a dear output cap), amounts degrade to ordinary floating
+ * point, exact to their last place or two, and nothing throws: a workflow must not fail on money.
  */
 
 /** An integer count of nano-dollars. */
@@ -27,9 +27,9 @@ export function checkNanos(n: Nanos): Nanos {
   return n;
 }
 
-/** Throws unless `n` is an integer that arithmetic holds exactly (below 2^53). */
-function exactInteger(n: Nanos): Nanos {
-  if (!Number.isSafeInteger(n)) throw new RangeError(`${n} is not a whole number of nano-dollars below 2^53`);
+/** Throws unless `n` is a whole number: a fraction of a nano-dollar is a bug, not an amount. */
+function wholeNanos(n: Nanos): Nanos {
+  if (!Number.isInteger(n)) throw new RangeError(`${n} is not a whole number of nano-dollars`);
   return n;
 }
 
@@ -49,7 +49,7 @@ export function decimalToNanos(text: string): Nanos {
   // The value is digits × 10^point; nanos are digits × 10^(point + 9).
   const point = Number(exponent) - fraction.length;
   const shift = point + 9;
-  if (shift > 30) throw new RangeError(`${text} is beyond 2^53 nano-dollars`);
+  if (shift > 300) throw new RangeError(`${text} is not an amount of dollars`);
   let nanos: bigint;
   if (shift >= 0) nanos = BigInt(digits) * 10n ** BigInt(shift);
   // Below a tenth of a nano-dollar: rounds to nothing.
@@ -58,7 +58,6 @@ export function decimalToNanos(text: string): Nanos {
     const kept = digits.slice(0, digits.length + shift);
     nanos = BigInt(kept || '0') + (digits[digits.length + shift]! >= '5' ? 1n : 0n);
   }
-  if (nanos > BigInt(Number.MAX_SAFE_INTEGER)) throw new RangeError(`${text} is beyond 2^53 nano-dollars`);
   const n = Number(nanos);
   return sign === '-' && n !== 0 ? -n : n;
 }
@@ -80,16 +79,32 @@ export function usdToNanos(usd: number): Nanos {
 
 /** Nano-dollars as dollars in a JSON number: one division of an integer, which prints exactly. */
 export function nanosToUsd(n: Nanos): number {
-  return exactInteger(n) / NANOS_PER_USD;
+  return wholeNanos(n) / NANOS_PER_USD;
 }
 
 /** Nano-dollars as a plain decimal text, for SQL numeric parameters and CSV: 56800 is '0.0000568'. */
 export function nanosToDecimal(n: Nanos): string {
-  exactInteger(n);
-  const digits = String(Math.abs(n)).padStart(10, '0');
+  wholeNanos(n);
+  // BigInt: past 2^53 a double prints with an exponent, and its integer is still exact.
+  const abs = Math.abs(n);
+  const digits = (Number.isSafeInteger(abs) ? String(abs) : BigInt(abs).toString()).padStart(10, '0');
   const whole = digits.slice(0, -9);
   const fraction = digits.slice(-9).replace(/0+$/, '');
   return `${n < 0 ? '-' : ''}${whole}${fraction ? `.${fraction}` : ''}`;
+}
+
+/**
+ * Nano-dollars as a decimal text with exactly `places` decimals (0 to 9), rounded half away from
+ * zero on the integer: `(1.005).toFixed(2)` is '1.00' because of the binary fraction, this is '1.01'.
+ */
+export function nanosToFixed(n: Nanos, places: number): string {
+  wholeNanos(n);
+  if (!Number.isInteger(places) || places < 0 || places > 9) throw new RangeError(`${places} decimals: 0 to 9`);
+  const unit = 10 ** (9 - places);
+  const q = Math.floor(Math.abs(n) / unit) + (Math.abs(n) % unit >= unit / 2 ? 1 : 0);
+  const digits = String(q).padStart(places + 1, '0');
+  const whole = digits.slice(0, digits.length - places);
+  return `${n < 0 && q > 0 ? '-' : ''}${whole}${places > 0 ? `.${digits.slice(-places)}` : ''}`;
 }
 
 /** Dollars rounded to the nano-dollar, without the binary noise of earlier additions. */
@@ -102,9 +117,9 @@ export function usdParam(usd: number): string {
   return nanosToDecimal(usdToNanos(usd));
 }
 
-/** The integer sum of amounts; throws if it outgrew exact integers. */
+/** The integer sum of amounts (exact below 2^53). */
 export function sumNanos(amounts: Iterable<Nanos>): Nanos {
   let sum = 0;
   for (const n of amounts) sum += n;
-  return exactInteger(sum);
+  return sum;
 }

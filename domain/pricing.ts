@@ -2,12 +2,16 @@ import { z } from 'zod';
 import { checkNanos, type Nanos } from './money.js';
 import type { Usage } from './usage.js';
 
+/** Dollars per million tokens a price may say: far above any model's, and within what costs keep exact (atto-dollars per token below 2^53). */
+export const PRICE_MAX_PER_MTOK = 9000;
+const Price = z.number().nonnegative().max(PRICE_MAX_PER_MTOK);
+
 /** Prices per million tokens, as a user may give them and as a batch stores them. */
 export const Prices = z.strictObject({
-  input_per_mtok: z.number().nonnegative(),
-  output_per_mtok: z.number().nonnegative(),
+  input_per_mtok: Price,
+  output_per_mtok: Price,
   /** Defaults to the input price: no discount is assumed that was not stated. */
-  cached_input_per_mtok: z.number().nonnegative().optional(),
+  cached_input_per_mtok: Price.optional(),
 });
 export type Prices = z.infer<typeof Prices>;
 
@@ -30,13 +34,15 @@ export type Pricing = z.infer<typeof Pricing>;
  */
 export function costNanosOf(usage: Usage, p: Pricing, batch = true): Nanos {
   const cached = Math.min(usage.cached_input_tokens, usage.input_tokens);
-  return tokensCost(
-    [
-      [usage.input_tokens - cached, p.input_per_mtok],
-      [cached, p.cached_input_per_mtok ?? p.input_per_mtok],
-      [usage.output_tokens, p.output_per_mtok],
-    ],
-    batch ? p.batch_multiplier : 1,
+  return checkNanos(
+    tokensCost(
+      [
+        [usage.input_tokens - cached, p.input_per_mtok],
+        [cached, p.cached_input_per_mtok ?? p.input_per_mtok],
+        [usage.output_tokens, p.output_per_mtok],
+      ],
+      batch ? p.batch_multiplier : 1,
+    ),
   );
 }
 
@@ -58,7 +64,10 @@ function fraction(multiplier: number): [number, number] {
   return [micro / g, 1e6 / g];
 }
 
-/** Σ tokens × rate × multiplier in nano-dollars, rounded half up once; BigInt only when a product outgrows 2^53. */
+/**
+ * Σ tokens × rate × multiplier in nano-dollars, rounded half up once; BigInt only when a product
+ * outgrows 2^53. Not held to MAX_NANOS: an estimate of a whole chunk may pass it.
+ */
 export function tokensCost(terms: Array<[tokens: number, usdPerMtok: number]>, multiplier: number): Nanos {
   const [num, den] = fraction(multiplier);
   const divisor = ATTO_PER_NANO * den;
@@ -71,11 +80,11 @@ export function tokensCost(terms: Array<[tokens: number, usdPerMtok: number]>, m
     // The float quotient can be one off either way; the remainder puts it right.
     if (r < 0) ((q -= 1), (r += divisor));
     else if (r >= divisor) ((q += 1), (r -= divisor));
-    return checkNanos(2 * r >= divisor ? q + 1 : q);
+    return 2 * r >= divisor ? q + 1 : q;
   }
   let big = 0n;
   for (const [tokens, price] of terms) big += BigInt(tokens) * BigInt(attoPerToken(price));
   big *= BigInt(num);
   const d = BigInt(divisor);
-  return checkNanos(Number((2n * big + d) / (2n * d)));
+  return Number((2n * big + d) / (2n * d));
 }
