@@ -239,5 +239,14 @@ describe('record workflow histories', () => {
     // Patch 'realtime-queue': realtime attempts run on the `<queue>-realtime` task queue.
     stack.emulator.setFaults({});
     await run('realtime-queue', { ...BATCH, mode: 'realtime', items: items(12, 'rq') });
+    // Patch 'exact-money': prices whose float sums show noise, resends that report their spend,
+    // a limit the ledger compares in nano-dollars, and continue-as-new carrying exact sums.
+    stack.emulator.setFaults({ line_errors: { every: 4, status: 500 } });
+    await run('exact-money', {
+      ...BATCH,
+      items: items(50, 'em'),
+      prices: { input_per_mtok: 0.075, output_per_mtok: 0.3 },
+      max_cost_usd: 1,
+    });
   });
 });
