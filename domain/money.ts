@@ -112,9 +112,13 @@ export function roundUsd(usd: number): number {
   return nanosToUsd(usdToNanos(usd));
 }
 
-/** Dollars as a SQL numeric parameter: the decimal text of the nearest nano-dollar, never an exponent or a binary tail. */
+/**
+ * Dollars as a SQL numeric parameter: the decimal text of the nearest nano-dollar, never an
+ * exponent or a binary tail. Past the bound, where a double holds no nano-dollars, the number as
+ * it prints (PostgreSQL reads `1e+21` too).
+ */
 export function usdParam(usd: number): string {
-  return nanosToDecimal(usdToNanos(usd));
+  return Math.abs(usd) > MAX_USD && Number.isFinite(usd) ? String(usd) : nanosToDecimal(usdToNanos(usd));
 }
 
 /** The integer sum of amounts (exact below 2^53). */

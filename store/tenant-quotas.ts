@@ -35,7 +35,7 @@ export async function setTenantQuota(db: Queryable, tenantId: string, patch: Quo
       tenantId,
       patch.requests_per_minute ?? null,
       patch.max_active_batches ?? null,
-      patch.monthly_spend_usd ?? null,
+      patch.monthly_spend_usd === null || patch.monthly_spend_usd === undefined ? null : usdParam(patch.monthly_spend_usd),
       has('requests_per_minute'),
       has('max_active_batches'),
       has('monthly_spend_usd'),

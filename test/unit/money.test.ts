@@ -41,6 +41,8 @@ describe('money in nano-dollars', () => {
     assert.equal(nanosToDecimal(MAX_NANOS), '8388607.999999999');
     assert.equal(usdParam(3.75e-8), '0.000000038');
     assert.equal(usdParam(0.1 + 0.2), '0.3');
+    assert.equal(usdParam(1e9), '1000000000');
+    assert.equal(usdParam(1e21), '1e+21');
   });
 
   test('rounds to fewer decimals on the integer, half up', () => {
