@@ -84,13 +84,22 @@ export function nanosToUsd(n: Nanos): number {
 
 /** Nano-dollars as a plain decimal text, for SQL numeric parameters and CSV: 56800 is '0.0000568'. */
 export function nanosToDecimal(n: Nanos): string {
-  wholeNanos(n);
-  // BigInt: past 2^53 a double prints with an exponent, and its integer is still exact.
-  const abs = Math.abs(n);
-  const digits = (Number.isSafeInteger(abs) ? String(abs) : BigInt(abs).toString()).padStart(10, '0');
-  const whole = digits.slice(0, -9);
-  const fraction = digits.slice(-9).replace(/0+$/, '');
-  return `${n < 0 ? '-' : ''}${whole}${fraction ? `.${fraction}` : ''}`;
+  const sign = n < 0 ? '-' : '';
+  const abs = Math.abs(wholeNanos(n));
+  if (!Number.isSafeInteger(abs)) {
+    // Past 2^53 a double prints with an exponent; its integer is still exact as a BigInt.
+    const digits = BigInt(abs).toString();
+    return `${sign}${digits.slice(0, -9)}.${digits.slice(-9)}`.replace(/\.?0+$/, '');
+  }
+  // Integer arithmetic only (one write per result row: this is on the hot path).
+  let dollars = Math.floor(abs / NANOS_PER_USD);
+  let fraction = abs - dollars * NANOS_PER_USD;
+  if (fraction < 0) ((dollars -= 1), (fraction += NANOS_PER_USD));
+  if (fraction === 0) return `${sign}${dollars}`;
+  let places = 9;
+  while (fraction % 10 === 0) ((fraction /= 10), places--);
+  const digits = String(fraction);
+  return `${sign}${dollars}.${'0'.repeat(places - digits.length)}${digits}`;
 }
 
 /**

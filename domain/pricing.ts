@@ -34,16 +34,27 @@ export type Pricing = z.infer<typeof Pricing>;
  */
 export function costNanosOf(usage: Usage, p: Pricing, batch = true): Nanos {
   const cached = Math.min(usage.cached_input_tokens, usage.input_tokens);
-  return checkNanos(
-    tokensCost(
-      [
-        [usage.input_tokens - cached, p.input_per_mtok],
-        [cached, p.cached_input_per_mtok ?? p.input_per_mtok],
-        [usage.output_tokens, p.output_per_mtok],
-      ],
-      batch ? p.batch_multiplier : 1,
-    ),
-  );
+  const uncached = usage.input_tokens - cached;
+  const cachedPrice = p.cached_input_per_mtok ?? p.input_per_mtok;
+  const multiplier = batch ? p.batch_multiplier : 1;
+  // Once per result row: the common case without arrays or BigInt.
+  const [num, den] = fraction(multiplier);
+  const scaled =
+    (uncached * attoPerToken(p.input_per_mtok) +
+      cached * attoPerToken(cachedPrice) +
+      usage.output_tokens * attoPerToken(p.output_per_mtok)) *
+    num;
+  const nanos = Number.isSafeInteger(scaled)
+    ? divideHalfUp(scaled, ATTO_PER_NANO * den)
+    : tokensCost(
+        [
+          [uncached, p.input_per_mtok],
+          [cached, cachedPrice],
+          [usage.output_tokens, p.output_per_mtok],
+        ],
+        multiplier,
+      );
+  return checkNanos(nanos);
 }
 
 const ATTO_PER_NANO = 1e9;
@@ -55,10 +66,25 @@ function attoPerToken(usdPerMtok: number): number {
   return atto;
 }
 
+/** A non-negative safe integer over a positive one, rounded half up. */
+function divideHalfUp(dividend: number, divisor: number): number {
+  let q = Math.floor(dividend / divisor);
+  let r = dividend - q * divisor;
+  // The float quotient can be one off either way; the remainder puts it right.
+  if (r < 0) ((q -= 1), (r += divisor));
+  else if (r >= divisor) ((q += 1), (r -= divisor));
+  return 2 * r >= divisor ? q + 1 : q;
+}
+
 const gcd = (a: number, b: number): number => (b === 0 ? a : gcd(b, a % b));
 
+const WHOLE: readonly [number, number] = [1, 1];
+const HALF: readonly [number, number] = [1, 2];
+
 /** A multiplier (0.5) as a fraction of small integers ([1, 2]), to the millionth. */
-function fraction(multiplier: number): [number, number] {
+function fraction(multiplier: number): readonly [number, number] {
+  if (multiplier === 1) return WHOLE;
+  if (multiplier === 0.5) return HALF;
   const micro = Math.round(multiplier * 1e6);
   const g = gcd(micro, 1e6) || 1;
   return [micro / g, 1e6 / g];
@@ -74,14 +100,7 @@ export function tokensCost(terms: Array<[tokens: number, usdPerMtok: number]>, m
   let atto = 0;
   for (const [tokens, price] of terms) atto += tokens * attoPerToken(price);
   const scaled = atto * num;
-  if (Number.isSafeInteger(scaled)) {
-    let q = Math.floor(scaled / divisor);
-    let r = scaled - q * divisor;
-    // The float quotient can be one off either way; the remainder puts it right.
-    if (r < 0) ((q -= 1), (r += divisor));
-    else if (r >= divisor) ((q += 1), (r -= divisor));
-    return 2 * r >= divisor ? q + 1 : q;
-  }
+  if (Number.isSafeInteger(scaled)) return divideHalfUp(scaled, divisor);
   let big = 0n;
   for (const [tokens, price] of terms) big += BigInt(tokens) * BigInt(attoPerToken(price));
   big *= BigInt(num);
