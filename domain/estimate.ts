@@ -1,7 +1,7 @@
 import { countTokens } from 'gpt-tokenizer/model/gpt-4o';
 import { messageText, type ChatMessage, type PromptSpec } from './batch-spec.js';
 import type { Nanos } from './money.js';
-import { tokensCost, type Pricing } from './pricing.js';
+import { usageNanos, type Pricing } from './pricing.js';
 
 /**
  * Prompt-token estimates. OpenAI models are counted with their real tokenizer (o200k_base via
@@ -211,10 +211,26 @@ export interface CostEstimate {
   cost: { low_nanos: Nanos; expected_nanos: Nanos; high_nanos: Nanos };
 }
 
+/** The shortest prompt prefix the providers cache (OpenAI; Anthropic's Sonnet and Opus); shorter ones are sent at the full rate. */
+export const MIN_CACHED_PREFIX_TOKENS = 1024;
+
+/**
+ * The tokens of a batch's shared prefix (its system prompt) that a provider's prompt cache may
+ * serve: 0 when there is none or it is under the providers' minimum.
+ */
+export function cacheablePrefixTokens(provider: string, systemPrompt: string | undefined): number {
+  if (!systemPrompt) return 0;
+  const tokens = tokenCounterFor(provider).count([{ role: 'system', content: systemPrompt }]) - PER_REQUEST;
+  return tokens >= MIN_CACHED_PREFIX_TOKENS ? tokens : 0;
+}
+
 /**
  * low: the prompts plus one output token each; expected: typical outputs; high: every item
  * writes its ceiling, with prompts counted 10% high. Budgets reserve the high figure, so a
- * limit holds even when outputs run long.
+ * limit holds even when outputs run long. With a cacheable shared prefix (`prefixTokens`), low
+ * and expected count it written to the prompt cache once and read at the cached rate by every
+ * other item; high assumes no cache read and every input token at the dearer of the input and
+ * cache-write rates, so a limit holds whatever the cache does.
  */
 export function estimateCost(
   inputTokens: number,
@@ -222,23 +238,26 @@ export function estimateCost(
   out: { typical: number; max: number },
   pricing: Pricing,
   batch = true,
+  prefixTokens = 0,
 ): CostEstimate {
+  const cached = items > 1 ? Math.min(prefixTokens * (items - 1), inputTokens) : 0;
+  const written = Math.min(prefixTokens > 0 ? prefixTokens : 0, inputTokens - cached);
   const at = (input: number, output: number) =>
-    tokensCost(
-      [
-        [input, pricing.input_per_mtok],
-        [output, pricing.output_per_mtok],
-      ],
-      batch ? pricing.batch_multiplier : 1,
+    usageNanos(
+      { input_tokens: input, cached_input_tokens: cached, cache_write_input_tokens: written, output_tokens: output, reasoning_tokens: 0 },
+      pricing,
+      batch,
     );
+  const worst = { ...pricing, input_per_mtok: Math.max(pricing.input_per_mtok, pricing.cache_write_input_per_mtok ?? 0) };
+  const high = usageNanos(
+    { input_tokens: Math.ceil(inputTokens * 1.1), cached_input_tokens: 0, output_tokens: out.max * items, reasoning_tokens: 0 },
+    worst,
+    batch,
+  );
   return {
     input_tokens: inputTokens,
     output_tokens: { typical: out.typical * items, max: out.max * items },
-    cost: {
-      low_nanos: at(inputTokens, items),
-      expected_nanos: at(inputTokens, out.typical * items),
-      high_nanos: at(Math.ceil(inputTokens * 1.1), out.max * items),
-    },
+    cost: { low_nanos: at(inputTokens, items), expected_nanos: at(inputTokens, out.typical * items), high_nanos: high },
   };
 }
 

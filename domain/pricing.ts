@@ -12,6 +12,8 @@ export const Prices = z.strictObject({
   output_per_mtok: Price,
   /** Defaults to the input price: no discount is assumed that was not stated. */
   cached_input_per_mtok: Price.optional(),
+  /** Writing a prompt-cache entry (Anthropic: 1.25 times the input price); defaults to the input price. */
+  cache_write_input_per_mtok: Price.optional(),
 });
 export type Prices = z.infer<typeof Prices>;
 
@@ -33,15 +35,24 @@ export type Pricing = z.infer<typeof Pricing>;
  * fraction (1/2), and the sum is divided once.
  */
 export function costNanosOf(usage: Usage, p: Pricing, batch = true): Nanos {
+  return checkNanos(usageNanos(usage, p, batch));
+}
+
+/** costNanosOf without the bound: an estimate of a whole chunk's usage may pass it. */
+export function usageNanos(usage: Usage, p: Pricing, batch = true): Nanos {
   const cached = Math.min(usage.cached_input_tokens, usage.input_tokens);
-  const uncached = usage.input_tokens - cached;
+  // Tokens written to a prompt cache are input tokens at the write rate.
+  const written = Math.min(usage.cache_write_input_tokens ?? 0, usage.input_tokens - cached);
+  const uncached = usage.input_tokens - cached - written;
   const cachedPrice = p.cached_input_per_mtok ?? p.input_per_mtok;
+  const writePrice = p.cache_write_input_per_mtok ?? p.input_per_mtok;
   const multiplier = batch ? p.batch_multiplier : 1;
   // Once per result row: the common case without arrays or BigInt.
   const [num, den] = fraction(multiplier);
   const scaled =
     (uncached * attoPerToken(p.input_per_mtok) +
       cached * attoPerToken(cachedPrice) +
+      written * attoPerToken(writePrice) +
       usage.output_tokens * attoPerToken(p.output_per_mtok)) *
     num;
   const nanos = Number.isSafeInteger(scaled)
@@ -50,11 +61,12 @@ export function costNanosOf(usage: Usage, p: Pricing, batch = true): Nanos {
         [
           [uncached, p.input_per_mtok],
           [cached, cachedPrice],
+          [written, writePrice],
           [usage.output_tokens, p.output_per_mtok],
         ],
         multiplier,
       );
-  return checkNanos(nanos);
+  return nanos;
 }
 
 const ATTO_PER_NANO = 1e9;
@@ -106,4 +118,15 @@ export function tokensCost(terms: Array<[tokens: number, usdPerMtok: number]>, m
   big *= BigInt(num);
   const d = BigInt(divisor);
   return Number((2n * big + d) / (2n * d));
+}
+
+/**
+ * What prompt caching took off a bill: cached input tokens at the input rate less the cached
+ * rate. `batch` prices them at the batch API's multiplier; an `auto` batch, whose attempts may
+ * go either way, is priced the same (the lower bound of what it saved).
+ */
+export function promptCacheSaving(usage: Pick<Usage, 'cached_input_tokens'>, p: Pricing, batch: boolean): number {
+  const rate = p.input_per_mtok - (p.cached_input_per_mtok ?? p.input_per_mtok);
+  if (rate <= 0 || usage.cached_input_tokens <= 0) return 0;
+  return Math.round(((usage.cached_input_tokens * rate) / 1e6) * (batch ? p.batch_multiplier : 1) * 1e12) / 1e12;
 }

@@ -23,3 +23,9 @@ export const EXACT_STATUS_PATCH = 'exact-drover-status';
  * answers are exact, and limits compare without a tolerance. Runs before it added dollars.
  */
 export const EXACT_MONEY_PATCH = 'exact-money';
+
+/**
+ * The patch under which a batch with a result cache answers its items from it (an activity before
+ * planning) and plans only the others. Batches planned before it never read the cache.
+ */
+export const RESULT_CACHE_PATCH = 'result-cache';

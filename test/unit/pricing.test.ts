@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { nanosToDecimal, nanosToUsd } from '../../domain/money.js';
-import { costNanosOf, tokensCost, type Pricing } from '../../domain/pricing.js';
+import { costNanosOf, promptCacheSaving, tokensCost, type Pricing } from '../../domain/pricing.js';
 
 const MINI: Pricing = { input_per_mtok: 0.4, output_per_mtok: 1.6, batch_multiplier: 0.5, source: 'genai-prices' };
 const usage = (input: number, output: number, cached = 0) => ({
@@ -56,5 +56,22 @@ describe('a call costs whole nano-dollars, computed exactly', () => {
     assert.throws(() => tokensCost([[1, 1e4]], 1), RangeError);
     // An estimate may pass the bound: a whole batch of dear outputs ($15M) is not refused.
     assert.equal(tokensCost([[1e12, 15]], 1), 15e15);
+  });
+
+  test('prompt-cache writes are billed at the write rate, reads at the cached rate, the rest at the input rate', () => {
+    const sonnet: Pricing = {
+      ...MINI,
+      input_per_mtok: 3,
+      output_per_mtok: 15,
+      cached_input_per_mtok: 0.3,
+      cache_write_input_per_mtok: 3.75,
+    };
+    const u = { ...usage(3000, 100, 1000), cache_write_input_tokens: 1500 };
+    assert.equal(costNanosOf(u, sonnet, false), (500 * 3 + 1000 * 0.3 + 1500 * 3.75 + 100 * 15) * 1000);
+    // Without a write rate, writes cost what input costs.
+    assert.equal(costNanosOf(u, MINI, false), costNanosOf(usage(3000, 100, 1000), MINI, false));
+    // What reads saved: the input rate less the cached rate, at the path's multiplier; nothing without a discount.
+    assert.equal(promptCacheSaving({ cached_input_tokens: 1000 }, sonnet, true), (1000 * 2.7 * 0.5) / 1e6);
+    assert.equal(promptCacheSaving({ cached_input_tokens: 1000 }, MINI, false), 0);
   });
 });
