@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { checkNanos, type Nanos } from './money.js';
+import { checkNanos, nanosToUsd, type Nanos } from './money.js';
 import type { Usage } from './usage.js';
 
 /** Dollars per million tokens a price may say: far above any model's, and within what costs keep exact (atto-dollars per token below 2^53). */
@@ -126,7 +126,17 @@ export function tokensCost(terms: Array<[tokens: number, usdPerMtok: number]>, m
  * go either way, is priced the same (the lower bound of what it saved).
  */
 export function promptCacheSaving(usage: Pick<Usage, 'cached_input_tokens'>, p: Pricing, batch: boolean): number {
-  const rate = p.input_per_mtok - (p.cached_input_per_mtok ?? p.input_per_mtok);
-  if (rate <= 0 || usage.cached_input_tokens <= 0) return 0;
-  return Math.round(((usage.cached_input_tokens * rate) / 1e6) * (batch ? p.batch_multiplier : 1) * 1e12) / 1e12;
+  const cachedRate = p.cached_input_per_mtok ?? p.input_per_mtok;
+  if (p.input_per_mtok <= cachedRate || usage.cached_input_tokens <= 0) return 0;
+  // Both rates in integer atto-dollars, so 0.4 − 0.1 leaves no 0.30000000000000004 behind.
+  const tokens = usage.cached_input_tokens;
+  return nanosToUsd(
+    tokensCost(
+      [
+        [tokens, p.input_per_mtok],
+        [-tokens, cachedRate],
+      ],
+      batch ? p.batch_multiplier : 1,
+    ),
+  );
 }

@@ -73,5 +73,8 @@ describe('a call costs whole nano-dollars, computed exactly', () => {
     // What reads saved: the input rate less the cached rate, at the path's multiplier; nothing without a discount.
     assert.equal(promptCacheSaving({ cached_input_tokens: 1000 }, sonnet, true), (1000 * 2.7 * 0.5) / 1e6);
     assert.equal(promptCacheSaving({ cached_input_tokens: 1000 }, MINI, false), 0);
+    // Rates whose float difference is noisy (0.4 − 0.1) give the exact decimal.
+    const noisy: Pricing = { ...MINI, input_per_mtok: 0.4, cached_input_per_mtok: 0.1 };
+    assert.equal(promptCacheSaving({ cached_input_tokens: 333_333 }, noisy, true), 0.04999995);
   });
 });
