@@ -1,6 +1,7 @@
 import { ApplicationFailure } from '@temporalio/common';
 import { FailureType } from '../domain/failure-types.js';
-import { costOf, roundUsd } from '../domain/pricing.js';
+import { nanosToUsd, roundUsd } from '../domain/money.js';
+import { costNanosOf } from '../domain/pricing.js';
 import type { Providers } from '../providers/types.js';
 import { itemsLeftPerChunk, pickSample, saveSample, tallySample, unfinishedSampleItems } from '../store/samples.js';
 import type { SampleOutcome, SampleRunInput } from '../workflows/contracts.js';
@@ -31,18 +32,19 @@ export function createSampleActivities(deps: RealtimeDeps, providers: Providers)
 
       const t = await tallySample(db, batchId);
       const n = Math.max(t.size, 1);
-      const perItem = {
-        input_tokens: t.input_tokens / n,
-        cached_input_tokens: t.cached_input_tokens / n,
-        output_tokens: t.output_tokens / n,
-        reasoning_tokens: t.reasoning_tokens / n,
-      };
+      // The sample's usage scaled to `left` items, rounded to whole tokens.
+      const scaled = (left: number) => ({
+        input_tokens: Math.round((t.input_tokens * left) / n),
+        cached_input_tokens: Math.round((t.cached_input_tokens * left) / n),
+        output_tokens: Math.round((t.output_tokens * left) / n),
+        reasoning_tokens: Math.round((t.reasoning_tokens * left) / n),
+      });
       // The rest is priced at the path each chunk will take: batch-path items at the batch discount.
       let rest = 0;
       for (const left of await itemsLeftPerChunk(db, batchId)) {
         if (left === 0) continue;
         const path = attemptPath(batch, providers, left, 1);
-        rest += left * costOf(perItem, pricing, path === 'batch');
+        rest += nanosToUsd(costNanosOf(scaled(left), pricing, path === 'batch'));
       }
       const outcome: SampleOutcome = {
         size: t.size,

@@ -22,6 +22,7 @@ import { FailureType } from '../domain/failure-types.js';
 import {
   ATTEMPT_BUDGET_PATCH,
   DROVER_KIND_PATCH,
+  EXACT_MONEY_PATCH,
   EXACT_STATUS_PATCH,
   RESULT_CACHE_PATCH,
   SAMPLE_FIRST_PATCH,
@@ -116,7 +117,10 @@ async function runBatch(input: ProcessBatchInput): Promise<ProcessBatchResult> {
   if (maxParallelChunks < 1 || maxAttempts < 1 || chunksPerRun < 1) {
     throw ApplicationFailure.nonRetryable('maxParallelChunks, maxAttempts and chunksPerRun must be at least 1', FailureType.InvalidBatch);
   }
-  const ledger = input.state ? new BatchLedger(itemCount, input.state) : BatchLedger.fresh(itemCount, input.limits, Date.now());
+  const exactMoney = patched(EXACT_MONEY_PATCH);
+  const ledger = input.state
+    ? new BatchLedger(itemCount, input.state, exactMoney)
+    : BatchLedger.fresh(itemCount, input.limits, Date.now(), exactMoney);
   let status: BatchStatus = ledger.stopReason ? 'cancelling' : !ledger.planned ? 'queued' : ledger.paused ? 'paused' : 'running';
   // Each run states its status once, so the search attribute never lags what this run believes.
   upsertSearchAttributes([{ key: DroverStatus, value: status }]);
