@@ -58,6 +58,31 @@ async function cpuSeconds(pid: number): Promise<number> {
   return (Number(fields[11]) + Number(fields[12])) / 100;
 }
 
+/**
+ * CPU seconds of the PostgreSQL backends serving `database` now (a backend that has exited is
+ * no longer counted: pools keep theirs while busy, so this is close, and never too high).
+ */
+async function postgresCpuSeconds(database: string): Promise<Map<number, number>> {
+  const out = new Map<number, number>();
+  for (const entry of await readdir('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const cmd = await readFile(`/proc/${entry}/cmdline`, 'utf8');
+      if (cmd.startsWith('postgres:') && cmd.includes(` ${database} `)) out.set(Number(entry), await cpuSeconds(Number(entry)));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return out;
+}
+
+/** CPU the backends spent between two readings (new backends count from zero). */
+function cpuSpent(before: Map<number, number>, after: Map<number, number>): number {
+  let total = 0;
+  for (const [pid, s] of after) total += s - (before.get(pid) ?? 0);
+  return total;
+}
+
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 /** The NDJSON body, produced as it is sent: 10,000,000 lines would not fit in one string. */
@@ -116,6 +141,8 @@ interface RunFigures {
   workerCpu: number;
   apiCpu: number;
   benchCpu: number;
+  postgresCpu: number;
+  postgresCpuIntake: number;
   workerRssEnd: number;
   workerRssMax: number;
   /** Highest of each gauge the worker's /metrics showed during the run (bytes; entries for the cache). */
@@ -181,17 +208,29 @@ async function main(): Promise<void> {
       const load = (await readFile('/proc/loadavg', 'utf8')).split(' ').slice(0, 3).join(' ');
       const [w0, a0] = await Promise.all([cpuSeconds(workerPid), cpuSeconds(apiPid)]);
       const b0 = process.cpuUsage();
+      let pg0 = await postgresCpuSeconds(stack.databaseName);
+      let pgCpu = 0;
       let workerRssMax = 0;
       const metricsMax: Partial<Sampled> = {};
+      let ticks = 0;
       const sampler = setInterval(() => {
         rssMb(workerPid)
           .then((mb) => (workerRssMax = Math.max(workerRssMax, mb)))
           .catch(() => {});
-        sampleMetrics(metricsUrl)
-          .then((m) => {
-            for (const [k, v] of Object.entries(m) as Array<[keyof Sampled, number]>) metricsMax[k] = Math.max(metricsMax[k] ?? 0, v);
+        // Read every second, so a backend's CPU is counted up to its last second before it exits.
+        postgresCpuSeconds(stack.databaseName)
+          .then((now) => {
+            pgCpu += cpuSpent(pg0, now);
+            pg0 = now;
           })
           .catch(() => {});
+        // /metrics every 5 s (a scrape renders Temporal's metrics too: every second cost the worker 1% of its CPU).
+        if (++ticks % 5 === 0)
+          sampleMetrics(metricsUrl)
+            .then((m) => {
+              for (const [k, v] of Object.entries(m) as Array<[keyof Sampled, number]>) metricsMax[k] = Math.max(metricsMax[k] ?? 0, v);
+            })
+            .catch(() => {});
       }, 1000);
       const t0 = performance.now();
       const res = await fetch(
@@ -206,6 +245,10 @@ async function main(): Promise<void> {
       const created = (await res.json()) as { id: string };
       if (res.status !== 202) throw new Error(`submit failed: ${JSON.stringify(created)}`);
       const tIntake = performance.now();
+      const pgAtIntake = await postgresCpuSeconds(stack.databaseName);
+      pgCpu += cpuSpent(pg0, pgAtIntake);
+      pg0 = pgAtIntake;
+      const pgIntake = pgCpu;
       let status = '';
       let last = 0;
       while (!['completed', 'completed_with_failures', 'failed', 'cancelled', 'timed_out'].includes(status)) {
@@ -224,6 +267,7 @@ async function main(): Promise<void> {
       if (status !== 'completed') throw new Error(`batch ended ${status}`);
       const [w1, a1] = await Promise.all([cpuSeconds(workerPid), cpuSeconds(apiPid)]);
       const b1 = process.cpuUsage(b0);
+      pgCpu += cpuSpent(pg0, await postgresCpuSeconds(stack.databaseName));
       const events = { runs: 0, max: 0, total: 0 };
       for await (const wf of client.workflow.list({ query: `WorkflowId = '${created.id}'` })) {
         const n = (await client.workflow.getHandle(created.id, wf.runId).fetchHistory()).events!.length;
@@ -242,6 +286,8 @@ async function main(): Promise<void> {
         workerCpu: w1 - w0,
         apiCpu: a1 - a0,
         benchCpu: (b1.user + b1.system) / 1e6,
+        postgresCpu: pgCpu,
+        postgresCpuIntake: pgIntake,
         workerRssEnd: await rssMb(workerPid),
         workerRssMax,
         metricsMax,
@@ -255,7 +301,7 @@ async function main(): Promise<void> {
       console.log(
         `run ${r + 1}: ${f.wall.toFixed(1)} s wall = intake ${f.intake.toFixed(1)} s + processing ${f.processing.toFixed(1)} s; ` +
           `${(ITEMS / f.wall).toFixed(0)} items/s; CPU s worker ${f.workerCpu.toFixed(1)}, api ${f.apiCpu.toFixed(1)}, ` +
-          `emulator+bench ${f.benchCpu.toFixed(1)}; worker RSS max ${f.workerRssMax.toFixed(0)} MB; ` +
+          `emulator+bench ${f.benchCpu.toFixed(1)}, postgres ${f.postgresCpu.toFixed(1)} (intake ${f.postgresCpuIntake.toFixed(1)}); worker RSS max ${f.workerRssMax.toFixed(0)} MB; ` +
           `batch history ${f.batchRuns} run(s), max ${f.batchEventsMax} events; chunk ≤ ${f.chunkEventsMax} events; load ${f.load}`,
       );
     }
@@ -276,6 +322,9 @@ async function main(): Promise<void> {
     console.log(`CPU s worker (median)      ${m('workerCpu').toFixed(1)}  (${list('workerCpu')})`);
     console.log(`CPU s api (median)         ${m('apiCpu').toFixed(1)}`);
     console.log(`CPU s emulator+bench       ${m('benchCpu').toFixed(1)}`);
+    console.log(
+      `CPU s postgres (this db)   ${m('postgresCpu').toFixed(1)}  (${list('postgresCpu')}), of which intake ${m('postgresCpuIntake').toFixed(1)}`,
+    );
     console.log(`peak RSS worker            ${workerPeak.toFixed(0)} MB (at start ${startedPeak.toFixed(0)} MB)`);
     const mb = (k: keyof Sampled) => `${((lastRun.metricsMax[k] ?? NaN) / 2 ** 20).toFixed(0)} MB`;
     console.log(
@@ -293,7 +342,10 @@ async function main(): Promise<void> {
     await client.connection.close();
   } finally {
     await stack.stop();
-    if (args['cpu-prof']) console.log(`worker CPU profile: ${args['cpu-prof']}/${(await readdir(args['cpu-prof'])).join(', ')}`);
+    if (args['cpu-prof'])
+      console.log(
+        `worker CPU profile: ${args['cpu-prof']}/${(await readdir(args['cpu-prof']).catch(() => ['(none written)'])).join(', ')}`,
+      );
   }
 }
 

@@ -34,6 +34,8 @@ export interface BenchStack {
   /** `Authorization` for the API: the stack's admin key. */
   auth: { authorization: string };
   temporalAddress: string;
+  /** The scratch database's name: its server processes (`postgres: user <name> …`) can be measured. */
+  databaseName: string;
   emulator: Emulator;
   workers: NodeProcess[];
   api: NodeProcess;
@@ -109,6 +111,7 @@ export async function startBenchStack(opts: BenchStackOptions): Promise<BenchSta
     baseUrl: `http://127.0.0.1:${apiPort}`,
     auth: { authorization: `Bearer ${adminKey}` },
     temporalAddress: temporal.address,
+    databaseName: new URL(database.url).pathname.slice(1),
     emulator,
     workers,
     api,
