@@ -57,6 +57,7 @@ import { TransferSlots } from './transfer-slots.js';
 import { findLostBatch, serialised, settleLostCreates } from './lost-creates.js';
 import { asProviderCall } from './provider-failure.js';
 import { NO_METRICS, type ActivityMetrics } from '../metrics/drover-metrics.js';
+import { DEFAULT_RESULT_CACHE_TTL_MS, rememberBatchAnswers } from '../store/result-cache.js';
 
 export { toResult } from './outcomes.js';
 
@@ -82,6 +83,7 @@ export function createChunkActivities(
   db: Db,
   providers: Providers,
   metrics: ActivityMetrics = NO_METRICS,
+  resultCacheTtlMs = DEFAULT_RESULT_CACHE_TTL_MS,
   opts: ChunkActivityOptions = {},
 ) {
   const transfers = new TransferSlots(opts.maxTransfers ?? DEFAULT_MAX_TRANSFERS);
@@ -156,6 +158,7 @@ export function createChunkActivities(
           return attemptTally(await tallyAttempt(db, input.batchId, chunk, input.attempt));
         }
         await writeAnswers(batch, chunk, input, outcome);
+        await rememberBatchAnswers(db, batch, chunk, resultCacheTtlMs);
         await closeUnanswered({
           code: status.state === 'completed' ? 'missing_result' : `provider_batch_${status.state}`,
           message: status.error ?? `the provider batch ended ${status.state} without a result for this item`,

@@ -20,6 +20,8 @@ import { quotaRoutes } from './routes/quotas.js';
 import { QuotaError, type QuotaService } from './quotas/quota-service.js';
 import type { Caller } from './auth/keys.js';
 import { resultRoutes } from './routes/results.js';
+import { rerunRoutes } from './routes/rerun.js';
+import { resultCacheRoutes } from './routes/result-cache.js';
 import { serviceRoutes } from './routes/service.js';
 import { traceRequests } from '../tracing/http.js';
 import { activeTracing } from '../tracing/tracing.js';
@@ -91,6 +93,8 @@ export function createApp(deps: AppDeps): Express {
     ...fileRoutes(deps.files),
     ...keyRoutes(deps.keys),
     ...quotaRoutes(deps.quotas),
+    ...rerunRoutes(deps.batches),
+    ...resultCacheRoutes(deps.batches),
     ...(deps.codec ? codecRoutes(deps.codec, deps.auth) : []),
     ...(deps.metrics ? metricsRoutes(deps.metrics) : []),
   ];

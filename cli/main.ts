@@ -5,6 +5,7 @@ import { bool, GLOBAL_OPTIONS, parseFlags, splitCommand, str } from './args.js';
 import { cancel, limits, pause, resume } from './commands/control.js';
 import { estimate, validate } from './commands/check.js';
 import { keys } from './commands/keys.js';
+import { rerun } from './commands/rerun.js';
 import { results } from './commands/results.js';
 import { api, dev, worker } from './commands/services.js';
 import { list, status } from './commands/status.js';
@@ -25,6 +26,7 @@ export const COMMANDS: readonly Command[] = [
   pause,
   resume,
   limits,
+  rerun,
   estimate,
   validate,
   keys,
