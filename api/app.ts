@@ -53,7 +53,9 @@ export function createApp(deps: AppDeps): Express {
     res.set('x-request-id', requestId);
     const started = process.hrtime.bigint();
     res.on('finish', () => {
-      deps.logger.info(
+      // Reads that succeed are the CLI's status polls, one a second: debug. Writes and failures stay at info.
+      const level = (req.method === 'GET' || req.method === 'HEAD') && res.statusCode < 400 ? 'debug' : 'info';
+      deps.logger[level](
         { requestId, method: req.method, path: req.path, status: res.statusCode, ms: Number(process.hrtime.bigint() - started) / 1e6 },
         'request',
       );

@@ -36,6 +36,8 @@ export interface BenchStack {
   temporalAddress: string;
   /** The scratch database's name: its server processes (`postgres: user <name> …`) can be measured. */
   databaseName: string;
+  /** The scratch database, for a benchmark that seeds or reads rows itself. */
+  databaseUrl: string;
   emulator: Emulator;
   workers: NodeProcess[];
   api: NodeProcess;
@@ -112,6 +114,7 @@ export async function startBenchStack(opts: BenchStackOptions): Promise<BenchSta
     auth: { authorization: `Bearer ${adminKey}` },
     temporalAddress: temporal.address,
     databaseName: new URL(database.url).pathname.slice(1),
+    databaseUrl: database.url,
     emulator,
     workers,
     api,

@@ -1,5 +1,5 @@
-import { createRequire } from 'node:module';
 import { messageText, type ChatMessage, type PromptSpec } from './batch-spec.js';
+import { countO200k as countTokens } from './o200k-count.js';
 import { costOf, type Pricing } from './pricing.js';
 
 /**
@@ -8,17 +8,6 @@ import { costOf, type Pricing } from './pricing.js';
  * usual approximation of 4 characters per token.
  */
 export type TokenCounter = (messages: ChatMessage[]) => number;
-
-type Tokenizer = { countTokens: (text: string) => number };
-let tokenizer: Tokenizer | undefined;
-/**
- * The o200k tables take about 75 MB once loaded, so they are loaded on first use: the API counts
- * every item at intake, while a worker counts only the prompts of a repair it reserves for.
- */
-function countTokens(text: string): number {
-  tokenizer ??= createRequire(import.meta.url)('gpt-tokenizer/model/gpt-4o') as Tokenizer;
-  return tokenizer.countTokens(text);
-}
 
 const PER_MESSAGE = 4;
 const PER_REQUEST = 3;

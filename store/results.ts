@@ -264,19 +264,31 @@ export async function resultPage(
   return { rows: rows.map((r) => ResultRow.parse(r)), total: count[0].n };
 }
 
-/** Every matching row in `seq` order, a page at a time (keyset), so exports stream in bounded memory. */
-export async function* iterateResults(db: Queryable, batchId: string, status?: ResultStatus, pageSize = 2000): AsyncGenerator<ResultRow> {
-  let after = -1;
-  for (;;) {
-    const { rows } = await db.query(`${RESULT_SELECT} WHERE i.batch_id = $1 AND ${STATUS_FILTER} AND i.seq > $3 ORDER BY i.seq LIMIT $4`, [
+/**
+ * Every matching row in `seq` order, a page at a time (keyset), so exports stream in bounded
+ * memory. The next page is asked for as soon as a page arrives, so PostgreSQL reads it while
+ * this one is encoded and sent: at most two pages are held, and each query holds a pooled
+ * connection only while it runs (a slow client never pins one).
+ */
+export async function* iterateResults(db: Queryable, batchId: string, status?: ResultStatus, pageSize = 5000): AsyncGenerator<ResultRow> {
+  const page = (after: number) => {
+    const query = db.query(`${RESULT_SELECT} WHERE i.batch_id = $1 AND ${STATUS_FILTER} AND i.seq > $3 ORDER BY i.seq LIMIT $4`, [
       batchId,
       status ?? null,
       after,
       pageSize,
     ]);
+    // A reader that stops early leaves the page it asked for unread: its failure is nobody's.
+    query.catch(() => {});
+    return query;
+  };
+  let next = page(-1);
+  for (;;) {
+    const { rows } = await next;
+    const full = rows.length === pageSize;
+    if (full) next = page(rows[rows.length - 1].seq);
     for (const r of rows) yield ResultRow.parse(r);
-    if (rows.length < pageSize) return;
-    after = rows[rows.length - 1].seq;
+    if (!full) return;
   }
 }
 
