@@ -3,7 +3,7 @@ import { batchesByIds, findBatch, findBatchByIdempotencyKey, insertBatch, reruns
 import { copyItemsForRerun } from '../store/items.js';
 import { purgeTenantCache } from '../store/result-cache.js';
 import type { RerunRequest } from '../domain/batch-spec.js';
-import { roundUsd } from '../domain/pricing.js';
+import { roundUsd } from '../domain/money.js';
 import { inTransaction, type Db } from '../store/db.js';
 import { countResults, iterateResults, resultChanges, resultPage, resultForItem } from '../store/results.js';
 import {

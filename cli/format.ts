@@ -1,12 +1,18 @@
 /** Small text formatters shared by the progress line, summaries and tables. Pure. */
+import { nanosToFixed, usdToNanos } from '../domain/money.js';
 
-/** `$0.000016`, `$0.0123` below a dollar (cheap calls cost fractions of a cent), `$12.35`, `$1,204.50`. */
+/**
+ * `$0.000016`, `$0.0123` below a dollar (cheap calls cost fractions of a cent), `$12.35`, `$1,204.50`.
+ * Rounded half up on integer nano-dollars, not by `toFixed` on a binary fraction.
+ */
 export function formatUsd(usd: number): string {
-  if (usd === 0) return '$0.00';
+  const nanos = usdToNanos(usd);
+  const abs = Math.abs(nanos);
+  if (abs === 0) return '$0.00';
   // A single cheap call costs millionths of a dollar; show it rather than $0.0000.
-  if (Math.abs(usd) < 0.01) return `$${usd.toFixed(6).replace(/0+$/, '')}`;
-  if (Math.abs(usd) < 1) return `$${usd.toFixed(4)}`;
-  return `$${usd.toLocaleString('en-US', { minimumFractionDigits: 2, maximumFractionDigits: 2 })}`;
+  if (abs < 10_000_000) return `$${nanosToFixed(nanos, 6).replace(/(\.\d\d\d*?)0+$/, '$1')}`;
+  if (abs < 1e9) return `$${nanosToFixed(nanos, 4)}`;
+  return `$${nanosToFixed(nanos, 2).replace(/\B(?=(\d{3})+(?!\d))(?=\d*\.)/g, ',')}`;
 }
 
 /** `45s`, `2m 05s`, `1h 02m`, `3d 04h`: two units at most, enough to read at a glance. */

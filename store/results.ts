@@ -1,3 +1,4 @@
+import { nanosToDecimal, roundUsd, usdToNanos, type Nanos } from '../domain/money.js';
 import type { Usage } from '../domain/usage.js';
 import type { Queryable } from './db.js';
 import type { ItemError, ResultStatus } from '../domain/responses.js';
@@ -9,7 +10,8 @@ export interface NewResult {
   output: unknown;
   error: ItemError | null;
   usage: Usage | null;
-  cost_usd: number;
+  /** What the call cost, in nano-dollars: written as an exact decimal. */
+  cost_nanos: Nanos;
   path?: 'batch' | 'realtime';
   citations?: unknown[];
 }
@@ -27,10 +29,10 @@ const CARRY_PRIOR = `
  */
 export interface WriteEffect {
   finals: Array<{ status: ResultStatus; path: string | null; n: number }>;
-  costUsd: number;
+  costNanos: Nanos;
 }
 
-const NO_EFFECT: WriteEffect = { finals: [], costUsd: 0 };
+const NO_EFFECT: WriteEffect = { finals: [], costNanos: 0 };
 
 // For writes that only ever close rows that were pending or absent.
 const FINALS_OF_UP = `SELECT status, path, count(*)::int AS n FROM up WHERE status <> 'pending' GROUP BY status, path`;
@@ -40,9 +42,9 @@ function toWriteEffect(
   rows: Array<{ status: ResultStatus; path: string | null; n?: number; added?: number; old_status?: ResultStatus | null }>,
 ): WriteEffect {
   const finals = new Map<string, { status: ResultStatus; path: string | null; n: number }>();
-  let costUsd = 0;
+  let costNanos = 0;
   for (const r of rows) {
-    costUsd += r.added ?? 0;
+    costNanos += usdToNanos(r.added ?? 0);
     const madeFinal =
       r.n ?? (r.status !== 'pending' && (r.old_status === null || r.old_status === undefined || r.old_status === 'pending') ? 1 : 0);
     if (madeFinal === 0) continue;
@@ -50,7 +52,7 @@ function toWriteEffect(
     const f = finals.get(key) ?? finals.set(key, { status: r.status, path: r.path, n: 0 }).get(key)!;
     f.n += madeFinal;
   }
-  return { finals: [...finals.values()], costUsd };
+  return { finals: [...finals.values()], costNanos };
 }
 
 /**
@@ -115,7 +117,7 @@ export async function upsertResults(
 const RESULTS_FROM_JSON = `json_to_recordset($4::json)
        AS t(seq int, status text, output jsonb, error jsonb, usage jsonb, cost_usd numeric, path text, citations jsonb)`;
 
-/** The rows of RESULTS_FROM_JSON ($4). */
+/** The rows of RESULTS_FROM_JSON ($4); the cost as an exact decimal string, which numeric reads as it is. */
 function resultsJson(rows: NewResult[]): string {
   return JSON.stringify(
     rows.map((r) => ({
@@ -124,7 +126,7 @@ function resultsJson(rows: NewResult[]): string {
       output: r.output === undefined ? null : r.output,
       error: r.error ?? null,
       usage: r.usage ?? null,
-      cost_usd: r.cost_usd,
+      cost_usd: nanosToDecimal(r.cost_nanos),
       path: r.path ?? 'batch',
       citations: r.citations ?? null,
     })),
@@ -199,7 +201,8 @@ function toAttemptTally(r: Record<string, number>): AttemptTally {
     failed: r.failed!,
     cancelled: r.cancelled!,
     pending: r.pending!,
-    cost_usd: r.cost_usd!,
+    // Exact in the store; to the nano-dollar here for rows written before costs were (pico-dollars then).
+    cost_usd: roundUsd(r.cost_usd!),
     usage: {
       input_tokens: r.input_tokens!,
       cached_input_tokens: r.cached_input_tokens!,
@@ -307,7 +310,7 @@ export async function countResults(db: Queryable, batchId: string): Promise<Reco
      FROM items i LEFT JOIN results r ON r.batch_id = i.batch_id AND r.seq = i.seq WHERE i.batch_id = $1`,
     [batchId],
   );
-  return rows[0];
+  return { ...rows[0], cost_usd: roundUsd(rows[0].cost_usd) };
 }
 
 /**

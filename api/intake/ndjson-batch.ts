@@ -1,4 +1,5 @@
 import type { Readable } from 'node:stream';
+import { nanosToUsd } from '../../domain/money.js';
 import { totalEstimate } from '../../domain/batch-plan.js';
 import type { ItemValidator, PreparedItem } from '../../domain/item-validator.js';
 import { splitLines } from '../../domain/lines.js';
@@ -168,12 +169,12 @@ export async function storeNdjsonBatch(
       throw err;
     }
     const chunks = planner.finish();
-    const estimated = totalEstimate(chunks).cost.expected_usd;
+    const estimated = nanosToUsd(totalEstimate(chunks).cost.expected_nanos);
     await setItemCount(tx, batch.id, validator.count, estimated, hasher.digest());
     return {
       batch: { ...batch, item_count: validator.count, estimated_cost_usd: estimated },
       created: true,
-      firstChunkReserveUsd: chunks[0]?.estimate.cost.high_usd ?? 0,
+      firstChunkReserveUsd: nanosToUsd(chunks[0]?.estimate.cost.high_nanos ?? 0),
     };
   });
 }
