@@ -1,5 +1,6 @@
 import type { BatchProgress } from '../workflows/contracts.js';
 import { projectEta } from '../workflows/batch-ledger.js';
+import { formatUsd } from '../workflows/current-details.js';
 import type { BatchRow, ResultRow } from '../store/rows.js';
 import { roundUsd } from '../domain/pricing.js';
 import { TERMINAL_BATCH_STATUSES, type BatchView, type FileView, type ResultView } from '../domain/responses.js';
@@ -70,9 +71,9 @@ export function batchView(row: BatchRow, live?: LiveFigures): BatchView {
 
 function statusReason(id: string, live: LiveFigures | undefined, tenant: string): string | null {
   if (live?.status === 'awaiting_budget' && live.budget?.scope === 'tenant')
-    return `waiting for budget: the next attempt needs $${roundUsd(live.budget.neededUsd)} reserved and the tenant's monthly spend cap leaves $${roundUsd(live.budget.freeUsd)} free this month; an admin can raise it (PATCH /v1/admin/tenants/${tenant}/quotas), or it goes on as the tenant's other batches end`;
+    return `waiting for budget: the next attempt needs ${formatUsd(live.budget.neededUsd)} reserved and the tenant's monthly spend cap leaves ${formatUsd(live.budget.freeUsd)} free this month; an admin can raise it (PATCH /v1/admin/tenants/${tenant}/quotas), or it goes on as the tenant's other batches end`;
   if (live?.status === 'awaiting_budget' && live.budget)
-    return `waiting for budget: the next attempt needs $${roundUsd(live.budget.neededUsd)} reserved (its worst case) and the limit leaves $${roundUsd(live.budget.freeUsd)} free; raise max_cost_usd (PATCH /v1/batches/${id}/limits) or cancel`;
+    return `waiting for budget: the next attempt needs ${formatUsd(live.budget.neededUsd)} reserved (its worst case) and the limit leaves ${formatUsd(live.budget.freeUsd)} free; raise max_cost_usd (PATCH /v1/batches/${id}/limits) or cancel`;
   if (live?.status === 'paused') return `paused: no new chunk starts until POST /v1/batches/${id}/resume`;
   return null;
 }

@@ -1,7 +1,7 @@
 import type { BatchEstimate, BatchList, BatchView } from '../client/index.js';
 import { isTerminal } from '../client/index.js';
-import { formatCount, formatDuration, formatUsd, plural, styleStatus, PLAIN, type Style } from './format.js';
-import { figures } from './progress.js';
+import { formatCount, formatDuration, formatRate, formatUsd, plural, styleStatus, PLAIN, type Style } from './format.js';
+import { figures, liveEta } from './progress.js';
 
 /** The human forms of the API's objects. Pure: a value and the time in, lines out. */
 
@@ -46,7 +46,8 @@ export function batchSummary(b: BatchView, now: number, style: Style = PLAIN): s
   if (b.deadline) lines.push(row('deadline', when(b.deadline, now)));
   lines.push(row('created', when(b.created_at, now)));
   lines.push(row(isTerminal(b.status) ? 'took' : 'running', formatDuration(elapsed(b, now))));
-  if (b.eta && !isTerminal(b.status)) lines.push(row('eta', when(b.eta, now)));
+  const eta = liveEta(b, now);
+  if (eta !== null) lines.push(row('eta', when(eta, now)));
   if (b.status_reason) lines.push(row('waiting', b.status_reason));
   if (b.error) lines.push(row('error', style.red(b.error)));
   if (b.metadata && Object.keys(b.metadata).length > 0) lines.push(row('metadata', JSON.stringify(b.metadata)));
@@ -83,7 +84,7 @@ export function estimateSummary(e: BatchEstimate): string[] {
     row('cost', `${formatUsd(e.cost.low_usd)} low, ${formatUsd(e.cost.expected_usd)} expected, ${formatUsd(e.cost.high_usd)} high`),
     row(
       'pricing',
-      `$${e.pricing.input_per_mtok} in / $${e.pricing.output_per_mtok} out per million tokens` +
+      `${formatRate(e.pricing.input_per_mtok)} in / ${formatRate(e.pricing.output_per_mtok)} out per million tokens` +
         `${e.pricing.batch_multiplier !== 1 ? `, x${e.pricing.batch_multiplier} on the batch API` : ''} (${e.pricing.source})`,
     ),
   ];

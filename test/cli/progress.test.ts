@@ -138,7 +138,7 @@ describe('formatting and summaries', () => {
     const lines = batchSummary(batch(), T0).join('\n');
     assert.match(lines, /items +156\/300 done \(52%\): 150 succeeded, 6 failed, 144 pending/);
     assert.match(lines, /chunks +3\/6 done, 1 running, 2 waiting/);
-    assert.match(lines, /cost +\$0\.0123 spent, limit \$5\.00, \$0\.0100 reserved, ~\$0\.0300 expected in all/);
+    assert.match(lines, /cost +\$0\.0123 spent, limit \$5\.00, \$0\.01 reserved, ~\$0\.03 expected in all/);
     assert.match(lines, /eta +.*in 1m 20s/);
   });
 
