@@ -101,6 +101,7 @@ export function fileView(f: FileRow): FileView {
     bytes: f.bytes,
     line_count: f.line_count,
     created_at: f.created_at.toISOString(),
+    expires_at: f.expires_at.toISOString(),
   };
 }
 

@@ -1,4 +1,4 @@
-import type { BatchEstimate, BatchList, BatchView } from '../client/index.js';
+import type { BatchEstimate, BatchList, BatchView, ValidationResponse } from '../client/index.js';
 import { isTerminal } from '../client/index.js';
 import { formatCount, formatDuration, formatRate, formatUsd, plural, styleStatus, PLAIN, type Style } from './format.js';
 import { figures, liveEta } from './progress.js';
@@ -117,4 +117,24 @@ export function batchTable(page: BatchList, now: number, style: Style = PLAIN): 
   const lines = [style.dim(fmt(head)), ...rows.map((r) => fmt(r, true))];
   if (page.next_cursor) lines.push(style.dim(`(more: --limit, or --cursor ${page.next_cursor})`));
   return lines;
+}
+
+/**
+ * `drover validate`'s last line, by what was checked: `checked 6 lines: 1 valid, 5 with errors`.
+ * Problems of the request itself (a flag, --spec) stop the check before the lines are read, and
+ * the line says so. When the API listed only the first problems, the counts say "at least".
+ */
+export function checkedLine(v: ValidationResponse, lineCount: number): string {
+  const lines = plural(lineCount, 'line');
+  if (v.valid) return `checked ${lines}: ${formatCount(v.item_count ?? lineCount)} valid, ${plural(v.chunk_count ?? 0, 'chunk')} planned`;
+  const badLines = new Set(v.issues.flatMap((i) => (i.line === undefined ? [] : [i.line]))).size;
+  const requestProblems = v.issues.filter((i) => i.line === undefined).length;
+  if (badLines === 0 && requestProblems > 0) {
+    return `the request has ${plural(requestProblems, 'problem')} (flags or --spec), so the ${lines} were not checked yet`;
+  }
+  const listedAll = v.issue_count <= v.issues.length;
+  const valid = Math.max(0, lineCount - badLines);
+  return listedAll
+    ? `checked ${lines}: ${formatCount(valid)} valid, ${formatCount(badLines)} with errors`
+    : `checked ${lines}: at most ${formatCount(valid)} valid, at least ${formatCount(badLines)} with errors (${plural(v.issue_count, 'problem')} in all)`;
 }
