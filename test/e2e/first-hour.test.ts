@@ -43,6 +43,50 @@ describe('the first hour', () => {
     assert.match(await followed.text(), /<html/i);
   });
 
+  describe('the reference', () => {
+    test('every parameter of /openapi.json has a description', async () => {
+      const doc = (await stack.get('/openapi.json')).body;
+      const rows = Object.entries(doc.paths as Record<string, Record<string, any>>).flatMap(([path, item]) =>
+        Object.entries(item).flatMap(([method, op]) =>
+          (op.parameters ?? []).map((p: any) => ({ at: `${method} ${path} ${p.in} ${p.name}`, p })),
+        ),
+      );
+      assert.ok(rows.length > 100, `${rows.length} parameter rows`);
+      const empty = rows.filter(({ p }) => typeof p.description !== 'string' || p.description.trim() === '').map(({ at }) => at);
+      assert.deepEqual(empty, []);
+      // The NDJSON settings say what they are and borrow the JSON body's words.
+      const categories = doc.paths['/v1/batches'].post.parameters.find((p: any) => p.name === 'categories');
+      assert.equal(categories['x-drover-group'], 'ndjson');
+      assert.match(
+        categories.description,
+        /^NDJSON bodies only: the `categories` setting \(JSON text, URL-encoded\)\. classify: the labels/,
+      );
+      const limit = doc.paths['/v1/batches'].get.parameters.find((p: any) => p.name === 'limit');
+      assert.equal(limit['x-drover-group'], undefined);
+    });
+
+    test('/docs: the NDJSON settings folded apart, the JSON body shown inline, no stray text', async () => {
+      const page = (await stack.request('GET', '/docs')).text;
+      const create = page.slice(page.indexOf('id="op-post-v1-batches"'), page.indexOf('id="op-get-v1-batches"'));
+      assert.ok(create.length > 0);
+      const [beforeFold = '', fold = ''] = create.split('<details class="ndjson">');
+      assert.doesNotMatch(beforeFold, /<code>categories<\/code><\/td><td>query/, 'no NDJSON setting among the parameters');
+      assert.match(fold, /^<summary>NDJSON settings: 28 query parameters, only with <code>Content-Type: application\/x-ndjson<\/code>/);
+      assert.match(fold, /<code>categories<\/code><\/td><td>query/);
+      // The JSON body's fields are listed where the body is, not only behind a link.
+      assert.match(
+        beforeFold,
+        /<h4>Body<\/h4><div class="media"><code>application\/json<\/code>: <a href="#schema-BatchCreateRequest">BatchCreateRequest<\/a>/,
+      );
+      assert.match(beforeFold, /<code>max_cost_usd<\/code><\/td><td>number/);
+      assert.match(
+        beforeFold,
+        /<code>application\/x-ndjson<\/code>: one <a href="#schema-Item">Item<\/a> per line\. Settings and operation fields go in the query string/,
+      );
+      assert.doesNotMatch(page, /query string\.,/);
+    });
+  });
+
   describe('files', () => {
     const upload = (caller = stack.as(stack.adminKey), query = '') =>
       caller.request('POST', `/v1/files?format=jsonl${query}`, '{"id":"a","content":"Loved it"}\n{"id":"b","content":"Broke"}\n', {
