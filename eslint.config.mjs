@@ -7,7 +7,8 @@ import tseslint from 'typescript-eslint';
 
 // Only rules that catch bugs or hold the layering; layout is Prettier's job.
 export default defineConfig(
-  { ignores: ['node_modules/', 'dist/', '.tools/', '.data/'] },
+  // clients/python is Python: ruff checks it (see clients/python/README.md).
+  { ignores: ['node_modules/', 'dist/', '.tools/', '.data/', 'clients/python/'] },
   {
     files: ['**/*.ts'],
     languageOptions: {

@@ -1,0 +1,107 @@
+"""The Python client of Drover's HTTP API: ``Drover`` (sync) and ``AsyncDrover`` (asyncio), on httpx.
+
+>>> from drover import Drover
+>>> client = Drover()  # DROVER_BASE_URL (default http://127.0.0.1:3000) and DROVER_API_KEY
+>>> batch = client.batches.submit_and_wait(model="gpt-4.1-mini", items=["Loved it"], progress=True)
+"""
+
+__version__ = "0.1.0"
+
+from ._async_client import AsyncBatches, AsyncCompletions, AsyncDrover, AsyncFiles, AsyncKeys  # noqa: E402
+from ._client import Batches, Completions, Drover, Files, Keys, TypedCompletion  # noqa: E402
+from ._shared import DEFAULT_BASE_URL, NOT_GIVEN  # noqa: E402
+from .errors import (  # noqa: E402
+    APIConnectionError,
+    APITimeoutError,
+    AuthenticationError,
+    ConflictError,
+    DroverError,
+    DroverResponseError,
+    Issue,
+    ItemFailedError,
+    NotFoundError,
+    OutputParseError,
+    PayloadTooLargeError,
+    PermissionDeniedError,
+    RateLimitError,
+    ServerError,
+    ValidationError,
+    WaitTimeoutError,
+)
+from .models import (  # noqa: E402
+    BATCH_STATUSES,
+    RESULT_STATUSES,
+    TERMINAL_BATCH_STATUSES,
+    ApiKey,
+    ApiKeyCreated,
+    ApiKeyList,
+    Batch,
+    BatchEstimate,
+    BatchList,
+    CompletionResponse,
+    DownloadResult,
+    FileObject,
+    ItemError,
+    Result,
+    ResultPage,
+    Usage,
+    ValidationResult,
+    is_terminal,
+)
+from .structured import TypedResult, json_schema_for, parse_result, response_format_for, strict_compatible  # noqa: E402
+
+__all__ = [
+    "APIConnectionError",
+    "APITimeoutError",
+    "ApiKey",
+    "ApiKeyCreated",
+    "ApiKeyList",
+    "AsyncBatches",
+    "AsyncCompletions",
+    "AsyncDrover",
+    "AsyncFiles",
+    "AsyncKeys",
+    "AuthenticationError",
+    "BATCH_STATUSES",
+    "Batch",
+    "BatchEstimate",
+    "BatchList",
+    "Batches",
+    "CompletionResponse",
+    "Completions",
+    "ConflictError",
+    "DEFAULT_BASE_URL",
+    "DownloadResult",
+    "Drover",
+    "DroverError",
+    "DroverResponseError",
+    "FileObject",
+    "Files",
+    "Issue",
+    "ItemError",
+    "ItemFailedError",
+    "Keys",
+    "NOT_GIVEN",
+    "NotFoundError",
+    "OutputParseError",
+    "PayloadTooLargeError",
+    "PermissionDeniedError",
+    "RESULT_STATUSES",
+    "RateLimitError",
+    "Result",
+    "ResultPage",
+    "ServerError",
+    "TERMINAL_BATCH_STATUSES",
+    "TypedCompletion",
+    "TypedResult",
+    "Usage",
+    "ValidationError",
+    "ValidationResult",
+    "WaitTimeoutError",
+    "__version__",
+    "is_terminal",
+    "json_schema_for",
+    "parse_result",
+    "response_format_for",
+    "strict_compatible",
+]
