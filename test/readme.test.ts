@@ -235,6 +235,14 @@ describe('README examples', () => {
     }
   });
 
+  test('an example in any other language is marked, so none goes unchecked by accident', () => {
+    const others = blocks.filter((b) => b.lang !== '' && !['sh', 'json', 'ts'].includes(b.lang));
+    for (const block of others) {
+      assert.match(block.marker ?? '', /^skip \(.+\)$/, `README line ${block.line}: a ${block.lang} example needs a readme-test marker`);
+      counts.skipped++;
+    }
+  });
+
   test('the client example runs as written', async () => {
     const snippets = blocks.filter((b) => b.lang === 'ts');
     assert.ok(snippets.length > 0);
