@@ -6,7 +6,7 @@ import type { ProviderName } from '../domain/provider-catalog.js';
 import { findBatchById, finishBatch as storeFinish, markBatchRunning } from '../store/batches.js';
 import { chunkEstimatePage, saveChunks } from '../store/chunks.js';
 import type { Db } from '../store/db.js';
-import { itemSizesPage } from '../store/items.js';
+import { itemSizesPage, unansweredItemSizesPage } from '../store/items.js';
 import type { BatchRow } from '../store/rows.js';
 import type { ChunkEstimatePage, FinishBatchInput, FinishBatchResult, PlanResult, StopReason } from '../workflows/contracts.js';
 import { closingStatus } from '../workflows/batch-ledger.js';
@@ -47,11 +47,20 @@ export function createBatchActivities(db: Db, metrics: ActivityMetrics = NO_METR
         chunkSize: batch.settings.chunk_size,
         maxAttempts: batch.settings.max_attempts,
       });
+      // With the result cache, items it answered are not planned: the others are planned as if
+      // they stood side by side (the planner splits at gaps), and the ranges then widened back to
+      // cover every item, so the answered ones are counted with the chunk they fall in.
+      const skipAnswered = batch.settings.cache === 'use';
+      const sizesPage = skipAnswered ? unansweredItemSizesPage : itemSizesPage;
+      const planned: number[] = [];
       let after = -1;
       for (;;) {
-        const page = await itemSizesPage(db, batchId, after, 50_000);
+        const page = await sizesPage(db, batchId, after, 50_000);
         try {
-          for (const row of page) planner.add(row);
+          for (const row of page) {
+            if (skipAnswered) planned.push(row.seq);
+            planner.add(skipAnswered ? { ...row, seq: planned.length - 1 } : row);
+          }
         } catch (err) {
           throw ApplicationFailure.nonRetryable((err as Error).message, FailureType.InvalidBatch);
         }
@@ -59,9 +68,14 @@ export function createBatchActivities(db: Db, metrics: ActivityMetrics = NO_METR
         if (page.length < 50_000) break;
         after = page[page.length - 1]!.seq;
       }
-      const chunks = planner
-        .finish()
-        .map((c) => ({ ...c, est_cost_usd: c.estimate.cost.expected_usd, max_cost_usd: c.estimate.cost.high_usd }));
+      const priced = planner.finish();
+      if (skipAnswered) {
+        priced.forEach((c, i) => {
+          c.seq_start = i === 0 ? 0 : priced[i - 1]!.seq_end;
+          c.seq_end = i === priced.length - 1 ? batch.item_count : planned[c.seq_end]!;
+        });
+      }
+      const chunks = priced.map((c) => ({ ...c, est_cost_usd: c.estimate.cost.expected_usd, max_cost_usd: c.estimate.cost.high_usd }));
       await saveChunks(db, batch.tenant_id, batchId, chunks);
       await markBatchRunning(db, batchId, chunks.length);
       return { chunkCount: chunks.length, expectedUsd: chunks.reduce((sum, c) => sum + c.est_cost_usd, 0) };

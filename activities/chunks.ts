@@ -54,6 +54,7 @@ import { withHeartbeat } from './heartbeat.js';
 import { findLostBatch, serialised, settleLostCreates } from './lost-creates.js';
 import { asProviderCall } from './provider-failure.js';
 import { NO_METRICS, type ActivityMetrics } from '../metrics/drover-metrics.js';
+import { DEFAULT_RESULT_CACHE_TTL_MS, rememberBatchAnswers } from '../store/result-cache.js';
 
 export { toResult } from './outcomes.js';
 
@@ -64,7 +65,12 @@ const SALVAGE_POLL_MS = 1_000;
 /** Items turned into requests between two turns of the event loop (a few ms of work). */
 const YIELD_EVERY = 2000;
 
-export function createChunkActivities(db: Db, providers: Providers, metrics: ActivityMetrics = NO_METRICS) {
+export function createChunkActivities(
+  db: Db,
+  providers: Providers,
+  metrics: ActivityMetrics = NO_METRICS,
+  resultCacheTtlMs = DEFAULT_RESULT_CACHE_TTL_MS,
+) {
   const providerFor = (name: string): BatchProvider => {
     const p = providers.batch[name as ProviderName];
     if (!p)
@@ -212,6 +218,7 @@ export function createChunkActivities(db: Db, providers: Providers, metrics: Act
           return attemptTally(await tallyAttempt(db, input.batchId, chunk, input.attempt));
         }
         await writeAnswers(batch, chunk, input, outcome);
+        await rememberBatchAnswers(db, batch, chunk, resultCacheTtlMs);
         await closeUnanswered({
           code: status.state === 'completed' ? 'missing_result' : `provider_batch_${status.state}`,
           message: status.error ?? `the provider batch ended ${status.state} without a result for this item`,

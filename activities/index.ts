@@ -7,6 +7,7 @@ import { createChunkActivities } from './chunks.js';
 import { createOrphanActivities } from './orphans.js';
 import type { RateLimits } from './rate-limiter.js';
 import { createRealtimeActivities } from './realtime.js';
+import { createResultCacheActivities } from './result-cache.js';
 import { createWebhookActivities, type WebhookDeps } from './webhooks.js';
 
 export interface ActivityDeps {
@@ -18,13 +19,16 @@ export interface ActivityDeps {
   webhooks?: WebhookDeps;
   /** Counts result writes and rate-limit waits (metrics/); nothing when absent. */
   metrics?: ActivityMetrics;
+  /** How long answers stay in the tenant's result cache (DROVER_RESULT_CACHE_TTL_DAYS). */
+  resultCacheTtlMs?: number;
 }
 
 /** Every activity Drover registers, built from its dependencies (workers/worker.ts makes them). */
 export function createActivities(deps: ActivityDeps) {
   return {
     ...createBatchActivities(deps.db, deps.metrics ?? NO_METRICS),
-    ...createChunkActivities(deps.db, deps.providers, deps.metrics ?? NO_METRICS),
+    ...createChunkActivities(deps.db, deps.providers, deps.metrics ?? NO_METRICS, deps.resultCacheTtlMs),
+    ...createResultCacheActivities(deps.db),
     ...createBudgetActivities(deps.db, deps.providers),
     ...createOrphanActivities(deps.db, deps.providers),
     ...createWebhookActivities(deps.db, deps.webhooks),
@@ -34,6 +38,7 @@ export function createActivities(deps: ActivityDeps) {
       rateLimits: deps.rateLimits ?? {},
       concurrency: deps.realtimeConcurrency ?? 16,
       metrics: deps.metrics ?? NO_METRICS,
+      ...(deps.resultCacheTtlMs ? { resultCacheTtlMs: deps.resultCacheTtlMs } : {}),
     }),
   };
 }

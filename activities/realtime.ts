@@ -15,6 +15,7 @@ import { withHeartbeat } from './heartbeat.js';
 import { toResult } from './outcomes.js';
 import { SharedRateLimiter, type RateLimits } from './rate-limiter.js';
 import { NO_METRICS, type ActivityMetrics } from '../metrics/drover-metrics.js';
+import { DEFAULT_RESULT_CACHE_TTL_MS, rememberBatchAnswers } from '../store/result-cache.js';
 
 export interface RealtimeDeps {
   db: Db;
@@ -23,6 +24,8 @@ export interface RealtimeDeps {
   /** Calls in flight per running chunk. */
   concurrency: number;
   metrics?: ActivityMetrics;
+  /** How long remembered answers stay in the result cache. */
+  resultCacheTtlMs?: number;
 }
 
 /** Transient failures of one call are retried here, a few times, before the item waits for the next attempt. */
@@ -133,6 +136,7 @@ export function createRealtimeActivities(deps: RealtimeDeps) {
           await writing;
         }
       });
+      await rememberBatchAnswers(db, batch, chunk, deps.resultCacheTtlMs ?? DEFAULT_RESULT_CACHE_TTL_MS);
       if (ctx.cancellationSignal.aborted) {
         log.info('realtime chunk cancelled; finished items are saved', { chunkIndex: input.chunkIndex });
         throw new CancelledFailure('realtime chunk cancelled');

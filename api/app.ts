@@ -20,6 +20,8 @@ import { quotaRoutes } from './routes/quotas.js';
 import { QuotaError, type QuotaService } from './quotas/quota-service.js';
 import type { Caller } from './auth/keys.js';
 import { resultRoutes } from './routes/results.js';
+import { rerunRoutes } from './routes/rerun.js';
+import { resultCacheRoutes } from './routes/result-cache.js';
 import { serviceRoutes } from './routes/service.js';
 import { traceRequests } from '../tracing/http.js';
 import { activeTracing } from '../tracing/tracing.js';
@@ -51,7 +53,9 @@ export function createApp(deps: AppDeps): Express {
     res.set('x-request-id', requestId);
     const started = process.hrtime.bigint();
     res.on('finish', () => {
-      deps.logger.info(
+      // Reads that succeed are the CLI's status polls, one a second: debug. Writes and failures stay at info.
+      const level = (req.method === 'GET' || req.method === 'HEAD') && res.statusCode < 400 ? 'debug' : 'info';
+      deps.logger[level](
         { requestId, method: req.method, path: req.path, status: res.statusCode, ms: Number(process.hrtime.bigint() - started) / 1e6 },
         'request',
       );
@@ -91,6 +95,8 @@ export function createApp(deps: AppDeps): Express {
     ...fileRoutes(deps.files),
     ...keyRoutes(deps.keys),
     ...quotaRoutes(deps.quotas),
+    ...rerunRoutes(deps.batches),
+    ...resultCacheRoutes(deps.batches),
     ...(deps.codec ? codecRoutes(deps.codec, deps.auth) : []),
     ...(deps.metrics ? metricsRoutes(deps.metrics) : []),
   ];

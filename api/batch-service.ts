@@ -1,13 +1,17 @@
 import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError, WorkflowUpdateFailedError, type Client } from '@temporalio/client';
-import { batchesByIds, findBatch, findBatchByIdempotencyKey, setLimits } from '../store/batches.js';
+import { batchesByIds, findBatch, findBatchByIdempotencyKey, insertBatch, rerunsOf, setItemCount, setLimits } from '../store/batches.js';
+import { copyItemsForRerun } from '../store/items.js';
+import { purgeTenantCache } from '../store/result-cache.js';
+import type { RerunRequest } from '../domain/batch-spec.js';
 import { roundUsd } from '../domain/pricing.js';
-import type { Db } from '../store/db.js';
+import { inTransaction, type Db } from '../store/db.js';
 import { countResults, iterateResults, resultChanges, resultPage, resultForItem } from '../store/results.js';
 import {
   BatchStatus,
   TERMINAL_BATCH_STATUSES,
   type BatchEstimate,
   type BatchList,
+  type CachePurge,
   type CompletionResponse,
   type ResultPage,
   type ResultStatus,
@@ -21,7 +25,9 @@ import { formatUsd } from '../workflows/current-details.js';
 import { DroverItemCount, DroverKind, DroverModel, DroverProvider, DroverStatus, DroverTenant } from '../workflows/search-attributes.js';
 import type { IntakeContext } from './intake/batch-draft.js';
 import { discardBody, openBatch, type BatchRequest } from './intake/batch-request.js';
-import type { Stored } from './intake/new-batch.js';
+import { newBatch, type Stored } from './intake/new-batch.js';
+import { draftFromSettings } from './intake/batch-draft.js';
+import { rerunSettings } from './rerun-settings.js';
 import { WorkerOffers } from './intake/worker-offers.js';
 import { MAX_SYNC_ITEMS } from './intake/request-schemas.js';
 import { AppError, LimitError, NotFoundError, ValidationError } from './errors.js';
@@ -82,6 +88,22 @@ export function completionWaitLimit(): LimitError {
 export class BatchEndedError extends AppError {
   constructor(id: string, status: string, what: string) {
     super(409, 'batch_ended', `batch ${id} has ended (${status}); it can no longer ${what}`);
+  }
+}
+
+/** A rerun of a batch that still runs: only what has ended can be run again. */
+export class BatchNotEndedError extends AppError {
+  constructor(id: string, status: string) {
+    super(409, 'batch_not_ended', `batch ${id} is ${status}; a batch can be rerun once it has ended (cancel it, or wait)`);
+  }
+}
+
+/** A rerun that would hold no item. */
+export class NothingToRerunError extends AppError {
+  constructor(id: string, statuses: readonly string[]) {
+    super(409, 'nothing_to_rerun', `batch ${id} has no ${statuses.join(' or ')} items to rerun`, [
+      { path: 'status', message: `no item of batch ${id} ended ${statuses.join(' or ')}` },
+    ]);
   }
 }
 
@@ -195,7 +217,46 @@ export class BatchService {
 
   async get(tenantId: string, id: string): Promise<BatchView> {
     const row = await this.load(tenantId, id);
-    return batchView(row, await this.live(row));
+    const [live, reruns] = await Promise.all([this.live(row), rerunsOf(this.db, tenantId, id)]);
+    return { ...batchView(row, live), reruns };
+  }
+
+  /**
+   * A new batch of an ended batch's items with the chosen outcomes (failed by default), with its
+   * settings unless the request gives others; the items are copied inside PostgreSQL. The new
+   * batch names the old (`rerun_of`), and the old lists it (`reruns`).
+   */
+  async rerun(tenantId: string, id: string, request: RerunRequest): Promise<Submitted> {
+    const old = await this.load(tenantId, id);
+    if (!TERMINAL_BATCH_STATUSES.includes(old.status)) throw new BatchNotEndedError(id, old.status);
+    const { status: statuses, ...overrides } = request;
+    const draft = draftFromSettings(rerunSettings(old, overrides), await this.intake());
+    const key = draft.settings.idempotency_key;
+    if (key) {
+      const existing = await findBatchByIdempotencyKey(this.db, tenantId, key);
+      if (existing) return this.replay(existing);
+    }
+    await this.quotas.admitBatch(tenantId);
+    const created = await inTransaction(this.db, async (tx) => {
+      const row = await insertBatch(tx, { ...newBatch(tenantId, draft, 0, null), rerun_of: old.id });
+      if (!row) return null;
+      const copied = await copyItemsForRerun(tx, tenantId, old.id, row.id, statuses);
+      if (copied === 0) throw new NothingToRerunError(id, statuses);
+      await setItemCount(tx, row.id, copied, null);
+      return { ...row, item_count: copied };
+    });
+    if (!created) {
+      const existing = key ? await findBatchByIdempotencyKey(this.db, tenantId, key) : null;
+      if (!existing) throw new Error('idempotency conflict without an existing batch');
+      return this.replay(existing);
+    }
+    await this.start(created);
+    return { batch: withSecret(batchView(created), created), replayed: false };
+  }
+
+  /** Forgets every answer in a tenant's result cache (admin). */
+  async purgeCache(tenant: string): Promise<CachePurge> {
+    return { object: 'cache_purge', tenant, deleted: await purgeTenantCache(this.db, tenant) };
   }
 
   /** Batches newest first, through Temporal visibility (status is its search attribute). */
@@ -325,8 +386,8 @@ export class BatchService {
 
   /** The settings intake checks against: a provider no live worker serves is refused (400) before anything is stored. */
   private async intake(): Promise<IntakeContext> {
-    const { priceOverrides, allowPrivateWebhooks, limits } = this.config;
-    return { priceOverrides, allowPrivateWebhooks, limits, offers: await this.workerOffers.current() };
+    const { priceOverrides, allowPrivateWebhooks, limits, resultCacheDefault } = this.config;
+    return { priceOverrides, allowPrivateWebhooks, limits, resultCacheDefault, offers: await this.workerOffers.current() };
   }
 
   private async loadActive(tenantId: string, id: string, what: string): Promise<BatchRow> {
@@ -404,6 +465,7 @@ export class BatchService {
             ...((await this.quotas.hasSpendCap(row.tenant_id)) ? { tenantBudget: true } : {}),
             ...(this.config.chunksPerRun ? { chunksPerRun: this.config.chunksPerRun } : {}),
             ...(this.config.reconcileMs ? { reconcileMs: this.config.reconcileMs } : {}),
+            ...(row.settings.cache === 'use' || row.settings.cache === 'refresh' ? { resultCache: true } : {}),
           },
         ],
         workflowIdReusePolicy: 'REJECT_DUPLICATE',

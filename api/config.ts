@@ -65,6 +65,8 @@ export const ApiEnv = CommonEnv.extend({
   DROVER_WORKER_OFFERS_CACHE_MS: z.coerce.number().int().min(0).default(5_000),
   /** JSON of prices for models the price data lacks: {"openai/my-model": {"input_per_mtok", "output_per_mtok"}}. */
   DROVER_PRICES_FILE: z.string().optional(),
+  /** The result cache setting of a batch that does not give `cache`: use, refresh or off. */
+  DROVER_RESULT_CACHE: z.enum(['use', 'refresh', 'off']).default('use'),
   /** Webhooks may be plain http and reach loopback and private networks: for a stack whose receivers are inside. */
   DROVER_WEBHOOK_ALLOW_PRIVATE: BoolEnv.default(false),
 });

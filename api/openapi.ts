@@ -91,6 +91,7 @@ const RESPONSE_COMPONENTS = [
   R.ApiKeyCreated,
   R.ApiKeyList,
   R.TenantQuotas,
+  R.CachePurge,
 ];
 const REQUEST_COMPONENTS = [BatchCreateRequest, CompletionRequest, ItemInput, ResponseFormat, Prices];
 

@@ -63,6 +63,7 @@ export async function startApi(env: ApiEnv, db: Db, logger: Logger, opts: ApiOpt
       reconcileMs: env.DROVER_RECONCILE_MS,
       workerOffersCacheMs: env.DROVER_WORKER_OFFERS_CACHE_MS,
       allowPrivateWebhooks: env.DROVER_WEBHOOK_ALLOW_PRIVATE,
+      resultCacheDefault: env.DROVER_RESULT_CACHE,
     },
     quotas,
   );

@@ -2,7 +2,7 @@ import type { BatchProgress } from '../workflows/contracts.js';
 import { projectEta } from '../workflows/batch-ledger.js';
 import { formatUsd } from '../workflows/current-details.js';
 import type { BatchRow, ResultRow } from '../store/rows.js';
-import { roundUsd } from '../domain/pricing.js';
+import { promptCacheSaving, roundUsd } from '../domain/pricing.js';
 import { TERMINAL_BATCH_STATUSES, type BatchView, type FileView, type ResultView } from '../domain/responses.js';
 import type { FileRow } from '../store/files.js';
 
@@ -54,6 +54,7 @@ export function batchView(row: BatchRow, live?: LiveFigures): BatchView {
             },
           }
         : {}),
+      ...cacheFigures(row, live?.usage ?? row.usage),
     },
     deadline: live?.cost ? iso(live.deadlineMs) : (row.deadline?.toISOString() ?? null),
     chunks:
@@ -66,6 +67,16 @@ export function batchView(row: BatchRow, live?: LiveFigures): BatchView {
     started_at: row.started_at?.toISOString() ?? null,
     completed_at: row.completed_at?.toISOString() ?? null,
     eta: ended ? null : iso(etaNow(live, Date.now())),
+    ...(row.settings.cache ? { cache: { mode: row.settings.cache, hits: row.cache_hits ?? 0 } } : {}),
+    rerun_of: row.rerun_of ?? null,
+  };
+}
+
+/** What the result cache and the providers' prompt caches saved the batch. */
+function cacheFigures(row: BatchRow, usage: { cached_input_tokens: number }) {
+  return {
+    cache_saved_usd: roundUsd(row.cache_saved_usd ?? 0),
+    prompt_cache_saved_usd: row.pricing ? roundUsd(promptCacheSaving(usage, row.pricing, row.mode !== 'realtime')) : 0,
   };
 }
 
@@ -87,6 +98,7 @@ export function resultView(r: ResultRow): ResultView {
     usage: r.usage,
     cost_usd: r.cost_usd,
     path: r.path,
+    ...(r.cached_from ? { cached_from: r.cached_from } : {}),
     ...(r.citations ? { citations: r.citations } : {}),
     metadata: r.metadata,
   };

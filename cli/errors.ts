@@ -11,6 +11,7 @@ import {
   type Issue,
 } from '../client/index.js';
 import { EXIT, type ExitCode } from './exit-codes.js';
+import { withProgram } from './program.js';
 
 /** A command line that cannot be run as given; the message names the flag or argument at fault. */
 export class UsageError extends Error {
@@ -50,12 +51,14 @@ export function describeError(err: unknown, url: string, command?: string): stri
   if (err instanceof UsageError) {
     const name = err.command ?? command;
     const help = name ? `drover help ${name}` : 'drover --help';
-    return [`drover: error: ${err.message}`, `(see \`${help}\`)`];
+    return [withProgram(`drover: error: ${err.message}`), withProgram(`(see \`${help}\`)`)];
   }
   if (err instanceof TimeoutError) return [`drover: error: the API at ${url} did not answer in time (${err.message})`];
   if (err instanceof ConnectionError) {
     return [
-      `drover: error: the API is not reachable at ${url}. Start a local stack with \`drover dev\`, or point --url (or DROVER_URL) at a running API.`,
+      withProgram(
+        `drover: error: the API is not reachable at ${url}. Start a local stack with \`drover dev\`, or point --url (or DROVER_URL) at a running API.`,
+      ),
     ];
   }
   if (err instanceof ValidationError) {

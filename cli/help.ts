@@ -1,5 +1,6 @@
 import type { Command } from './context.js';
 import { EXIT_CODE_HELP } from './exit-codes.js';
+import { withProgram } from './program.js';
 
 /** Help texts. The flag list of submit, estimate and validate is shared, so it is written once. */
 
@@ -32,9 +33,10 @@ Request flags (each overrides the same field of --spec)
   --metadata k=v              repeatable
   --chunk-size N  --max-parallel-chunks N  --max-attempts N  --max-output-tokens N`;
 
+/** The help texts name the program as the user ran it (`npx drover`, `npm run drover --`, `drover`): see program.ts. */
 export function globalHelp(commands: readonly Command[], version: string): string {
   const width = Math.max(...commands.map((c) => c.name.length));
-  return `drover ${version}: run large batches of LLM requests on a Drover server
+  return withProgram(`drover ${version}: run large batches of LLM requests on a Drover server
 
 Usage: drover <command> [arguments] [flags]
 
@@ -70,16 +72,16 @@ Examples
   drover submit rows.csv -m gpt-4.1-mini --prompt 'Translate to French: {text}' --max-cost 5 --detach
   drover status batch_123 --watch
   drover results batch_123 --out results.csv
-`;
+`);
 }
 
 export function commandHelp(c: Command): string {
-  return `Usage: ${c.usage}
+  return withProgram(`Usage: ${c.usage}
 
 ${c.summary}
 
 ${c.help.replace(/^\n+/, '').trimEnd()}
 
 Global flags: --url, --api-key, --json, --quiet, --no-color (see drover --help)
-`;
+`);
 }

@@ -5,6 +5,7 @@ import { bool, GLOBAL_OPTIONS, parseFlags, splitCommand, str } from './args.js';
 import { cancel, limits, pause, resume } from './commands/control.js';
 import { estimate, validate } from './commands/check.js';
 import { keys } from './commands/keys.js';
+import { rerun } from './commands/rerun.js';
 import { results } from './commands/results.js';
 import { api, dev, worker } from './commands/services.js';
 import { list, status } from './commands/status.js';
@@ -15,6 +16,7 @@ import { EXIT } from './exit-codes.js';
 import { plural } from './format.js';
 import { commandHelp, DEFAULT_URL, globalHelp } from './help.js';
 import { Output } from './output.js';
+import { invokedAs, setProgram } from './program.js';
 
 export const COMMANDS: readonly Command[] = [
   submit,
@@ -25,6 +27,7 @@ export const COMMANDS: readonly Command[] = [
   pause,
   resume,
   limits,
+  rerun,
   estimate,
   validate,
   keys,
@@ -53,6 +56,8 @@ function version(): string {
 
 /** Runs one command line; resolves to the exit code. Every expected failure is reported here. */
 export async function main(argv: readonly string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
+  // Hints name the program as it was run: `npx drover`, `npm run drover --`, `drover`, `./bin/drover.js`.
+  setProgram(invokedAs(env));
   const { command: name, rest } = splitCommand(argv);
   let out = new Output({ json: argv.includes('--json'), quiet: false, color: false });
   let url = env.DROVER_URL || DEFAULT_URL;

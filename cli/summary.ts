@@ -2,6 +2,7 @@ import type { BatchEstimate, BatchList, BatchView, ValidationResponse } from '..
 import { isTerminal } from '../client/index.js';
 import { formatCount, formatDuration, formatRate, formatUsd, plural, styleStatus, PLAIN, type Style } from './format.js';
 import { figures, liveEta } from './progress.js';
+import { withProgram } from './program.js';
 
 /** The human forms of the API's objects. Pure: a value and the time in, lines out. */
 
@@ -56,10 +57,10 @@ export function batchSummary(b: BatchView, now: number, style: Style = PLAIN): s
 
 /** What to run next once a batch has ended (or while it runs). */
 export function nextSteps(b: BatchView): string[] {
-  if (!isTerminal(b.status)) return [`follow it:  drover status ${b.id} --watch`];
+  if (!isTerminal(b.status)) return [withProgram(`follow it:  drover status ${b.id} --watch`)];
   const steps = [`results:    drover results ${b.id} --out results.csv`];
   if (b.counts.failed > 0) steps.push(`failures:   drover results ${b.id} --status failed`);
-  return steps;
+  return steps.map((s) => withProgram(s));
 }
 
 /** The short end-of-wait report: one line of status, counts, cost and duration. */

@@ -2,6 +2,7 @@ import { isRetryable, isTerminal, type BatchView } from '../client/index.js';
 import type { Context } from './context.js';
 import { EXIT, exitCodeForStatus } from './exit-codes.js';
 import { LogRenderer, SilentRenderer, TtyRenderer, type Renderer } from './progress.js';
+import { withProgram } from './program.js';
 import { finalLine, nextSteps } from './summary.js';
 
 /** How long the API may stay unreachable before a watch gives up (the client retries each poll briefly itself). */
@@ -80,7 +81,7 @@ export async function followToEnd(ctx: Context, id: string, first?: BatchView): 
   const { batch, interrupted } = await watch(ctx, id, first);
   if (interrupted || !batch || !isTerminal(batch.status)) {
     // Said even under --quiet: the user must learn the batch is still running.
-    ctx.out.error(`stopped watching ${id}; the batch keeps running. Follow it with: drover status ${id} --watch`);
+    ctx.out.error(withProgram(`stopped watching ${id}; the batch keeps running. Follow it with: drover status ${id} --watch`));
     if (ctx.out.json && batch) ctx.out.document(batch);
     return EXIT.interrupted;
   }

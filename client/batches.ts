@@ -30,6 +30,7 @@ import type {
   LimitsParams,
   ListParams,
   OutputParams,
+  RerunParams,
   RequestOptions,
   WaitOptions,
 } from './types.js';
@@ -183,6 +184,16 @@ export class Batches {
   /** `POST /v1/batches/:id/resume`. */
   resume(id: string, opts: RequestOptions = {}): Promise<BatchView> {
     return this.t.json({ method: 'POST', path: `${batchPath(id)}/resume`, signal: opts.signal }, BatchView);
+  }
+
+  /**
+   * `POST /v1/batches/:id/rerun`: a new batch of the ended batch's failed items (or those of
+   * `status`), with its settings unless `params` gives others. The new batch's `rerun_of` names
+   * the old; the old one's `reruns` lists it. A batch still running is a 409 (`batch_not_ended`),
+   * as is one without such items (`nothing_to_rerun`).
+   */
+  rerun(id: string, params: RerunParams = {}, opts: RequestOptions = {}): Promise<BatchView> {
+    return this.t.json({ method: 'POST', path: `${batchPath(id)}/rerun`, json: params, signal: opts.signal }, BatchView);
   }
 
   /**

@@ -1,5 +1,5 @@
 import type { z } from 'zod';
-import type { BatchSettings, ItemInput as ItemInputSchema, ResponseFormat } from '../domain/batch-spec.js';
+import type { BatchSettings, ItemInput as ItemInputSchema, RerunRequest, ResponseFormat } from '../domain/batch-spec.js';
 import type { Operation as OperationSchema } from '../domain/operations.js';
 import type { BatchStatus, BatchView, ResultStatus } from './schemas.js';
 
@@ -24,6 +24,12 @@ export type ItemsOrFile = { items: ItemInput[]; input_file_id?: undefined } | { 
 
 /** The body of `POST /v1/batches`. For a dry run use `batches.estimate()`. */
 export type BatchCreateParams = BatchSettingsInput & ItemsOrFile & OperationInput;
+
+/**
+ * The body of `POST /v1/batches/:id/rerun`: which items to run again by outcome (`failed` by
+ * default) and any settings to change (`model`, `mode`, `max_attempts`, …); the rest are the old batch's.
+ */
+export type RerunParams = z.input<typeof RerunRequest>;
 
 export interface RequestOptions {
   /** Aborts the call (and its retries); the signal's reason is thrown. */

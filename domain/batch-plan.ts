@@ -1,7 +1,7 @@
 import type { PromptSpec } from './batch-spec.js';
 import { ChunkPlanner, type ChunkRange } from './chunk-plan.js';
 import { choosePath, type Mode, type Path } from './choose-path.js';
-import { estimateCost, outputTokensPerItem, sumEstimates, type CostEstimate } from './estimate.js';
+import { cacheablePrefixTokens, estimateCost, outputTokensPerItem, sumEstimates, type CostEstimate } from './estimate.js';
 import type { Pricing } from './pricing.js';
 import { BATCH_PROVIDERS, chunkLimits, type ProviderName } from './provider-catalog.js';
 
@@ -36,11 +36,14 @@ export interface PricedChunk extends ChunkRange {
 export class BatchPlanner {
   private readonly chunks: ChunkPlanner;
   private readonly hasBatchApi: boolean;
+  /** The system prompt's tokens when a prompt cache can serve them (priced at the cached rate in estimates). */
+  private readonly prefixTokens: number;
   private items = 0;
 
   constructor(private readonly settings: PlanSettings) {
     this.chunks = new ChunkPlanner(chunkLimits(settings.provider, settings.chunkSize, settings.spec));
     this.hasBatchApi = BATCH_PROVIDERS.includes(settings.provider);
+    this.prefixTokens = cacheablePrefixTokens(settings.provider, settings.spec.system_prompt);
   }
 
   /** Throws when one item alone is above the provider's batch file limit. */
@@ -59,7 +62,11 @@ export class BatchPlanner {
     const perItem = outputTokensPerItem(spec);
     return this.chunks.finish().map((c) => {
       const path = choosePath(mode, { hasBatchApi: this.hasBatchApi, items: c.item_count, attempt: 1, maxAttempts });
-      return { ...c, path, estimate: estimateCost(c.est_input_tokens, c.item_count, perItem, pricing, path === 'batch') };
+      return {
+        ...c,
+        path,
+        estimate: estimateCost(c.est_input_tokens, c.item_count, perItem, pricing, path === 'batch', this.prefixTokens),
+      };
     });
   }
 }

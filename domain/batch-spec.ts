@@ -179,6 +179,13 @@ export const BatchSettings = z.strictObject({
     .describe("batch: the provider's batch API (half price); realtime: rate-limited calls; auto: batch for attempts of 50 items or more."),
   /** Anthropic: cite the item's documents; citations come back with each result. */
   enable_citations: z.boolean().default(false).describe("Anthropic: cite the item's documents."),
+  /** The tenant's result cache: an item whose exact request was answered before is answered from it, at no cost. */
+  cache: z
+    .enum(['use', 'refresh', 'off'])
+    .optional()
+    .describe(
+      "use: answer items from the tenant's result cache when their exact request was answered before (no cost), and remember new answers; refresh: send every item and replace what is remembered; off: neither. Default: the deployment's (DROVER_RESULT_CACHE, use).",
+    ),
   /** Where signed events go when the batch completes, fails, is cancelled, times out or waits for budget. */
   webhook_url: z
     .url({ protocol: /^https?$/ })
@@ -211,6 +218,7 @@ export const BatchSettingsQuery = z.strictObject({
     .transform((v) => v === 'true')
     .optional(),
   mode: z.string().optional(),
+  cache: z.string().optional(),
   webhook_url: z.string().optional(),
   enable_citations: z
     .enum(['true', 'false'])
@@ -228,3 +236,31 @@ export const PromptSpec = z.object({
   max_output_tokens: z.int().optional(),
 });
 export type PromptSpec = z.infer<typeof PromptSpec>;
+
+const S = BatchSettings.shape;
+
+/** The outcomes whose items a rerun takes: `pending` is never one, as only an ended batch is rerun. */
+export const RerunStatus = z.enum(['failed', 'cancelled', 'succeeded']);
+
+/**
+ * `POST /v1/batches/:id/rerun`: a new batch of the ended batch's items with the chosen outcomes,
+ * with its settings unless given here.
+ */
+export const RerunRequest = z.strictObject({
+  status: z.array(RerunStatus).min(1).default(['failed']).describe('Which items to run again, by their outcome.'),
+  model: S.model.optional(),
+  mode: S.mode.unwrap().optional(),
+  max_output_tokens: S.max_output_tokens,
+  chunk_size: S.chunk_size.unwrap().optional(),
+  max_parallel_chunks: S.max_parallel_chunks.unwrap().optional(),
+  max_attempts: S.max_attempts.unwrap().optional(),
+  max_cost_usd: S.max_cost_usd,
+  time_limit_seconds: S.time_limit_seconds,
+  deadline: S.deadline,
+  on_budget_exhausted: S.on_budget_exhausted.unwrap().optional(),
+  cache: S.cache,
+  prices: S.prices,
+  metadata: S.metadata,
+  idempotency_key: S.idempotency_key,
+});
+export type RerunRequest = z.infer<typeof RerunRequest>;

@@ -209,10 +209,26 @@ export interface CostEstimate {
   cost: { low_usd: number; expected_usd: number; high_usd: number };
 }
 
+/** The shortest prompt prefix the providers cache (OpenAI; Anthropic's Sonnet and Opus); shorter ones are sent at the full rate. */
+export const MIN_CACHED_PREFIX_TOKENS = 1024;
+
+/**
+ * The tokens of a batch's shared prefix (its system prompt) that a provider's prompt cache may
+ * serve: 0 when there is none or it is under the providers' minimum.
+ */
+export function cacheablePrefixTokens(provider: string, systemPrompt: string | undefined): number {
+  if (!systemPrompt) return 0;
+  const tokens = tokenCounterFor(provider).count([{ role: 'system', content: systemPrompt }]) - PER_REQUEST;
+  return tokens >= MIN_CACHED_PREFIX_TOKENS ? tokens : 0;
+}
+
 /**
  * low: the prompts plus one output token each; expected: typical outputs; high: every item
  * writes its ceiling, with prompts counted 10% high. Budgets reserve the high figure, so a
- * limit holds even when outputs run long.
+ * limit holds even when outputs run long. With a cacheable shared prefix (`prefixTokens`), low
+ * and expected count it written to the prompt cache once and read at the cached rate by every
+ * other item; high assumes no cache read and every input token at the dearer of the input and
+ * cache-write rates, so a limit holds whatever the cache does.
  */
 export function estimateCost(
   inputTokens: number,
@@ -220,17 +236,26 @@ export function estimateCost(
   out: { typical: number; max: number },
   pricing: Pricing,
   batch = true,
+  prefixTokens = 0,
 ): CostEstimate {
+  const cached = items > 1 ? Math.min(prefixTokens * (items - 1), inputTokens) : 0;
+  const written = Math.min(prefixTokens > 0 ? prefixTokens : 0, inputTokens - cached);
   const at = (input: number, output: number) =>
-    costOf({ input_tokens: input, cached_input_tokens: 0, output_tokens: output, reasoning_tokens: 0 }, pricing, batch);
+    costOf(
+      { input_tokens: input, cached_input_tokens: cached, cache_write_input_tokens: written, output_tokens: output, reasoning_tokens: 0 },
+      pricing,
+      batch,
+    );
+  const worst = { ...pricing, input_per_mtok: Math.max(pricing.input_per_mtok, pricing.cache_write_input_per_mtok ?? 0) };
+  const high = costOf(
+    { input_tokens: Math.ceil(inputTokens * 1.1), cached_input_tokens: 0, output_tokens: out.max * items, reasoning_tokens: 0 },
+    worst,
+    batch,
+  );
   return {
     input_tokens: inputTokens,
     output_tokens: { typical: out.typical * items, max: out.max * items },
-    cost: {
-      low_usd: at(inputTokens, items),
-      expected_usd: at(inputTokens, out.typical * items),
-      high_usd: at(Math.ceil(inputTokens * 1.1), out.max * items),
-    },
+    cost: { low_usd: at(inputTokens, items), expected_usd: at(inputTokens, out.typical * items), high_usd: high },
   };
 }
 

@@ -36,10 +36,12 @@ export function resolvePricing(
   const base = calcPrice({ input_tokens: 1000, output_tokens: 1000 }, model, { providerId });
   if (!base) return null;
   const cached = calcPrice({ input_tokens: 1000, cache_read_tokens: 1000, output_tokens: 0 }, model, { providerId });
+  const written = calcPrice({ input_tokens: 1000, cache_write_tokens: 1000, output_tokens: 0 }, model, { providerId });
   return {
     input_per_mtok: base.input_price * 1000,
     output_per_mtok: base.output_price * 1000,
     ...(cached ? { cached_input_per_mtok: cached.input_price * 1000 } : {}),
+    ...(written && written.input_price !== base.input_price ? { cache_write_input_per_mtok: written.input_price * 1000 } : {}),
     batch_multiplier,
     source: 'genai-prices',
   };

@@ -96,7 +96,27 @@ export const BatchView = z
         .meta({ description: 'While awaiting_budget: what the next attempt or chunk needs reserved, and what the limit leaves free.' }),
       limit_usd: z.number().nullable(),
       estimated_total_usd: z.number().nullable(),
+      cache_saved_usd: z
+        .number()
+        .optional()
+        .meta({ description: 'What the items answered from the result cache cost when they were first paid for.' }),
+      prompt_cache_saved_usd: z.number().optional().meta({
+        description:
+          "What the providers' prompt caches took off the input price (cached input tokens at the input rate less the cached rate, at the batch mode's multiplier).",
+      }),
     }),
+    cache: z
+      .object({
+        mode: z.enum(['use', 'refresh', 'off']),
+        hits: z.number().meta({ description: 'Items answered from the result cache.' }),
+      })
+      .optional()
+      .meta({ description: "The batch's result cache setting and what it answered." }),
+    rerun_of: z.string().nullable().optional().meta({ description: 'The batch whose items this one reruns.' }),
+    reruns: z
+      .array(z.string())
+      .optional()
+      .meta({ description: 'Batches made from this one by POST /v1/batches/:id/rerun, oldest first (GET of one batch only).' }),
     deadline: IsoTime.nullable(),
     chunks: z.object({ total: z.number(), completed: z.number(), running: z.number(), waiting: z.number() }).nullable(),
     metadata: Metadata.nullable(),
@@ -122,6 +142,12 @@ export const BatchView = z
   .meta({ id: 'Batch' });
 export type BatchView = z.infer<typeof BatchView>;
 
+/** `DELETE /v1/admin/tenants/:tenant/cache`: what was forgotten. */
+export const CachePurge = z
+  .object({ object: z.literal('cache_purge'), tenant: z.string(), deleted: z.number() })
+  .meta({ id: 'CachePurge' });
+export type CachePurge = z.infer<typeof CachePurge>;
+
 /** One row of `GET /v1/batches/:id/results` (every format but CSV) and `GET /v1/batches/:id/items/:item_id`. */
 export const ResultView = z
   .object({
@@ -133,10 +159,11 @@ export const ResultView = z
     error: ItemError.nullable(),
     usage: Usage.nullable(),
     cost_usd: z.number(),
-    path: z
-      .enum(['batch', 'realtime'])
-      .nullable()
-      .meta({ description: "How the answer was obtained: the provider's batch API or one realtime call; null while pending." }),
+    path: z.enum(['batch', 'realtime', 'cache']).nullable().meta({
+      description:
+        "How the answer was obtained: the provider's batch API, one realtime call, or the tenant's result cache (at no cost); null while pending.",
+    }),
+    cached_from: z.string().optional().meta({ description: 'For path `cache`: the batch whose paid answer this is.' }),
     citations: z.array(Metadata).optional().meta({ description: 'Present only when the batch asked for citations (Anthropic).' }),
     metadata: Metadata.nullable(),
   })

@@ -4,6 +4,11 @@ export interface Usage {
   cached_input_tokens: number;
   output_tokens: number;
   reasoning_tokens: number;
+  /**
+   * Input tokens written to a provider's prompt cache (Anthropic's cache_creation_input_tokens),
+   * also counted in input_tokens: billed at the cache-write rate, above the input rate.
+   */
+  cache_write_input_tokens?: number;
 }
 
 export const ZERO_USAGE: Usage = Object.freeze({

@@ -31,6 +31,7 @@ import { BatchStore } from './openai/batches.js';
 import { FileStore } from './openai/files.js';
 import { createEmulatorServer, type EmulatorState } from './server.js';
 import { StateDir } from './state-dir.js';
+import { PromptCache } from './prompt-cache.js';
 import { emptyStats, type EmulatorStats } from './stats.js';
 
 export { FaultConfig };
@@ -84,6 +85,7 @@ export async function startEmulator(opts: EmulatorOptions = {}): Promise<Emulato
   };
   const stats = emptyStats();
   const faults = new FaultState(stats);
+  const promptCache = new PromptCache(stats);
   const kept = opts.stateDir === undefined ? undefined : new StateDir(opts.stateDir);
   const files = new FileStore(kept?.kind('openai/files', ['content']));
   // Phase durations are read when a batch is created, so a `processing_ms` fault applies from then on.
@@ -94,12 +96,14 @@ export async function startEmulator(opts: EmulatorOptions = {}): Promise<Emulato
     stats,
     timings: () => ({ ...defaults, processingMs: processingMs() }),
     persist: kept?.kind('openai/batches', ['input']),
+    promptCache,
   });
   const anthropicBatches = new AnthropicBatchStore({
     faults,
     stats,
     processingMs,
     persist: kept?.kind('anthropic/batches', ['requests', 'results']),
+    promptCache,
   });
   const geminiFiles = new GeminiFileStore(kept?.kind('gemini/files', ['content']));
   const geminiBatches = new GeminiBatchStore({
@@ -117,6 +121,7 @@ export async function startEmulator(opts: EmulatorOptions = {}): Promise<Emulato
   const state: EmulatorState = {
     stats,
     faults,
+    promptCache,
     files,
     batches,
     anthropicBatches,
@@ -130,6 +135,7 @@ export async function startEmulator(opts: EmulatorOptions = {}): Promise<Emulato
       geminiBatches.clear();
       geminiFiles.clear();
       kept?.wipe();
+      promptCache.reset();
       // In place, because the stores hold a reference to this object.
       Object.assign(stats, emptyStats());
     },

@@ -20,11 +20,13 @@ import { registerChatRoutes } from './openai/chat.js';
 import { openaiEdge } from './openai/edge.js';
 import { type FileStore, registerFileRoutes } from './openai/files.js';
 import { jsonBody, Router, type Reply, type RequestContext } from './routing.js';
+import type { PromptCache } from './prompt-cache.js';
 import type { EmulatorStats } from './stats.js';
 
 export interface EmulatorState {
   stats: EmulatorStats;
   faults: FaultState;
+  promptCache?: PromptCache;
   /** OpenAI's files and batches (the names predate the other providers). */
   files: FileStore;
   batches: BatchStore;
@@ -42,9 +44,9 @@ export function createEmulatorServer(state: EmulatorState): Server {
   const openai = new Router();
   registerFileRoutes(openai, state.files, state.stats);
   registerBatchRoutes(openai, state.batches, state.faults);
-  registerChatRoutes(openai, state.faults, state.stats);
+  registerChatRoutes(openai, state.faults, state.stats, state.promptCache);
   const anthropic = new Router();
-  registerAnthropicMessageRoutes(anthropic, state.faults, state.stats);
+  registerAnthropicMessageRoutes(anthropic, state.faults, state.stats, state.promptCache);
   registerAnthropicBatchRoutes(anthropic, state.anthropicBatches, state.faults);
   const gemini = new Router({ version: GEMINI_VERSIONS });
   registerGeminiGenerateRoutes(gemini, state.faults, state.stats);

@@ -47,6 +47,8 @@ export interface EmulatorStats {
     /** Finalized resumable uploads (result files the emulator writes are not counted). */
     files_uploaded: number;
   };
+  /** Prompt-cache lookups of prefixes long enough to cache (prompt-cache.ts): reads of a prefix seen before, and first writes. */
+  prompt_cache: { reads: number; writes: number };
   faults_injected: {
     http: number;
     line_errors: number;
@@ -71,6 +73,7 @@ export function emptyStats(): EmulatorStats {
     realtime_accepted: 0,
     anthropic: { batches_created: 0, batch_cancels: 0, requests_received: 0, messages: 0 },
     gemini: { batches_created: 0, batch_cancels: 0, requests_received: 0, generate_content: 0, files_uploaded: 0 },
+    prompt_cache: { reads: 0, writes: 0 },
     faults_injected: { http: 0, line_errors: 0, malformed_json: 0, batch_fail: 0, batch_expire: 0, rate_limited: 0 },
   };
 }

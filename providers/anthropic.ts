@@ -73,7 +73,7 @@ export function createAnthropicClient(opts: AnthropicProviderOptions): Anthropic
 
 /**
  * A Messages body for one Drover request. System messages are hoisted into the top-level `system`
- * (joined by blank lines); user and assistant messages keep their order (consecutive messages of
+ * (one text block each, the first marked for the prompt cache); user and assistant messages keep their order (consecutive messages of
  * one role are allowed by the API). No temperature/top_p/top_k: API version 2026-10-21, which SDK
  * 1.x sends, rejects them. A JSON-schema response format becomes one forced tool whose
  * `input_schema` is the schema; `anthropicOutcome` returns that tool's input as JSON text.
@@ -90,7 +90,14 @@ export function encodeAnthropicParams(request: ChatRequest): MessageCreateParams
     max_tokens: request.max_output_tokens ?? DEFAULT_MAX_TOKENS,
     messages,
   };
-  if (system.length > 0) params.system = system.join('\n\n');
+  // The first system message is the batch's system prompt, the same for every item: a cache
+  // breakpoint after it lets every request after the first read the tools (the schema) and it from
+  // Anthropic's prompt cache at a tenth of the input price. An item's own system messages follow
+  // in blocks of their own, outside the cached prefix. A prefix under the model's minimum is not cached.
+  if (system.length > 0)
+    params.system = system.map((text, i) =>
+      i === 0 ? { type: 'text', text, cache_control: { type: 'ephemeral' } } : { type: 'text', text },
+    );
   const format = request.response_format;
   if (format?.type === 'json_schema') {
     const s = format.json_schema;
@@ -178,6 +185,7 @@ export function anthropicUsage(u: Partial<Message['usage']> | null | undefined):
     cached_input_tokens: cacheRead,
     output_tokens: u?.output_tokens ?? 0,
     reasoning_tokens: u?.output_tokens_details?.thinking_tokens ?? 0,
+    ...(cacheWrite > 0 ? { cache_write_input_tokens: cacheWrite } : {}),
   };
 }
 

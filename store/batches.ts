@@ -27,6 +27,8 @@ export interface NewBatch {
   webhook_secret: string | null;
   /** What the batch was made from, to tell a replay from another request under the same key; set later for streamed bodies. */
   request_hash?: string | null;
+  /** The ended batch whose items this one runs again (POST /v1/batches/:id/rerun). */
+  rerun_of?: string | null;
 }
 
 /**
@@ -36,8 +38,8 @@ export interface NewBatch {
 export async function insertBatch(db: Queryable, b: NewBatch): Promise<BatchRow | null> {
   const { rows } = await db.query(
     `INSERT INTO batches (id, tenant_id, idempotency_key, status, provider, model, spec, settings, metadata, item_count,
-       pricing, max_cost_usd, deadline, on_budget_exhausted, estimated_cost_usd, mode, webhook_url, webhook_secret, request_hash)
-     VALUES ($1, $2, $3, 'queued', $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)
+       pricing, max_cost_usd, deadline, on_budget_exhausted, estimated_cost_usd, mode, webhook_url, webhook_secret, request_hash, rerun_of)
+     VALUES ($1, $2, $3, 'queued', $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)
      ON CONFLICT (tenant_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
      RETURNING *`,
     [
@@ -59,6 +61,7 @@ export async function insertBatch(db: Queryable, b: NewBatch): Promise<BatchRow 
       b.webhook_url,
       b.webhook_secret === null ? null : sealSecret(b.webhook_secret),
       b.request_hash ?? null,
+      b.rerun_of ?? null,
     ],
   );
   return rows[0] ? { ...BatchRow.parse(rows[0]), webhook_secret: b.webhook_secret } : null;
@@ -126,4 +129,10 @@ export async function finishBatch(db: Queryable, id: string, o: BatchOutcome): P
        completed_at = COALESCE(completed_at, now()) WHERE id = $1`,
     [id, o.status, o.succeeded, o.failed, o.usage, o.error ?? null, o.cost_usd],
   );
+}
+
+/** The batches made from this one by reruns, oldest first. */
+export async function rerunsOf(db: Queryable, tenantId: string, id: string): Promise<string[]> {
+  const { rows } = await db.query('SELECT id FROM batches WHERE tenant_id = $1 AND rerun_of = $2 ORDER BY created_at, id', [tenantId, id]);
+  return rows.map((r: { id: string }) => r.id);
 }

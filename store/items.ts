@@ -37,6 +37,23 @@ export async function itemSizesPage(
   return rows;
 }
 
+/** As `itemSizesPage`, leaving out items that already have an outcome (answered from the result cache before planning). */
+export async function unansweredItemSizesPage(
+  db: Queryable,
+  batchId: string,
+  afterSeq: number,
+  limit: number,
+): Promise<Array<{ seq: number; request_bytes: number; est_input_tokens: number }>> {
+  const { rows } = await db.query(
+    `SELECT i.seq, i.request_bytes, i.est_input_tokens FROM items i
+     WHERE i.batch_id = $1 AND i.seq > $2
+       AND NOT EXISTS (SELECT 1 FROM results r WHERE r.batch_id = i.batch_id AND r.seq = i.seq AND r.status <> 'pending')
+     ORDER BY i.seq LIMIT $3`,
+    [batchId, afterSeq, limit],
+  );
+  return rows;
+}
+
 /** Items in a chunk that have no final outcome yet: what an attempt sends. */
 export interface UnfinishedItem {
   seq: number;
@@ -55,4 +72,26 @@ export async function unfinishedItems(db: Queryable, batchId: string, seqStart: 
     [batchId, seqStart, seqEnd],
   );
   return rows;
+}
+
+/**
+ * A rerun's items: those of `fromBatch` whose outcome is one of `statuses`, copied inside
+ * PostgreSQL (texts never pass through the API process) with their sizes and estimates, numbered
+ * from 0 in their old order. Returns how many were copied.
+ */
+export async function copyItemsForRerun(
+  db: Queryable,
+  tenantId: string,
+  fromBatch: string,
+  toBatch: string,
+  statuses: readonly string[],
+): Promise<number> {
+  const { rowCount } = await db.query(
+    `INSERT INTO items (tenant_id, batch_id, seq, item_id, input, metadata, request_bytes, est_input_tokens)
+     SELECT $1, $3, (row_number() OVER (ORDER BY i.seq) - 1)::int, i.item_id, i.input, i.metadata, i.request_bytes, i.est_input_tokens
+     FROM items i LEFT JOIN results r ON r.batch_id = i.batch_id AND r.seq = i.seq
+     WHERE i.batch_id = $2 AND i.tenant_id = $1 AND COALESCE(r.status, 'pending') = ANY($4::text[])`,
+    [tenantId, fromBatch, toBatch, statuses],
+  );
+  return rowCount ?? 0;
 }

@@ -224,7 +224,7 @@ export async function tallyRange(db: Queryable, batchId: string, range?: { seq_s
 }
 
 const RESULT_SELECT = `SELECT i.seq, i.item_id, COALESCE(r.status, 'pending') AS status, r.output, r.error,
-    add_usage(r.prior_usage, r.usage) AS usage, COALESCE(r.prior_cost_usd + r.cost_usd, 0) AS cost_usd, r.attempt, r.path, r.citations, i.metadata
+    add_usage(r.prior_usage, r.usage) AS usage, COALESCE(r.prior_cost_usd + r.cost_usd, 0) AS cost_usd, r.attempt, r.path, r.citations, r.cached_from, i.metadata
   FROM items i LEFT JOIN results r ON r.batch_id = i.batch_id AND r.seq = i.seq`;
 
 // `$2` is the status filter or NULL: one query text for every filter keeps the plans cached.

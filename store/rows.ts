@@ -17,6 +17,8 @@ export const StoredSettings = z.object({
   chunk_size: z.int(),
   max_parallel_chunks: z.int(),
   max_attempts: z.int(),
+  /** The result cache (domain/cache-key.ts); absent for batches stored before it: off. */
+  cache: z.enum(['use', 'refresh', 'off']).optional(),
 });
 export type StoredSettings = z.infer<typeof StoredSettings>;
 
@@ -51,6 +53,11 @@ export const BatchRow = z.object({
   created_at: z.date(),
   started_at: z.date().nullable(),
   completed_at: z.date().nullable(),
+  /** Items answered from the result cache, and what their first answers cost (migration 013). */
+  cache_hits: z.int().optional(),
+  cache_saved_usd: z.number().optional(),
+  /** The batch this one reruns items of, if any. */
+  rerun_of: z.string().nullable().optional(),
 });
 export type BatchRow = z.infer<typeof BatchRow>;
 
@@ -64,7 +71,9 @@ export const ResultRow = z.object({
   usage: UsageRow.nullable(),
   cost_usd: z.number(),
   attempt: z.int().nullable(),
-  path: z.enum(['batch', 'realtime']).nullable(),
+  path: z.enum(['batch', 'realtime', 'cache']).nullable(),
+  /** For path 'cache': the batch whose answer this is. */
+  cached_from: z.string().nullable().optional(),
   citations: z.array(z.record(z.string(), z.unknown())).nullable(),
   metadata: z.record(z.string(), z.unknown()).nullable(),
 });

@@ -30,6 +30,8 @@ export const WorkerEnv = CommonEnv.extend({
   DROVER_RATE_LIMITS: JsonRateLimits,
   /** Realtime calls in flight per running chunk. */
   DROVER_REALTIME_CONCURRENCY: z.coerce.number().int().positive().default(16),
+  /** How long an answer stays in a tenant's result cache (a batch's `cache: "use"` answers items from it). */
+  DROVER_RESULT_CACHE_TTL_DAYS: z.coerce.number().positive().default(30),
   /** A pre-built bundle (npm run build:workflows); without it the worker bundles at start. */
   DROVER_WORKFLOW_BUNDLE: z.string().optional(),
   /** Activity slots on the main task queue: submits, polls, collects, store and webhook calls. */

@@ -87,6 +87,7 @@ export async function createDroverWorker(
       rateLimits: env.DROVER_RATE_LIMITS,
       realtimeConcurrency: env.DROVER_REALTIME_CONCURRENCY,
       webhooks: { allowPrivate: env.DROVER_WEBHOOK_ALLOW_PRIVATE },
+      resultCacheTtlMs: env.DROVER_RESULT_CACHE_TTL_DAYS * 24 * 3600_000,
       ...(opts.metrics ? { metrics: opts.metrics } : {}),
     }),
     shutdownGraceTime: '10 seconds',

@@ -16,3 +16,9 @@ export const DROVER_KIND_PATCH = 'drover-kind';
  * workflow is stated as `failed` before it does.
  */
 export const EXACT_STATUS_PATCH = 'exact-drover-status';
+
+/**
+ * The patch under which a batch with a result cache answers its items from it (an activity before
+ * planning) and plans only the others. Batches planned before it never read the cache.
+ */
+export const RESULT_CACHE_PATCH = 'result-cache';

@@ -97,6 +97,11 @@ export interface ProcessBatchInput {
    * chunk that was terminated or failed without reporting is then closed, so nothing hangs.
    */
   reconcileMs?: number;
+  /**
+   * The batch's `cache` is `use` or `refresh`: before planning, its items are keyed (and, for
+   * `use`, answered from the tenant's result cache), so only the others are planned and sent.
+   */
+  resultCache?: boolean;
   state?: LedgerState;
 }
 
@@ -158,6 +163,12 @@ export interface ChunkRef {
   batchId: string;
   chunkIndex: number;
   attempt: number;
+}
+
+/** What answering a batch's items from the result cache did: counts and dollars only. */
+export interface CacheResolution {
+  hits: number;
+  savedUsd: number;
 }
 
 export interface PlanResult {

@@ -19,7 +19,7 @@ import {
 } from '@temporalio/workflow';
 import type { WebhookEvent } from '../domain/webhook-events.js';
 import { FailureType } from '../domain/failure-types.js';
-import { ATTEMPT_BUDGET_PATCH, DROVER_KIND_PATCH, EXACT_STATUS_PATCH, TENANT_BUDGET_PATCH } from './attempt-budget.js';
+import { ATTEMPT_BUDGET_PATCH, DROVER_KIND_PATCH, EXACT_STATUS_PATCH, RESULT_CACHE_PATCH, TENANT_BUDGET_PATCH } from './attempt-budget.js';
 import { BatchLedger } from './batch-ledger.js';
 import { chunkWorkflowId } from './chunk-id.js';
 import type { BatchStatus, LimitsPatch, ProcessBatchInput, ProcessBatchResult, StopReason } from './contracts.js';
@@ -226,6 +226,11 @@ async function runBatch(input: ProcessBatchInput): Promise<ProcessBatchResult> {
 
   if (!ledger.planned) {
     try {
+      // Hits are written to the store at no cost and need no reservation: only the misses are planned.
+      if (input.resultCache && patched(RESULT_CACHE_PATCH)) {
+        const cached = await transfer.resolveCachedResults({ batchId });
+        if (cached.hits > 0) log.info('items answered from the result cache', { hits: cached.hits, savedUsd: cached.savedUsd });
+      }
       const plan = await transfer.planBatch({ batchId });
       ledger.setPlan(plan.chunkCount, plan.expectedUsd);
     } catch (err) {

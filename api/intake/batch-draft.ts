@@ -9,6 +9,7 @@ import { webhookUrlProblem } from '../../domain/public-address.js';
 import { ValidationError } from '../errors.js';
 import { checkJson, DEFAULT_INTAKE_LIMITS, type IntakeLimits } from './limits.js';
 import { applyOperation } from './operation.js';
+import type { CacheMode } from '../../domain/cache-key.js';
 
 const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
@@ -30,6 +31,8 @@ export interface IntakeContext {
   allowPrivateWebhooks?: boolean;
   /** What one request may hold; DEFAULT_INTAKE_LIMITS when absent. */
   limits?: IntakeLimits | undefined;
+  /** The `cache` of a request that does not say (DROVER_RESULT_CACHE); `use` when absent. */
+  resultCacheDefault?: CacheMode | undefined;
 }
 
 /** Checks everything about a request except its items; throws ValidationError naming each field. */
@@ -39,6 +42,7 @@ export function draftFromSettings(input: unknown, ctx: IntakeContext, prefix = '
   const parsed = BatchSettings.safeParse(raw);
   if (!parsed.success) throw new ValidationError(zodIssues(parsed.error, prefix));
   const settings = parsed.data;
+  settings.cache ??= ctx.resultCacheDefault ?? 'use';
   const issues: Issue[] = [];
   const resolved = resolveModel(settings.model);
   if ('error' in resolved) issues.push({ path: 'model', message: resolved.error + anyProviderSuggestion(settings.model) });

@@ -23,8 +23,9 @@ export class RequestHasher {
   private readonly hash = createHash('sha256');
 
   constructor(settings: BatchSettings) {
-    const { idempotency_key: _key, dry_run: _dry, ...rest } = settings;
-    this.hash.update(canonical(rest));
+    const { idempotency_key: _key, dry_run: _dry, cache, ...rest } = settings;
+    // The default cache setting is left out, so requests stored before it existed still replay under their key.
+    this.hash.update(canonical(cache === 'use' ? rest : { ...rest, cache }));
   }
 
   item(raw: unknown): void {

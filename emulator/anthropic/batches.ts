@@ -19,6 +19,8 @@ import { RecordDir } from '../state-dir.js';
 import { countBatchKeys, type EmulatorStats } from '../stats.js';
 import { anthropicErrorBody } from './edge.js';
 import { generateMessage, parseMessageRequest, type MessageRequest } from './message.js';
+import { touchPrefix } from './messages.js';
+import type { PromptCache } from '../prompt-cache.js';
 import { ANTHROPIC_UNPARSEABLE, tooLarge } from './messages.js';
 
 const MAX_REQUESTS = 100_000;
@@ -84,6 +86,8 @@ export interface AnthropicBatchStoreDeps {
   processingMs: () => number;
   /** Where batches are kept across restarts (`stateDir`); none keeps them in memory only. */
   persist?: RecordDir<AnthropicBatchSnapshot>;
+  /** Prefixes seen before are cache reads, as the real batch API reads them (best effort there). */
+  promptCache?: PromptCache;
 }
 
 export class AnthropicBatchStore {
@@ -315,7 +319,10 @@ export class AnthropicBatchStore {
         r.counts.errored++;
       } else {
         const malformed = req.mode === 'json_schema' && faults.malformedLine(position, key);
-        result = { type: 'succeeded', message: generateMessage(req, { malformed, serviceTier: 'batch' }) };
+        result = {
+          type: 'succeeded',
+          message: generateMessage(req, { malformed, serviceTier: 'batch', promptCache: touchPrefix(this.deps.promptCache, req) }),
+        };
         r.counts.succeeded++;
       }
       r.lines.push(JSON.stringify({ custom_id, result }));

@@ -44,6 +44,11 @@ export interface MessageRequest {
   inputTokens: number;
   /** SHA-256 of the serialised params: the seed for everything deterministic about the answer. */
   hash: string;
+  /**
+   * The prompt up to the last `cache_control` breakpoint of `system` (tools, then system blocks),
+   * with its tokens (ceil(characters / 4)); absent without a breakpoint. See prompt-cache.ts.
+   */
+  cachePrefix?: { text: string; tokens: number };
 }
 
 export interface ParseOptions {
@@ -101,6 +106,18 @@ export function parseMessageRequest(body: unknown, opts: ParseOptions = {}): Mes
       chars += block.text.length;
     });
   } else if (system !== undefined) throw bad('system', 'Input should be a valid string or list of text blocks');
+  // The last system block marked for the prompt cache ends the cached prefix.
+  let breakpoint = -1;
+  if (Array.isArray(system)) {
+    system.forEach((block, i) => {
+      const mark = (block as Json).cache_control;
+      if (mark === undefined || mark === null) return;
+      if (!isObject(mark) || mark.type !== 'ephemeral') throw bad(`system.${i}.cache_control.type`, "Input should be 'ephemeral'");
+      if (mark.ttl !== undefined && mark.ttl !== '5m' && mark.ttl !== '1h')
+        throw bad(`system.${i}.cache_control.ttl`, "Input should be '5m' or '1h'");
+      breakpoint = i;
+    });
+  }
 
   const messages = body.messages;
   if (messages === undefined) throw bad('messages', 'Field required');
@@ -205,7 +222,7 @@ export function parseMessageRequest(body: unknown, opts: ParseOptions = {}): Mes
   if (stops !== undefined && (!Array.isArray(stops) || !stops.every((s) => typeof s === 'string')))
     throw bad('stop_sequences', 'Input should be a valid list of strings');
 
-  const base = {
+  const base: Omit<MessageRequest, 'mode'> = {
     model: body.model,
     maxTokens,
     messages: messages as Json[],
@@ -214,6 +231,12 @@ export function parseMessageRequest(body: unknown, opts: ParseOptions = {}): Mes
     inputTokens: Math.ceil(chars / 4) + 3 * messages.length + mediaTokens,
     hash: hashBody(body),
   };
+  if (breakpoint >= 0 && Array.isArray(system)) {
+    // Anthropic caches tools, then system, in that order, up to the breakpoint.
+    const blocks = (system as Array<{ text: string }>).slice(0, breakpoint + 1).map((b) => b.text);
+    const toolsText = tools === undefined ? '' : JSON.stringify(tools);
+    base.cachePrefix = { text: JSON.stringify([toolsText, blocks]), tokens: Math.ceil((toolsText.length + blocks.join('').length) / 4) };
+  }
   if (tool) return { ...base, mode: 'tool', tool };
   if (schema !== undefined) return { ...base, mode: 'json_schema', schema };
   return { ...base, mode: 'text' };
@@ -265,10 +288,15 @@ export interface GenerateOptions {
   malformed?: boolean;
   /** `batch` inside batch results. @default 'standard' */
   serviceTier?: 'standard' | 'batch';
+  /** What the prompt cache did with the request's cached prefix (`req.cachePrefix`), if anything. */
+  promptCache?: 'read' | 'write' | null;
 }
 
 /** Output tokens: ceil(characters of the text, or of the tool input's JSON, / 4). */
 export function generateMessage(req: MessageRequest, opts: GenerateOptions = {}): Message {
+  const prefixTokens = Math.min(req.cachePrefix?.tokens ?? 0, req.inputTokens);
+  const cached = opts.promptCache === 'read' ? prefixTokens : 0;
+  const written = opts.promptCache === 'write' ? prefixTokens : 0;
   const rand = seededRandom(req.hash);
   const hints = hintsFrom(lastUserText(req.messages), '');
   let content: ContentBlock[];
@@ -323,11 +351,12 @@ export function generateMessage(req: MessageRequest, opts: GenerateOptions = {})
     container: null,
     diagnostics: null,
     usage: {
-      input_tokens: req.inputTokens,
+      // Anthropic's input_tokens are those after the last breakpoint: cache reads and writes are apart.
+      input_tokens: req.inputTokens - cached - written,
       output_tokens: Math.ceil(outputChars / 4),
-      cache_creation_input_tokens: 0,
-      cache_read_input_tokens: 0,
-      cache_creation: { ephemeral_5m_input_tokens: 0, ephemeral_1h_input_tokens: 0 },
+      cache_creation_input_tokens: written,
+      cache_read_input_tokens: cached,
+      cache_creation: { ephemeral_5m_input_tokens: written, ephemeral_1h_input_tokens: 0 },
       server_tool_use: null,
       service_tier: opts.serviceTier ?? 'standard',
       inference_geo: null,

@@ -16,7 +16,8 @@ import { headerValue, jsonBody, type Router } from '../routing.js';
 import { RecordDir } from '../state-dir.js';
 import { countBatchKeys, type EmulatorStats } from '../stats.js';
 import { parseBatchInput, type BatchInput, type BatchInputLine } from './batch-input.js';
-import { generateChatCompletion, parseChatRequest } from './completion.js';
+import { generateChatCompletion, openaiCachedTokens, parseChatRequest } from './completion.js';
+import type { PromptCache } from '../prompt-cache.js';
 import type { FileStore } from './files.js';
 import { cursorPage, limitParam } from './paging.js';
 import type { WireBatch } from './wire-types.js';
@@ -80,6 +81,8 @@ export interface BatchStoreDeps {
   timings: () => BatchTimings;
   /** Where batches are kept across restarts (`stateDir`); none keeps them in memory only. */
   persist?: RecordDir<BatchSnapshot>;
+  /** Prefixes seen before are cached prompt tokens, in batches as in chat completions. */
+  promptCache?: PromptCache;
 }
 
 const TERMINAL_STATUSES: ReadonlySet<WireBatch['status']> = new Set(['completed', 'failed', 'expired', 'cancelled']);
@@ -394,7 +397,7 @@ export class BatchStore {
         try {
           const req = parseChatRequest(line.body, bodyHash);
           const malformed = req.mode !== 'text' && faults.malformedLine(line.position, key);
-          const completion = generateChatCompletion(req, { malformed });
+          const completion = generateChatCompletion(req, { malformed, cachedTokens: openaiCachedTokens(req, this.deps.promptCache) });
           body = completion;
           if (usage && completion.usage) {
             usage.input_tokens += completion.usage.prompt_tokens;

@@ -8,6 +8,7 @@ import { badRequest } from '../api-error.js';
 import { hashBody, newChatCompletionId, nowSeconds, seededRandom, sha256 } from '../ids.js';
 import { isObject, type Json } from '../json.js';
 import { hintsFrom } from '../plausible.js';
+import { MIN_CACHED_PREFIX_TOKENS, OPENAI_CACHE_STEP, type PromptCache } from '../prompt-cache.js';
 import { sampleFromSchema } from '../schema-sample.js';
 import { strictSchemaProblem } from './strict-schema.js';
 
@@ -135,6 +136,27 @@ export function messageText(message: Json): string {
 export interface GenerateOptions {
   /** Cut JSON content in half (still `finish_reason: 'stop'`), the failure a parser must survive. */
   malformed?: boolean;
+  /** Prompt tokens read from the prompt cache (`openaiCachedTokens`). */
+  cachedTokens?: number;
+}
+
+/**
+ * OpenAI's automatic prompt caching, emulated: a prompt of at least 1,024 tokens whose stable
+ * prefix (the leading system and developer messages, and the response schema) was seen before
+ * for this model reports that prefix as cached, in steps of 128 tokens. The prefix's tokens are
+ * counted as prompt_tokens counts them.
+ */
+export function openaiCachedTokens(req: ChatRequest, cache: PromptCache | undefined): number {
+  if (!cache || promptTokens(req.messages) < MIN_CACHED_PREFIX_TOKENS) return 0;
+  const lead: Json[] = [];
+  for (const m of req.messages) {
+    if (m.role !== 'system' && m.role !== 'developer') break;
+    lead.push(m);
+  }
+  if (lead.length === 0) return 0;
+  const tokens = promptTokens(lead);
+  const seen = cache.touch('openai', req.model, JSON.stringify([lead.map(messageText), req.schema ?? null]), tokens);
+  return seen === 'read' ? Math.floor(tokens / OPENAI_CACHE_STEP) * OPENAI_CACHE_STEP : 0;
 }
 
 /**
@@ -182,7 +204,7 @@ export function generateChatCompletion(req: ChatRequest, opts: GenerateOptions =
       prompt_tokens: prompt,
       completion_tokens: outputTokens,
       total_tokens: prompt + outputTokens,
-      prompt_tokens_details: { cached_tokens: 0, audio_tokens: 0 },
+      prompt_tokens_details: { cached_tokens: Math.min(opts.cachedTokens ?? 0, prompt), audio_tokens: 0 },
       completion_tokens_details: {
         reasoning_tokens: 0,
         audio_tokens: 0,

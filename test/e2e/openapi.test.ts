@@ -110,6 +110,9 @@ describe('OpenAPI document', () => {
       await stack.request('PATCH', `/v1/batches/${id}/limits`, JSON.stringify({ max_cost_usd: 5 }), { 'content-type': 'application/json' }),
     );
     await conforms('get', '/v1/batches/{id}', await stack.get('/v1/batches/batch_missing'));
+    await conforms('post', '/v1/batches/{id}/rerun', await stack.post(`/v1/batches/${id}/rerun`, { status: ['cancelled'] }));
+    await conforms('post', '/v1/batches/{id}/rerun', await stack.post('/v1/batches/batch_missing/rerun', {}));
+    await conforms('delete', '/v1/admin/tenants/{tenant}/cache', await stack.request('DELETE', '/v1/admin/tenants/default/cache'));
     await conforms('post', '/v1/batches/estimate', await stack.post('/v1/batches/estimate', { model: 'gpt-4.1-mini', items }));
     await conforms('post', '/v1/batches/validate', await stack.post('/v1/batches/validate', { model: 'gpt-4.1-mini', items }));
     await conforms(

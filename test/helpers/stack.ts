@@ -141,6 +141,9 @@ export class TestStack {
       DROVER_ADMIN_KEY: this.adminKey,
       ...this.webhookEnv,
       DROVER_ENCRYPTION_KEYS: this.encryptionKeys,
+      // Tests resend the same texts batch after batch and count what reaches the emulator: the
+      // result cache is off unless a test turns it on (test/e2e/result-cache.test.ts does).
+      DROVER_RESULT_CACHE: 'off',
       ...opts.api,
     });
     const api = await startApi(env, database.db, pino({ level: 'silent' }));

@@ -239,5 +239,12 @@ describe('record workflow histories', () => {
     // Patch 'realtime-queue': realtime attempts run on the `<queue>-realtime` task queue.
     stack.emulator.setFaults({});
     await run('realtime-queue', { ...BATCH, mode: 'realtime', items: items(12, 'rq') });
+    // Patch 'result-cache': items answered before come from the cache before the plan; only the
+    // others (on both sides of them) are planned and sent.
+    if (!only || only.includes('result-cache-hits')) {
+      const filled = await stack.post('/v1/batches', { ...BATCH, cache: 'use', items: items(15, 'rf').slice(5) });
+      await stack.waitForBatch(filled.body.id, 120_000);
+    }
+    await run('result-cache-hits', { ...BATCH, cache: 'use', items: items(25, 'rc') });
   });
 });

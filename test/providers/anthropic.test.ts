@@ -127,7 +127,10 @@ describe('encodeAnthropicParams', () => {
     assert.deepEqual(params, {
       model: MODEL,
       max_tokens: DEFAULT_MAX_TOKENS,
-      system: 'Be terse.\n\nAnswer in French.',
+      system: [
+        { type: 'text', text: 'Be terse.', cache_control: { type: 'ephemeral' } },
+        { type: 'text', text: 'Answer in French.' },
+      ],
       messages: [
         { role: 'user', content: 'Hi' },
         { role: 'assistant', content: 'Bonjour' },
@@ -225,7 +228,7 @@ describe('anthropicOutcome and result lines', () => {
       ok: true,
       text: 'Hello, world.',
       truncated: false,
-      usage: { input_tokens: 150, cached_input_tokens: 40, output_tokens: 20, reasoning_tokens: 5 },
+      usage: { input_tokens: 150, cached_input_tokens: 40, output_tokens: 20, reasoning_tokens: 5, cache_write_input_tokens: 10 },
     });
   });
 

@@ -223,7 +223,7 @@ describe('batchView', () => {
       provider: 'openai',
       counts: { total: 100, succeeded: 20, failed: 5, cancelled: 0, pending: 75 },
       usage,
-      cost: { spent_usd: 0, reserved_usd: 0, limit_usd: null, estimated_total_usd: 0 },
+      cost: { spent_usd: 0, reserved_usd: 0, limit_usd: null, estimated_total_usd: 0, cache_saved_usd: 0, prompt_cache_saved_usd: 0 },
       deadline: null,
       chunks: null,
       metadata: { project: 'x' },
@@ -234,6 +234,7 @@ describe('batchView', () => {
       started_at: '2025-01-02T03:05:00.000Z',
       completed_at: null,
       eta: null,
+      rerun_of: null,
     });
   });
 

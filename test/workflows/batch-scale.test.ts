@@ -63,6 +63,7 @@ function fakeActivities(estimatePages: Array<{ from: number; count: number }>): 
     throw new Error('not used: chunks are stand-ins');
   };
   return {
+    resolveCachedResults: async () => ({ hits: 0, savedUsd: 0 }),
     planBatch: async () => ({ chunkCount: CHUNKS, expectedUsd: ITEMS * INSTANT_ITEM_COST_USD }),
     chunkEstimates: async ({ from, count }) => {
       estimatePages.push({ from, count });

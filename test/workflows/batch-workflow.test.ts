@@ -70,6 +70,7 @@ function fakeActivities(store: FakeStore, behaviour: Behaviour = {}): Activities
     throw new Error('not used in these tests');
   };
   return {
+    resolveCachedResults: async () => ({ hits: 0, savedUsd: 0 }),
     planBatch: async () => {
       behaviour.plan?.();
       return { chunkCount: store.chunkCount, expectedUsd: store.chunkCount * ITEMS_PER_CHUNK * COST_PER_ITEM };

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import time
-from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
@@ -143,6 +143,9 @@ class AsyncBatches:
 
     async def resume(self, batch: str | Batch) -> Batch:
         return with_model(await self._t.request(specs.action(batch, "resume"), Batch), getattr(batch, "response_model", None))
+
+    async def rerun(self, batch: str | Batch, *, status: Sequence[str] | None = None, **overrides: Any) -> Batch:
+        return with_model(await self._t.request(specs.rerun(batch, status, overrides), Batch), getattr(batch, "response_model", None))
 
     async def set_limits(
         self,

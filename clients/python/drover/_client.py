@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -212,6 +212,13 @@ class Batches:
     def resume(self, batch: str | Batch) -> Batch:
         """``POST /v1/batches/:id/resume``."""
         return with_model(self._t.request(specs.action(batch, "resume"), Batch), getattr(batch, "response_model", None))
+
+    def rerun(self, batch: str | Batch, *, status: Sequence[str] | None = None, **overrides: Any) -> Batch:
+        """``POST /v1/batches/:id/rerun``: a new batch of the ended batch's failed items (or those of
+        ``status``), with its settings unless ``overrides`` (``model``, ``mode``, ``max_attempts``, …)
+        give others. ConflictError while the batch runs (``batch_not_ended``) or when no item has
+        such an outcome (``nothing_to_rerun``)."""
+        return with_model(self._t.request(specs.rerun(batch, status, overrides), Batch), getattr(batch, "response_model", None))
 
     def set_limits(
         self,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 from urllib.parse import quote
@@ -78,6 +78,13 @@ def list_batches(
 
 def action(batch: Any, verb: str) -> RequestSpec:
     return RequestSpec("POST", f"{batch_path(batch)}/{verb}")
+
+
+def rerun(batch: Any, status: Sequence[str] | None, overrides: dict[str, Any]) -> RequestSpec:
+    body = {k: v for k, v in overrides.items() if v is not None}
+    if status is not None:
+        body["status"] = list(status)
+    return RequestSpec("POST", f"{batch_path(batch)}/rerun", json=body)
 
 
 def set_limits(batch: Any, max_cost_usd: Any, deadline: Any, time_limit_seconds: Any) -> RequestSpec:

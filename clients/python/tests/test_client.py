@@ -385,6 +385,19 @@ def test_errors_are_typed(client: Drover, typed_batch) -> None:
     assert ended.value.type == "batch_ended"
 
 
+def test_rerun_makes_a_linked_batch_of_the_chosen_items_and_refuses_when_none_match(client: Drover, typed_batch) -> None:
+    old = typed_batch[0]
+    with pytest.raises(ConflictError) as none_failed:
+        client.batches.rerun(old)
+    assert (none_failed.value.status, none_failed.value.type) == (409, "nothing_to_rerun")
+
+    again = client.batches.rerun(old, status=["succeeded"], max_attempts=2)
+    assert again.id != old.id and again.rerun_of == old.id
+    done = client.batches.wait(again, poll_interval=0.2, timeout=60)
+    assert done.status == "completed" and done.counts.total == old.counts.total == done.counts.succeeded
+    assert again.id in (client.batches.retrieve(old.id).reruns or [])
+
+
 def test_list_pages_through_batches_filtered_by_status_and_model(client: Drover, typed_batch) -> None:
     batch_id = typed_batch[0].id
     completed = until(lambda: client.batches.list(status="completed", limit=100), lambda p: any(b.id == batch_id for b in p.data))
