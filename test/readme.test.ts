@@ -41,8 +41,8 @@ function blocksOf(readme: string): Block[] {
   return out;
 }
 
-/** Shell lines the stack under test stands in for: they start or test a stack themselves. */
-const SETUP = /^(npm (ci|run dev|test)|drover dev)\b/;
+/** Shell lines the test stands in for: they install, start or test a stack themselves (the drover shim is the link). */
+const SETUP = /^(npm (ci|run dev|test|link|install -g)|drover dev)\b/;
 
 /** `…` elisions made parseable: `{…}` is an empty object, `, …]` ends a list, a bare `…` is null. */
 function parseElided(text: string): unknown {
@@ -110,6 +110,15 @@ describe('README examples', () => {
         { name: 'urgency', type: 'categorical', valid_values: ['low', 'high'] },
         { name: 'product', type: 'string' },
       ]),
+    );
+    await writeFile(
+      join(dir, 'same-request.json'),
+      JSON.stringify({
+        model: 'gpt-4.1-mini',
+        operation: 'classify',
+        categories: ['positive', 'negative'],
+        items: [{ id: 'r1', content: 'Loved it' }],
+      }),
     );
     env = {
       ...process.env,

@@ -71,7 +71,7 @@ describe('the first hour', () => {
       assert.ok(create.length > 0);
       const [beforeFold = '', fold = ''] = create.split('<details class="ndjson">');
       assert.doesNotMatch(beforeFold, /<code>categories<\/code><\/td><td>query/, 'no NDJSON setting among the parameters');
-      assert.match(fold, /^<summary>NDJSON settings: 28 query parameters, only with <code>Content-Type: application\/x-ndjson<\/code>/);
+      assert.match(fold, /^<summary>NDJSON settings: \d+ query parameters, only with <code>Content-Type: application\/x-ndjson<\/code>/);
       assert.match(fold, /<code>categories<\/code><\/td><td>query/);
       // The JSON body's fields are listed where the body is, not only behind a link.
       assert.match(
