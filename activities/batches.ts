@@ -2,6 +2,7 @@ import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import { BatchPlanner } from '../domain/batch-plan.js';
 import { FailureType } from '../domain/failure-types.js';
+import { nanosToUsd, sumNanos } from '../domain/money.js';
 import type { ProviderName } from '../domain/provider-catalog.js';
 import { findBatchById, finishBatch as storeFinish, markBatchRunning } from '../store/batches.js';
 import { chunkEstimatePage, saveChunks } from '../store/chunks.js';
@@ -75,10 +76,14 @@ export function createBatchActivities(db: Db, metrics: ActivityMetrics = NO_METR
           c.seq_end = i === priced.length - 1 ? batch.item_count : planned[c.seq_end]!;
         });
       }
-      const chunks = priced.map((c) => ({ ...c, est_cost_usd: c.estimate.cost.expected_usd, max_cost_usd: c.estimate.cost.high_usd }));
+      const chunks = priced.map((c) => ({
+        ...c,
+        est_cost_nanos: c.estimate.cost.expected_nanos,
+        max_cost_nanos: c.estimate.cost.high_nanos,
+      }));
       await saveChunks(db, batch.tenant_id, batchId, chunks);
       await markBatchRunning(db, batchId, chunks.length);
-      return { chunkCount: chunks.length, expectedUsd: chunks.reduce((sum, c) => sum + c.est_cost_usd, 0) };
+      return { chunkCount: chunks.length, expectedUsd: nanosToUsd(sumNanos(chunks.map((c) => c.est_cost_nanos))) };
     },
 
     /** Per-chunk estimates of a page of the plan: the batch reserves each chunk's before it starts. */

@@ -1,6 +1,7 @@
 import { ApplicationFailure } from '@temporalio/common';
 import { estimateCost, outputCap, tokenCounterFor } from '../domain/estimate.js';
 import { FailureType } from '../domain/failure-types.js';
+import { nanosToUsd } from '../domain/money.js';
 import type { Providers } from '../providers/types.js';
 import { getChunk } from '../store/chunks.js';
 import type { Db } from '../store/db.js';
@@ -40,7 +41,7 @@ export function createBudgetActivities(db: Db, providers: Providers) {
       const path = attemptPath(batch, providers, items.length, ref.attempt);
       const cap = outputCap(batch.spec);
       const { cost } = estimateCost(inputTokens, items.length, { typical: cap, max: cap }, batch.pricing, path === 'batch');
-      return { items: items.length, path, reserveUsd: cost.high_usd };
+      return { items: items.length, path, reserveUsd: nanosToUsd(cost.high_nanos) };
     },
 
     /**

@@ -44,7 +44,7 @@ import type {
   SubmitChunkResult,
   Tally,
 } from '../workflows/contracts.js';
-import { costOf } from '../domain/pricing.js';
+import { costNanosOf } from '../domain/pricing.js';
 import { outputCap } from '../domain/estimate.js';
 import { chunkWorkflowId } from '../workflows/chunk-id.js';
 import { settleChunkHolds } from '../store/tenant-quotas.js';
@@ -349,7 +349,10 @@ export function createChunkActivities(
           continue;
         }
         if (billedOnly && !line.usage) continue;
-        page.push({ ...toResult(seq, line, schema, outcome, 'batch'), cost_usd: line.usage ? costOf(line.usage, pricing, true) : 0 });
+        page.push({
+          ...toResult(seq, line, schema, outcome, 'batch'),
+          cost_nanos: line.usage ? costNanosOf(line.usage, pricing, true) : 0,
+        });
         if (page.length >= WRITE_PAGE) await flush();
       }
     });

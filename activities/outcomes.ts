@@ -18,7 +18,7 @@ export function toResult(
   schema: Record<string, unknown> | null,
   when: { final: boolean; stopping?: boolean },
   path: Path = 'batch',
-): Omit<NewResult, 'cost_usd'> {
+): Omit<NewResult, 'cost_nanos'> {
   const retryStatus = when.stopping ? 'cancelled' : when.final ? 'failed' : 'pending';
   if (!line.ok) return { seq, status: line.retryable ? retryStatus : 'failed', output: null, error: line.error, usage: line.usage, path };
   const citations = line.citations && line.citations.length > 0 ? { citations: line.citations } : {};

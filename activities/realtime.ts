@@ -1,7 +1,7 @@
 import { Context, log, sleep } from '@temporalio/activity';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import { FailureType } from '../domain/failure-types.js';
-import { costOf } from '../domain/pricing.js';
+import { costNanosOf } from '../domain/pricing.js';
 import type { ProviderName } from '../domain/provider-catalog.js';
 import type { CallOutcome, ChatRequest, RealtimeProvider } from '../providers/types.js';
 import { getChunk } from '../store/chunks.js';
@@ -116,7 +116,7 @@ export function createRealtimeActivities(deps: RealtimeDeps) {
         const outcome = await callOnce(request, item.est_input_tokens + (request.max_output_tokens ?? 0));
         const result = toResult(item.seq, outcome, schema, { final: input.final }, 'realtime');
         // Realtime calls are billed at the full (synchronous) price.
-        await write({ ...result, cost_usd: outcome.usage ? costOf(outcome.usage, pricing, false) : 0 });
+        await write({ ...result, cost_nanos: outcome.usage ? costNanosOf(outcome.usage, pricing, false) : 0 });
       };
 
       await withHeartbeat(async () => {

@@ -3,7 +3,7 @@ import { batchesByIds, findBatch, findBatchByIdempotencyKey, insertBatch, reruns
 import { copyItemsForRerun } from '../store/items.js';
 import { purgeTenantCache } from '../store/result-cache.js';
 import type { RerunRequest } from '../domain/batch-spec.js';
-import { roundUsd } from '../domain/pricing.js';
+import { roundUsd } from '../domain/money.js';
 import { inTransaction, type Db } from '../store/db.js';
 import { countResults, iterateResults, resultChanges, resultPage, resultForItem } from '../store/results.js';
 import {
@@ -31,6 +31,7 @@ import { rerunSettings } from './rerun-settings.js';
 import { WorkerOffers } from './intake/worker-offers.js';
 import { MAX_SYNC_ITEMS } from './intake/request-schemas.js';
 import { AppError, LimitError, NotFoundError, ValidationError } from './errors.js';
+import { LiveFiguresCache } from './live-figures.js';
 import { openCursor, sealCursor } from './list-cursor.js';
 import { QuotaService } from './quotas/quota-service.js';
 import { visibilityQuery, type Clause } from './visibility-query.js';
@@ -110,6 +111,7 @@ export class NothingToRerunError extends AppError {
 /** Everything the batch routes do, behind one object the HTTP layer calls. */
 export class BatchService {
   private readonly workerOffers: WorkerOffers;
+  private readonly liveFigures = new LiveFiguresCache();
 
   constructor(
     private readonly db: Db,
@@ -324,6 +326,7 @@ export class BatchService {
         max_cost_usd: progress.cost.limitUsd,
         deadline: progress.deadlineMs === null ? null : new Date(progress.deadlineMs),
       });
+      this.liveFigures.set(id, progress);
       return batchView({ ...row, max_cost_usd: progress.cost.limitUsd }, progress);
     } catch (err) {
       if (err instanceof WorkflowUpdateFailedError) {
@@ -371,7 +374,9 @@ export class BatchService {
   private async control(tenantId: string, id: string, what: string, update: typeof cancelUpdate): Promise<BatchView> {
     const row = await this.loadActive(tenantId, id, what);
     try {
-      return batchView(row, await this.temporal.workflow.getHandle(id).executeUpdate(update));
+      const progress = await this.temporal.workflow.getHandle(id).executeUpdate(update);
+      this.liveFigures.set(id, progress);
+      return batchView(row, progress);
     } catch (err) {
       throw this.endedOr(err, row, what);
     }
@@ -402,12 +407,17 @@ export class BatchService {
     return row;
   }
 
+  /** Figures of a running batch, read once for all who ask at the same moment (LiveFiguresCache). */
+  private async live(row: BatchRow): Promise<LiveFigures | undefined> {
+    if (TERMINAL_BATCH_STATUSES.includes(row.status)) return undefined;
+    return this.liveFigures.get(row.id, () => this.readLive(row));
+  }
+
   /**
    * Figures from the running workflow. A query needs a live worker, so it gets a short deadline;
    * without an answer the store's counts stand in (the truth once the batch ends).
    */
-  private async live(row: BatchRow): Promise<LiveFigures | undefined> {
-    if (TERMINAL_BATCH_STATUSES.includes(row.status)) return undefined;
+  private async readLive(row: BatchRow): Promise<LiveFigures> {
     const query = this.temporal.workflow.getHandle(row.id).query(progressQuery);
     const timeout = new Promise<undefined>((resolve) => setTimeout(resolve, QUERY_DEADLINE_MS, undefined).unref());
     const answer = await Promise.race([query.catch(() => undefined), timeout]);
@@ -438,6 +448,9 @@ export class BatchService {
       return this.replay(existing);
     }
     await this.start(stored.batch);
+    // What the batch is at its start, so its first pollers do not all wait on its first read.
+    const { id, status, usage } = stored.batch;
+    this.liveFigures.set(id, { status, succeeded: 0, failed: 0, cancelled: 0, usage, costUsd: 0 });
     const view = withSecret(batchView(stored.batch), stored.batch);
     const warnings = budgetWarnings(stored.batch, stored.firstChunkReserveUsd);
     return { batch: warnings.length > 0 ? { ...view, warnings } : view, replayed: false };

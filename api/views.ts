@@ -2,7 +2,8 @@ import type { BatchProgress } from '../workflows/contracts.js';
 import { projectEta } from '../workflows/batch-ledger.js';
 import { formatUsd } from '../workflows/current-details.js';
 import type { BatchRow, ResultRow } from '../store/rows.js';
-import { promptCacheSaving, roundUsd } from '../domain/pricing.js';
+import { nanosToDecimal, roundUsd, usdToNanos } from '../domain/money.js';
+import { promptCacheSaving } from '../domain/pricing.js';
 import { TERMINAL_BATCH_STATUSES, type BatchView, type FileView, type ResultView } from '../domain/responses.js';
 import type { FileRow } from '../store/files.js';
 
@@ -96,7 +97,8 @@ export function resultView(r: ResultRow): ResultView {
     output: r.output,
     error: r.error,
     usage: r.usage,
-    cost_usd: r.cost_usd,
+    // Stored exact; rows written before costs were rounded to the nano-dollar are shown so rounded.
+    cost_usd: roundUsd(r.cost_usd),
     path: r.path,
     ...(r.cached_from ? { cached_from: r.cached_from } : {}),
     ...(r.citations ? { citations: r.citations } : {}),
@@ -193,7 +195,8 @@ export function csvRow(r: ResultRow, outputColumns: string[] | null = null): str
     r.usage?.cached_input_tokens ?? '',
     r.usage?.output_tokens ?? '',
     r.usage?.reasoning_tokens ?? '',
-    r.cost_usd,
+    // A plain decimal: `String(3.8e-8)` would be an exponent a spreadsheet may read as text.
+    nanosToDecimal(usdToNanos(r.cost_usd)),
     r.metadata ? JSON.stringify(r.metadata) : '',
   ];
   return cells.map(csvCell).join(',') + '\r\n';

@@ -18,6 +18,8 @@ export interface BenchStack {
   /** `Authorization` for the API: the stack's admin key. */
   auth: { authorization: string };
   temporalAddress: string;
+  /** The scratch database, for a benchmark that seeds or reads rows itself. */
+  databaseUrl: string;
   emulator: Emulator;
   workers: NodeProcess[];
   api: NodeProcess;
@@ -50,6 +52,7 @@ export async function startBenchStack(opts: BenchStackOptions): Promise<BenchSta
     baseUrl: `http://127.0.0.1:${apiPort}`,
     auth: { authorization: `Bearer ${adminKey}` },
     temporalAddress: temporal.address,
+    databaseUrl: database.url,
     emulator,
     workers,
     api,

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { MAX_USD } from './money.js';
 import { Prices } from './pricing.js';
 
 /**
@@ -157,6 +158,8 @@ export const BatchSettings = z.strictObject({
   max_cost_usd: z
     .number()
     .positive()
+    // Money is exact within this bound (domain/money.ts).
+    .max(MAX_USD)
     .optional()
     .describe('Spend ceiling in dollars: a chunk starts only while its worst case fits under it.'),
   deadline: z.iso

@@ -1,6 +1,7 @@
-import { countTokens } from 'gpt-tokenizer/model/gpt-4o';
 import { messageText, type ChatMessage, type PromptSpec } from './batch-spec.js';
-import { costOf, type Pricing } from './pricing.js';
+import type { Nanos } from './money.js';
+import { countO200k as countTokens } from './o200k-count.js';
+import { usageNanos, type Pricing } from './pricing.js';
 
 /**
  * Prompt-token estimates. OpenAI models are counted with their real tokenizer (o200k_base via
@@ -206,7 +207,8 @@ export function schemaOutputTokens(schema: unknown, depth = 0): number {
 export interface CostEstimate {
   input_tokens: number;
   output_tokens: { typical: number; max: number };
-  cost: { low_usd: number; expected_usd: number; high_usd: number };
+  /** In nano-dollars (domain/money.ts): chunks' estimates add up exactly. */
+  cost: { low_nanos: Nanos; expected_nanos: Nanos; high_nanos: Nanos };
 }
 
 /** The shortest prompt prefix the providers cache (OpenAI; Anthropic's Sonnet and Opus); shorter ones are sent at the full rate. */
@@ -241,13 +243,13 @@ export function estimateCost(
   const cached = items > 1 ? Math.min(prefixTokens * (items - 1), inputTokens) : 0;
   const written = Math.min(prefixTokens > 0 ? prefixTokens : 0, inputTokens - cached);
   const at = (input: number, output: number) =>
-    costOf(
+    usageNanos(
       { input_tokens: input, cached_input_tokens: cached, cache_write_input_tokens: written, output_tokens: output, reasoning_tokens: 0 },
       pricing,
       batch,
     );
   const worst = { ...pricing, input_per_mtok: Math.max(pricing.input_per_mtok, pricing.cache_write_input_per_mtok ?? 0) };
-  const high = costOf(
+  const high = usageNanos(
     { input_tokens: Math.ceil(inputTokens * 1.1), cached_input_tokens: 0, output_tokens: out.max * items, reasoning_tokens: 0 },
     worst,
     batch,
@@ -255,21 +257,25 @@ export function estimateCost(
   return {
     input_tokens: inputTokens,
     output_tokens: { typical: out.typical * items, max: out.max * items },
-    cost: { low_usd: at(inputTokens, items), expected_usd: at(inputTokens, out.typical * items), high_usd: high },
+    cost: { low_nanos: at(inputTokens, items), expected_nanos: at(inputTokens, out.typical * items), high_nanos: high },
   };
 }
 
 /** Sums estimates of chunks; each chunk is priced by the path its first attempt will take. */
 export function sumEstimates(parts: CostEstimate[]): CostEstimate {
-  const zero: CostEstimate = { input_tokens: 0, output_tokens: { typical: 0, max: 0 }, cost: { low_usd: 0, expected_usd: 0, high_usd: 0 } };
+  const zero: CostEstimate = {
+    input_tokens: 0,
+    output_tokens: { typical: 0, max: 0 },
+    cost: { low_nanos: 0, expected_nanos: 0, high_nanos: 0 },
+  };
   return parts.reduce(
     (a, b) => ({
       input_tokens: a.input_tokens + b.input_tokens,
       output_tokens: { typical: a.output_tokens.typical + b.output_tokens.typical, max: a.output_tokens.max + b.output_tokens.max },
       cost: {
-        low_usd: a.cost.low_usd + b.cost.low_usd,
-        expected_usd: a.cost.expected_usd + b.cost.expected_usd,
-        high_usd: a.cost.high_usd + b.cost.high_usd,
+        low_nanos: a.cost.low_nanos + b.cost.low_nanos,
+        expected_nanos: a.cost.expected_nanos + b.cost.expected_nanos,
+        high_nanos: a.cost.high_nanos + b.cost.high_nanos,
       },
     }),
     zero,

@@ -1,4 +1,5 @@
 import { collectDefaultMetrics, Counter, Histogram, Registry } from 'prom-client';
+import { nanosToUsd, type Nanos } from '../domain/money.js';
 import type { WriteEffect } from '../store/results.js';
 
 /** What the activities report; `NO_METRICS` when nobody scrapes (unit tests, tools). */
@@ -28,11 +29,20 @@ export class DroverMetrics implements ActivityMetrics {
     registers: [this.registry],
   });
 
-  readonly cost = new Counter({
+  /** Integer nano-dollars by label set: what the cost counter shows, so it adds up without float noise. */
+  private readonly costNanos = new Map<string, { labels: { provider: string; model: string }; nanos: Nanos }>();
+
+  readonly cost: Counter<'provider' | 'model'> = new Counter({
     name: 'drover_cost_usd_total',
     help: 'What provider answers cost, in US dollars, as written to the results (failed attempts included): the batches spend.',
     labelNames: ['provider', 'model'] as const,
     registers: [this.registry],
+    // Set at scrape time from the exact integer totals: one division each, which prints exactly
+    // (adding dollars as they come would show 0.30000000000000004).
+    collect: () => {
+      this.cost.reset();
+      for (const { labels, nanos } of this.costNanos.values()) this.cost.inc(labels, nanosToUsd(nanos));
+    },
   });
 
   readonly providerDuration = new Histogram({
@@ -66,7 +76,11 @@ export class DroverMetrics implements ActivityMetrics {
     for (const f of effect.finals)
       this.items.inc({ provider: batch.provider, model: batch.model, path: f.path ?? 'none', status: f.status }, f.n);
     // A rewrite can only lower a cost when a provider answered the same attempt differently; a counter never goes down.
-    this.cost.inc({ provider: batch.provider, model: batch.model }, Math.max(effect.costUsd, 0));
+    if (effect.costNanos <= 0) return;
+    const key = JSON.stringify([batch.provider, batch.model]);
+    const entry = this.costNanos.get(key) ?? { labels: { provider: batch.provider, model: batch.model }, nanos: 0 };
+    entry.nanos += effect.costNanos;
+    this.costNanos.set(key, entry);
   }
 
   rateLimitWaited(limit: string, seconds: number): void {

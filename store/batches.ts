@@ -1,3 +1,4 @@
+import { usdParam } from '../domain/money.js';
 import type { Usage } from '../domain/usage.js';
 import type { Queryable } from './db.js';
 import type { BatchStatus } from '../domain/responses.js';
@@ -53,10 +54,10 @@ export async function insertBatch(db: Queryable, b: NewBatch): Promise<BatchRow 
       b.metadata,
       b.item_count,
       b.pricing,
-      b.max_cost_usd,
+      b.max_cost_usd === null ? null : usdParam(b.max_cost_usd),
       b.deadline,
       b.on_budget_exhausted,
-      b.estimated_cost_usd,
+      b.estimated_cost_usd === null ? null : usdParam(b.estimated_cost_usd),
       b.mode,
       b.webhook_url,
       b.webhook_secret === null ? null : sealSecret(b.webhook_secret),
@@ -77,14 +78,18 @@ export async function setItemCount(
   await db.query('UPDATE batches SET item_count = $2, estimated_cost_usd = $3, request_hash = COALESCE($4, request_hash) WHERE id = $1', [
     id,
     itemCount,
-    estimatedCostUsd,
+    estimatedCostUsd === null ? null : usdParam(estimatedCostUsd),
     requestHash,
   ]);
 }
 
 /** Records limits a running batch accepted (its workflow holds them; this keeps the row true). */
 export async function setLimits(db: Queryable, id: string, limits: { max_cost_usd: number | null; deadline: Date | null }): Promise<void> {
-  await db.query('UPDATE batches SET max_cost_usd = $2, deadline = $3 WHERE id = $1', [id, limits.max_cost_usd, limits.deadline]);
+  await db.query('UPDATE batches SET max_cost_usd = $2, deadline = $3 WHERE id = $1', [
+    id,
+    limits.max_cost_usd === null ? null : usdParam(limits.max_cost_usd),
+    limits.deadline,
+  ]);
 }
 
 export async function batchesByIds(db: Queryable, tenantId: string, ids: string[]): Promise<BatchRow[]> {
@@ -127,7 +132,7 @@ export async function finishBatch(db: Queryable, id: string, o: BatchOutcome): P
   await db.query(
     `UPDATE batches SET status = $2, succeeded = $3, failed = $4, usage = $5, error = $6, cost_usd = $7,
        completed_at = COALESCE(completed_at, now()) WHERE id = $1`,
-    [id, o.status, o.succeeded, o.failed, o.usage, o.error ?? null, o.cost_usd],
+    [id, o.status, o.succeeded, o.failed, o.usage, o.error ?? null, usdParam(o.cost_usd)],
   );
 }
 

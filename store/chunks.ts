@@ -1,11 +1,12 @@
 import type { ChunkRange } from '../domain/chunk-plan.js';
+import { nanosToDecimal, type Nanos } from '../domain/money.js';
 import type { Queryable } from './db.js';
 
 /** Planning is deterministic, so a retried plan writes the same rows and conflicts are no-ops. */
 export interface PlannedChunk extends ChunkRange {
-  /** Expected cost (typical outputs) and the ceiling a budget reserves (maximal outputs). */
-  est_cost_usd: number;
-  max_cost_usd: number;
+  /** Expected cost (typical outputs) and the ceiling a budget reserves (maximal outputs), in nano-dollars. */
+  est_cost_nanos: Nanos;
+  max_cost_nanos: Nanos;
 }
 
 export async function saveChunks(db: Queryable, tenantId: string, batchId: string, chunks: PlannedChunk[]): Promise<void> {
@@ -24,8 +25,8 @@ export async function saveChunks(db: Queryable, tenantId: string, batchId: strin
         page.map((c) => c.item_count),
         page.map((c) => c.bytes),
         page.map((c) => c.est_input_tokens),
-        page.map((c) => c.est_cost_usd),
-        page.map((c) => c.max_cost_usd),
+        page.map((c) => nanosToDecimal(c.est_cost_nanos)),
+        page.map((c) => nanosToDecimal(c.max_cost_nanos)),
       ],
     );
   }

@@ -1,3 +1,7 @@
+import { once } from 'node:events';
+import { finished } from 'node:stream/promises';
+import type pg from 'pg';
+import { from as copyFrom, type CopyStreamQuery } from 'pg-copy-streams';
 import type { PreparedItem } from '../domain/item-validator.js';
 import type { StoredInput } from '../domain/prompt.js';
 import type { Queryable } from './db.js';
@@ -21,6 +25,103 @@ export async function insertItems(db: Queryable, tenantId: string, batchId: stri
       items.map((i) => i.est_input_tokens),
     ],
   );
+}
+
+const COPY_ITEMS = 'COPY items (tenant_id, batch_id, seq, item_id, input, metadata, request_bytes, est_input_tokens) FROM STDIN';
+
+/** Text sent to PostgreSQL in pieces of about this many characters (COPY data messages). */
+const COPY_PIECE = 256 * 1024;
+
+const COPY_ESCAPES: Record<string, string> = { '\\': '\\\\', '\t': '\\t', '\n': '\\n', '\r': '\\r' };
+
+/** A value as COPY's text format reads it: backslash, tab, newline and carriage return escaped. */
+function copyText(s: string): string {
+  return /[\\\t\n\r]/.test(s) ? s.replace(/[\\\t\n\r]/g, (c) => COPY_ESCAPES[c]!) : s;
+}
+
+/** One row of COPY_ITEMS; `head` is the tenant and batch columns, the same for every row. */
+function copyRow(head: string, i: PreparedItem): string {
+  // JSON.stringify escapes every control character, so a backslash is all COPY could misread in it.
+  const input = JSON.stringify(i.input).replaceAll('\\', '\\\\');
+  const metadata = i.metadata === null ? '\\N' : JSON.stringify(i.metadata).replaceAll('\\', '\\\\');
+  return `${head}${i.seq}\t${copyText(i.item_id)}\t${input}\t${metadata}\t${i.request_bytes}\t${i.est_input_tokens}\n`;
+}
+
+/**
+ * Items streamed into PostgreSQL with COPY: rows are sent as they are written and PostgreSQL
+ * stores them while the next ones are read, so intake never waits on a round trip per page.
+ * `write` returns a promise only when PostgreSQL is behind (await it: that is the
+ * backpressure that keeps a million-item body out of memory). The COPY holds its connection
+ * until `end`; `abort` sends CopyFail, so the transaction around it can roll back.
+ */
+export interface ItemSink {
+  write(item: PreparedItem): Promise<void> | undefined;
+  end(): Promise<void>;
+  abort(reason: Error): Promise<void>;
+}
+
+/** One COPY for all the items: for sources that do not read through the same connection. */
+export function copyItems(client: pg.PoolClient, tenantId: string, batchId: string): ItemSink {
+  const head = `${copyText(tenantId)}\t${copyText(batchId)}\t`;
+  let stream: CopyStreamQuery | null = null;
+  let piece = '';
+  const open = () => {
+    const s = client.query(copyFrom(COPY_ITEMS));
+    // A failure is read through `once`/`finished` below; without a listener it would crash the process.
+    s.on('error', () => {});
+    return s;
+  };
+  const send = (): Promise<void> | undefined => {
+    stream ??= open();
+    // A COPY PostgreSQL refused never drains: its error is the answer.
+    if (stream.errored) throw stream.errored;
+    const ok = stream.write(piece);
+    piece = '';
+    return ok ? undefined : once(stream, 'drain').then(() => undefined);
+  };
+  return {
+    write(item) {
+      piece += copyRow(head, item);
+      return piece.length >= COPY_PIECE ? send() : undefined;
+    },
+    async end() {
+      if (piece.length > 0) await send();
+      if (!stream) return;
+      stream.end();
+      await finished(stream);
+    },
+    async abort(reason) {
+      if (!stream) return;
+      stream.destroy(reason);
+      await finished(stream).catch(() => {});
+    },
+  };
+}
+
+/**
+ * COPY in pages of `pageSize` items, each one a whole statement: for a source read through the
+ * same connection (an uploaded file's lines), which cannot query while a COPY holds it.
+ */
+export function copyItemPages(client: pg.PoolClient, tenantId: string, batchId: string, pageSize: number): ItemSink {
+  let page: PreparedItem[] = [];
+  const flush = async () => {
+    const sink = copyItems(client, tenantId, batchId);
+    for (const item of page) await sink.write(item);
+    page = [];
+    await sink.end();
+  };
+  return {
+    write(item) {
+      page.push(item);
+      return page.length >= pageSize ? flush() : undefined;
+    },
+    async end() {
+      if (page.length > 0) await flush();
+    },
+    async abort() {
+      page = [];
+    },
+  };
 }
 
 /** Sizes in `seq` order after `afterSeq`, for chunk planning without loading item texts. */

@@ -1,3 +1,4 @@
+import { nanosToDecimal, roundUsd, usdToNanos, type Nanos } from '../domain/money.js';
 import type { Usage } from '../domain/usage.js';
 import type { Queryable } from './db.js';
 import type { ItemError, ResultStatus } from '../domain/responses.js';
@@ -9,7 +10,8 @@ export interface NewResult {
   output: unknown;
   error: ItemError | null;
   usage: Usage | null;
-  cost_usd: number;
+  /** What the call cost, in nano-dollars: written as an exact decimal. */
+  cost_nanos: Nanos;
   path?: 'batch' | 'realtime';
   citations?: unknown[];
 }
@@ -27,10 +29,10 @@ const CARRY_PRIOR = `
  */
 export interface WriteEffect {
   finals: Array<{ status: ResultStatus; path: string | null; n: number }>;
-  costUsd: number;
+  costNanos: Nanos;
 }
 
-const NO_EFFECT: WriteEffect = { finals: [], costUsd: 0 };
+const NO_EFFECT: WriteEffect = { finals: [], costNanos: 0 };
 
 // For writes that only ever close rows that were pending or absent.
 const FINALS_OF_UP = `SELECT status, path, count(*)::int AS n FROM up WHERE status <> 'pending' GROUP BY status, path`;
@@ -40,9 +42,9 @@ function toWriteEffect(
   rows: Array<{ status: ResultStatus; path: string | null; n?: number; added?: number; old_status?: ResultStatus | null }>,
 ): WriteEffect {
   const finals = new Map<string, { status: ResultStatus; path: string | null; n: number }>();
-  let costUsd = 0;
+  let costNanos = 0;
   for (const r of rows) {
-    costUsd += r.added ?? 0;
+    costNanos += usdToNanos(r.added ?? 0);
     const madeFinal =
       r.n ?? (r.status !== 'pending' && (r.old_status === null || r.old_status === undefined || r.old_status === 'pending') ? 1 : 0);
     if (madeFinal === 0) continue;
@@ -50,7 +52,7 @@ function toWriteEffect(
     const f = finals.get(key) ?? finals.set(key, { status: r.status, path: r.path, n: 0 }).get(key)!;
     f.n += madeFinal;
   }
-  return { finals: [...finals.values()], costUsd };
+  return { finals: [...finals.values()], costNanos };
 }
 
 /**
@@ -116,7 +118,7 @@ function resultColumns(rows: NewResult[]): unknown[] {
     rows.map((r) => (r.output === undefined || r.output === null ? null : JSON.stringify(r.output))),
     rows.map((r) => (r.error ? JSON.stringify(r.error) : null)),
     rows.map((r) => (r.usage ? JSON.stringify(r.usage) : null)),
-    rows.map((r) => r.cost_usd),
+    rows.map((r) => nanosToDecimal(r.cost_nanos)),
     rows.map((r) => r.path ?? 'batch'),
     rows.map((r) => (r.citations ? JSON.stringify(r.citations) : null)),
   ];
@@ -190,7 +192,8 @@ function toAttemptTally(r: Record<string, number>): AttemptTally {
     failed: r.failed!,
     cancelled: r.cancelled!,
     pending: r.pending!,
-    cost_usd: r.cost_usd!,
+    // Exact in the store; to the nano-dollar here for rows written before costs were (pico-dollars then).
+    cost_usd: roundUsd(r.cost_usd!),
     usage: {
       input_tokens: r.input_tokens!,
       cached_input_tokens: r.cached_input_tokens!,
@@ -250,19 +253,31 @@ export async function resultPage(
   return { rows: rows.map((r) => ResultRow.parse(r)), total: count[0].n };
 }
 
-/** Every matching row in `seq` order, a page at a time (keyset), so exports stream in bounded memory. */
-export async function* iterateResults(db: Queryable, batchId: string, status?: ResultStatus, pageSize = 2000): AsyncGenerator<ResultRow> {
-  let after = -1;
-  for (;;) {
-    const { rows } = await db.query(`${RESULT_SELECT} WHERE i.batch_id = $1 AND ${STATUS_FILTER} AND i.seq > $3 ORDER BY i.seq LIMIT $4`, [
+/**
+ * Every matching row in `seq` order, a page at a time (keyset), so exports stream in bounded
+ * memory. The next page is asked for as soon as a page arrives, so PostgreSQL reads it while
+ * this one is encoded and sent: at most two pages are held, and each query holds a pooled
+ * connection only while it runs (a slow client never pins one).
+ */
+export async function* iterateResults(db: Queryable, batchId: string, status?: ResultStatus, pageSize = 5000): AsyncGenerator<ResultRow> {
+  const page = (after: number) => {
+    const query = db.query(`${RESULT_SELECT} WHERE i.batch_id = $1 AND ${STATUS_FILTER} AND i.seq > $3 ORDER BY i.seq LIMIT $4`, [
       batchId,
       status ?? null,
       after,
       pageSize,
     ]);
+    // A reader that stops early leaves the page it asked for unread: its failure is nobody's.
+    query.catch(() => {});
+    return query;
+  };
+  let next = page(-1);
+  for (;;) {
+    const { rows } = await next;
+    const full = rows.length === pageSize;
+    if (full) next = page(rows[rows.length - 1].seq);
     for (const r of rows) yield ResultRow.parse(r);
-    if (rows.length < pageSize) return;
-    after = rows[rows.length - 1].seq;
+    if (!full) return;
   }
 }
 
@@ -281,7 +296,7 @@ export async function countResults(db: Queryable, batchId: string): Promise<Reco
      FROM items i LEFT JOIN results r ON r.batch_id = i.batch_id AND r.seq = i.seq WHERE i.batch_id = $1`,
     [batchId],
   );
-  return rows[0];
+  return { ...rows[0], cost_usd: roundUsd(rows[0].cost_usd) };
 }
 
 /**

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { MAX_NANOS, MAX_USD, nanosToUsd, usdParam, usdToNanos, type Nanos } from '../domain/money.js';
 import { TERMINAL_BATCH_STATUSES } from '../domain/responses.js';
 import { inTransaction, type Db, type Queryable } from './db.js';
 
@@ -34,7 +35,7 @@ export async function setTenantQuota(db: Queryable, tenantId: string, patch: Quo
       tenantId,
       patch.requests_per_minute ?? null,
       patch.max_active_batches ?? null,
-      patch.monthly_spend_usd ?? null,
+      patch.monthly_spend_usd === null || patch.monthly_spend_usd === undefined ? null : usdParam(patch.monthly_spend_usd),
       has('requests_per_minute'),
       has('max_active_batches'),
       has('monthly_spend_usd'),
@@ -69,14 +70,14 @@ export async function activeBatchCount(db: Queryable, tenantId: string): Promise
   return rows[0].n;
 }
 
-/** This month's (UTC) spend and open reservations of a tenant against its monthly cap. */
-export async function monthUsage(db: Queryable, tenantId: string): Promise<{ spentUsd: number; reservedUsd: number }> {
+/** This month's (UTC) spend and open reservations of a tenant against its monthly cap, in nano-dollars (summed exactly in SQL). */
+export async function monthUsage(db: Queryable, tenantId: string): Promise<{ spentNanos: Nanos; reservedNanos: Nanos }> {
   const { rows } = await db.query(
-    `SELECT coalesce(sum(settled_usd), 0)::float AS spent, coalesce(sum(reserved_usd) FILTER (WHERE settled_usd IS NULL), 0)::float AS reserved
+    `SELECT coalesce(sum(settled_usd), 0) AS spent, coalesce(sum(reserved_usd) FILTER (WHERE settled_usd IS NULL), 0) AS reserved
      FROM tenant_budget_holds WHERE tenant_id = $1 AND month = date_trunc('month', now() AT TIME ZONE 'UTC')::date`,
     [tenantId],
   );
-  return { spentUsd: rows[0].spent, reservedUsd: rows[0].reserved };
+  return { spentNanos: usdToNanos(rows[0].spent), reservedNanos: usdToNanos(rows[0].reserved) };
 }
 
 export interface HoldResult {
@@ -99,21 +100,24 @@ export async function holdTenantBudget(
     const { rows } = await tx.query('SELECT monthly_spend_usd FROM tenant_quotas WHERE tenant_id = $1 FOR UPDATE', [h.tenantId]);
     const cap = rows[0]?.monthly_spend_usd === null || rows[0] === undefined ? null : Number(rows[0].monthly_spend_usd);
     if (cap === null) return { granted: true, freeUsd: null, capUsd: null };
+    // A cap beyond what money.ts keeps exact holds as that bound, which no month reaches.
+    const capNanos = cap >= MAX_USD ? MAX_NANOS : usdToNanos(cap);
+    const reserveNanos = usdToNanos(h.reserveUsd);
     const existing = await tx.query('SELECT 1 FROM tenant_budget_holds WHERE batch_id = $1 AND chunk_idx = $2 AND attempt = $3', [
       h.batchId,
       h.chunkIndex,
       h.attempt,
     ]);
     const usage = await monthUsage(tx, h.tenantId);
-    const free = Math.max(cap - usage.spentUsd - usage.reservedUsd, 0);
-    if (existing.rowCount) return { granted: true, freeUsd: free, capUsd: cap };
-    if (h.reserveUsd > free + 1e-9) return { granted: false, freeUsd: free, capUsd: cap };
+    const free = Math.max(capNanos - usage.spentNanos - usage.reservedNanos, 0);
+    if (existing.rowCount) return { granted: true, freeUsd: nanosToUsd(free), capUsd: cap };
+    if (reserveNanos > free) return { granted: false, freeUsd: nanosToUsd(free), capUsd: cap };
     await tx.query(
       `INSERT INTO tenant_budget_holds (batch_id, chunk_idx, attempt, tenant_id, month, reserved_usd)
        VALUES ($1, $2, $3, $4, date_trunc('month', now() AT TIME ZONE 'UTC')::date, $5)`,
-      [h.batchId, h.chunkIndex, h.attempt, h.tenantId, h.reserveUsd],
+      [h.batchId, h.chunkIndex, h.attempt, h.tenantId, usdParam(h.reserveUsd)],
     );
-    return { granted: true, freeUsd: free - h.reserveUsd, capUsd: cap };
+    return { granted: true, freeUsd: nanosToUsd(free - reserveNanos), capUsd: cap };
   });
 }
 
@@ -123,7 +127,7 @@ export async function settleAttemptHold(db: Queryable, batchId: string, chunkInd
     batchId,
     chunkIndex,
     attempt,
-    costUsd,
+    usdParam(costUsd),
   ]);
 }
 
@@ -133,7 +137,7 @@ export async function settleChunkHolds(db: Queryable, batchId: string, chunkInde
     `UPDATE tenant_budget_holds h SET settled_usd = CASE WHEN h.attempt = last.attempt THEN $3::numeric ELSE 0 END
      FROM (SELECT max(attempt) AS attempt FROM tenant_budget_holds WHERE batch_id = $1 AND chunk_idx = $2) last
      WHERE h.batch_id = $1 AND h.chunk_idx = $2`,
-    [batchId, chunkIndex, costUsd],
+    [batchId, chunkIndex, usdParam(costUsd)],
   );
 }
 
@@ -144,6 +148,6 @@ export async function settleBatchHolds(db: Queryable, batchId: string, costUsd: 
         SET settled_usd = CASE WHEN (h.chunk_idx, h.attempt) = (last.chunk_idx, last.attempt) THEN $2::numeric ELSE 0 END
        FROM (SELECT chunk_idx, attempt FROM tenant_budget_holds WHERE batch_id = $1 ORDER BY chunk_idx DESC, attempt DESC LIMIT 1) last
       WHERE h.batch_id = $1`,
-    [batchId, costUsd],
+    [batchId, usdParam(costUsd)],
   );
 }

@@ -18,6 +18,13 @@ export const DROVER_KIND_PATCH = 'drover-kind';
 export const EXACT_STATUS_PATCH = 'exact-drover-status';
 
 /**
+ * The patch under which the batch adds money as integer nano-dollars (domain/money.ts): its
+ * spend, reservations and forecast, the `DroverCostUsd` it upserts and what its progress query
+ * answers are exact, and limits compare without a tolerance. Runs before it added dollars.
+ */
+export const EXACT_MONEY_PATCH = 'exact-money';
+
+/**
  * The patch under which a batch with a result cache answers its items from it (an activity before
  * planning) and plans only the others. Batches planned before it never read the cache.
  */

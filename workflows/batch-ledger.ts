@@ -10,13 +10,17 @@ import type {
   StopReason,
   Tally,
 } from './contracts.js';
-import { addTally, ZERO_TALLY } from './tally.js';
+import { MAX_NANOS, MAX_USD, nanosToDecimal, nanosToUsd, usdToNanos, type Nanos } from '../domain/money.js';
+import { addTally, addUsd, ZERO_TALLY } from './tally.js';
 
-/** Sums of dollars as a query shows them: to the nano-dollar, without the binary noise of the additions. */
+/** Before EXACT_MONEY_PATCH: sums of dollars as a query shows them, to the nano-dollar. */
 const nanoUsd = (x: number) => Math.round(x * 1e9) / 1e9;
 
-/** Dollar amounts compare with a tolerance of a millionth of a cent. */
+/** Before EXACT_MONEY_PATCH, dollar amounts compared with a tolerance of a millionth of a cent. */
 export const EPSILON_USD = 1e-8;
+
+/** A limit in nano-dollars; one beyond what money.ts keeps exact holds as that bound, which no batch reaches. */
+const limitNanos = (usd: number): Nanos => (usd >= MAX_USD ? MAX_NANOS : usdToNanos(usd));
 
 const FINAL_STATUS: Record<StopReason, BatchStatus> = {
   cancelled: 'cancelled',
@@ -55,6 +59,12 @@ export function projectEta(
  *
  * Everything it holds is small whatever the batch's size: per-chunk estimates live in the store
  * and arrive a page at a time (`addEstimates`), so continue-as-new carries sums, not arrays.
+ *
+ * Money: the state keeps dollars (what activities report and older runs carried over). With
+ * `exact` (EXACT_MONEY_PATCH) every figure is taken in integer nano-dollars (domain/money.ts)
+ * before it is added or compared, and each dollar figure it keeps or shows is one integer divided
+ * once, so spend, reservations and the forecast carry no binary noise. Without it, the float
+ * arithmetic of the runs recorded before the patch, so they replay unchanged.
  */
 export class BatchLedger {
   private readonly inFlight: Map<number, InFlightChunk>;
@@ -65,23 +75,28 @@ export class BatchLedger {
   constructor(
     private readonly itemCount: number,
     private readonly s: LedgerState,
+    private readonly exact = false,
   ) {
     this.inFlight = new Map(s.inFlight.map((c) => [c.chunkIndex, c]));
   }
 
-  static fresh(itemCount: number, limits: Limits, nowMs: number): BatchLedger {
-    return new BatchLedger(itemCount, {
-      chunkCount: -1,
-      nextChunk: 0,
-      inFlight: [],
-      totals: ZERO_TALLY,
-      plannedExpectedUsd: 0,
-      startedExpectedUsd: 0,
-      limits,
-      paused: false,
-      stopReason: null,
-      startedAtMs: nowMs,
-    });
+  static fresh(itemCount: number, limits: Limits, nowMs: number, exact = false): BatchLedger {
+    return new BatchLedger(
+      itemCount,
+      {
+        chunkCount: -1,
+        nextChunk: 0,
+        inFlight: [],
+        totals: ZERO_TALLY,
+        plannedExpectedUsd: 0,
+        startedExpectedUsd: 0,
+        limits,
+        paused: false,
+        stopReason: null,
+        startedAtMs: nowMs,
+      },
+      exact,
+    );
   }
 
   /** What continue-as-new carries: sums, limits and the chunks in flight (at most the window). */
@@ -126,13 +141,25 @@ export class BatchLedger {
 
   /** Ended chunks' spend and the finished attempts of running ones. */
   spent(): number {
+    if (this.exact) return nanosToUsd(this.spentNanos());
     let sum = this.s.totals.costUsd;
     for (const c of this.inFlight.values()) sum += c.spentUsd ?? 0;
     return sum;
   }
   reserved(): number {
+    if (this.exact) return nanosToUsd(this.reservedNanos());
     let sum = 0;
     for (const c of this.inFlight.values()) sum += c.reserveUsd;
+    return sum;
+  }
+  private spentNanos(): Nanos {
+    let sum = usdToNanos(this.s.totals.costUsd);
+    for (const c of this.inFlight.values()) sum += usdToNanos(c.spentUsd ?? 0);
+    return sum;
+  }
+  private reservedNanos(): Nanos {
+    let sum = 0;
+    for (const c of this.inFlight.values()) sum += usdToNanos(c.reserveUsd);
     return sum;
   }
   /** Chunks in flight that are not waiting for a grant: those whose reservations may come free. */
@@ -174,7 +201,10 @@ export class BatchLedger {
   }
 
   private fits(reserveUsd: number): boolean {
-    return this.s.limits.maxCostUsd === null || this.spent() + this.reserved() + reserveUsd <= this.s.limits.maxCostUsd + EPSILON_USD;
+    const limit = this.s.limits.maxCostUsd;
+    if (limit === null) return true;
+    if (this.exact) return this.spentNanos() + this.reservedNanos() + usdToNanos(reserveUsd) <= limitNanos(limit);
+    return this.spent() + this.reserved() + reserveUsd <= limit + EPSILON_USD;
   }
   /**
    * Whether the next chunk's worst case fits under the cost limit beside what runs already. A
@@ -193,6 +223,10 @@ export class BatchLedger {
     const next = this.nextEstimate();
     const neededUsd = waiting.length > 0 ? Math.min(...waiting) : next?.reserveUsd;
     if (neededUsd === undefined) return null;
+    if (this.exact) {
+      const free = limitNanos(this.s.limits.maxCostUsd) - this.spentNanos() - this.reservedNanos();
+      return { neededUsd, freeUsd: nanosToUsd(Math.max(free, 0)) };
+    }
     return { neededUsd, freeUsd: Math.max(this.s.limits.maxCostUsd - this.spent() - this.reserved(), 0) };
   }
 
@@ -204,7 +238,7 @@ export class BatchLedger {
     const c = this.inFlight.get(report.chunkIndex);
     if (!c || report.attempt <= (c.reportedAttempt ?? 0)) return false;
     c.reportedAttempt = report.attempt;
-    c.spentUsd = (c.spentUsd ?? 0) + report.costUsd;
+    c.spentUsd = addUsd(c.spentUsd ?? 0, report.costUsd, this.exact);
     c.reserveUsd = 0;
     c.wants = { attempt: report.attempt + 1, reserveUsd: report.nextReserveUsd };
     this.news++;
@@ -247,7 +281,9 @@ export class BatchLedger {
    */
   tenantShortfall: { neededUsd: number; freeUsd: number } | null = null;
   overspent(): boolean {
-    return this.s.limits.maxCostUsd !== null && this.spent() > this.s.limits.maxCostUsd + EPSILON_USD;
+    const limit = this.s.limits.maxCostUsd;
+    if (limit === null) return false;
+    return this.exact ? this.spentNanos() > limitNanos(limit) : this.spent() > limit + EPSILON_USD;
   }
   deadlinePassed(nowMs: number): boolean {
     return this.s.limits.deadlineMs !== null && nowMs >= this.s.limits.deadlineMs;
@@ -259,7 +295,7 @@ export class BatchLedger {
     if (!est) throw new Error(`estimates of chunk ${this.s.nextChunk} are not loaded`);
     const chunkIndex = this.s.nextChunk++;
     this.inFlight.set(chunkIndex, { chunkIndex, ...est });
-    this.s.startedExpectedUsd += est.expectedUsd;
+    this.s.startedExpectedUsd = addUsd(this.s.startedExpectedUsd, est.expectedUsd, this.exact);
     return chunkIndex;
   }
 
@@ -270,7 +306,7 @@ export class BatchLedger {
   complete(chunkIndex: number, tally: Tally): boolean {
     if (!this.inFlight.delete(chunkIndex)) return false;
     // The tally covers every attempt, those already counted in the chunk's spentUsd too.
-    this.s.totals = addTally(this.s.totals, tally);
+    this.s.totals = addTally(this.s.totals, tally, this.exact);
     this.news++;
     return true;
   }
@@ -290,7 +326,15 @@ export class BatchLedger {
   /** Throws the reason a limits change is refused; nothing changes when it throws. */
   validateLimits(patch: LimitsPatch, nowMs: number): void {
     if (this.s.stopReason) throw new Error(`the batch is stopping (${this.s.stopReason}); its limits can no longer change`);
-    if (patch.maxCostUsd !== undefined && patch.maxCostUsd !== null) {
+    if (patch.maxCostUsd !== undefined && patch.maxCostUsd !== null && this.exact) {
+      const limit = limitNanos(patch.maxCostUsd);
+      if (limit < this.spentNanos())
+        throw new Error(`max_cost_usd ${patch.maxCostUsd} is below the $${nanosToDecimal(this.spentNanos())} already spent`);
+      if (limit < this.spentNanos() + this.reservedNanos())
+        throw new Error(
+          `max_cost_usd ${patch.maxCostUsd} is below the $${nanosToDecimal(this.spentNanos() + this.reservedNanos())} already spent or reserved by running chunks; pause the batch and lower it once they finish, or cancel it`,
+        );
+    } else if (patch.maxCostUsd !== undefined && patch.maxCostUsd !== null) {
       if (patch.maxCostUsd + EPSILON_USD < this.spent())
         throw new Error(`max_cost_usd ${patch.maxCostUsd} is below the $${this.spent().toFixed(6)} already spent`);
       // What running attempts reserved, they may still spend: a lower limit could not hold.
@@ -315,25 +359,43 @@ export class BatchLedger {
     this.inFlight.clear();
   }
 
+  /** Spent, reserved and the forecast (spent, plus what running and unstarted chunks are expected to cost). */
+  private costFigures(): BatchProgress['cost'] {
+    const limitUsd = this.s.limits.maxCostUsd;
+    if (this.exact) {
+      const spent = this.spentNanos();
+      let inFlightExpected = 0;
+      for (const c of this.inFlight.values()) inFlightExpected += usdToNanos(c.expectedUsd);
+      const notStarted = Math.max(usdToNanos(this.s.plannedExpectedUsd) - usdToNanos(this.s.startedExpectedUsd), 0);
+      return {
+        spentUsd: nanosToUsd(spent),
+        reservedUsd: nanosToUsd(this.reservedNanos()),
+        limitUsd,
+        estimatedTotalUsd: nanosToUsd(spent + inFlightExpected + notStarted),
+      };
+    }
+    let inFlightExpected = 0;
+    for (const c of this.inFlight.values()) inFlightExpected += c.expectedUsd;
+    const notStarted = Math.max(this.s.plannedExpectedUsd - this.s.startedExpectedUsd, 0);
+    return {
+      spentUsd: nanoUsd(this.spent()),
+      reservedUsd: nanoUsd(this.reserved()),
+      limitUsd,
+      estimatedTotalUsd: nanoUsd(this.spent() + inFlightExpected + notStarted),
+    };
+  }
+
   progress(status: BatchStatus, nowMs: number): BatchProgress {
     const t = this.s.totals;
     const total = Math.max(this.s.chunkCount, 0);
     const done = t.succeeded + t.failed + t.cancelled;
-    let inFlightExpected = 0;
-    for (const c of this.inFlight.values()) inFlightExpected += c.expectedUsd;
-    const notStarted = Math.max(this.s.plannedExpectedUsd - this.s.startedExpectedUsd, 0);
     const eta = projectEta({ status, paused: this.s.paused, done, itemCount: this.itemCount, startedAtMs: this.s.startedAtMs }, nowMs);
     return {
       status,
       itemCount: this.itemCount,
       ...t,
       pending: this.itemCount - done,
-      cost: {
-        spentUsd: nanoUsd(this.spent()),
-        reservedUsd: nanoUsd(this.reserved()),
-        limitUsd: this.s.limits.maxCostUsd,
-        estimatedTotalUsd: nanoUsd(this.spent() + inFlightExpected + notStarted),
-      },
+      cost: this.costFigures(),
       deadlineMs: this.s.limits.deadlineMs,
       paused: this.s.paused,
       chunks: {

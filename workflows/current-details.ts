@@ -1,3 +1,4 @@
+import { nanosToDecimal, usdToNanos } from '../domain/money.js';
 import type { BatchProgress, StopReason } from './contracts.js';
 
 /**
@@ -9,8 +10,7 @@ import type { BatchProgress, StopReason } from './contracts.js';
 
 /** Dollars as the API rounds them (to a billionth), written out without float noise or exponents. */
 export function formatUsd(usd: number): string {
-  const fixed = (Math.round(usd * 1e9) / 1e9).toFixed(9).replace(/0+$/, '');
-  const [whole, frac = ''] = fixed.split('.');
+  const [whole, frac = ''] = nanosToDecimal(usdToNanos(usd)).split('.');
   return `$${whole}.${frac.padEnd(2, '0')}`;
 }
 

@@ -19,7 +19,14 @@ import {
 } from '@temporalio/workflow';
 import type { WebhookEvent } from '../domain/webhook-events.js';
 import { FailureType } from '../domain/failure-types.js';
-import { ATTEMPT_BUDGET_PATCH, DROVER_KIND_PATCH, EXACT_STATUS_PATCH, RESULT_CACHE_PATCH, TENANT_BUDGET_PATCH } from './attempt-budget.js';
+import {
+  ATTEMPT_BUDGET_PATCH,
+  DROVER_KIND_PATCH,
+  EXACT_MONEY_PATCH,
+  EXACT_STATUS_PATCH,
+  RESULT_CACHE_PATCH,
+  TENANT_BUDGET_PATCH,
+} from './attempt-budget.js';
 import { BatchLedger } from './batch-ledger.js';
 import { chunkWorkflowId } from './chunk-id.js';
 import type { BatchStatus, LimitsPatch, ProcessBatchInput, ProcessBatchResult, StopReason } from './contracts.js';
@@ -98,7 +105,10 @@ async function runBatch(input: ProcessBatchInput): Promise<ProcessBatchResult> {
   if (maxParallelChunks < 1 || maxAttempts < 1 || chunksPerRun < 1) {
     throw ApplicationFailure.nonRetryable('maxParallelChunks, maxAttempts and chunksPerRun must be at least 1', FailureType.InvalidBatch);
   }
-  const ledger = input.state ? new BatchLedger(itemCount, input.state) : BatchLedger.fresh(itemCount, input.limits, Date.now());
+  const exactMoney = patched(EXACT_MONEY_PATCH);
+  const ledger = input.state
+    ? new BatchLedger(itemCount, input.state, exactMoney)
+    : BatchLedger.fresh(itemCount, input.limits, Date.now(), exactMoney);
   let status: BatchStatus = ledger.stopReason ? 'cancelling' : !ledger.planned ? 'queued' : ledger.paused ? 'paused' : 'running';
   // Each run states its status once, so the search attribute never lags what this run believes.
   upsertSearchAttributes([{ key: DroverStatus, value: status }]);

@@ -15,7 +15,7 @@ import type { AttemptTally, ChunkResult, ChunkRunState, CloseChunkInput, PollPol
 import { attemptGrantedSignal, chunkAttemptSignal, chunkCompletedSignal } from './definitions.js';
 import { quick, realtimeProxy, transfer } from './proxies.js';
 import { addTally, ZERO_TALLY } from './tally.js';
-import { ATTEMPT_BUDGET_PATCH } from './attempt-budget.js';
+import { ATTEMPT_BUDGET_PATCH, EXACT_MONEY_PATCH } from './attempt-budget.js';
 import { renderChunkDetails, type ChunkPhase } from './current-details.js';
 
 /** A failed attempt's provider batch is cancelled and what it answered kept, not only cancelled. */
@@ -197,7 +197,7 @@ function cancelledMeanwhile(): boolean {
 
 /** Counts an attempt and moves on; false when nothing is left to resend. */
 function nextAttempt(s: ChunkRunState, tally: Tally & { pending: number }): boolean {
-  s.totals = addTally(s.totals, tally);
+  s.totals = addTally(s.totals, tally, patched(EXACT_MONEY_PATCH));
   s.providerBatchId = null;
   s.path = null;
   s.attempt++;

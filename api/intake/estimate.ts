@@ -3,7 +3,7 @@ import { BatchPlanner, totalEstimate } from '../../domain/batch-plan.js';
 import { outputTokensPerItem, tokenCounterFor } from '../../domain/estimate.js';
 import { ItemValidator, type ItemLimits } from '../../domain/item-validator.js';
 import { contextWindowOf } from '../../domain/model-context.js';
-import { roundUsd } from '../../domain/pricing.js';
+import { nanosToUsd } from '../../domain/money.js';
 import { MEDIA_LIMITS, type ProviderName } from '../../domain/provider-catalog.js';
 import type { BatchEstimate } from '../../domain/responses.js';
 import type { BatchDraft, IntakeContext } from './batch-draft.js';
@@ -61,7 +61,11 @@ export function estimateView(draft: BatchDraft, planner: BatchPlanner, method: s
     input_tokens: e.input_tokens,
     input_token_method: method,
     output_tokens: { ...e.output_tokens, per_item_max: outputTokensPerItem(draft.spec).max },
-    cost: { low_usd: roundUsd(e.cost.low_usd), expected_usd: roundUsd(e.cost.expected_usd), high_usd: roundUsd(e.cost.high_usd) },
+    cost: {
+      low_usd: nanosToUsd(e.cost.low_nanos),
+      expected_usd: nanosToUsd(e.cost.expected_nanos),
+      high_usd: nanosToUsd(e.cost.high_nanos),
+    },
     pricing: draft.pricing,
   };
 }

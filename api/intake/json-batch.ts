@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { nanosToUsd } from '../../domain/money.js';
 import { zodIssues, type Issue } from '../../domain/issues.js';
 import { MAX_ISSUES, type PreparedItem } from '../../domain/item-validator.js';
 import { totalEstimate, type BatchPlanner } from '../../domain/batch-plan.js';
@@ -90,11 +91,11 @@ export async function storeJsonBatch(db: Db, tenantId: string, body: unknown, ct
   const { draft, items, planner, method, requestHash } = prepareJson(body, ctx);
   if (draft.settings.dry_run) return { estimate: estimateView(draft, planner, method), created: false, batch: null };
   const chunks = planner.finish();
-  const estimated = totalEstimate(chunks).cost.expected_usd;
+  const estimated = nanosToUsd(totalEstimate(chunks).cost.expected_nanos);
   return inTransaction(db, async (tx) => {
     const batch = await insertBatch(tx, { ...newBatch(tenantId, draft, items.length, estimated), request_hash: requestHash });
     if (!batch) return { batch: null, created: false };
     for (let i = 0; i < items.length; i += INSERT_PAGE) await insertItems(tx, tenantId, batch.id, items.slice(i, i + INSERT_PAGE));
-    return { batch, created: true, firstChunkReserveUsd: chunks[0]?.estimate.cost.high_usd ?? 0 };
+    return { batch, created: true, firstChunkReserveUsd: nanosToUsd(chunks[0]?.estimate.cost.high_nanos ?? 0) };
   });
 }

@@ -1,11 +1,12 @@
 import type { Readable } from 'node:stream';
+import { nanosToUsd } from '../../domain/money.js';
 import { totalEstimate } from '../../domain/batch-plan.js';
 import type { ItemValidator, PreparedItem } from '../../domain/item-validator.js';
 import { splitLines } from '../../domain/lines.js';
 import type { BatchEstimate } from '../../domain/responses.js';
 import { insertBatch, setItemCount } from '../../store/batches.js';
 import { inTransaction, type Db, type Queryable } from '../../store/db.js';
-import { insertItems } from '../../store/items.js';
+import { copyItemPages, copyItems } from '../../store/items.js';
 import { inspectJson, jsonProblemMessage } from '../../domain/json-inspect.js';
 import { InvalidUtf8Error, utf8Checked } from '../../domain/utf8.js';
 import { LimitError, ValidationError } from '../errors.js';
@@ -66,7 +67,11 @@ async function readNdjson(
       hasher?.item(raw);
       const item = validator.accept(raw, { line: lineNo });
       if (validator.limitIssue) throw new LimitError(validator.limitIssue.message, [validator.limitIssue]);
-      if (item && validator.issueCount === 0) await onItem(item);
+      if (item && validator.issueCount === 0) {
+        // Most items are taken at once; only a store that is behind hands back a promise.
+        const wait = onItem(item);
+        if (wait) await wait;
+      }
     }
   } catch (err) {
     if (!(err instanceof InvalidUtf8Error)) throw err;
@@ -120,8 +125,9 @@ export async function hashNdjsonBatch(
 export type LineSource = AsyncIterable<NumberedLine> | ((q: Queryable) => AsyncIterable<NumberedLine>);
 
 /**
- * NDJSON body, one item per line: read as a stream and written in pages inside one transaction,
- * so a million-line upload never sits in memory. Any problem rolls everything back.
+ * NDJSON body, one item per line: read as a stream and copied into PostgreSQL (COPY) inside one
+ * transaction as it is read, so a million-line upload never sits in memory. Any problem (a bad
+ * line, a limit, a body cut off) aborts the COPY and rolls everything back.
  */
 export async function storeNdjsonBatch(
   db: Db,
@@ -137,35 +143,38 @@ export async function storeNdjsonBatch(
       batch: null,
     };
   return inTransaction(db, async (tx) => {
-    const body = typeof source === 'function' ? source(tx) : source;
+    const fromFile = typeof source === 'function';
+    const body = fromFile ? source(tx) : source;
     const batch = await insertBatch(tx, newBatch(tenantId, draft, 0, null));
     if (!batch) return { batch: null, created: false };
     const { validator } = validatorFor(draft.settings, draft.provider, itemLimitsFor(draft, ctx));
     const planner = plannerFor(draft);
     const hasher = new RequestHasher(draft.settings);
-    let page: PreparedItem[] = [];
-    await readNdjson(
-      body,
-      validator,
-      ctx.limits ?? DEFAULT_INTAKE_LIMITS,
-      async (item) => {
-        planner.add(item);
-        page.push(item);
-        if (page.length >= INSERT_PAGE) {
-          await insertItems(tx, tenantId, batch.id, page);
-          page = [];
-        }
-      },
-      hasher,
-    );
-    await insertItems(tx, tenantId, batch.id, page);
+    // A file's lines are read through this connection, which a COPY holds while it runs: pages of COPY then.
+    const sink = fromFile ? copyItemPages(tx, tenantId, batch.id, INSERT_PAGE) : copyItems(tx, tenantId, batch.id);
+    try {
+      await readNdjson(
+        body,
+        validator,
+        ctx.limits ?? DEFAULT_INTAKE_LIMITS,
+        (item) => {
+          planner.add(item);
+          return sink.write(item);
+        },
+        hasher,
+      );
+      await sink.end();
+    } catch (err) {
+      await sink.abort(err as Error);
+      throw err;
+    }
     const chunks = planner.finish();
-    const estimated = totalEstimate(chunks).cost.expected_usd;
+    const estimated = nanosToUsd(totalEstimate(chunks).cost.expected_nanos);
     await setItemCount(tx, batch.id, validator.count, estimated, hasher.digest());
     return {
       batch: { ...batch, item_count: validator.count, estimated_cost_usd: estimated },
       created: true,
-      firstChunkReserveUsd: chunks[0]?.estimate.cost.high_usd ?? 0,
+      firstChunkReserveUsd: nanosToUsd(chunks[0]?.estimate.cost.high_nanos ?? 0),
     };
   });
 }

@@ -1,3 +1,4 @@
+import { nanosToUsd } from '../../domain/money.js';
 import type { Db } from '../../store/db.js';
 import {
   activeBatchCount,
@@ -84,7 +85,7 @@ export class QuotaService {
       max_active_batches: row?.max_active_batches ?? null,
       monthly_spend_usd: row?.monthly_spend_usd ?? null,
       active_batches: await activeBatchCount(this.db, tenant),
-      month: { spent_usd: usage.spentUsd, reserved_usd: usage.reservedUsd },
+      month: { spent_usd: nanosToUsd(usage.spentNanos), reserved_usd: nanosToUsd(usage.reservedNanos) },
     };
   }
 }

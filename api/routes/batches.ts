@@ -1,5 +1,6 @@
 import type { Request } from 'express';
 import { z } from 'zod';
+import { MAX_USD } from '../../domain/money.js';
 import * as R from '../../domain/responses.js';
 import { ItemInput } from '../../domain/batch-spec.js';
 import type { LimitsPatch } from '../../workflows/contracts.js';
@@ -29,7 +30,7 @@ export const ListQuery = z.strictObject({
 
 export const LimitsBody = z
   .strictObject({
-    max_cost_usd: z.number().positive().nullable().optional(),
+    max_cost_usd: z.number().positive().max(MAX_USD).nullable().optional(),
     deadline: z.iso.datetime({ offset: true }).nullable().optional(),
     time_limit_seconds: z.int().positive().optional(),
   })

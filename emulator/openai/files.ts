@@ -103,7 +103,9 @@ export function registerFileRoutes(router: Router, files: FileStore, stats: Emul
       }
       if (filePart.data.length > MAX_FILE_BYTES) throw badRequest('File is too large.', 'file', 'file_too_large');
       const filename = filePart.filename ?? 'upload';
-      if (purpose === 'batch' && !filename.toLowerCase().endsWith('.jsonl')) {
+      // Only a wrong extension is refused: the Python SDK names raw bytes `upload` (httpx's
+      // default), which is how Bespoke Curator uploads its batch files.
+      if (purpose === 'batch' && /\.[^.]*$/.test(filename) && !filename.toLowerCase().endsWith('.jsonl')) {
         throw badRequest('Invalid file format for Batch API. Must be .jsonl', 'file', 'invalid_file_format');
       }
       const ttl = expiresAfterSeconds(field('expires_after[anchor]'), field('expires_after[seconds]'));

@@ -119,6 +119,11 @@ describe('formatting and summaries', () => {
     assert.equal(formatUsd(0.000016), '$0.000016');
     assert.equal(formatUsd(0.0123), '$0.0123');
     assert.equal(formatUsd(1234.5), '$1,234.50');
+    // Half up on the decimal, not on the binary fraction ((1.005).toFixed(2) is '1.00'); no float noise.
+    assert.equal(formatUsd(1.005), '$1.01');
+    assert.equal(formatUsd(1234567.891), '$1,234,567.89');
+    assert.equal(formatUsd(0.1 + 0.2), '$0.30');
+    assert.equal(formatUsd(0.00999999), '$0.01');
     assert.equal(formatDuration(45_000), '45s');
     assert.equal(formatDuration(125_000), '2m 05s');
     assert.equal(formatDuration(3_720_000), '1h 02m');

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { roundUsd } from '../../domain/pricing.js';
+import { roundUsd } from '../../domain/money.js';
 import { useStack } from '../helpers/stack.js';
 
 /** A system prompt well above the 1,024 tokens the providers cache at least (the emulator counts characters / 4). */

@@ -195,6 +195,23 @@ describe('OpenAI Files and Batches', () => {
     }
   });
 
+  it('takes a batch file sent without an extension (Python SDK raw bytes) and refuses a wrong one', async () => {
+    const text = textLines(3)
+      .map((l) => JSON.stringify(l))
+      .join('\n');
+    // openai-python names bytes `upload` (httpx's default); Bespoke Curator uploads its batches so.
+    const bare = await client.files.create({ file: await toFile(Buffer.from(text), 'upload'), purpose: 'batch' });
+    assert.equal(bare.filename, 'upload');
+    const batch = await client.batches.create({ input_file_id: bare.id, endpoint: '/v1/chat/completions', completion_window: '24h' });
+    assert.equal((await waitForBatch(client, batch.id)).request_counts?.completed, 3);
+    const refused = await client.files.create({ file: await toFile(Buffer.from(text), 'notes.txt'), purpose: 'batch' }).then(
+      () => undefined,
+      (err: unknown) => err,
+    );
+    assert.ok(refused instanceof BadRequestError);
+    assert.equal(refused.code, 'invalid_file_format');
+  });
+
   it('cancels mid-processing: partial output plus batch_cancelled errors', async () => {
     emulator.setFaults({ processing_ms: 1000 });
     const lines = textLines(100);

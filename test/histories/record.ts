@@ -246,5 +246,14 @@ describe('record workflow histories', () => {
       await stack.waitForBatch(filled.body.id, 120_000);
     }
     await run('result-cache-hits', { ...BATCH, cache: 'use', items: items(25, 'rc') });
+    // Patch 'exact-money': prices whose float sums show noise, resends that report their spend,
+    // a limit the ledger compares in nano-dollars, and continue-as-new carrying exact sums.
+    stack.emulator.setFaults({ line_errors: { every: 4, status: 500 } });
+    await run('exact-money', {
+      ...BATCH,
+      items: items(50, 'em'),
+      prices: { input_per_mtok: 0.075, output_per_mtok: 0.3 },
+      max_cost_usd: 1,
+    });
   });
 });

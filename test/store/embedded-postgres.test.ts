@@ -26,7 +26,7 @@ test('the embedded PostgreSQL runs the same store code as a real server', async 
     for (const r of rows) assert.equal(r.n, 3000);
     const batchId = stored[0].batch!.id;
     await upsertResults(db, 'default', batchId, 1, [
-      { seq: 0, status: 'succeeded', output: { a: [1, 2] }, error: null, usage: null, cost_usd: 0 },
+      { seq: 0, status: 'succeeded', output: { a: [1, 2] }, error: null, usage: null, cost_nanos: 0 },
     ]);
     let n = 0;
     for await (const r of iterateResults(db, batchId)) {
@@ -58,8 +58,8 @@ test('the embedded PostgreSQL loses no write when 40 batches are stored, planned
       item_count: 10,
       bytes: 100,
       est_input_tokens: 50,
-      est_cost_usd: 0.01,
-      max_cost_usd: 0.02,
+      est_cost_nanos: 10_000_000,
+      max_cost_nanos: 20_000_000,
     }));
     // What planBatch and finishBatch do, for every batch at once: a transaction, then a plain update.
     await Promise.all(

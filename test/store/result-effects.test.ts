@@ -17,7 +17,7 @@ const row = (seq: number, status: NewResult['status'], cost: number): NewResult 
   output: status === 'succeeded' ? { ok: true } : null,
   error: status === 'succeeded' ? null : { code: 'server_error', message: 'x' },
   usage: null,
-  cost_usd: cost,
+  cost_nanos: cost,
   path: 'batch',
 });
 
@@ -38,20 +38,20 @@ test('result writes report each item made final once, and the cost they added', 
   };
 
   // Attempt 1: two succeed, one fails for now (pending, paid), three get no answer (pending, unpaid).
-  const first = [row(0, 'succeeded', 0.001), row(1, 'succeeded', 0.002), row(2, 'pending', 0.0005)];
+  const first = [row(0, 'succeeded', 1_000_000), row(1, 'succeeded', 2_000_000), row(2, 'pending', 500_000)];
   const e1 = await write(upsertResults(db, 'default', batch.id, 1, first));
   assert.deepEqual(e1.finals, [{ status: 'succeeded', path: 'batch', n: 2 }]);
-  assert.ok(Math.abs(e1.costUsd - 0.0035) < 1e-12);
+  assert.equal(e1.costNanos, 3_500_000);
   await write(
     markUnanswered(db, 'default', batch.id, { seq_start: 0, seq_end: 6 }, 1, 'pending', { code: 'missing_result', message: 'm' }),
   );
 
   // The same collect again (a retried activity): nothing new.
   const again = await write(upsertResults(db, 'default', batch.id, 1, first));
-  assert.deepEqual(again, { finals: [], costUsd: 0 });
+  assert.deepEqual(again, { finals: [], costNanos: 0 });
 
   // Attempt 2: the pending one succeeds (its first cost stays, in prior_cost_usd), one more fails for good.
-  const e2 = await write(upsertResults(db, 'default', batch.id, 2, [row(2, 'succeeded', 0.001), row(3, 'failed', 0.0002)]));
+  const e2 = await write(upsertResults(db, 'default', batch.id, 2, [row(2, 'succeeded', 1_000_000), row(3, 'failed', 200_000)]));
   assert.deepEqual(
     e2.finals.sort((a, b) => a.status.localeCompare(b.status)),
     [
@@ -60,14 +60,14 @@ test('result writes report each item made final once, and the cost they added', 
     ],
   );
   // A stale attempt-1 rewrite cannot touch the rows attempt 2 closed.
-  assert.deepEqual(await write(upsertResults(db, 'default', batch.id, 1, first.slice(2))), { finals: [], costUsd: 0 });
+  assert.deepEqual(await write(upsertResults(db, 'default', batch.id, 1, first.slice(2))), { finals: [], costNanos: 0 });
 
   // The batch stops: the two left are cancelled, once.
   const closed = await write(closeUnfinished(db, 'default', batch.id, { code: 'batch_cancelled', message: 'c' }));
   assert.deepEqual(closed.finals, [{ status: 'cancelled', path: null, n: 2 }]);
   assert.deepEqual(await write(closeUnfinished(db, 'default', batch.id, { code: 'batch_cancelled', message: 'c' })), {
     finals: [],
-    costUsd: 0,
+    costNanos: 0,
   });
 
   const items = await metrics.items.get();
@@ -76,5 +76,6 @@ test('result writes report each item made final once, and the cost they added', 
   const store = await countResults(db, batch.id);
   assert.equal(store.succeeded + store.failed + store.cancelled, 6);
   const cost = (await metrics.cost.get()).values[0]!.value;
-  assert.ok(Math.abs(cost - store.cost_usd) < 1e-12, `counter ${cost} = spend ${store.cost_usd}`);
+  assert.equal(cost, store.cost_usd, 'the counter is the spend, exactly');
+  assert.equal(cost, 0.0047);
 });
