@@ -24,6 +24,7 @@ import {
   requestCancel,
   reserveJob,
   setJobStatus,
+  type ProviderJobRow,
 } from '../store/provider-jobs.js';
 import {
   closeUnfinished,
@@ -33,6 +34,7 @@ import {
   upsertResults,
   type AttemptTally as StoreAttemptTally,
   type NewResult,
+  type WriteEffect,
 } from '../store/results.js';
 import type {
   AttemptTally,
@@ -51,6 +53,7 @@ import { settleChunkHolds } from '../store/tenant-quotas.js';
 import { loadBatch } from './batches.js';
 import { attemptPath } from './attempt-path.js';
 import { withHeartbeat } from './heartbeat.js';
+import { TransferSlots } from './transfer-slots.js';
 import { findLostBatch, serialised, settleLostCreates } from './lost-creates.js';
 import { asProviderCall } from './provider-failure.js';
 import { NO_METRICS, type ActivityMetrics } from '../metrics/drover-metrics.js';
@@ -58,19 +61,34 @@ import { DEFAULT_RESULT_CACHE_TTL_MS, rememberBatchAnswers } from '../store/resu
 
 export { toResult } from './outcomes.js';
 
-const WRITE_PAGE = 1000;
+/** Results written per statement (one JSON array: see store/results.ts). */
+const WRITE_PAGE = 2000;
+/**
+ * Submits and collects at once per worker by default: each holds a chunk's items or results in
+ * memory, and on 2 cores more than a few at once only interleave the same CPU work.
+ */
+export const DEFAULT_MAX_TRANSFERS = 4;
 /** How long reconciling waits for a cancelled provider batch to end, to keep what it answered. */
 const SALVAGE_WAIT_MS = 15_000;
 const SALVAGE_POLL_MS = 1_000;
 /** Items turned into requests between two turns of the event loop (a few ms of work). */
 const YIELD_EVERY = 2000;
 
+export interface ChunkActivityOptions {
+  /** Submits and collects this worker runs at once (DROVER_MAX_CONCURRENT_TRANSFERS); more wait for a slot. */
+  maxTransfers?: number;
+}
+
 export function createChunkActivities(
   db: Db,
   providers: Providers,
   metrics: ActivityMetrics = NO_METRICS,
   resultCacheTtlMs = DEFAULT_RESULT_CACHE_TTL_MS,
+  opts: ChunkActivityOptions = {},
 ) {
+  const transfers = new TransferSlots(opts.maxTransfers ?? DEFAULT_MAX_TRANSFERS);
+  /** A transfer in a slot, heartbeating meanwhile (the wait for a slot included). */
+  const inSlot = <T>(fn: () => Promise<T>): Promise<T> => withHeartbeat(() => transfers.use(fn, Context.current().cancellationSignal));
   const providerFor = (name: string): BatchProvider => {
     const p = providers.batch[name as ProviderName];
     if (!p)
@@ -90,85 +108,7 @@ export function createChunkActivities(
       const existing = await findJob(db, key);
       if (existing?.provider_batch_id)
         return { providerBatchId: existing.provider_batch_id, itemCount: existing.item_count, path: 'batch' };
-
-      const batch = await loadBatch(db, ref.batchId);
-      const chunk = await getChunk(db, ref.batchId, ref.chunkIndex);
-      const items = await unfinishedItems(db, ref.batchId, chunk.seq_start, chunk.seq_end);
-      if (items.length === 0) return { providerBatchId: null, itemCount: 0, path: 'batch' };
-      // A job already reserved for this attempt means an earlier try chose the batch path.
-      const path = existing ? 'batch' : attemptPath(batch, providers, items.length, ref.attempt);
-      if (path === 'realtime') return { providerBatchId: null, itemCount: items.length, path };
-      const provider = providerFor(batch.provider);
-
-      const reserved = await reserveJob(db, {
-        tenant_id: batch.tenant_id,
-        batch_id: ref.batchId,
-        chunk_idx: ref.chunkIndex,
-        attempt: ref.attempt,
-        provider: provider.name,
-        item_count: items.length,
-      });
-      // Anthropic's creates run one at a time per workspace (see `serialised`), lookups included.
-      return withHeartbeat(() =>
-        serialised(db, provider, async () => {
-          let job = reserved;
-          if (provider.createScope) {
-            // The row may have moved on while this try waited for the lock.
-            job = (await findJob(db, key)) ?? reserved;
-            if (job.provider_batch_id) return { providerBatchId: job.provider_batch_id, itemCount: job.item_count, path: 'batch' as const };
-            await settleLostCreates(db, provider, { exceptKey: key });
-          }
-          if (job.status === 'creating') {
-            // An earlier try may have created the batch and died before recording it.
-            // Marked `creating` just before the create call: the orphan was made after this instant.
-            const found = await findLostBatch(db, provider, job);
-            if (found) {
-              log.warn('found provider batch created by an earlier try', { key, providerBatchId: found });
-              const recorded = await recordProviderBatch(db, key, found);
-              return { providerBatchId: recorded.providerBatchId, itemCount: job.item_count, path: 'batch' as const };
-            }
-          }
-          const requests = await toBatchRequestsYielding(batch.spec, items);
-          let staged = job.input_file_id;
-          if (!staged) {
-            staged = await asProviderCall(provider, () => provider.stageInput(key, requests));
-            if (staged) await recordInputFile(db, key, staged);
-          }
-          // The last moment to stop for free: a cancel that reached this activity, or one that
-          // marked the job (the chunk is being cancelled while this try still runs), ends it here.
-          if (Context.current().cancellationSignal.aborted)
-            throw new CancelledFailure('the chunk was cancelled before its provider batch was created');
-          if (!(await markCreating(db, key))) {
-            throw ApplicationFailure.nonRetryable(
-              'the chunk was cancelled before its provider batch was created',
-              FailureType.SubmitCancelled,
-            );
-          }
-          const created = await asProviderCall(provider, async () => {
-            try {
-              return await provider.createBatch(key, requests, staged);
-            } catch (err) {
-              // The staged input is gone (the provider expired or lost the file): stage it again.
-              if (!staged || provider.classifyError(err)?.status !== 404) throw err;
-              staged = await provider.stageInput(key, requests);
-              if (staged) await recordInputFile(db, key, staged);
-              return provider.createBatch(key, requests, staged);
-            }
-          });
-          const recorded = await recordProviderBatch(db, key, created);
-          if (recorded.providerBatchId !== created || recorded.cancelRequested) {
-            // Another live try recorded its batch first, or a cancel looked before this one
-            // existed: this batch is nobody's, so it is cancelled before it can bill.
-            log.warn('cancelling a provider batch nobody will collect', {
-              key,
-              providerBatchId: created,
-              recorded: recorded.providerBatchId,
-            });
-            await asProviderCall(provider, () => provider.cancel(created));
-          }
-          return { providerBatchId: recorded.providerBatchId, itemCount: job.item_count, path: 'batch' as const };
-        }),
-      );
+      return inSlot(() => submit(ref, key, existing));
     },
 
     /** A provider batch that no longer exists (404) is over: collect finds it gone and resends its items. */
@@ -205,7 +145,7 @@ export function createChunkActivities(
           ),
         );
 
-      return withHeartbeat(async () => {
+      return inSlot(async () => {
         const status = await retrieveOrGone(provider, input.providerBatchId);
         if (!status) {
           // The provider lost the batch (expired from its store, or an emulator restarted): what
@@ -279,6 +219,83 @@ export function createChunkActivities(
     },
   };
 
+  /** The body of submitChunk, in a transfer slot: loads the chunk's items, stages them and creates the provider batch. */
+  async function submit(ref: ChunkRef, key: string, existing: ProviderJobRow | null): Promise<SubmitChunkResult> {
+    const batch = await loadBatch(db, ref.batchId);
+    const chunk = await getChunk(db, ref.batchId, ref.chunkIndex);
+    const items = await unfinishedItems(db, ref.batchId, chunk.seq_start, chunk.seq_end);
+    if (items.length === 0) return { providerBatchId: null, itemCount: 0, path: 'batch' };
+    // A job already reserved for this attempt means an earlier try chose the batch path.
+    const path = existing ? 'batch' : attemptPath(batch, providers, items.length, ref.attempt);
+    if (path === 'realtime') return { providerBatchId: null, itemCount: items.length, path };
+    const provider = providerFor(batch.provider);
+
+    const reserved = await reserveJob(db, {
+      tenant_id: batch.tenant_id,
+      batch_id: ref.batchId,
+      chunk_idx: ref.chunkIndex,
+      attempt: ref.attempt,
+      provider: provider.name,
+      item_count: items.length,
+    });
+    // Anthropic's creates run one at a time per workspace (see `serialised`), lookups included.
+    return serialised(db, provider, async () => {
+      let job = reserved;
+      if (provider.createScope) {
+        // The row may have moved on while this try waited for the lock.
+        job = (await findJob(db, key)) ?? reserved;
+        if (job.provider_batch_id) return { providerBatchId: job.provider_batch_id, itemCount: job.item_count, path: 'batch' as const };
+        await settleLostCreates(db, provider, { exceptKey: key });
+      }
+      if (job.status === 'creating') {
+        // An earlier try may have created the batch and died before recording it.
+        // Marked `creating` just before the create call: the orphan was made after this instant.
+        const found = await findLostBatch(db, provider, job);
+        if (found) {
+          log.warn('found provider batch created by an earlier try', { key, providerBatchId: found });
+          const recorded = await recordProviderBatch(db, key, found);
+          return { providerBatchId: recorded.providerBatchId, itemCount: job.item_count, path: 'batch' as const };
+        }
+      }
+      const requests = await toBatchRequestsYielding(batch.spec, items);
+      let staged = job.input_file_id;
+      if (!staged) {
+        staged = await asProviderCall(provider, () => provider.stageInput(key, requests));
+        if (staged) await recordInputFile(db, key, staged);
+      }
+      // The last moment to stop for free: a cancel that reached this activity, or one that
+      // marked the job (the chunk is being cancelled while this try still runs), ends it here.
+      if (Context.current().cancellationSignal.aborted)
+        throw new CancelledFailure('the chunk was cancelled before its provider batch was created');
+      if (!(await markCreating(db, key))) {
+        throw ApplicationFailure.nonRetryable('the chunk was cancelled before its provider batch was created', FailureType.SubmitCancelled);
+      }
+      const created = await asProviderCall(provider, async () => {
+        try {
+          return await provider.createBatch(key, requests, staged);
+        } catch (err) {
+          // The staged input is gone (the provider expired or lost the file): stage it again.
+          if (!staged || provider.classifyError(err)?.status !== 404) throw err;
+          staged = await provider.stageInput(key, requests);
+          if (staged) await recordInputFile(db, key, staged);
+          return provider.createBatch(key, requests, staged);
+        }
+      });
+      const recorded = await recordProviderBatch(db, key, created);
+      if (recorded.providerBatchId !== created || recorded.cancelRequested) {
+        // Another live try recorded its batch first, or a cancel looked before this one
+        // existed: this batch is nobody's, so it is cancelled before it can bill.
+        log.warn('cancelling a provider batch nobody will collect', {
+          key,
+          providerBatchId: created,
+          recorded: recorded.providerBatchId,
+        });
+        await asProviderCall(provider, () => provider.cancel(created));
+      }
+      return { providerBatchId: recorded.providerBatchId, itemCount: job.item_count, path: 'batch' as const };
+    });
+  }
+
   /**
    * Cancels the provider batch of one chunk attempt and returns its id. The job is marked first,
    * so a submit still running can no longer create; a job caught `creating` may have made a
@@ -332,31 +349,55 @@ export function createChunkActivities(
     const schema = schemaOf(batch.spec);
     const pricing = batch.pricing;
     if (!pricing) throw ApplicationFailure.nonRetryable(`batch ${input.batchId} has no pricing`, FailureType.InvalidBatch);
+    const ctx = Context.current();
     let page: NewResult[] = [];
-    const flush = async () => {
-      metrics.resultsWritten(batch, await upsertResults(db, batch.tenant_id, input.batchId, input.attempt, page));
-      page = [];
-      Context.current().heartbeat();
+    // One page is written while the next is parsed, so the store's work and this process's overlap;
+    // at most one write is in flight, so memory holds two pages at most.
+    let writing: Promise<WriteEffect> | null = null;
+    const settle = async () => {
+      if (!writing) return;
+      const effect = await writing;
+      writing = null;
+      metrics.resultsWritten(batch, effect);
+      ctx.heartbeat();
     };
-    await asProviderCall(provider, async () => {
-      for await (const line of provider.results(input.providerBatchId)) {
-        const seq = Number(line.customId);
-        if (!Number.isInteger(seq) || seq < chunk.seq_start || seq >= chunk.seq_end) {
-          log.warn('provider returned a result for an unknown custom_id', {
-            key: jobKey(input.batchId, input.chunkIndex, input.attempt),
-            customId: line.customId.slice(0, 80),
+    const drain = async () => {
+      await writing?.catch(() => {});
+    };
+    const flush = async () => {
+      await settle();
+      if (page.length === 0) return;
+      writing = upsertResults(db, batch.tenant_id, input.batchId, input.attempt, page);
+      // Awaited by the next settle; handled now so a failure meanwhile is not an unhandled rejection.
+      writing.catch(() => {});
+      page = [];
+    };
+    try {
+      await asProviderCall(provider, async () => {
+        for await (const line of provider.results(input.providerBatchId)) {
+          const seq = Number(line.customId);
+          if (!Number.isInteger(seq) || seq < chunk.seq_start || seq >= chunk.seq_end) {
+            log.warn('provider returned a result for an unknown custom_id', {
+              key: jobKey(input.batchId, input.chunkIndex, input.attempt),
+              customId: line.customId.slice(0, 80),
+            });
+            continue;
+          }
+          if (billedOnly && !line.usage) continue;
+          page.push({
+            ...toResult(seq, line, schema, outcome, 'batch'),
+            cost_nanos: line.usage ? costNanosOf(line.usage, pricing, true) : 0,
           });
-          continue;
+          if (page.length >= WRITE_PAGE) await flush();
         }
-        if (billedOnly && !line.usage) continue;
-        page.push({
-          ...toResult(seq, line, schema, outcome, 'batch'),
-          cost_nanos: line.usage ? costNanosOf(line.usage, pricing, true) : 0,
-        });
-        if (page.length >= WRITE_PAGE) await flush();
-      }
-    });
+      });
+    } catch (err) {
+      // A failed read leaves no write running behind it into the retry.
+      await drain();
+      throw err;
+    }
     await flush();
+    await settle();
   }
 
   async function salvageAttempt(ref: ChunkRef): Promise<{ providerBatchId: string | null }> {
@@ -427,8 +468,8 @@ function chunkTally(t: StoreAttemptTally): Tally {
  * The chat request for one stored item under the batch's prompt spec. Every request carries the
  * output cap its budget reserved, so no answer can cost more than was set aside for it.
  */
-export function toChatRequest(spec: PromptSpec, input: StoredInput): ChatRequest {
-  const request: ChatRequest = { model: spec.model, messages: buildMessages(spec, input), max_output_tokens: outputCap(spec) };
+export function toChatRequest(spec: PromptSpec, input: StoredInput, cap: number = outputCap(spec)): ChatRequest {
+  const request: ChatRequest = { model: spec.model, messages: buildMessages(spec, input), max_output_tokens: cap };
   if (spec.response_format) request.response_format = spec.response_format;
   if (spec.citations) request.citations = true;
   return request;
@@ -442,7 +483,9 @@ export function toBatchRequests(
   spec: PromptSpec,
   items: Array<{ seq: number; input: StoredInput; error?: ItemError | null }>,
 ): BatchRequest[] {
-  return items.map(({ seq, input, error }) => ({ customId: String(seq), request: withRepair(toChatRequest(spec, input), error) }));
+  // The cap depends on the spec alone: sized once, not per item (it walks the schema).
+  const cap = outputCap(spec);
+  return items.map(({ seq, input, error }) => ({ customId: String(seq), request: withRepair(toChatRequest(spec, input, cap), error) }));
 }
 
 /** As `toBatchRequests`, with a turn of the event loop every few thousand items: a chunk holds up to 50,000. */

@@ -15,6 +15,8 @@ export interface ActivityDeps {
   providers: Providers;
   rateLimits?: RateLimits;
   realtimeConcurrency?: number;
+  /** Submits and collects at once in this worker (DROVER_MAX_CONCURRENT_TRANSFERS). */
+  maxTransfers?: number;
   /** DROVER_WEBHOOK_ALLOW_PRIVATE, and a resolver for tests (webhooks.ts). */
   webhooks?: WebhookDeps;
   /** Counts result writes and rate-limit waits (metrics/); nothing when absent. */
@@ -27,7 +29,13 @@ export interface ActivityDeps {
 export function createActivities(deps: ActivityDeps) {
   return {
     ...createBatchActivities(deps.db, deps.metrics ?? NO_METRICS),
-    ...createChunkActivities(deps.db, deps.providers, deps.metrics ?? NO_METRICS, deps.resultCacheTtlMs),
+    ...createChunkActivities(
+      deps.db,
+      deps.providers,
+      deps.metrics ?? NO_METRICS,
+      deps.resultCacheTtlMs,
+      deps.maxTransfers ? { maxTransfers: deps.maxTransfers } : {},
+    ),
     ...createResultCacheActivities(deps.db),
     ...createBudgetActivities(deps.db, deps.providers),
     ...createOrphanActivities(deps.db, deps.providers),

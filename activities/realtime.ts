@@ -2,6 +2,7 @@ import { Context, log, sleep } from '@temporalio/activity';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import { FailureType } from '../domain/failure-types.js';
 import { costNanosOf } from '../domain/pricing.js';
+import { outputCap } from '../domain/estimate.js';
 import type { ProviderName } from '../domain/provider-catalog.js';
 import type { CallOutcome, ChatRequest, RealtimeProvider } from '../providers/types.js';
 import { getChunk } from '../store/chunks.js';
@@ -57,6 +58,7 @@ export function createRealtimeActivities(deps: RealtimeDeps) {
       const schema = schemaOf(batch.spec);
       const ctx = Context.current();
       const items = await unfinishedItems(db, input.batchId, chunk.seq_start, chunk.seq_end);
+      const cap = outputCap(batch.spec);
 
       // One writer at a time; each finished item is queued and written within milliseconds.
       let queue: NewResult[] = [];
@@ -112,7 +114,7 @@ export function createRealtimeActivities(deps: RealtimeDeps) {
       // One call per item per attempt: an answer that breaks its schema waits for the chunk's next
       // attempt (with a repair prompt), which the batch reserves budget for before it starts.
       const runItem = async (item: UnfinishedItem) => {
-        const request = withRepair(toChatRequest(batch.spec, item.input), item.error);
+        const request = withRepair(toChatRequest(batch.spec, item.input, cap), item.error);
         const outcome = await callOnce(request, item.est_input_tokens + (request.max_output_tokens ?? 0));
         const result = toResult(item.seq, outcome, schema, { final: input.final }, 'realtime');
         // Realtime calls are billed at the full (synchronous) price.

@@ -4,8 +4,13 @@ import type { ChatMessage } from './batch-spec.js';
 const ajv = new Ajv({ strict: false, allErrors: true, validateFormats: false });
 const cache = new Map<string, ValidateFunction>();
 
+/** The same schema object (one chunk's answers) finds its validator without serialising the schema per answer. */
+const bySchema = new WeakMap<object, ValidateFunction>();
+
 /** A compiled validator per schema text: one batch compiles its schema once. */
 function validatorFor(schema: Record<string, unknown>): ValidateFunction {
+  const known = bySchema.get(schema);
+  if (known) return known;
   const key = JSON.stringify(schema);
   let v = cache.get(key);
   if (!v) {
@@ -13,6 +18,7 @@ function validatorFor(schema: Record<string, unknown>): ValidateFunction {
     if (cache.size > 100) cache.clear();
     cache.set(key, v);
   }
+  bySchema.set(schema, v);
   return v;
 }
 

@@ -73,11 +73,11 @@ export async function upsertResults(
   // as fast as before, whose returned rows are all new.
   const { rows: inserted } = await db.query(
     `INSERT INTO results (tenant_id, batch_id, seq, status, output, error, usage, cost_usd, attempt, path, citations)
-     SELECT $1, $2, t.seq, t.status, t.output::jsonb, t.error::jsonb, t.usage::jsonb, t.cost_usd, $3, t.path, t.citations::jsonb
-     FROM ${UNNEST_RESULTS}
+     SELECT $1, $2, t.seq, t.status, t.output, t.error, t.usage, t.cost_usd, $3, t.path, t.citations
+     FROM ${RESULTS_FROM_JSON}
      ON CONFLICT (batch_id, seq) DO NOTHING
      RETURNING seq, status, path, cost_usd AS added, NULL AS old_status`,
-    [tenantId, batchId, attempt, ...resultColumns(rows)],
+    [tenantId, batchId, attempt, resultsJson(rows)],
   );
   if (inserted.length === rows.length) return toWriteEffect(inserted);
   const written = new Set(inserted.map((r: { seq: number }) => r.seq));
@@ -88,11 +88,11 @@ export async function upsertResults(
   // metrics would count those items twice; the rows themselves stay right.)
   const { rows: updated } = await db.query(
     `WITH prev AS (
-       SELECT seq, status, prior_cost_usd + cost_usd AS total FROM results WHERE batch_id = $2 AND seq = ANY($4::int[])),
+       SELECT seq, status, prior_cost_usd + cost_usd AS total FROM results WHERE batch_id = $2 AND seq = ANY($5::int[])),
      up AS (
        INSERT INTO results (tenant_id, batch_id, seq, status, output, error, usage, cost_usd, attempt, path, citations)
-       SELECT $1, $2, t.seq, t.status, t.output::jsonb, t.error::jsonb, t.usage::jsonb, t.cost_usd, $3, t.path, t.citations::jsonb
-       FROM ${UNNEST_RESULTS}
+       SELECT $1, $2, t.seq, t.status, t.output, t.error, t.usage, t.cost_usd, $3, t.path, t.citations
+       FROM ${RESULTS_FROM_JSON}
        ON CONFLICT (batch_id, seq) DO UPDATE SET status = EXCLUDED.status, output = EXCLUDED.output, error = EXCLUDED.error,
          usage = EXCLUDED.usage, cost_usd = EXCLUDED.cost_usd, attempt = EXCLUDED.attempt, path = EXCLUDED.path,
          citations = EXCLUDED.citations, updated_at = now(),${CARRY_PRIOR}
@@ -102,26 +102,35 @@ export async function upsertResults(
        count(*) FILTER (WHERE up.status <> 'pending' AND (prev.status IS NULL OR prev.status = 'pending'))::int AS n,
        COALESCE(sum(up.total - COALESCE(prev.total, 0)), 0) AS added
      FROM up LEFT JOIN prev USING (seq) GROUP BY up.status, up.path`,
-    [tenantId, batchId, attempt, ...resultColumns(existing)],
+    [tenantId, batchId, attempt, resultsJson(existing), existing.map((r) => r.seq)],
   );
   return toWriteEffect([...inserted, ...updated]);
 }
 
-const UNNEST_RESULTS = `unnest($4::int[], $5::text[], $6::text[], $7::text[], $8::text[], $9::numeric[], $10::text[], $11::text[])
-       AS t(seq, status, output, error, usage, cost_usd, path, citations)`;
+/**
+ * A page of results travels as one JSON array (`$4`) that PostgreSQL unpacks itself: one
+ * JSON.stringify in the worker instead of eight array literals escaped element by element in
+ * JavaScript (the writes' largest cost in a profile of 1,000,000 items), and nested values
+ * (output, error, usage, citations) arrive as jsonb without being quoted into strings first.
+ * A JSON null is SQL NULL, as before.
+ */
+const RESULTS_FROM_JSON = `json_to_recordset($4::json)
+       AS t(seq int, status text, output jsonb, error jsonb, usage jsonb, cost_usd numeric, path text, citations jsonb)`;
 
-/** The columns of UNNEST_RESULTS ($4 to $11). */
-function resultColumns(rows: NewResult[]): unknown[] {
-  return [
-    rows.map((r) => r.seq),
-    rows.map((r) => r.status),
-    rows.map((r) => (r.output === undefined || r.output === null ? null : JSON.stringify(r.output))),
-    rows.map((r) => (r.error ? JSON.stringify(r.error) : null)),
-    rows.map((r) => (r.usage ? JSON.stringify(r.usage) : null)),
-    rows.map((r) => nanosToDecimal(r.cost_nanos)),
-    rows.map((r) => r.path ?? 'batch'),
-    rows.map((r) => (r.citations ? JSON.stringify(r.citations) : null)),
-  ];
+/** The rows of RESULTS_FROM_JSON ($4); the cost as an exact decimal string, which numeric reads as it is. */
+function resultsJson(rows: NewResult[]): string {
+  return JSON.stringify(
+    rows.map((r) => ({
+      seq: r.seq,
+      status: r.status,
+      output: r.output === undefined ? null : r.output,
+      error: r.error ?? null,
+      usage: r.usage ?? null,
+      cost_usd: nanosToDecimal(r.cost_nanos),
+      path: r.path ?? 'batch',
+      citations: r.citations ?? null,
+    })),
+  );
 }
 
 /**
@@ -204,6 +213,14 @@ function toAttemptTally(r: Record<string, number>): AttemptTally {
 }
 
 /**
+ * One token count summed over prior and latest usage: what `add_usage(prior_usage, usage)` gives
+ * row by row, summed column by column instead, because building a jsonb per row took 3 minutes
+ * for 1,000,000 rows against 7 s (PostgreSQL 17 on this project's 2-core machine, loaded).
+ */
+const usageSum = (field: string) =>
+  `COALESCE(sum((r.prior_usage->>'${field}')::bigint), 0) + COALESCE(sum((r.usage->>'${field}')::bigint), 0) AS ${field}`;
+
+/**
  * Every item of a range (or of the whole batch) by its outcome, with the cost and usage of all
  * its attempts: what a chunk or a batch reports when it ends, so the workflow's counts are the
  * store's.
@@ -215,10 +232,7 @@ export async function tallyRange(db: Queryable, batchId: string, range?: { seq_s
             count(*) FILTER (WHERE r.status = 'cancelled')::int AS cancelled,
             count(*) FILTER (WHERE r.seq IS NULL OR r.status = 'pending')::int AS pending,
             COALESCE(sum(r.prior_cost_usd + r.cost_usd), 0) AS cost_usd,
-            COALESCE(sum((add_usage(r.prior_usage, r.usage)->>'input_tokens')::bigint), 0) AS input_tokens,
-            COALESCE(sum((add_usage(r.prior_usage, r.usage)->>'cached_input_tokens')::bigint), 0) AS cached_input_tokens,
-            COALESCE(sum((add_usage(r.prior_usage, r.usage)->>'output_tokens')::bigint), 0) AS output_tokens,
-            COALESCE(sum((add_usage(r.prior_usage, r.usage)->>'reasoning_tokens')::bigint), 0) AS reasoning_tokens
+            ${usageSum('input_tokens')}, ${usageSum('cached_input_tokens')}, ${usageSum('output_tokens')}, ${usageSum('reasoning_tokens')}
      FROM items i LEFT JOIN results r ON r.batch_id = i.batch_id AND r.seq = i.seq
      WHERE i.batch_id = $1 AND i.seq >= $2 AND i.seq < $3`,
     [batchId, range?.seq_start ?? 0, range?.seq_end ?? 2 ** 31 - 1],

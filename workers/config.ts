@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { DEFAULT_MAX_TRANSFERS } from '../activities/chunks.js';
 import { RateLimits } from '../activities/rate-limiter.js';
 import { BoolEnv, CommonEnv } from '../config/env.js';
 
@@ -36,6 +37,12 @@ export const WorkerEnv = CommonEnv.extend({
   DROVER_WORKFLOW_BUNDLE: z.string().optional(),
   /** Activity slots on the main task queue: submits, polls, collects, store and webhook calls. */
   DROVER_MAX_CONCURRENT_ACTIVITIES: z.coerce.number().int().positive().default(20),
+  /**
+   * Chunk submits and collects this worker runs at once (the rest wait, heartbeating, inside their
+   * activity slot). Each holds one chunk's items or results in memory, so this bounds the worker's
+   * memory whatever `max_parallel_chunks` its batches ask for.
+   */
+  DROVER_MAX_CONCURRENT_TRANSFERS: z.coerce.number().int().positive().default(DEFAULT_MAX_TRANSFERS),
   /** Realtime chunk attempts this worker runs at once, on `<DROVER_TASK_QUEUE>-realtime` (each makes DROVER_REALTIME_CONCURRENCY calls). */
   DROVER_MAX_CONCURRENT_REALTIME_CHUNKS: z.coerce.number().int().positive().default(8),
   /**

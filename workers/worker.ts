@@ -86,6 +86,7 @@ export async function createDroverWorker(
       providers,
       rateLimits: env.DROVER_RATE_LIMITS,
       realtimeConcurrency: env.DROVER_REALTIME_CONCURRENCY,
+      maxTransfers: env.DROVER_MAX_CONCURRENT_TRANSFERS,
       webhooks: { allowPrivate: env.DROVER_WEBHOOK_ALLOW_PRIVATE },
       resultCacheTtlMs: env.DROVER_RESULT_CACHE_TTL_DAYS * 24 * 3600_000,
       ...(opts.metrics ? { metrics: opts.metrics } : {}),
