@@ -30,6 +30,7 @@ import {
 } from '../workflows/definitions.js';
 import { findSample, sampleResultPage } from '../store/samples.js';
 import type { processBatchWorkflow } from '../workflows/process-batch.js';
+import { formatUsd } from '../workflows/current-details.js';
 import { DroverItemCount, DroverKind, DroverModel, DroverProvider, DroverStatus, DroverTenant } from '../workflows/search-attributes.js';
 import type { IntakeContext } from './intake/batch-draft.js';
 import { discardBody, openBatch, type BatchRequest } from './intake/batch-request.js';
@@ -561,6 +562,6 @@ function budgetWarnings(row: BatchRow, firstChunkReserveUsd: number | undefined)
   if (row.max_cost_usd === null || firstChunkReserveUsd === undefined || firstChunkReserveUsd <= row.max_cost_usd) return [];
   const then = row.on_budget_exhausted === 'stop' ? 'ends budget_exhausted without sending anything' : 'waits in awaiting_budget';
   return [
-    `max_cost_usd $${row.max_cost_usd} is below the worst case of the first chunk ($${roundUsd(firstChunkReserveUsd)}: its prompts and every item's output cap), so the batch ${then} until the limit is raised; raise max_cost_usd, or lower chunk_size or max_output_tokens`,
+    `max_cost_usd ${formatUsd(row.max_cost_usd)} is below the worst case of the first chunk (${formatUsd(firstChunkReserveUsd)}: its prompts and every item's output cap), so the batch ${then} until the limit is raised; raise max_cost_usd, or lower chunk_size or max_output_tokens`,
   ];
 }

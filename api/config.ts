@@ -27,6 +27,12 @@ export const ApiEnv = CommonEnv.extend({
     ),
   /** When set, GET /metrics answers only `Authorization: Bearer <token>`; open otherwise (docs/security.md, Metrics). */
   DROVER_METRICS_TOKEN: z.preprocess((v) => (v === '' ? undefined : v), z.string().min(16, 'at least 16 characters').optional()),
+  /** How long an uploaded file lives before the sweep removes it (batches made from it keep their items). */
+  DROVER_FILE_TTL_SECONDS: z.coerce
+    .number()
+    .int()
+    .min(60)
+    .default(7 * 24 * 3600),
   /** Largest JSON body; bigger batches go through NDJSON, which streams. */
   DROVER_JSON_LIMIT: z.string().default('100mb'),
   /** Largest NDJSON body or uploaded file, in bytes after decompression. */

@@ -84,6 +84,7 @@ const RESPONSE_COMPONENTS = [
   R.CompletionResponse,
   R.ValidationResponse,
   R.FileView,
+  R.FileDeleted,
   R.Health,
   R.Scope,
   R.ApiKeyView,
@@ -109,17 +110,49 @@ function components(): Json {
 // Paths
 // ---------------------------------------------------------------------------
 
+/** The JSON body's field descriptions, which the NDJSON form's query settings share. */
+let bodyFields: Record<string, Json> | undefined;
+function bodyField(name: string): Json | undefined {
+  bodyFields ??= (z.toJSONSchema(BatchCreateRequest, { io: 'input', unrepresentable: 'any' }) as Json).properties as Record<string, Json>;
+  return bodyFields[name];
+}
+
+/** A field that is JSON in a body goes in the query string as JSON text. */
+const jsonValued = (field: Json | undefined) =>
+  !!field && (field.type === 'object' || field.type === 'array' || field.$ref !== undefined || Array.isArray(field.anyOf));
+
+/**
+ * An NDJSON body's settings are the JSON body's fields, written in the query string: each says so
+ * and borrows the field's description. The reference groups them apart (`x-drover-group`), so
+ * they do not bury the parameters every request has.
+ */
+function ndjsonDescription(name: string, own: unknown): string {
+  const field = bodyField(name);
+  const about = typeof field?.description === 'string' ? field.description : typeof own === 'string' ? own : '';
+  const form = jsonValued(field) ? ' (JSON text, URL-encoded)' : '';
+  return `NDJSON bodies only: the \`${name}\` setting${form}. ${about}`.trim();
+}
+
 function parameters(spec: RouteSpec): Json[] {
   const out: Json[] = [];
   for (const [name, p] of Object.entries(spec.params ?? {})) {
     const schema = typeof p === 'string' ? { type: 'string' } : jsonSchema(p.schema, 'input');
     out.push({ name, in: 'path', required: true, description: typeof p === 'string' ? p : p.description, schema });
   }
+  const ndjson = !spec.query && spec.reads?.query !== undefined;
   const query = spec.query ?? spec.reads?.query;
   for (const [name, schema] of Object.entries((query?.shape ?? {}) as Record<string, z.ZodType>)) {
     const s = jsonSchema(schema, 'input');
     const { description, ...rest } = s;
-    out.push({ name, in: 'query', required: !schema.safeParse(undefined).success, ...(description ? { description } : {}), schema: rest });
+    const about = ndjson ? ndjsonDescription(name, description) : description;
+    out.push({
+      name,
+      in: 'query',
+      required: !schema.safeParse(undefined).success,
+      ...(about ? { description: about } : {}),
+      schema: rest,
+      ...(ndjson ? { 'x-drover-group': 'ndjson' } : {}),
+    });
   }
   for (const [name, description] of Object.entries(spec.headers ?? {}))
     out.push({ name, in: 'header', description, schema: { type: 'string' } });

@@ -50,15 +50,29 @@ function fieldsTable(s: Json): string {
   return `<table><thead><tr><th>field</th><th>type</th><th>about</th></tr></thead><tbody>${rows.join('')}</tbody></table>`;
 }
 
-function content(c: Json | undefined): string {
+/**
+ * A body or response: each media type with its schema's fields in a table, a referenced schema
+ * included (shown inline, with a link to it among the schemas), so a reader need not leave the
+ * operation to see what to send.
+ */
+function content(c: Json | undefined, schemas: Record<string, Json>, inlineRefs = false): string {
   if (!c) return '';
   return Object.entries(c)
     .map(([type, media]) => {
       const m = media as Json;
       const schema = m.schema as Json | undefined;
-      const inline = schema && !schema.$ref && schema.properties ? fieldsTable(schema) : '';
-      const each = m.itemSchema ? `, one ${typeOf(m.itemSchema)} per line` : '';
-      return `<div class="media"><code>${esc(type)}</code>: ${schema?.description ? prose(schema.description) : inline ? '' : typeOf(schema)}${each}${inline}</div>`;
+      const target = schema?.$ref && inlineRefs ? schemas[refName(schema.$ref)] : schema;
+      const inline = target?.properties ? fieldsTable(target) : '';
+      const head = m.itemSchema
+        ? `one ${typeOf(m.itemSchema)} per line.${schema?.description ? ` ${prose(schema.description)}` : ''}`
+        : schema?.$ref
+          ? `${typeOf(schema)}${inline && target?.description ? `: ${prose(target.description)}` : ''}`
+          : schema?.description
+            ? prose(schema.description)
+            : inline
+              ? ''
+              : typeOf(schema);
+      return `<div class="media"><code>${esc(type)}</code>: ${head}${inline}</div>`;
     })
     .join('');
 }
@@ -68,23 +82,29 @@ function scopeOf(op: Json): string | undefined {
   return (op.security as Json[] | undefined)?.[0]?.bearer?.[0];
 }
 
-function operation(method: string, path: string, op: Json): string {
-  const params = (op.parameters ?? []) as Json[];
-  const paramRows = params
+const paramTable = (rows: Json[]) =>
+  `<table><thead><tr><th>name</th><th>in</th><th>type</th><th>about</th></tr></thead><tbody>${rows
     .map(
       (p) =>
         `<tr><td><code>${esc(p.name)}</code>${p.required ? ' <span class="req">required</span>' : ''}</td><td>${esc(p.in)}</td><td>${typeOf(p.schema)}${p.schema?.default !== undefined ? ` <span class="muted">default ${esc(JSON.stringify(p.schema.default))}</span>` : ''}</td><td>${prose(p.description ?? p.schema?.description)}</td></tr>`,
     )
-    .join('');
+    .join('')}</tbody></table>`;
+
+function operation(method: string, path: string, op: Json, schemas: Record<string, Json>): string {
+  const params = (op.parameters ?? []) as Json[];
+  // The NDJSON form's settings are the JSON body's fields again: folded away under their own heading.
+  const ndjson = params.filter((p) => p['x-drover-group'] === 'ndjson');
+  const own = params.filter((p) => p['x-drover-group'] !== 'ndjson');
   const responses = Object.entries(op.responses as Record<string, Json>)
-    .map(([status, r]) => `<li><b>${esc(status)}</b> ${prose(r.description)}${content(r.content)}</li>`)
+    .map(([status, r]) => `<li><b>${esc(status)}</b> ${prose(r.description)}${content(r.content, schemas)}</li>`)
     .join('');
   return `<section class="op" id="op-${anchor(`${method} ${path}`)}">
 <h3><span class="method ${esc(method)}">${esc(method.toUpperCase())}</span> <code>${esc(path)}</code></h3>
 <p class="summary">${prose(op.summary)}</p>${op.description ? `<p>${prose(op.description)}</p>` : ''}
 <p class="muted">${scopeOf(op) ? `Key with scope <code>${esc(scopeOf(op)!)}</code>` : 'No key needed'}</p>
-${paramRows ? `<h4>Parameters</h4><table><thead><tr><th>name</th><th>in</th><th>type</th><th>about</th></tr></thead><tbody>${paramRows}</tbody></table>` : ''}
-${op.requestBody ? `<h4>Body</h4>${content(op.requestBody.content)}` : ''}
+${own.length ? `<h4>Parameters</h4>${paramTable(own)}` : ''}
+${op.requestBody ? `<h4>Body</h4>${content(op.requestBody.content, schemas, true)}` : ''}
+${ndjson.length ? `<details class="ndjson"><summary>NDJSON settings: ${ndjson.length} query parameters, only with <code>Content-Type: application/x-ndjson</code> (a JSON body carries the same fields itself)</summary>${paramTable(ndjson)}</details>` : ''}
 <h4>Responses</h4><ul class="responses">${responses}</ul>
 </section>`;
 }
@@ -118,7 +138,7 @@ export function referencePage(doc: Json): string {
       (t) =>
         `<h2>${esc(t.name)}</h2><p>${prose(t.description)}</p>${byTag
           .get(t.name)!
-          .map(([m, p, op]) => operation(m, p, op))
+          .map(([m, p, op]) => operation(m, p, op, doc.components?.schemas ?? {}))
           .join('')}`,
     ),
     `<h2>Schemas</h2>`,
@@ -140,8 +160,8 @@ code{font:13px ui-monospace,monospace;background:#f0f1f4;padding:1px 4px;border-
 table{border-collapse:collapse;width:100%;margin:6px 0 10px;font-size:14px}th,td{border-bottom:1px solid #e4e6eb;padding:5px 8px;text-align:left;vertical-align:top}th{color:#667;font-weight:600}
 td table{margin:4px 0 0}.op,.schema{border-top:1px solid #e4e6eb;padding-top:6px;margin-top:18px}
 .method{display:inline-block;min-width:44px;text-align:center;font:600 11px ui-monospace,monospace;border-radius:3px;padding:1px 4px;color:#fff;background:#667}
-.get{background:#2b6cb0}.post{background:#2f855a}.patch{background:#b7791f}.req{color:#c53030;font-size:12px}.muted{color:#778;font-size:12px}
-.summary{font-weight:600;margin:2px 0}.media{margin:4px 0}ul.responses{padding-left:18px}
+.get{background:#2b6cb0}.post{background:#2f855a}.patch{background:#b7791f}.delete{background:#c53030}.req{color:#c53030;font-size:12px}.muted{color:#778;font-size:12px}
+.summary{font-weight:600;margin:2px 0}details.ndjson{margin:8px 0}details.ndjson summary{cursor:pointer;color:#445}.media{margin:4px 0}ul.responses{padding-left:18px}
 </style></head>
 <body><nav><b>${esc(doc.info.title)}</b> <span class="muted">${esc(doc.info.version)}</span><br><a href="/openapi.json">openapi.json</a>${nav}</nav>
 <main><h1>${esc(doc.info.title)}</h1><p>${prose(doc.info.description)}</p>

@@ -16,6 +16,9 @@ import type { ApiEnv } from './config.js';
 import type { IntakeLimits } from './intake/limits.js';
 import { tracingFromEnv } from '../tracing/tracing.js';
 
+/** How often each API process removes a page of expired uploads. */
+const FILE_SWEEP_EVERY_MS = 5 * 60_000;
+
 export interface RunningApi {
   app: Express;
   server: Server;
@@ -66,9 +69,15 @@ export async function startApi(env: ApiEnv, db: Db, logger: Logger, opts: ApiOpt
   );
   const auth = new Authenticator(db, logger, { adminKey: env.DROVER_ADMIN_KEY });
   const keys = new KeyService(db, auth);
+  const files = new FileService(db, limits, env.DROVER_FILE_TTL_SECONDS);
+  // Expired uploads go even when nobody uploads: a small page every few minutes.
+  const sweeper = setInterval(() => {
+    files.sweep().catch((err: unknown) => logger.warn({ err }, 'sweeping expired files failed; the next sweep tries again'));
+  }, FILE_SWEEP_EVERY_MS);
+  sweeper.unref();
   const app = createApp({
     batches,
-    files: new FileService(db, limits),
+    files,
     auth,
     keys,
     quotas,
@@ -90,6 +99,7 @@ export async function startApi(env: ApiEnv, db: Db, logger: Logger, opts: ApiOpt
     server,
     url: `http://${env.HOST}:${port}`,
     async close() {
+      clearInterval(sweeper);
       await new Promise<void>((resolve) => server.close(() => resolve()));
       await connection.close();
       await tracing?.flush().catch(() => {});

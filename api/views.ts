@@ -1,5 +1,6 @@
 import type { BatchProgress } from '../workflows/contracts.js';
 import { projectEta } from '../workflows/batch-ledger.js';
+import { formatUsd } from '../workflows/current-details.js';
 import type { BatchRow, ResultRow } from '../store/rows.js';
 import { nanosToDecimal, roundUsd, usdToNanos } from '../domain/money.js';
 import { promptCacheSaving } from '../domain/pricing.js';
@@ -83,9 +84,9 @@ function cacheFigures(row: BatchRow, usage: { cached_input_tokens: number }) {
 
 function statusReason(id: string, live: LiveFigures | undefined, tenant: string): string | null {
   if (live?.status === 'awaiting_budget' && live.budget?.scope === 'tenant')
-    return `waiting for budget: the next attempt needs $${roundUsd(live.budget.neededUsd)} reserved and the tenant's monthly spend cap leaves $${roundUsd(live.budget.freeUsd)} free this month; an admin can raise it (PATCH /v1/admin/tenants/${tenant}/quotas), or it goes on as the tenant's other batches end`;
+    return `waiting for budget: the next attempt needs ${formatUsd(live.budget.neededUsd)} reserved and the tenant's monthly spend cap leaves ${formatUsd(live.budget.freeUsd)} free this month; an admin can raise it (PATCH /v1/admin/tenants/${tenant}/quotas), or it goes on as the tenant's other batches end`;
   if (live?.status === 'awaiting_budget' && live.budget)
-    return `waiting for budget: the next attempt needs $${roundUsd(live.budget.neededUsd)} reserved (its worst case) and the limit leaves $${roundUsd(live.budget.freeUsd)} free; raise max_cost_usd (PATCH /v1/batches/${id}/limits) or cancel`;
+    return `waiting for budget: the next attempt needs ${formatUsd(live.budget.neededUsd)} reserved (its worst case) and the limit leaves ${formatUsd(live.budget.freeUsd)} free; raise max_cost_usd (PATCH /v1/batches/${id}/limits) or cancel`;
   if (live?.status === 'awaiting_approval')
     return `awaiting approval: the sample has run (GET /v1/batches/${id}/results?sample=true); POST /v1/batches/${id}/approve runs the rest, /reject ends the batch`;
   if (live?.status === 'paused') return `paused: no new chunk starts until POST /v1/batches/${id}/resume`;
@@ -129,6 +130,7 @@ export function fileView(f: FileRow): FileView {
     bytes: f.bytes,
     line_count: f.line_count,
     created_at: f.created_at.toISOString(),
+    expires_at: f.expires_at.toISOString(),
   };
 }
 

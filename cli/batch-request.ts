@@ -17,16 +17,18 @@ import {
 } from './args.js';
 import type { CommandInput, Context } from './context.js';
 import { UsageError } from './errors.js';
-import { formatCount } from './format.js';
+import { plural } from './format.js';
 
 /**
  * submit, estimate and validate share this: the request body from the flags, then FILE uploaded
  * (streamed from disk, JSONL or CSV alike) and named by `input_file_id`. Every flag is checked
- * before anything is sent.
+ * before anything is sent. A `transient` upload (estimate, validate) expires within the hour and
+ * is for the caller to delete with `discardUpload` once checked: the checks leave nothing behind.
  */
 export async function batchRequest(
   ctx: Context,
   { flags, positionals }: CommandInput,
+  { transient = false }: { transient?: boolean } = {},
 ): Promise<{ body: Record<string, unknown>; file: FileView }> {
   const path = positionals[0]!;
   const format = inputFormat(path);
@@ -40,10 +42,29 @@ export async function batchRequest(
     if (err instanceof UsageError) throw err;
     throw new UsageError(`FILE ${path}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message}`);
   }
+  if (transient) {
+    ctx.out.note(`reading ${path} (${formatBytes(bytes)})`);
+    const file = await ctx.bulk.files.upload({ path, format, expiresAfterSeconds: TRANSIENT_FILE_SECONDS, signal: ctx.signal });
+    return { body: { ...body, input_file_id: file.id }, file };
+  }
   ctx.out.note(`uploading ${path} (${formatBytes(bytes)})`);
   const file = await ctx.bulk.files.upload({ path, format, signal: ctx.signal });
-  ctx.out.note(`uploaded ${formatCount(file.line_count)} item${file.line_count === 1 ? '' : 's'} as ${file.id}`);
+  ctx.out.note(`uploaded ${plural(file.line_count, 'line')} as ${file.id}`);
   return { body: { ...body, input_file_id: file.id }, file };
+}
+
+/** A checked file's upload lives an hour at most, should the delete after the check never come (Ctrl-C, a lost connection). */
+const TRANSIENT_FILE_SECONDS = 3600;
+
+/** Deletes a transient upload; a failure is only noted, since the file expires by itself within the hour. */
+export async function discardUpload(ctx: Context, file: FileView): Promise<void> {
+  try {
+    await ctx.bulk.files.delete(file.id);
+  } catch (err) {
+    ctx.out.note(
+      `could not delete the temporary upload ${file.id} (${(err as Error).message}); it expires by itself at ${file.expires_at}`,
+    );
+  }
 }
 
 export function formatBytes(n: number): string {

@@ -1,18 +1,25 @@
 /** Small text formatters shared by the progress line, summaries and tables. Pure. */
-import { nanosToFixed, usdToNanos } from '../domain/money.js';
 
 /**
- * `$0.000016`, `$0.0123` below a dollar (cheap calls cost fractions of a cent), `$12.35`, `$1,204.50`.
- * Rounded half up on integer nano-dollars, not by `toFixed` on a binary fraction.
+ * Dollars for people: `$12.35` and `$1,204.50` from a dollar up; below it three significant
+ * digits and at least two decimals (`$0.41`, `$0.0123`, `$0.000016`, `$0.0000001`), since one
+ * cheap call costs millionths of a dollar. Never `$0.` nor exponent notation, and no float noise
+ * (`0.1 + 0.2` is `$0.30`). The one money formatter of the CLI.
  */
 export function formatUsd(usd: number): string {
-  const nanos = usdToNanos(usd);
-  const abs = Math.abs(nanos);
-  if (abs === 0) return '$0.00';
-  // A single cheap call costs millionths of a dollar; show it rather than $0.0000.
-  if (abs < 10_000_000) return `$${nanosToFixed(nanos, 6).replace(/(\.\d\d\d*?)0+$/, '$1')}`;
-  if (abs < 1e9) return `$${nanosToFixed(nanos, 4)}`;
-  return `$${nanosToFixed(nanos, 2).replace(/\B(?=(\d{3})+(?!\d))(?=\d*\.)/g, ',')}`;
+  if (!Number.isFinite(usd)) return `$${usd}`;
+  const sign = usd < 0 ? '-' : '';
+  const a = Math.abs(usd);
+  if (a === 0) return '$0.00';
+  if (a >= 1) return `${sign}$${a.toLocaleString('en-US', { minimumFractionDigits: 2, maximumFractionDigits: 2 })}`;
+  const text = a.toLocaleString('en-US', { maximumSignificantDigits: 3, useGrouping: false });
+  const [whole, frac = ''] = text.split('.');
+  return `${sign}$${whole}.${frac.padEnd(2, '0')}`;
+}
+
+/** A rate per million tokens as given (`$0.4`, `$1.6`, `$0.075`), without float noise. */
+export function formatRate(usd: number): string {
+  return `$${usd.toLocaleString('en-US', { maximumSignificantDigits: 6, useGrouping: false })}`;
 }
 
 /** `45s`, `2m 05s`, `1h 02m`, `3d 04h`: two units at most, enough to read at a glance. */

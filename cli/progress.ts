@@ -23,6 +23,16 @@ export function figures(b: BatchView): Figures {
   return { done, total, percent };
 }
 
+const ETA_STATUSES = new Set<string>(['queued', 'running']);
+
+/**
+ * The ETA worth showing: only while items are being worked on (not paused, waiting for budget or
+ * stopping) and only ahead of now. A projected time already past says nothing true, so it is left out.
+ */
+export function liveEta(b: BatchView, now: number): string | null {
+  if (!b.eta || !ETA_STATUSES.has(b.status)) return null;
+  return Date.parse(b.eta) > now ? b.eta : null;
+}
 /** Spent, and the limit when there is one: `$0.0123 / $5.00`. */
 export function costText(b: BatchView): string {
   return b.cost.limit_usd === null ? formatUsd(b.cost.spent_usd) : `${formatUsd(b.cost.spent_usd)} / ${formatUsd(b.cost.limit_usd)}`;
@@ -36,9 +46,9 @@ export function timeText(b: BatchView, now: number): string {
   }
   // Without an estimate (paused, or a provider batch that reports nothing until it is done) the
   // time so far at least shows the watch is alive.
-  if (!b.eta || b.status === 'paused') return `${formatDuration(now - Date.parse(b.created_at))} elapsed`;
-  const left = Date.parse(b.eta) - now;
-  return left > 0 ? `ETA ${formatDuration(left)}` : 'ETA any moment';
+  const eta = liveEta(b, now);
+  if (eta === null) return `${formatDuration(now - Date.parse(b.created_at))} elapsed`;
+  return `ETA ${formatDuration(Date.parse(eta) - now)}`;
 }
 
 export function bar(percent: number, width: number): string {

@@ -1,7 +1,7 @@
-import type { BatchEstimate, BatchList, BatchView } from '../client/index.js';
+import type { BatchEstimate, BatchList, BatchView, ValidationResponse } from '../client/index.js';
 import { isTerminal } from '../client/index.js';
-import { formatCount, formatDuration, formatUsd, plural, styleStatus, PLAIN, type Style } from './format.js';
-import { figures } from './progress.js';
+import { formatCount, formatDuration, formatRate, formatUsd, plural, styleStatus, PLAIN, type Style } from './format.js';
+import { figures, liveEta } from './progress.js';
 import { withProgram } from './program.js';
 
 /** The human forms of the API's objects. Pure: a value and the time in, lines out. */
@@ -47,7 +47,8 @@ export function batchSummary(b: BatchView, now: number, style: Style = PLAIN): s
   if (b.deadline) lines.push(row('deadline', when(b.deadline, now)));
   lines.push(row('created', when(b.created_at, now)));
   lines.push(row(isTerminal(b.status) ? 'took' : 'running', formatDuration(elapsed(b, now))));
-  if (b.eta && !isTerminal(b.status)) lines.push(row('eta', when(b.eta, now)));
+  const eta = liveEta(b, now);
+  if (eta !== null) lines.push(row('eta', when(eta, now)));
   if (b.status_reason) lines.push(row('waiting', b.status_reason));
   if (b.error) lines.push(row('error', style.red(b.error)));
   if (b.metadata && Object.keys(b.metadata).length > 0) lines.push(row('metadata', JSON.stringify(b.metadata)));
@@ -84,7 +85,7 @@ export function estimateSummary(e: BatchEstimate): string[] {
     row('cost', `${formatUsd(e.cost.low_usd)} low, ${formatUsd(e.cost.expected_usd)} expected, ${formatUsd(e.cost.high_usd)} high`),
     row(
       'pricing',
-      `$${e.pricing.input_per_mtok} in / $${e.pricing.output_per_mtok} out per million tokens` +
+      `${formatRate(e.pricing.input_per_mtok)} in / ${formatRate(e.pricing.output_per_mtok)} out per million tokens` +
         `${e.pricing.batch_multiplier !== 1 ? `, x${e.pricing.batch_multiplier} on the batch API` : ''} (${e.pricing.source})`,
     ),
   ];
@@ -117,4 +118,24 @@ export function batchTable(page: BatchList, now: number, style: Style = PLAIN): 
   const lines = [style.dim(fmt(head)), ...rows.map((r) => fmt(r, true))];
   if (page.next_cursor) lines.push(style.dim(`(more: --limit, or --cursor ${page.next_cursor})`));
   return lines;
+}
+
+/**
+ * `drover validate`'s last line, by what was checked: `checked 6 lines: 1 valid, 5 with errors`.
+ * Problems of the request itself (a flag, --spec) stop the check before the lines are read, and
+ * the line says so. When the API listed only the first problems, the counts say "at least".
+ */
+export function checkedLine(v: ValidationResponse, lineCount: number): string {
+  const lines = plural(lineCount, 'line');
+  if (v.valid) return `checked ${lines}: ${formatCount(v.item_count ?? lineCount)} valid, ${plural(v.chunk_count ?? 0, 'chunk')} planned`;
+  const badLines = new Set(v.issues.flatMap((i) => (i.line === undefined ? [] : [i.line]))).size;
+  const requestProblems = v.issues.filter((i) => i.line === undefined).length;
+  if (badLines === 0 && requestProblems > 0) {
+    return `the request has ${plural(requestProblems, 'problem')} (flags or --spec), so the ${lines} were not checked yet`;
+  }
+  const listedAll = v.issue_count <= v.issues.length;
+  const valid = Math.max(0, lineCount - badLines);
+  return listedAll
+    ? `checked ${lines}: ${formatCount(valid)} valid, ${formatCount(badLines)} with errors`
+    : `checked ${lines}: at most ${formatCount(valid)} valid, at least ${formatCount(badLines)} with errors (${plural(v.issue_count, 'problem')} in all)`;
 }

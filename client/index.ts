@@ -89,6 +89,7 @@ export {
   BatchView,
   CompletionResponse,
   ErrorBody,
+  FileDeleted,
   FileView,
   ItemError,
   Pricing,

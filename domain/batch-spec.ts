@@ -142,14 +142,21 @@ export const BatchSettings = z.strictObject({
     .min(1)
     .max(200)
     .describe('`provider/model` (openai/gpt-4.1-mini, anthropic/…, gemini/…, openai_compatible/…) or a model name with a known prefix.'),
-  system_prompt: z.string().optional(),
+  system_prompt: z.string().optional().describe('Sent first with every item.'),
   user_prompt_template: z
     .string()
     .min(1)
     .optional()
     .describe("The user message; `{field}` takes the item's `inputs.field` (or a CSV column), `{content}` its content."),
-  response_format: ResponseFormat.optional(),
-  max_output_tokens: z.int().positive().max(1_000_000).optional(),
+  response_format: ResponseFormat.optional().describe(
+    'Text (the default), or a JSON Schema every output must match: outputs come back parsed, and one that does not match is asked again.',
+  ),
+  max_output_tokens: z
+    .int()
+    .positive()
+    .max(1_000_000)
+    .optional()
+    .describe('Per request; also what the budget reserves per item. Without it the provider default, or the bound of a small schema.'),
   chunk_size: z.int().positive().max(LIMITS.maxChunkSize).default(DEFAULTS.chunkSize).describe('Items per provider batch.'),
   max_parallel_chunks: z
     .int()

@@ -87,10 +87,10 @@ const Categories = z
 
 export const ClassifyOperation = z.strictObject({
   operation: z.literal('classify'),
-  categories: Categories,
+  categories: Categories.describe('classify: the labels, as names or `{name, description}`; at least 2.'),
   /** Several labels (or none) per item instead of exactly one. */
-  multi_label: z.boolean().default(false),
-  instructions: z.string().optional(),
+  multi_label: z.boolean().default(false).describe('classify: several labels (or none) per item, as `labels`, instead of one `label`.'),
+  instructions: z.string().optional().describe('classify: more guidance for the model, added to the system prompt.'),
 });
 
 /** A user's JSON Schema for extraction: valid, rooted at an object, and strict-compatible. */
@@ -103,15 +103,22 @@ const ExtractionSchema = z.record(z.string(), z.unknown()).superRefine((schema, 
 
 export const ExtractOperation = z.strictObject({
   operation: z.literal('extract'),
-  extraction_instructions: NonBlank,
+  extraction_instructions: NonBlank.describe('extract: what to pull out of each item.'),
   /** JSON Schema of the extracted object; without it the answer is a list of name/value pairs. */
-  schema: ExtractionSchema.optional(),
+  schema: ExtractionSchema.optional().describe(
+    'extract: a JSON Schema of the extracted object (made strict); without it the answer is `{fields: [{name, value}]}`.',
+  ),
 });
 
 export const SummarizeOperation = z.strictObject({
   operation: z.literal('summarize'),
-  summary_instructions: z.string().optional(),
-  max_words: z.int().min(1, 'max_words must be at least 1').max(2000, 'max_words must be at most 2000').optional(),
+  summary_instructions: z.string().optional().describe('summarize: what the summary should cover or how it should read.'),
+  max_words: z
+    .int()
+    .min(1, 'max_words must be at least 1')
+    .max(2000, 'max_words must be at most 2000')
+    .optional()
+    .describe('summarize: the longest summary, in words.'),
 });
 
 const EnrichField = z
@@ -149,7 +156,8 @@ export const EnrichOperation = z.strictObject({
         if (seen.has(f.name)) ctx.addIssue({ code: 'custom', message: `duplicate field name: ${f.name}`, path: [i, 'name'] });
         seen.add(f.name);
       });
-    }),
+    })
+    .describe('enrich: the fields to fill in, `[{name, type: string|number|boolean|categorical, valid_values?, description?}]`.'),
 });
 
 export const RunOperation = z.strictObject({

@@ -276,9 +276,17 @@ export const FileView = z
     bytes: z.number(),
     line_count: z.number().meta({ description: 'Items stored: blank lines and the CSV header are not counted.' }),
     created_at: IsoTime,
+    expires_at: IsoTime.meta({
+      description:
+        'When the file and its lines are removed (DROVER_FILE_TTL_SECONDS after upload, 7 days unless set). Batches made from it keep their items.',
+    }),
   })
   .meta({ id: 'File' });
 export type FileView = z.infer<typeof FileView>;
+
+/** `DELETE /v1/files/:id`: the file and its lines are gone; batches made from it keep their items. */
+export const FileDeleted = z.object({ id: z.string(), object: z.literal('file'), deleted: z.literal(true) }).meta({ id: 'FileDeleted' });
+export type FileDeleted = z.infer<typeof FileDeleted>;
 
 export const Health = z.object({ status: z.literal('ok') }).meta({ id: 'Health' });
 

@@ -10,6 +10,8 @@
  * `pattern` is not honoured: generating from arbitrary regexes is out of scope.
  */
 
+import { likelyLabels, summaryOf, SUMMARY_KEY, type Hints } from './plausible.js';
+
 type Schema = Record<string, unknown>;
 
 /** Past this depth recursive schemas are cut short by choosing the smallest valid value. */
@@ -47,23 +49,37 @@ const WORDS = [
 const isSchema = (v: unknown): v is Schema => typeof v === 'object' && v !== null && !Array.isArray(v);
 const num = (v: unknown): number | undefined => (typeof v === 'number' && Number.isFinite(v) ? v : undefined);
 
-export function sampleFromSchema(schema: unknown, rand: () => number): unknown {
-  return new Sampler(schema, rand).sample(schema, 0);
+/**
+ * `hints` (the item's text) make the value plausible where that is cheap: an enum label the text
+ * points to (plausible.ts), distinct labels in a list of them, and summary fields made of the
+ * text's own words. Without hints, or where they say nothing, the choice is `rand`'s.
+ */
+export function sampleFromSchema(schema: unknown, rand: () => number, hints?: Hints): unknown {
+  return new Sampler(schema, rand, hints).sample(schema, 0);
+}
+
+/** One of an enum's values: the first the text points to, else one at random. */
+export function chooseEnum(values: readonly unknown[], rand: () => number, hints?: Hints): unknown {
+  const likely = hints ? likelyLabels(values, hints.text) : [];
+  // rand is drawn either way, so what follows in the answer does not depend on the hint.
+  const random = values[Math.floor(rand() * values.length)];
+  return likely.length > 0 ? likely[0] : random;
 }
 
 class Sampler {
   constructor(
     private readonly root: unknown,
     private readonly rand: () => number,
+    private readonly hints?: Hints,
   ) {}
 
-  sample(input: unknown, depth: number): unknown {
+  sample(input: unknown, depth: number, key?: string): unknown {
     if (input === false) return null;
     if (!isSchema(input)) return this.word();
     const s = this.resolve(input);
 
     if ('const' in s) return s.const;
-    if (Array.isArray(s.enum) && s.enum.length > 0) return this.pick(s.enum);
+    if (Array.isArray(s.enum) && s.enum.length > 0) return chooseEnum(s.enum, this.rand, this.hints);
     if (Array.isArray(s.allOf) && s.allOf.length > 0) {
       const { allOf, ...rest } = s;
       return this.sample(mergeAll([rest, ...allOf.filter(isSchema).map((x) => this.resolve(x))]), depth);
@@ -89,7 +105,7 @@ class Sampler {
       case 'object':
         return this.object(s, depth);
       default:
-        return this.string(s);
+        return this.string(s, key);
     }
   }
 
@@ -130,7 +146,7 @@ class Sampler {
     const required = new Set(Array.isArray(s.required) ? (s.required as string[]) : []);
     for (const [key, propSchema] of Object.entries(props)) {
       // Optional properties appear about half the time, so consumers see both shapes.
-      if (required.has(key) || (depth < MAX_DEPTH && this.rand() < 0.5)) out[key] = this.sample(propSchema, depth + 1);
+      if (required.has(key) || (depth < MAX_DEPTH && this.rand() < 0.5)) out[key] = this.sample(propSchema, depth + 1, key);
     }
     const extra = isSchema(s.additionalProperties) ? s.additionalProperties : {};
     for (const key of required) if (!(key in out)) out[key] = this.sample(extra, depth + 1);
@@ -158,10 +174,24 @@ class Sampler {
     const itemSchema = s.items === undefined ? {} : s.items;
     const out: unknown[] = [];
     const seen = new Set<string>();
+    // A list of labels (multi-label classify) names each at most once, and those the text points to first.
+    const labels = isSchema(itemSchema) ? this.resolve(itemSchema).enum : undefined;
+    const distinct = s.uniqueItems === true || (Array.isArray(labels) && prefix.length === 0);
+    if (Array.isArray(labels) && prefix.length === 0) {
+      length = Math.min(length, labels.length);
+      for (const label of this.hints ? likelyLabels(labels, this.hints.text) : []) {
+        if (out.length >= length) break;
+        seen.add(JSON.stringify(label));
+        out.push(label);
+      }
+    }
     for (let attempts = 0; out.length < length && attempts < length * 20 + 20; attempts++) {
       const i = out.length;
-      const value = this.sample(i < prefix.length ? prefix[i] : itemSchema, depth + 1);
-      if (s.uniqueItems === true) {
+      const value =
+        Array.isArray(labels) && i >= prefix.length
+          ? this.pick(labels)
+          : this.sample(i < prefix.length ? prefix[i] : itemSchema, depth + 1);
+      if (distinct) {
         const key = JSON.stringify(value);
         if (seen.has(key)) continue;
         seen.add(key);
@@ -193,12 +223,17 @@ class Sampler {
     return integer ? Math.round(value) : value;
   }
 
-  private string(s: Schema): string {
+  private string(s: Schema, key?: string): string {
     const format = typeof s.format === 'string' ? s.format : undefined;
     const formatted = format ? this.formatted(format) : undefined;
     if (formatted !== undefined) return formatted;
     const minLength = num(s.minLength) ?? 0;
     const maxLength = num(s.maxLength) ?? Number.POSITIVE_INFINITY;
+    const summary = key !== undefined && this.hints && SUMMARY_KEY.test(key) ? summaryOf(this.hints, maxLength) : undefined;
+    if (summary !== undefined && summary.length >= minLength) {
+      this.rand(); // drawn as for any string, so the fields after it do not shift
+      return summary;
+    }
     const words = 1 + Math.floor(this.rand() * 3);
     let text = Array.from({ length: words }, () => this.word()).join(' ');
     while (text.length < minLength) text += ` ${this.word()}`;

@@ -76,6 +76,8 @@ async function handle(
 ): Promise<void> {
   const requestId = newRequestId();
   res.setHeader('x-request-id', requestId);
+  // Every answer says it is made up, in a header the SDKs ignore and a proxy or log can see.
+  res.setHeader('x-drover-emulator', 'synthetic');
   const method = (req.method ?? 'GET').toUpperCase();
   const url = new URL(req.url ?? '/', 'http://emulator.invalid');
   const path = url.pathname;

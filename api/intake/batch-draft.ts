@@ -4,7 +4,7 @@ import { jsonSchemaProblems } from '../../domain/json-schema.js';
 import type { Pricing } from '../../domain/pricing.js';
 import { resolveModel, type ProviderName } from '../../domain/provider-catalog.js';
 import { unservedReason, type ProviderOffer } from '../../domain/provider-offers.js';
-import { resolvePricing, type PriceOverrides } from '../../domain/model-prices.js';
+import { anyProviderSuggestion, resolvePricing, unpricedModelMessage, type PriceOverrides } from '../../domain/model-prices.js';
 import { webhookUrlProblem } from '../../domain/public-address.js';
 import { ValidationError } from '../errors.js';
 import { checkJson, DEFAULT_INTAKE_LIMITS, type IntakeLimits } from './limits.js';
@@ -45,7 +45,7 @@ export function draftFromSettings(input: unknown, ctx: IntakeContext, prefix = '
   settings.cache ??= ctx.resultCacheDefault ?? 'use';
   const issues: Issue[] = [];
   const resolved = resolveModel(settings.model);
-  if ('error' in resolved) issues.push({ path: 'model', message: resolved.error });
+  if ('error' in resolved) issues.push({ path: 'model', message: resolved.error + anyProviderSuggestion(settings.model) });
   else {
     const unserved = unservedReason(ctx.offers ?? [], resolved.provider, resolved.model, settings.mode);
     if (unserved) issues.push(unserved);
@@ -68,10 +68,7 @@ export function draftFromSettings(input: unknown, ctx: IntakeContext, prefix = '
   if (!('error' in resolved)) {
     pricing = resolvePricing(resolved.provider, resolved.model, settings.prices, ctx.priceOverrides);
     if (!pricing) {
-      issues.push({
-        path: 'model',
-        message: `no price is known for ${resolved.provider}/${resolved.model}: give "prices" ({"input_per_mtok", "output_per_mtok"}) or add it to the price override file, so spend is never billed at zero`,
-      });
+      issues.push({ path: 'model', message: unpricedModelMessage(resolved.provider, resolved.model, ctx.priceOverrides) });
     }
   }
   if (issues.length || 'error' in resolved || !pricing) throw new ValidationError(issues);

@@ -12,18 +12,20 @@ import { BatchCreateRequest, NdjsonSettings } from '../intake/request-schemas.js
 import { badInput, batchId, ended, errorResponse, notFound, overLimit } from './docs.js';
 
 export const ListQuery = z.strictObject({
-  status: R.BatchStatus.optional(),
+  status: R.BatchStatus.optional().meta({ description: 'Only batches in this state.' }),
   model: z
     .string()
     .regex(/^[A-Za-z0-9._:/-]+$/, 'a model name')
-    .optional(),
-  created_after: z.iso.datetime({ offset: true }).optional(),
-  limit: z.coerce.number().int().min(1).max(100).default(20),
+    .optional()
+    .meta({ description: 'Only batches of this model, as submitted.' }),
+  created_after: z.iso.datetime({ offset: true }).optional().meta({ description: 'Only batches created after this time.' }),
+  limit: z.coerce.number().int().min(1).max(100).default(20).meta({ description: 'Batches per page.' }),
   cursor: z
     .string()
     .max(4096)
     .regex(/^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/, 'not a cursor this list gave out: pass next_cursor as returned')
-    .optional(),
+    .optional()
+    .meta({ description: "The next page: the previous page's `next_cursor`, sent with the same filters." }),
 });
 
 export const LimitsBody = z
@@ -59,7 +61,7 @@ function submitted(s: Submitted): Reply {
 const batchBody: Content = {
   ...json(BatchCreateRequest),
   'application/x-ndjson': {
-    schema: { type: 'string', description: 'One Item (JSON) per line; settings and operation fields go in the query string.' },
+    schema: { type: 'string', description: 'Settings and operation fields go in the query string (the NDJSON settings).' },
     itemSchema: ItemInput,
   },
 };

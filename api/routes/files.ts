@@ -8,6 +8,10 @@ import { badInput, errorResponse } from './docs.js';
 export const UploadQuery = z.strictObject({
   filename: z.string().min(1).max(255).optional().meta({ description: 'Defaults to the multipart file name, else upload.<format>.' }),
   format: z.enum(['jsonl', 'csv']).optional().meta({ description: 'Defaults from the content type, else the file name.' }),
+  expires_after_seconds: z.coerce.number().int().min(60).optional().meta({
+    description:
+      'Expire the file sooner than the deployment does (DROVER_FILE_TTL_SECONDS, 7 days unless set); a longer value is cut to it. `drover validate` and `estimate` ask for 3600.',
+  }),
 });
 
 /** Files streamed into the store; `POST /v1/batches` then takes `input_file_id` instead of `items`. */
@@ -42,7 +46,8 @@ export function fileRoutes(service: FileService): Route[] {
         },
         responses: { 201: { description: 'Stored.', content: json(R.FileView) }, 400: badInput },
       },
-      async ({ caller, query, req }) => new Reply(201, await service.upload(caller.tenant, await readUpload(req, query))),
+      async ({ caller, query, req }) =>
+        new Reply(201, await service.upload(caller.tenant, await readUpload(req, query), query.expires_after_seconds)),
     ),
     defineRoute(
       {
@@ -55,6 +60,24 @@ export function fileRoutes(service: FileService): Route[] {
         responses: { 200: { description: 'The file.', content: json(R.FileView) }, 404: errorResponse('No such file.') },
       },
       ({ caller, params }) => service.get(caller.tenant, params.id),
+    ),
+    defineRoute(
+      {
+        method: 'delete',
+        path: '/v1/files/{id}',
+        tag: 'Files',
+        scope: 'batches:write',
+        summary: 'Delete a file',
+        description:
+          'Removes the file and its lines now, rather than at `expires_at`. Batches made from it are not touched: each has its own copy of the items. A submit still reading the file makes this a 409; send it again once that submit has answered.',
+        params: { id: 'The file id (`file_…`).' },
+        responses: {
+          200: { description: 'Deleted.', content: json(R.FileDeleted) },
+          404: errorResponse('No such file (or it expired, or belongs to another tenant).'),
+          409: errorResponse('A batch submit is reading the file right now.'),
+        },
+      },
+      ({ caller, params }) => service.delete(caller.tenant, params.id),
     ),
   ];
 }

@@ -15,7 +15,7 @@ export const CreateKeyBody = z.strictObject({
   scopes: z.array(R.Scope).min(1),
 });
 
-export const KeyListQuery = z.strictObject({ tenant: TenantName.optional() });
+export const KeyListQuery = z.strictObject({ tenant: TenantName.optional().meta({ description: "Only this tenant's keys." }) });
 
 /** Key management: only an `admin` key may call these. */
 export function keyRoutes(service: KeyService): Route[] {

@@ -9,11 +9,16 @@ import { defineRoute, json, type Route } from '../define-route.js';
 import { csvHeader, csvRow, resultView } from '../views.js';
 import { badInput, batchId, errorResponse, notFound } from './docs.js';
 
+const statusFilter = R.ResultStatus.optional().meta({ description: 'Only the rows in this state.' });
+
 export const ResultsQuery = z.strictObject({
-  format: z.enum(['json', 'jsonl', 'csv']).default('json'),
-  status: R.ResultStatus.optional(),
-  offset: z.coerce.number().int().min(0).default(0),
-  limit: z.coerce.number().int().min(1).max(1000).default(100),
+  format: z
+    .enum(['json', 'jsonl', 'csv'])
+    .default('json')
+    .meta({ description: '`json`: one page of rows; `jsonl` and `csv`: every matching row, streamed.' }),
+  status: statusFilter,
+  offset: z.coerce.number().int().min(0).default(0).meta({ description: 'json: rows to skip.' }),
+  limit: z.coerce.number().int().min(1).max(1000).default(100).meta({ description: 'json: rows per page.' }),
   sample: z
     .enum(['true', 'false'])
     .transform((v) => v === 'true')
@@ -21,7 +26,13 @@ export const ResultsQuery = z.strictObject({
     .describe('true: only the items of the sample (sample first), JSON pages only.'),
 });
 
-export const DownloadQuery = z.strictObject({ format: z.enum(['jsonl', 'csv']).default('csv'), status: R.ResultStatus.optional() });
+export const DownloadQuery = z.strictObject({
+  format: z
+    .enum(['jsonl', 'csv'])
+    .default('csv')
+    .meta({ description: 'The file type; CSV flattens a JSON output into one column per field.' }),
+  status: statusFilter,
+});
 
 /** Encoded rows are sent in pieces of about this many characters: one socket write per row cost more than encoding it. */
 const EXPORT_PIECE = 64 * 1024;

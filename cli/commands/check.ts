@@ -1,14 +1,18 @@
 import type { BatchCreateParams } from '../../client/index.js';
 import { BATCH_OPTIONS } from '../args.js';
-import { batchRequest } from '../batch-request.js';
+import { batchRequest, discardUpload } from '../batch-request.js';
 import type { Command } from '../context.js';
 import { formatIssue } from '../errors.js';
 import { EXIT } from '../exit-codes.js';
-import { formatCount, plural } from '../format.js';
+import { formatCount } from '../format.js';
 import { BATCH_FLAGS_HELP } from '../help.js';
-import { estimateSummary } from '../summary.js';
+import { checkedLine, estimateSummary } from '../summary.js';
 
-/** estimate and validate: the dry runs. FILE is uploaded (an upload is not a batch); no batch is created or started. */
+/**
+ * estimate and validate: the dry runs. FILE goes up as a temporary upload (the API checks files
+ * where they are stored, by the same code as a submit), deleted as soon as it is checked and
+ * expiring within the hour should that fail; no batch is created or started.
+ */
 
 export const estimate: Command = {
   name: 'estimate',
@@ -25,9 +29,15 @@ Examples
   drover estimate reviews.jsonl -m gpt-4.1-mini --operation classify --categories good,bad
   drover estimate rows.csv --spec request.json --json | jq .cost.expected_usd`,
   async run(ctx, input) {
-    const { body } = await batchRequest(ctx, input);
-    // Assembled at run time from --spec and the flags, so only the API can check its shape.
-    const e = await ctx.bulk.batches.estimate(body as unknown as BatchCreateParams, { signal: ctx.signal });
+    const { body, file } = await batchRequest(ctx, input, { transient: true });
+    let e;
+    try {
+      // Assembled at run time from --spec and the flags, so only the API can check its shape.
+      e = await ctx.bulk.batches.estimate(body as unknown as BatchCreateParams, { signal: ctx.signal });
+    } finally {
+      await discardUpload(ctx, file);
+    }
+    ctx.out.note(`checked ${formatCount(file.line_count)} line${file.line_count === 1 ? '' : 's'}: all valid, priced`);
     ctx.out.result(e, () => estimateSummary(e));
     return EXIT.ok;
   },
@@ -41,7 +51,8 @@ export const validate: Command = {
   options: BATCH_OPTIONS,
   help: `Takes the same FILE and flags as submit and reports every problem at once, each with its
 line in FILE (\`line 12: content: ...\`) or the request field (\`categories: ...\`).
-Exits 0 when valid ("valid: N items in M chunks"), 3 when there are problems.
+Exits 0 when valid ("checked N lines: N valid, M chunks planned"), 3 when there are problems
+("checked 6 lines: 1 valid, 5 with errors").
 
 ${BATCH_FLAGS_HELP}
 
@@ -49,16 +60,17 @@ Examples
   drover validate reviews.jsonl -m gpt-4.1-mini --operation classify --categories good,bad
   drover validate rows.csv -m gpt-4.1-mini --prompt 'Tag: {text}' --json | jq '.issues[]'`,
   async run(ctx, input) {
-    const { body } = await batchRequest(ctx, input);
-    const v = await ctx.bulk.validate(body, ctx.signal);
+    const { body, file } = await batchRequest(ctx, input, { transient: true });
+    let v;
+    try {
+      v = await ctx.bulk.validate(body, ctx.signal);
+    } finally {
+      await discardUpload(ctx, file);
+    }
     ctx.out.result(v, () => {
-      if (v.valid) return [`valid: ${plural(v.item_count ?? 0, 'item')} in ${plural(v.chunk_count ?? 0, 'chunk')}`];
+      if (v.valid) return [checkedLine(v, file.line_count)];
       const more = v.issue_count - v.issues.length;
-      return [
-        ...v.issues.map(formatIssue),
-        ...(more > 0 ? [`... and ${formatCount(more)} more`] : []),
-        `invalid: ${plural(v.issue_count, 'problem')}`,
-      ];
+      return [...v.issues.map(formatIssue), ...(more > 0 ? [`... and ${formatCount(more)} more`] : []), checkedLine(v, file.line_count)];
     });
     return v.valid ? EXIT.ok : EXIT.invalidInput;
   },

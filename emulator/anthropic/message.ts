@@ -15,6 +15,7 @@ import { badRequest, type ApiError } from '../api-error.js';
 import { hashBody, newMessageId, newToolUseId, seededRandom } from '../ids.js';
 import { isObject, type Json } from '../json.js';
 import { anthropicImageTokens, anthropicPdfTokens } from '../media-tokens.js';
+import { hintsFrom } from '../plausible.js';
 import { sampleFromSchema } from '../schema-sample.js';
 
 /** API version that removed `temperature`, `top_p` and `top_k`; SDK 1.x sends it. */
@@ -297,12 +298,13 @@ export function generateMessage(req: MessageRequest, opts: GenerateOptions = {})
   const cached = opts.promptCache === 'read' ? prefixTokens : 0;
   const written = opts.promptCache === 'write' ? prefixTokens : 0;
   const rand = seededRandom(req.hash);
+  const hints = hintsFrom(lastUserText(req.messages), '');
   let content: ContentBlock[];
   let stopReason: StopReason = 'end_turn';
   let stopSequence: string | null = null;
   let outputChars = 0;
   if (req.mode === 'tool' && req.tool) {
-    const input = sampleFromSchema(req.tool.schema, rand);
+    const input = sampleFromSchema(req.tool.schema, rand, hints);
     content = [{ type: 'tool_use', id: newToolUseId(), name: req.tool.name, input, caller: { type: 'direct' } }];
     stopReason = 'tool_use';
     outputChars = JSON.stringify(input).length;
@@ -311,7 +313,9 @@ export function generateMessage(req: MessageRequest, opts: GenerateOptions = {})
     for (const block of content) outputChars += (block as TextBlock).text.length;
   } else {
     let text =
-      req.mode === 'json_schema' ? JSON.stringify(sampleFromSchema(req.schema, rand)) : `Echo: ${lastUserText(req.messages).slice(0, 80)}`;
+      req.mode === 'json_schema'
+        ? JSON.stringify(sampleFromSchema(req.schema, rand, hints))
+        : `Echo: ${lastUserText(req.messages).slice(0, 80)}`;
     if (opts.malformed && req.mode === 'json_schema') text = text.slice(0, Math.max(1, Math.floor(text.length / 2)));
     if (req.mode === 'text') {
       let cut = -1;

@@ -10,7 +10,8 @@ import type { ApiError } from '../api-error.js';
 import { hashBody, newGeminiResponseId, seededRandom, sha256 } from '../ids.js';
 import { isObject, type Json } from '../json.js';
 import { geminiMediaTokens } from '../media-tokens.js';
-import { sampleFromSchema } from '../schema-sample.js';
+import { hintsFrom } from '../plausible.js';
+import { chooseEnum, sampleFromSchema } from '../schema-sample.js';
 import { geminiError } from './edge.js';
 import { openApiToJsonSchema } from './schema.js';
 
@@ -215,16 +216,16 @@ export function generateContent(req: GenerateRequest, opts: GenerateOptions = {}
 
 function render(req: GenerateRequest, seed: string): string {
   const rand = seededRandom(seed);
+  const hints = hintsFrom(lastUserText(req.contents), '');
   switch (req.mode) {
     case 'json':
       return JSON.stringify(
         req.schema === undefined
           ? { echo: lastUserText(req.contents).slice(0, 80), digest: seed.slice(0, 12) }
-          : sampleFromSchema(req.schema, rand),
+          : sampleFromSchema(req.schema, rand, hints),
       );
     case 'enum': {
-      const values = (req.schema as Json).enum as unknown[];
-      return String(values[Math.floor(rand() * values.length)]);
+      return String(chooseEnum((req.schema as Json).enum as unknown[], rand, hints));
     }
     default:
       return `Echo: ${lastUserText(req.contents).slice(0, 80)}`;

@@ -7,6 +7,7 @@ import type { ChatCompletion } from 'openai/resources/chat/completions';
 import { badRequest } from '../api-error.js';
 import { hashBody, newChatCompletionId, nowSeconds, seededRandom, sha256 } from '../ids.js';
 import { isObject, type Json } from '../json.js';
+import { hintsFrom } from '../plausible.js';
 import { MIN_CACHED_PREFIX_TOKENS, OPENAI_CACHE_STEP, type PromptCache } from '../prompt-cache.js';
 import { sampleFromSchema } from '../schema-sample.js';
 import { strictSchemaProblem } from './strict-schema.js';
@@ -221,12 +222,16 @@ function renderContent(req: ChatRequest, choice: number): string {
   const prompt = lastUserText(req.messages).slice(0, 80);
   switch (req.mode) {
     case 'json_schema':
-      return JSON.stringify(sampleFromSchema(req.schema, seededRandom(seed)));
+      return JSON.stringify(sampleFromSchema(req.schema, seededRandom(seed), hintsFrom(lastUserText(req.messages), allText(req.messages))));
     case 'json_object':
       return JSON.stringify({ echo: prompt, digest: seed.slice(0, 12) });
     default:
       return `Echo: ${prompt}`;
   }
+}
+
+function allText(messages: readonly Json[]): string {
+  return messages.map(messageText).join('\n');
 }
 
 function lastUserText(messages: readonly Json[]): string {

@@ -65,6 +65,7 @@ describe('drover CLI against the local stack', () => {
   const drover = (...args: string[]) => start(args).done;
 
   const batchCount = async () => (await stack.db.query<{ n: number }>('SELECT count(*)::int AS n FROM batches')).rows[0]!.n;
+  const fileCount = async () => (await stack.db.query<{ n: number }>('SELECT count(*)::int AS n FROM files')).rows[0]!.n;
 
   before(async () => {
     tmp = await mkdtemp(join(tmpdir(), 'drover-cli-'));
@@ -116,7 +117,7 @@ describe('drover CLI against the local stack', () => {
     const progress = human.stderr.split('\n').filter((l) => l.startsWith('progress: '));
     assert.ok(progress.length >= 1 && progress.length <= 6, `a few progress lines, not a flood:\n${human.stderr}`);
     assert.match(progress.at(-1)!, /^progress: completed {2}30\/30 \(100%\) {2}succeeded 30 {2}failed 0 {2}cost \$[\d.]+ {2}done in \d+s$/);
-    assert.match(human.stderr, /uploaded 30 items as file_\w+/);
+    assert.match(human.stderr, /uploaded 30 lines as file_\w+/);
     const id = /batch (batch_\w+) started/.exec(human.stderr)?.[1];
     assert.ok(id && id !== classifyId, human.stderr);
     assert.match(human.stdout, new RegExp(`^${id} completed in \\d+s, 30/30 succeeded, cost \\$[\\d.]+\\n`));
@@ -191,19 +192,28 @@ describe('drover CLI against the local stack', () => {
     }
   });
 
-  test('validate: every problem with its line, exit 3; a good file is valid, exit 0', async () => {
+  test('validate: every problem with its line, exit 3; a good file is valid, exit 0; no upload is left behind', async () => {
+    const filesBefore = await fileCount();
     const bad = await drover('validate', file('bad.jsonl'), '--model', 'gpt-4.1-mini');
     assert.equal(bad.code, 3, bad.stdout + bad.stderr);
     assert.match(bad.stdout, /^line 3: id: duplicate id "a" \(first at line 1\)$/m);
-    assert.match(bad.stdout, /invalid: 1 problem/);
+    assert.match(bad.stdout, /^checked 4 lines: 3 valid, 1 with errors$/m);
+    assert.doesNotMatch(bad.stderr, /uploaded/);
 
     const good = await drover('validate', file('rows.csv'), '--model', 'gpt-4.1-mini', '--prompt', 'Tag: {text}');
     assert.equal(good.code, 0, good.stderr);
-    assert.equal(good.stdout, 'valid: 30 items in 1 chunk\n');
+    assert.equal(good.stdout, 'checked 30 lines: 30 valid, 1 chunk planned\n');
+
+    const typo = await drover('validate', file('rows.csv'), '--model', 'gpt-4.1-minii', '--prompt', 'Tag: {text}');
+    assert.equal(typo.code, 3, typo.stdout + typo.stderr);
+    assert.match(typo.stdout, /^model: unknown model 'gpt-4.1-minii' for openai; did you mean gpt-4.1-mini\?$/m);
+    assert.match(typo.stdout, /the request has 1 problem \(flags or --spec\), so the 30 lines were not checked yet/);
+    assert.equal(await fileCount(), filesBefore, 'validate deletes its temporary upload');
   });
 
   test('estimate prints the cost and starts no batch', async () => {
     const before = await batchCount();
+    const filesBefore = await fileCount();
     const r = await drover('estimate', file('reviews.jsonl'), '--model', 'gpt-4.1-mini', '--operation', 'summarize', '--max-words', '20');
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /items +30 in 1 chunk/);
@@ -211,6 +221,7 @@ describe('drover CLI against the local stack', () => {
     const json = await drover('estimate', file('reviews.jsonl'), '--model', 'gpt-4.1-mini', '--json');
     const e = JSON.parse(json.stdout);
     assert.equal(e.object, 'batch_estimate');
+    assert.equal(await fileCount(), filesBefore, 'estimate deletes its temporary upload');
     assert.equal(e.item_count, 30);
     assert.ok(e.cost.expected_usd > 0);
     assert.equal(await batchCount(), before, 'no batch was created');

@@ -122,7 +122,7 @@ describe('formatting and summaries', () => {
     // Half up on the decimal, not on the binary fraction ((1.005).toFixed(2) is '1.00'); no float noise.
     assert.equal(formatUsd(1.005), '$1.01');
     assert.equal(formatUsd(1234567.891), '$1,234,567.89');
-    assert.equal(formatUsd(0.1 + 0.2), '$0.3000');
+    assert.equal(formatUsd(0.1 + 0.2), '$0.30');
     assert.equal(formatUsd(0.00999999), '$0.01');
     assert.equal(formatDuration(45_000), '45s');
     assert.equal(formatDuration(125_000), '2m 05s');
@@ -143,7 +143,7 @@ describe('formatting and summaries', () => {
     const lines = batchSummary(batch(), T0).join('\n');
     assert.match(lines, /items +156\/300 done \(52%\): 150 succeeded, 6 failed, 144 pending/);
     assert.match(lines, /chunks +3\/6 done, 1 running, 2 waiting/);
-    assert.match(lines, /cost +\$0\.0123 spent, limit \$5\.00, \$0\.0100 reserved, ~\$0\.0300 expected in all/);
+    assert.match(lines, /cost +\$0\.0123 spent, limit \$5\.00, \$0\.01 reserved, ~\$0\.03 expected in all/);
     assert.match(lines, /eta +.*in 1m 20s/);
   });
 
