@@ -11,17 +11,19 @@ interface Entry {
  * workflow costs a round trip through Temporal to a worker busy with that very batch (and,
  * when it does not answer in time, an aggregate over every item in the store): a hundred
  * pollers each asking for themselves queued behind one another, for seconds each. Here at most
- * one read runs per batch. Its answer is served as it is for `freshMs`; after that the first
- * caller reads again and waits for it, as every caller did before, while everyone asking in
- * the meantime is answered at once with the figures there are (nothing newer exists until that
- * read ends; never older than `maxAgeMs`). What a caller changes (pause, cancel, limits)
- * replaces the entry with the workflow's answer at once.
+ * one read runs per batch: a caller with no read in flight reads and waits for it, as every
+ * caller did before, while everyone asking in the meantime is answered at once with the last
+ * figures (nothing newer exists until that read ends; never older than `maxAgeMs`). So a lone
+ * poller always sees current figures, and a hundred see figures at most one read old.
+ * `freshMs` may serve an answer for longer, at the price of figures that lag what the batch
+ * did (a status still `queued` after its provider batches exist). What a caller changes
+ * (pause, cancel, limits) replaces the entry with the workflow's answer at once.
  */
 export class LiveFiguresCache {
   private readonly entries = new Map<string, Entry>();
 
   constructor(
-    private readonly freshMs = 1_000,
+    private readonly freshMs = 0,
     /** Past this age figures are never served, even while a read runs. */
     private readonly maxAgeMs = 60_000,
     private readonly maxEntries = 10_000,
