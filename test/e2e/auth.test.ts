@@ -93,9 +93,15 @@ describe('API keys, scopes and tenant isolation', () => {
       const expected = o.path.startsWith('/v1/admin') ? 'admin' : o.method === 'get' ? 'batches:read' : 'batches:write';
       assert.equal(o.scope, expected, `${o.method} ${o.path}`);
     }
+    const byPath = (a: unknown[], b: unknown[]) => String(a[0]).localeCompare(String(b[0]));
     assert.deepEqual(
-      ops.filter((o) => !o.path.startsWith('/v1/')).map((o) => [o.path, o.scope]),
+      ops
+        .filter((o) => !o.path.startsWith('/v1/'))
+        .map((o) => [o.path, o.scope])
+        .sort(byPath),
       [
+        // GET / sends a browser to /docs.
+        ['/', null],
         // The remote codec for the Temporal UI (encryption.test.ts): admin only; its page and
         // session form are public and check the key posted to them.
         ['/codec/decode', 'admin'],
@@ -107,7 +113,7 @@ describe('API keys, scopes and tenant isolation', () => {
         ['/healthz', null],
         ['/openapi.json', null],
         ['/docs', null],
-      ],
+      ].sort(byPath),
     );
     for (const path of ['/healthz', '/openapi.json', '/docs', '/metrics']) assert.equal((await stack.as(null).get(path)).status, 200, path);
   });
