@@ -3,7 +3,7 @@ import { batchesByIds, findBatch, findBatchByIdempotencyKey, insertBatch, reruns
 import { copyItemsForRerun } from '../store/items.js';
 import { purgeTenantCache } from '../store/result-cache.js';
 import type { RerunRequest } from '../domain/batch-spec.js';
-import { roundUsd } from '../domain/money.js';
+import { roundUsd, usdText as formatUsd } from '../domain/money.js';
 import { inTransaction, type Db } from '../store/db.js';
 import { countResults, iterateResults, resultChanges, resultPage, resultForItem } from '../store/results.js';
 import {
@@ -30,7 +30,6 @@ import {
 } from '../workflows/definitions.js';
 import { findSample, sampleResultPage } from '../store/samples.js';
 import type { processBatchWorkflow } from '../workflows/process-batch.js';
-import { formatUsd } from '../workflows/current-details.js';
 import { DroverItemCount, DroverKind, DroverModel, DroverProvider, DroverStatus, DroverTenant } from '../workflows/search-attributes.js';
 import type { IntakeContext } from './intake/batch-draft.js';
 import { discardBody, openBatch, type BatchRequest } from './intake/batch-request.js';

@@ -1,8 +1,7 @@
 import type { BatchProgress } from '../workflows/contracts.js';
 import { projectEta } from '../workflows/batch-ledger.js';
-import { formatUsd } from '../workflows/current-details.js';
 import type { BatchRow, ResultRow } from '../store/rows.js';
-import { nanosToDecimal, roundUsd, usdToNanos } from '../domain/money.js';
+import { nanosToDecimal, roundUsd, usdText as formatUsd, usdToNanos } from '../domain/money.js';
 import { promptCacheSaving } from '../domain/pricing.js';
 import { TERMINAL_BATCH_STATUSES, type BatchView, type FileView, type ResultView } from '../domain/responses.js';
 import type { FileRow } from '../store/files.js';

@@ -116,6 +116,12 @@ export function nanosToFixed(n: Nanos, places: number): string {
   return `${n < 0 && q > 0 ? '-' : ''}${whole}${places > 0 ? `.${digits.slice(-places)}` : ''}`;
 }
 
+/** `$0.0000568`, `$5.00`: dollars as the API rounds them (to the nano-dollar), written out without float noise or exponents. */
+export function usdText(usd: number): string {
+  const [whole, frac = ''] = nanosToDecimal(usdToNanos(usd)).split('.');
+  return `$${whole}.${frac.padEnd(2, '0')}`;
+}
+
 /** Dollars rounded to the nano-dollar, without the binary noise of earlier additions. */
 export function roundUsd(usd: number): number {
   return nanosToUsd(usdToNanos(usd));

@@ -1,4 +1,4 @@
-import { nanosToDecimal, usdToNanos } from '../domain/money.js';
+import { usdText as formatUsd } from '../domain/money.js';
 import type { BatchProgress, StopReason } from './contracts.js';
 
 /**
@@ -7,12 +7,6 @@ import type { BatchProgress, StopReason } from './contracts.js';
  * query). Pure functions of the workflows' in-memory state, so setting them is no command and
  * rendering them is cheap enough to do on every change.
  */
-
-/** Dollars as the API rounds them (to a billionth), written out without float noise or exponents. */
-export function formatUsd(usd: number): string {
-  const [whole, frac = ''] = nanosToDecimal(usdToNanos(usd)).split('.');
-  return `$${whole}.${frac.padEnd(2, '0')}`;
-}
 
 /** Thousands separated by commas, without Intl (the same in and out of the workflow sandbox). */
 const count = (n: number) => String(n).replace(/\B(?=(\d{3})+(?!\d))/g, ',');

@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { BatchLedger } from '../../workflows/batch-ledger.js';
 import type { Limits, Tally } from '../../workflows/contracts.js';
-import { formatUsd, renderBatchDetails, renderChunkDetails, type ChunkView } from '../../workflows/current-details.js';
+import { usdText as formatUsd } from '../../domain/money.js';
+import { renderBatchDetails, renderChunkDetails, type ChunkView } from '../../workflows/current-details.js';
 import { ZERO_TALLY } from '../../workflows/tally.js';
 
 const LIMITS: Limits = { maxCostUsd: 5, deadlineMs: null, onBudgetExhausted: 'wait' };
