@@ -15,7 +15,7 @@ import { readdir, readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { Client, Connection } from '@temporalio/client';
 import { freePort } from '../stack/temporal-server.js';
-import { startBenchStack } from './bench-stack.js';
+import { LABEL_FORMAT_QUERY, startBenchStack } from './bench-stack.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -181,20 +181,6 @@ async function main(): Promise<void> {
     const workerPid = worker!.child.pid!;
     const apiPid = api.child.pid!;
     const client = new Client({ connection: await Connection.connect({ address: stack.temporalAddress }) });
-    const schema = encodeURIComponent(
-      JSON.stringify({
-        type: 'json_schema',
-        json_schema: {
-          name: 'label',
-          schema: {
-            type: 'object',
-            properties: { label: { type: 'string', enum: ['positive', 'negative'] } },
-            required: ['label'],
-            additionalProperties: false,
-          },
-        },
-      }),
-    );
 
     const startedRss = await rssMb(workerPid);
     const startedPeak = await peakRssMb(workerPid);
@@ -234,7 +220,7 @@ async function main(): Promise<void> {
       }, 1000);
       const t0 = performance.now();
       const res = await fetch(
-        `${baseUrl}/v1/batches?model=gpt-4.1-mini&chunk_size=${CHUNK}&max_parallel_chunks=${PARALLEL}&response_format=${schema}`,
+        `${baseUrl}/v1/batches?model=gpt-4.1-mini&chunk_size=${CHUNK}&max_parallel_chunks=${PARALLEL}&response_format=${LABEL_FORMAT_QUERY}`,
         {
           method: 'POST',
           headers: { ...auth, 'content-type': 'application/x-ndjson' },

@@ -127,3 +127,19 @@ export async function startBenchStack(opts: BenchStackOptions): Promise<BenchSta
     },
   };
 }
+
+/** The benches' structured output, as NDJSON submits carry it: `response_format=` in the query string. */
+export const LABEL_FORMAT_QUERY = encodeURIComponent(
+  JSON.stringify({
+    type: 'json_schema',
+    json_schema: {
+      name: 'label',
+      schema: {
+        type: 'object',
+        properties: { label: { type: 'string', enum: ['positive', 'negative'] } },
+        required: ['label'],
+        additionalProperties: false,
+      },
+    },
+  }),
+);

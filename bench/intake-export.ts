@@ -14,7 +14,7 @@ import { readFile } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import { parseArgs } from 'node:util';
 import { createDb } from '../store/db.js';
-import { startBenchStack } from './bench-stack.js';
+import { LABEL_FORMAT_QUERY, startBenchStack } from './bench-stack.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -73,27 +73,13 @@ async function main(): Promise<void> {
   // Whatever fails, the servers, processes and the scratch database go with the bench.
   try {
     const { baseUrl, auth } = stack;
-    const schema = encodeURIComponent(
-      JSON.stringify({
-        type: 'json_schema',
-        json_schema: {
-          name: 'label',
-          schema: {
-            type: 'object',
-            properties: { label: { type: 'string', enum: ['positive', 'negative'] } },
-            required: ['label'],
-            additionalProperties: false,
-          },
-        },
-      }),
-    );
     console.log(`bench: ${ITEMS.toLocaleString()} items, ${REPEAT} run(s)`);
     const intakes: number[] = [];
     const jsonl: number[] = [];
     const csv: number[] = [];
     for (let r = 0; r < REPEAT; r++) {
       const t0 = performance.now();
-      const res = await fetch(`${baseUrl}/v1/batches?model=gpt-4.1-mini&chunk_size=10000&response_format=${schema}`, {
+      const res = await fetch(`${baseUrl}/v1/batches?model=gpt-4.1-mini&chunk_size=10000&response_format=${LABEL_FORMAT_QUERY}`, {
         method: 'POST',
         headers: { ...auth, 'content-type': 'application/x-ndjson' },
         body: ndjsonBody(ITEMS) as unknown as ReadableStream,
