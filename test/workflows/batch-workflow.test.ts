@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
+import { execFile } from 'node:child_process';
 import { after, before, describe, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import { Context } from '@temporalio/activity';
-import { TestWorkflowEnvironment } from '@temporalio/testing';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { bundleWorkflowCode, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import type { createActivities } from '../../activities/index.js';
 import { INDEXED_VALUE_TYPE } from '../../workers/search-attributes.js';
@@ -14,6 +14,7 @@ import { closingStatus } from '../../workflows/batch-ledger.js';
 import type { ChunkRef, ProcessBatchInput, Tally } from '../../workflows/contracts.js';
 import { processBatchWorkflow } from '../../workflows/process-batch.js';
 import { ZERO_TALLY } from '../../workflows/tally.js';
+import { startTimeSkippingEnvironment, TestServerLost, whileServerAnswers } from '../helpers/time-skipping.js';
 
 type Activities = ReturnType<typeof createActivities>;
 
@@ -132,11 +133,6 @@ function fakeActivities(store: FakeStore, behaviour: Behaviour = {}): Activities
   };
 }
 
-function testServerPath(): string | undefined {
-  const local = fileURLToPath(new URL('../../.tools/venv/bin/temporal-test-server', import.meta.url));
-  return process.env.TEMPORAL_TEST_SERVER_PATH ?? (existsSync(local) ? local : undefined);
-}
-
 /**
  * The workflows' own logic under Temporal's time-skipping test server: days of durable timers
  * pass in seconds, and the activities are typed fakes, so each exit path is exercised alone.
@@ -144,20 +140,42 @@ function testServerPath(): string | undefined {
 describe('batch and chunk workflows, time skipping', () => {
   let env: TestWorkflowEnvironment;
   let workflowBundle: WorkflowBundleWithSourceMap;
-  before(async () => {
-    const path = testServerPath();
-    env = await TestWorkflowEnvironment.createTimeSkipping(path ? { server: { executable: { type: 'existing-path', path } } } : {});
+  async function startServer(): Promise<void> {
+    env = await startTimeSkippingEnvironment();
     // The test server has no ListSearchAttributes, but takes additions.
     await env.connection.operatorService.addSearchAttributes({
       namespace: env.namespace ?? 'default',
       searchAttributes: Object.fromEntries(SEARCH_ATTRIBUTES.map((k) => [k.name, INDEXED_VALUE_TYPE[k.type]])),
     });
+  }
+  before(async () => {
+    await startServer();
     workflowBundle = await bundleWorkflowCode({
       workflowsPath: WORKFLOWS_PATH,
       logger: { log() {}, trace() {}, debug() {}, info() {}, warn() {}, error() {} },
     });
   });
-  after(async () => env?.teardown());
+  after(async () => env?.teardown(), { timeout: 30_000 });
+
+  /**
+   * A test on the time-skipping server. That server is a separate binary that has died mid-run on a
+   * busy CI machine; when it does, the test runs once more on a fresh one (and says so), since a
+   * crashed test server tells nothing about the workflows. Any other failure fails the test.
+   */
+  function serverTest(name: string, fn: () => Promise<void>): void {
+    test(name, async (t) => {
+      try {
+        await fn();
+      } catch (err) {
+        if (!(err instanceof TestServerLost)) throw err;
+        t.diagnostic(`${err.message}: ran the test again on a new one`);
+        const lost = env;
+        await startServer();
+        void lost.teardown().catch(() => {});
+        await fn();
+      }
+    });
+  }
 
   let n = 0;
   async function run(store: FakeStore, input: Partial<ProcessBatchInput>, behaviour?: Behaviour) {
@@ -177,10 +195,13 @@ describe('batch and chunk workflows, time skipping', () => {
       limits: { maxCostUsd: null, deadlineMs: null, onBudgetExhausted: 'wait' },
       ...input,
     };
-    return worker.runUntil(env.client.workflow.execute(processBatchWorkflow, { taskQueue, workflowId: args.batchId, args: [args] }));
+    return whileServerAnswers(
+      env,
+      worker.runUntil(env.client.workflow.execute(processBatchWorkflow, { taskQueue, workflowId: args.batchId, args: [args] })),
+    );
   }
 
-  test('a 48-hour deadline on a provider batch that never finishes ends the batch timed_out', async () => {
+  serverTest('a 48-hour deadline on a provider batch that never finishes ends the batch timed_out', async () => {
     const store = new FakeStore(3);
     const deadlineMs = Date.now() + 48 * HOUR;
     const result = await run(
@@ -193,7 +214,7 @@ describe('batch and chunk workflows, time skipping', () => {
     assert.equal(result.succeeded + result.failed + result.cancelled, 30);
   });
 
-  test('a batch that cannot be planned ends failed, every item closed with the reason', async () => {
+  serverTest('a batch that cannot be planned ends failed, every item closed with the reason', async () => {
     const store = new FakeStore(2);
     const result = await run(
       store,
@@ -211,7 +232,7 @@ describe('batch and chunk workflows, time skipping', () => {
     assert.equal((await env.client.workflow.getHandle(`batch_ts${n}`).describe()).typedSearchAttributes.get(DroverStatus), 'failed');
   });
 
-  test('a failure that ends the workflow states DroverStatus failed first', async () => {
+  serverTest('a failure that ends the workflow states DroverStatus failed first', async () => {
     const store = new FakeStore(1);
     await assert.rejects(run(store, { maxParallelChunks: 0 }), /WorkflowFailedError|Workflow execution failed/);
     const described = await env.client.workflow.getHandle(`batch_ts${n}`).describe();
@@ -219,7 +240,7 @@ describe('batch and chunk workflows, time skipping', () => {
     assert.equal(described.typedSearchAttributes.get(DroverStatus), 'failed');
   });
 
-  test('continue-as-new after every chunk keeps the tally: three runs, one total', async () => {
+  serverTest('continue-as-new after every chunk keeps the tally: three runs, one total', async () => {
     const store = new FakeStore(3);
     const result = await run(store, { chunksPerRun: 1, maxParallelChunks: 1 });
     assert.equal(result.status, 'completed');
@@ -231,7 +252,7 @@ describe('batch and chunk workflows, time skipping', () => {
     assert.ok(Math.abs(result.costUsd - 30 * COST_PER_ITEM) < 1e-12);
   });
 
-  test('a provider that refuses the submit: the chunk closes its items failed with the reason, the batch ends failed', async () => {
+  serverTest('a provider that refuses the submit: the chunk closes its items failed with the reason, the batch ends failed', async () => {
     const store = new FakeStore(2);
     const result = await run(
       store,
@@ -247,7 +268,7 @@ describe('batch and chunk workflows, time skipping', () => {
     assert.deepEqual(store.chunks.get(0)!.errors, ['OpenAI: 400 invalid model']);
   });
 
-  test('a poll the provider refuses (401) ends the chunk, not the batch: the other chunk still succeeds', async () => {
+  serverTest('a poll the provider refuses (401) ends the chunk, not the batch: the other chunk still succeeds', async () => {
     const store = new FakeStore(2);
     const result = await run(
       store,
@@ -266,30 +287,37 @@ describe('batch and chunk workflows, time skipping', () => {
     assert.match(store.chunks.get(0)!.errors[0]!, /401 key revoked/);
   });
 
-  test('a resend waits for its reservation: a limit that pays only for the first attempt ends the batch before a second is sent', async () => {
-    const store = new FakeStore(1);
-    const submits: number[] = [];
-    const behaviour: Behaviour = { submit: (ref) => void submits.push(ref.attempt), answers: (ref) => (ref.attempt === 1 ? 5 : 10) };
-    // The first attempt reserves 0.02 (its estimate); its resend asks for 0.02 more beside the 0.005 spent.
-    const result = await run(
-      store,
-      { maxAttempts: 3, limits: { maxCostUsd: 0.02, deadlineMs: null, onBudgetExhausted: 'stop' } },
-      behaviour,
-    );
-    assert.equal(result.status, 'budget_exhausted');
-    assert.deepEqual(submits, [1], 'the second attempt was never sent');
-    assert.deepEqual([result.succeeded, result.failed, result.cancelled], [5, 0, 5]);
-    assert.ok(result.costUsd <= 0.02);
+  serverTest(
+    'a resend waits for its reservation: a limit that pays only for the first attempt ends the batch before a second is sent',
+    async () => {
+      const store = new FakeStore(1);
+      const submits: number[] = [];
+      const behaviour: Behaviour = { submit: (ref) => void submits.push(ref.attempt), answers: (ref) => (ref.attempt === 1 ? 5 : 10) };
+      // The first attempt reserves 0.02 (its estimate); its resend asks for 0.02 more beside the 0.005 spent.
+      const result = await run(
+        store,
+        { maxAttempts: 3, limits: { maxCostUsd: 0.02, deadlineMs: null, onBudgetExhausted: 'stop' } },
+        behaviour,
+      );
+      assert.equal(result.status, 'budget_exhausted');
+      assert.deepEqual(submits, [1], 'the second attempt was never sent');
+      assert.deepEqual([result.succeeded, result.failed, result.cancelled], [5, 0, 5]);
+      assert.ok(result.costUsd <= 0.02);
 
-    const roomy = new FakeStore(1);
-    submits.length = 0;
-    const done = await run(roomy, { maxAttempts: 3, limits: { maxCostUsd: 0.05, deadlineMs: null, onBudgetExhausted: 'stop' } }, behaviour);
-    assert.equal(done.status, 'completed');
-    assert.deepEqual(submits, [1, 2], 'granted, the resend goes out');
-    assert.equal(done.succeeded, 10);
-  });
+      const roomy = new FakeStore(1);
+      submits.length = 0;
+      const done = await run(
+        roomy,
+        { maxAttempts: 3, limits: { maxCostUsd: 0.05, deadlineMs: null, onBudgetExhausted: 'stop' } },
+        behaviour,
+      );
+      assert.equal(done.status, 'completed');
+      assert.deepEqual(submits, [1, 2], 'granted, the resend goes out');
+      assert.equal(done.succeeded, 10);
+    },
+  );
 
-  test('a cancel that reaches a submit in flight waits for it to stop before the chunk ends', async () => {
+  serverTest('a cancel that reaches a submit in flight waits for it to stop before the chunk ends', async () => {
     const store = new FakeStore(1);
     let submitSawCancel = false;
     const taskQueue = `tq-${++n}`;
@@ -322,15 +350,70 @@ describe('batch and chunk workflows, time skipping', () => {
       poll: { initialMs: 1000, maxMs: 1000, factor: 1 },
       limits: { maxCostUsd: null, deadlineMs: null, onBudgetExhausted: 'wait' },
     };
-    const result = await worker.runUntil(async () => {
-      const handle = await env.client.workflow.start(processBatchWorkflow, { taskQueue, workflowId: batchId, args: [args] });
-      // Let the submit start, then cancel the batch the way the API does.
-      await env.sleep(5000);
-      await handle.executeUpdate('cancel');
-      return handle.result();
-    });
+    const result = await whileServerAnswers(
+      env,
+      worker.runUntil(async () => {
+        const handle = await env.client.workflow.start(processBatchWorkflow, { taskQueue, workflowId: batchId, args: [args] });
+        // Let the submit start, then cancel the batch the way the API does.
+        await env.sleep(5000);
+        await handle.executeUpdate('cancel');
+        return handle.result();
+      }),
+    );
     assert.equal(result.status, 'cancelled');
     assert.equal(result.cancelled, ITEMS_PER_CHUNK);
     assert.ok(submitSawCancel, 'the submit activity was cancelled, and the chunk waited for it');
+  });
+});
+
+/**
+ * The guard itself: a test server that dies under a running worker fails the wait in seconds
+ * (unguarded, the worker's drain waits for it for ever and the whole run hangs).
+ */
+describe('time-skipping test server lost mid-test', () => {
+  test('a killed test server ends the wait with TestServerLost', async () => {
+    const env = await startTimeSkippingEnvironment();
+    const workflowBundle = await bundleWorkflowCode({
+      workflowsPath: WORKFLOWS_PATH,
+      logger: { log() {}, trace() {}, debug() {}, info() {}, warn() {}, error() {} },
+    });
+    const store = new FakeStore(1);
+    const worker = await Worker.create({
+      connection: env.nativeConnection,
+      taskQueue: 'lost',
+      workflowBundle,
+      activities: fakeActivities(store, {
+        submit: async () => {
+          for (;;) {
+            Context.current().heartbeat();
+            await Context.current().sleep(500);
+          }
+        },
+      }),
+    });
+    const args: ProcessBatchInput = {
+      batchId: 'batch_lost',
+      itemCount: ITEMS_PER_CHUNK,
+      maxParallelChunks: 1,
+      maxAttempts: 1,
+      poll: { initialMs: 1000, maxMs: 1000, factor: 1 },
+      limits: { maxCostUsd: null, deadlineMs: null, onBudgetExhausted: 'wait' },
+    };
+    const port = env.address.split(':').pop();
+    const started = Date.now();
+    const waiting = whileServerAnswers(
+      env,
+      worker.runUntil(async () => {
+        const handle = await env.client.workflow.start(processBatchWorkflow, { taskQueue: 'lost', workflowId: args.batchId, args: [args] });
+        await env.sleep(2000);
+        const { stdout } = await promisify(execFile)('ps', ['-o', 'pid=,args=', '--ppid', String(process.pid)]);
+        const server = stdout.split('\n').find((l) => l.includes('temporal-test-server') && l.trim().endsWith(` ${port}`));
+        assert.ok(server, `the test server on port ${port} is a child of this process`);
+        process.kill(Number(server.trim().split(/\s+/)[0]), 'SIGKILL');
+        return handle.result();
+      }),
+    );
+    await assert.rejects(waiting, TestServerLost);
+    assert.ok(Date.now() - started < 60_000, 'lost within a minute, not at the test timeout');
   });
 });
