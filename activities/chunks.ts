@@ -50,6 +50,7 @@ import { costNanosOf } from '../domain/pricing.js';
 import { outputCap } from '../domain/estimate.js';
 import { chunkWorkflowId } from '../workflows/chunk-id.js';
 import { settleChunkHolds } from '../store/tenant-quotas.js';
+import { sampleCostInRange } from '../store/samples.js';
 import { loadBatch } from './batches.js';
 import { attemptPath } from './attempt-path.js';
 import { withHeartbeat } from './heartbeat.js';
@@ -170,7 +171,7 @@ export function createChunkActivities(
 
     /** Every item of a chunk by outcome, all attempts counted: what a chunk reports when it ends. */
     async tallyChunkRange({ batchId, chunkIndex }: { batchId: string; chunkIndex: number }): Promise<Tally> {
-      const tally = chunkTally(await tallyRange(db, batchId, await getChunk(db, batchId, chunkIndex)));
+      const tally = await chunkTallyOf(batchId, await getChunk(db, batchId, chunkIndex));
       await settleChunkHolds(db, batchId, chunkIndex, tally.costUsd);
       return tally;
     },
@@ -437,9 +438,16 @@ export function createChunkActivities(
     const chunk = await getChunk(db, input.batchId, input.chunkIndex);
     const closed = await closeUnfinished(db, batch.tenant_id, input.batchId, input.error, { status: input.status, range: chunk });
     metrics.resultsWritten(batch, closed);
-    const tally = chunkTally(await tallyRange(db, input.batchId, chunk));
+    const tally = await chunkTallyOf(input.batchId, chunk);
     await settleChunkHolds(db, input.batchId, input.chunkIndex, tally.costUsd);
     return tally;
+  }
+
+  /** A chunk's tally from the store, with the part of its cost that its items spent in the sample. */
+  async function chunkTallyOf(batchId: string, chunk: ChunkRange): Promise<Tally> {
+    const tally = chunkTally(await tallyRange(db, batchId, chunk));
+    const sampleCostUsd = await sampleCostInRange(db, batchId, chunk);
+    return sampleCostUsd > 0 ? { ...tally, sampleCostUsd } : tally;
   }
 
   /** The provider's view of a batch, or null when it answers that there is no such batch. */

@@ -4,9 +4,10 @@ import { nanosToUsd, roundUsd } from '../domain/money.js';
 import { costNanosOf } from '../domain/pricing.js';
 import type { Providers } from '../providers/types.js';
 import { itemsLeftPerChunk, pickSample, saveSample, tallySample, unfinishedSampleItems } from '../store/samples.js';
-import type { SampleOutcome, SampleRunInput } from '../workflows/contracts.js';
+import type { SampleOutcome, SampleReservation, SampleRunInput } from '../workflows/contracts.js';
 import { attemptPath } from './attempt-path.js';
 import { loadBatch } from './batches.js';
+import { worstCaseUsd } from './budget.js';
 import { runItemsRealtime, type RealtimeDeps } from './realtime.js';
 
 /** What the sample's items are written as: their first and only attempt, final (see runSample). */
@@ -14,6 +15,17 @@ const SAMPLE_ATTEMPT = 1;
 
 export function createSampleActivities(deps: RealtimeDeps, providers: Providers) {
   return {
+    /**
+     * Picks the sample (as runSample does, so both see the same items) and says what sending its
+     * unanswered items can cost at most, realtime: what the batch reserves before it runs them.
+     */
+    async sampleReservation({ batchId, size }: SampleRunInput): Promise<SampleReservation> {
+      const batch = await loadBatch(deps.db, batchId);
+      await pickSample(deps.db, batchId, size);
+      const items = await unfinishedSampleItems(deps.db, batchId);
+      return { items: items.length, reserveUsd: worstCaseUsd(batch, items, 'realtime') };
+    },
+
     /**
      * Sample first: marks `size` items (a hash of batch id and position picks them), runs them
      * realtime, one final attempt each, and projects the batch's cost from their real usage. The

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { roundUsd } from '../domain/money.js';
 import type { Queryable } from './db.js';
 import type { UnfinishedItem } from './items.js';
 import { RESULT_SELECT } from './results.js';
@@ -65,6 +66,17 @@ export async function tallySample(db: Queryable, batchId: string): Promise<Sampl
     [batchId],
   );
   return SampleTally.parse(rows[0]);
+}
+
+/** What the sampled items among seqs [seq_start, seq_end) cost: the sample's share of a chunk's tally. */
+export async function sampleCostInRange(db: Queryable, batchId: string, range: { seq_start: number; seq_end: number }): Promise<number> {
+  const { rows } = await db.query(
+    `SELECT COALESCE(sum(r.prior_cost_usd + r.cost_usd), 0) AS cost_usd
+     FROM sample_items s JOIN results r ON r.batch_id = s.batch_id AND r.seq = s.seq
+     WHERE s.batch_id = $1 AND s.seq >= $2 AND s.seq < $3`,
+    [batchId, range.seq_start, range.seq_end],
+  );
+  return roundUsd(Number(rows[0].cost_usd));
 }
 
 /** Per chunk, the items the sample did not take: what is left to run after approval. */

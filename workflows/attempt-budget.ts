@@ -35,3 +35,11 @@ export const EXACT_MONEY_PATCH = 'exact-money';
  * planning) and plans only the others. Batches planned before it never read the cache.
  */
 export const RESULT_CACHE_PATCH = 'result-cache';
+
+/**
+ * The patch under which a sample reserves its worst case against max_cost_usd before it runs
+ * (waiting for a raise, or stopping the batch, when it does not fit), and its spend counts
+ * against the limit until the chunks holding its items report it. Before it, the sample ran
+ * unreserved and its spend was seen only in those chunks' tallies.
+ */
+export const SAMPLE_BUDGET_PATCH = 'sample-budget';

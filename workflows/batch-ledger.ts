@@ -71,6 +71,8 @@ export class BatchLedger {
   private estimates: ChunkEstimatePage | null = null;
   /** Bumped by every report from a chunk: what a wait for news compares. */
   private news = 0;
+  /** What the sample waits to reserve while it does not fit (see reserveSample). */
+  private sampleWantsUsd: number | null = null;
 
   constructor(
     private readonly itemCount: number,
@@ -139,27 +141,31 @@ export class BatchLedger {
     return this.news;
   }
 
-  /** Ended chunks' spend and the finished attempts of running ones. */
+  /** Ended chunks' spend, the finished attempts of running ones and the sample's share of the rest. */
   spent(): number {
     if (this.exact) return nanosToUsd(this.spentNanos());
     let sum = this.s.totals.costUsd;
     for (const c of this.inFlight.values()) sum += c.spentUsd ?? 0;
+    if (this.s.sample) sum += this.s.sample.spentUsd;
     return sum;
   }
   reserved(): number {
     if (this.exact) return nanosToUsd(this.reservedNanos());
     let sum = 0;
     for (const c of this.inFlight.values()) sum += c.reserveUsd;
+    if (this.s.sample) sum += this.s.sample.reserveUsd;
     return sum;
   }
   private spentNanos(): Nanos {
     let sum = usdToNanos(this.s.totals.costUsd);
     for (const c of this.inFlight.values()) sum += usdToNanos(c.spentUsd ?? 0);
+    if (this.s.sample) sum += usdToNanos(this.s.sample.spentUsd);
     return sum;
   }
   private reservedNanos(): Nanos {
     let sum = 0;
     for (const c of this.inFlight.values()) sum += usdToNanos(c.reserveUsd);
+    if (this.s.sample) sum += usdToNanos(this.s.sample.reserveUsd);
     return sum;
   }
   /** Chunks in flight that are not waiting for a grant: those whose reservations may come free. */
@@ -221,13 +227,35 @@ export class BatchLedger {
     if (this.s.limits.maxCostUsd === null) return null;
     const waiting = [...this.inFlight.values()].flatMap((c) => (c.wants ? [c.wants.reserveUsd] : []));
     const next = this.nextEstimate();
-    const neededUsd = waiting.length > 0 ? Math.min(...waiting) : next?.reserveUsd;
+    const neededUsd = this.sampleWantsUsd ?? (waiting.length > 0 ? Math.min(...waiting) : next?.reserveUsd);
     if (neededUsd === undefined) return null;
     if (this.exact) {
       const free = limitNanos(this.s.limits.maxCostUsd) - this.spentNanos() - this.reservedNanos();
       return { neededUsd, freeUsd: nanosToUsd(Math.max(free, 0)) };
     }
     return { neededUsd, freeUsd: Math.max(this.s.limits.maxCostUsd - this.spent() - this.reserved(), 0) };
+  }
+
+  /**
+   * Reserves the sample's worst case before it runs; false (nothing reserved) when it does not fit
+   * beside what is spent, and then a waiting batch says the sample needs it.
+   */
+  reserveSample(reserveUsd: number): boolean {
+    if (!this.fits(reserveUsd)) {
+      this.sampleWantsUsd = reserveUsd;
+      return false;
+    }
+    this.sampleWantsUsd = null;
+    this.s.sample = { reserveUsd, spentUsd: 0 };
+    return true;
+  }
+  /**
+   * The sample ended: its reservation comes free and what it spent counts until the chunks that
+   * hold its items report it in their tallies (`complete` takes each one's share off).
+   */
+  sampleDone(costUsd: number): void {
+    this.s.sample = { reserveUsd: 0, spentUsd: costUsd };
+    this.news++;
   }
 
   /**
@@ -307,6 +335,10 @@ export class BatchLedger {
     if (!this.inFlight.delete(chunkIndex)) return false;
     // The tally covers every attempt, those already counted in the chunk's spentUsd too.
     this.s.totals = addTally(this.s.totals, tally, this.exact);
+    // And its items the sample answered: that spend is in the totals now, no longer the sample's.
+    const sample = this.s.sample;
+    if (sample && tally.sampleCostUsd)
+      sample.spentUsd = nanosToUsd(Math.max(usdToNanos(sample.spentUsd) - usdToNanos(tally.sampleCostUsd), 0));
     this.news++;
     return true;
   }
@@ -357,6 +389,7 @@ export class BatchLedger {
   close(totals: Tally): void {
     this.s.totals = totals;
     this.inFlight.clear();
+    if (this.s.sample) this.s.sample = { reserveUsd: 0, spentUsd: 0 };
   }
 
   /** Spent, reserved and the forecast (spent, plus what running and unstarted chunks are expected to cost). */

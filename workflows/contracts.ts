@@ -21,6 +21,11 @@ export interface Tally {
   cancelled: number;
   usage: Usage;
   costUsd: number;
+  /**
+   * The part of costUsd its items spent in the batch's sample, which the batch counted as the
+   * sample's spend until this tally arrived (absent: none, or a tally from before it was kept).
+   */
+  sampleCostUsd?: number;
 }
 
 export type StopReason = 'cancelled' | 'timed_out' | 'budget_exhausted';
@@ -77,6 +82,11 @@ export interface LedgerState {
   paused: boolean;
   stopReason: StopReason | null;
   startedAtMs: number;
+  /**
+   * The sample's reservation while it runs, then its spend not yet in a chunk's tally (see
+   * Tally.sampleCostUsd). Absent in batches without a sample and runs before SAMPLE_BUDGET_PATCH.
+   */
+  sample?: { reserveUsd: number; spentUsd: number };
 }
 
 export interface ProcessBatchInput {
@@ -117,6 +127,12 @@ export interface SamplePolicy {
 export interface SampleRunInput {
   batchId: string;
   size: number;
+}
+
+/** The sample's unanswered items and the most sending them realtime can cost. */
+export interface SampleReservation {
+  items: number;
+  reserveUsd: number;
 }
 
 /** What the sample showed: counts and dollars only (its results stay in the store). */

@@ -19,12 +19,14 @@ import {
 } from '@temporalio/workflow';
 import type { WebhookEvent } from '../domain/webhook-events.js';
 import { FailureType } from '../domain/failure-types.js';
+import { usdText } from '../domain/money.js';
 import {
   ATTEMPT_BUDGET_PATCH,
   DROVER_KIND_PATCH,
   EXACT_MONEY_PATCH,
   EXACT_STATUS_PATCH,
   RESULT_CACHE_PATCH,
+  SAMPLE_BUDGET_PATCH,
   SAMPLE_FIRST_PATCH,
   TENANT_BUDGET_PATCH,
 } from './attempt-budget.js';
@@ -303,8 +305,10 @@ async function runBatch(input: ProcessBatchInput): Promise<ProcessBatchResult> {
    * a Temporal cancel stop it like any cancel. Once approved the chunks run as ever.
    */
   const sampleFirst = async (policy: SamplePolicy): Promise<void> => {
+    const budgeted = patched(SAMPLE_BUDGET_PATCH);
     let outcome: SampleOutcome;
     try {
+      if (budgeted && !(await reserveForSample(policy))) return;
       outcome = await realtimeProxy().runSample.executeWithOptions({ summary: `sample of ${policy.size} items` }, [
         { batchId, size: policy.size },
       ]);
@@ -312,6 +316,10 @@ async function runBatch(input: ProcessBatchInput): Promise<ProcessBatchResult> {
       if (!isCancellation(err)) throw err;
       stop('cancelled');
       return;
+    }
+    if (budgeted) {
+      ledger.sampleDone(outcome.costUsd);
+      upsertSearchAttributes([{ key: DroverCostUsd, value: ledger.spent() }]);
     }
     if (ledger.stopReason) return;
     if (policy.approve === 'auto') {
@@ -338,6 +346,33 @@ async function runBatch(input: ProcessBatchInput): Promise<ProcessBatchResult> {
     if (ledger.stopReason) return;
     if (!decision!.approved) rejection = decision!.reason;
     else setStatus(ledger.paused ? 'paused' : 'running');
+  };
+
+  /**
+   * Reserves the sample's worst case against max_cost_usd; while it does not fit the batch waits
+   * for a raise in awaiting_budget, or with `onBudgetExhausted: 'stop'` ends budget_exhausted
+   * before any item is sent. False when the batch stopped instead.
+   */
+  const reserveForSample = async (policy: SamplePolicy): Promise<boolean> => {
+    const { reserveUsd } = await quick.sampleReservation({ batchId, size: policy.size });
+    for (;;) {
+      if (ledger.stopReason) return false;
+      if (ledger.deadlinePassed(Date.now())) {
+        stop('timed_out');
+        return false;
+      }
+      if (ledger.reserveSample(reserveUsd)) break;
+      if (ledger.limits.onBudgetExhausted === 'stop') {
+        stopNote = `the sample's worst case $${usdText(reserveUsd)} does not fit max_cost_usd $${usdText(ledger.limits.maxCostUsd ?? 0)}`;
+        stop('budget_exhausted');
+        return false;
+      }
+      setStatus('awaiting_budget');
+      await waitFor(() => false);
+    }
+    setStatus(ledger.paused ? 'paused' : 'running');
+    show();
+    return true;
   };
 
   let rejection: string | null = null;

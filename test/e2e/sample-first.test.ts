@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { describe, test } from 'node:test';
 import { useStack, type TestStack } from '../helpers/stack.js';
+import { assertBatchAddsUp } from '../helpers/invariants.js';
 import { until } from '../helpers/wait.js';
 
 function items(n: number, prefix: string) {
@@ -136,6 +137,107 @@ describe('sample first, then approve', () => {
     assert.match(done.error, /projected total \$[\d.]+ exceeds max_cost_usd \$0.5/);
     assert.ok(done.sample.projected_total_usd > 0.5 && done.sample.cost_usd < 0.5, JSON.stringify(done.sample));
     assert.equal(stack.emulator.stats().lines_received, 0);
+  });
+
+  /** Follows a batch to its end, failing the moment its spend passes `limit()` (which a raise may move). */
+  async function watchSpend(id: string, limit: () => number) {
+    const done = await until(
+      () => stack.get(`/v1/batches/${id}`),
+      (r) => {
+        assert.ok(r.body.cost.spent_usd <= limit() + 1e-9, `spent ${r.body.cost.spent_usd} over the limit ${limit()}`);
+        return ['completed', 'completed_with_failures', 'failed', 'cancelled', 'budget_exhausted', 'timed_out'].includes(r.body.status);
+      },
+      { intervalMs: 100, timeoutMs: 60_000, what: `batch ${id} ended` },
+    );
+    return done.body;
+  }
+
+  test('a sample whose worst case does not fit max_cost_usd is not sent: "stop" ends the batch budget_exhausted', async () => {
+    stack.emulator.reset();
+    const request = { ...base, items: items(20, 'w'), chunk_size: 10, sample: { size: 10, approve: 'auto' } };
+    const estimate = await stack.post('/v1/batches/estimate', request);
+    // Less than half the worst case of the whole batch: far from what ten realtime items may cost.
+    const limit = Number((estimate.body.cost.high_usd / 8).toFixed(6));
+    const submit = await stack.post('/v1/batches', { ...request, max_cost_usd: limit, on_budget_exhausted: 'stop' });
+    assert.equal(submit.status, 202, submit.text);
+    const done = await watchSpend(submit.body.id, () => limit);
+    assert.equal(done.status, 'budget_exhausted', JSON.stringify(done));
+    assert.equal(done.cost.spent_usd, 0);
+    assert.equal(stack.emulator.stats().chat_completions, 0, 'no sampled item was sent');
+    await assertBatchAddsUp(
+      stack,
+      done,
+      request.items.map((i) => i.id),
+    );
+  });
+
+  test('"wait": the sample waits in awaiting_budget, a raise lets it run, the spend never passes the limit', async () => {
+    stack.emulator.reset();
+    const request = { ...base, items: items(20, 'x'), chunk_size: 10, sample: { size: 4, approve: 'auto' } };
+    const estimate = await stack.post('/v1/batches/estimate', request);
+    let limit = Number((estimate.body.cost.high_usd / 20).toFixed(6));
+    const submit = await stack.post('/v1/batches', { ...request, max_cost_usd: limit, on_budget_exhausted: 'wait' });
+    assert.equal(submit.status, 202, submit.text);
+    const id = submit.body.id;
+    const waiting = await until(
+      () => stack.get(`/v1/batches/${id}`),
+      (r) => r.body.status === 'awaiting_budget',
+      { timeoutMs: 30_000, what: 'the sample waits for budget' },
+    );
+    assert.match(waiting.body.status_reason, /waiting for budget/);
+    assert.equal(stack.emulator.stats().chat_completions, 0);
+    limit = estimate.body.cost.high_usd;
+    const raised = await stack.request('PATCH', `/v1/batches/${id}/limits`, JSON.stringify({ max_cost_usd: limit }), {
+      'content-type': 'application/json',
+    });
+    assert.equal(raised.status, 200, raised.text);
+    const done = await watchSpend(id, () => limit);
+    assert.equal(done.status, 'completed', JSON.stringify(done));
+    await sentOnce(stack, id, 20, 4, 16);
+    await assertBatchAddsUp(
+      stack,
+      done,
+      request.items.map((i) => i.id),
+    );
+  });
+
+  test('the sample’s spend counts against the limit before the chunks that hold its items report', async () => {
+    stack.emulator.reset();
+    // An output cap near the answers' real length keeps each chunk's reservation close to its cost,
+    // so spend the ledger did not see would show as spend over the limit.
+    const request = {
+      ...base,
+      max_output_tokens: 12,
+      items: items(40, 'y'),
+      chunk_size: 10,
+      max_parallel_chunks: 4,
+      sample: { size: 8, approve: 'auto' },
+    };
+    const free = await stack.waitForBatch((await stack.post('/v1/batches', request)).body.id, 60_000);
+    assert.equal(free.status, 'completed', JSON.stringify(free));
+    // A limit between the sample's cost and the whole batch's: the batch must stop short of it.
+    const limit = Number((free.sample.cost_usd + (free.cost.spent_usd - free.sample.cost_usd) / 3).toFixed(6));
+    stack.emulator.reset();
+    // Approved by hand: the auto rule would reject a projection above the limit before any chunk ran.
+    const submit = await stack.post('/v1/batches', {
+      ...request,
+      items: items(40, 'z'),
+      sample: { size: 8 },
+      max_cost_usd: limit,
+      on_budget_exhausted: 'stop',
+    });
+    assert.equal(submit.status, 202, submit.text);
+    assert.equal((await awaitingApproval(stack, submit.body.id)).status, 'awaiting_approval');
+    assert.equal((await stack.post(`/v1/batches/${submit.body.id}/approve`, {})).status, 200);
+    const done = await watchSpend(submit.body.id, () => limit);
+    assert.equal(done.status, 'budget_exhausted', JSON.stringify(done));
+    assert.ok(done.cost.spent_usd <= limit, `spent ${done.cost.spent_usd} within ${limit}`);
+    assert.ok(done.sample.cost_usd > 0, 'the sample ran');
+    await assertBatchAddsUp(
+      stack,
+      done,
+      Array.from({ length: 40 }, (_, i) => `z${i}`),
+    );
   });
 
   test('auto: approves at once; the projection of a 50-item sample against the final cost of 1,000 items', async () => {

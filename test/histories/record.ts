@@ -265,5 +265,24 @@ describe('record workflow histories', () => {
       const approved = await stack.post(`/v1/batches/${id}/approve`, {});
       if (approved.status !== 200) throw new Error(approved.text);
     });
+    // Patch 'sample-budget': the sample's worst case does not fit the limit, so the batch waits for
+    // budget before sending it; a raise lets it run, it is approved, and the chunks report its
+    // share of their tallies across continue-as-new.
+    await run('sample-budget', { ...BATCH, items: items(25, 'sb'), sample: { size: 5 }, max_cost_usd: 0.00001 }, async (id) => {
+      await until(
+        async () => (await stack.get(`/v1/batches/${id}`)).body.status,
+        (s) => s === 'awaiting_budget',
+      );
+      const raised = await stack.request('PATCH', `/v1/batches/${id}/limits`, JSON.stringify({ max_cost_usd: 10 }), {
+        'content-type': 'application/json',
+      });
+      if (raised.status !== 200) throw new Error(raised.text);
+      await until(
+        async () => (await stack.get(`/v1/batches/${id}`)).body.status,
+        (s) => s === 'awaiting_approval',
+      );
+      const approved = await stack.post(`/v1/batches/${id}/approve`, {});
+      if (approved.status !== 200) throw new Error(approved.text);
+    });
   });
 });

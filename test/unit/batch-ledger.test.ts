@@ -181,6 +181,41 @@ for (const exact of [false, true])
       assert.equal(ledger.stopReason, 'budget_exhausted');
     });
 
+    test('the sample reserves its worst case first; its spend counts until each chunk reports its share', () => {
+      const ledger = planned(2, { reserve: 2, limits: { maxCostUsd: 5 } });
+      assert.equal(ledger.reserveSample(6), false, 'a sample that may cost 6 does not fit 5');
+      assert.deepEqual(ledger.budgetShortfall(), { neededUsd: 6, freeUsd: 5 }, 'a waiting batch says what the sample needs');
+      assert.equal(ledger.reserved(), 0, 'nothing reserved while it waits');
+      assert.ok(ledger.reserveSample(3));
+      assert.equal(ledger.reserved(), 3);
+      assert.ok(ledger.fitsBudget(), '3 + 2 <= 5');
+      ledger.sampleDone(1.5);
+      assert.equal(ledger.reserved(), 0);
+      assert.equal(ledger.spent(), 1.5, 'the sample spent 1.5 before any chunk ran');
+      ledger.startNext();
+      ledger.startNext();
+      assert.equal(ledger.fitsBudget(), true, 'no chunk left to start');
+      assert.equal(ledger.budgetShortfall(), null);
+      // Chunk 0's tally holds 1 of the sample's 1.5: counted once, in the totals now.
+      ledger.complete(0, { ...tally(10, 0, 2), sampleCostUsd: 1 });
+      assert.equal(ledger.spent(), 2.5);
+      const restored = new BatchLedger(20, structuredClone(ledger.snapshot()), exactMoney);
+      assert.equal(restored.spent(), 2.5, 'continue-as-new carries the sample spend not yet reported');
+      restored.complete(1, { ...tally(10, 0, 1), sampleCostUsd: 0.5 });
+      assert.equal(restored.spent(), 3, 'both tallies hold the whole sample now: 2 + 1');
+      restored.close({ ...ZERO_TALLY, succeeded: 20, costUsd: 3 });
+      assert.equal(restored.spent(), 3, 'the closing totals, the sample not counted again');
+    });
+
+    test('a tally from the store fallback (no sample share) keeps the sample spend: counted high, never low', () => {
+      const ledger = planned(1, { limits: { maxCostUsd: 5 } });
+      assert.ok(ledger.reserveSample(1));
+      ledger.sampleDone(1);
+      ledger.startNext();
+      ledger.complete(0, tally(10, 0, 2));
+      assert.equal(ledger.spent(), 3);
+    });
+
     test('closing status: the stop reason wins, else the outcomes decide', () => {
       assert.equal(closingStatus('timed_out', tally(5, 0, 0)), 'timed_out');
       assert.equal(closingStatus(null, tally(5, 0, 0)), 'completed');

@@ -87,6 +87,7 @@ function fakeActivities(estimatePages: Array<{ from: number; count: number }>): 
     holdTenantBudget: notUsed,
     reconcileOrphans: notUsed,
     runRealtimeChunk: notUsed,
+    sampleReservation: notUsed,
     runSample: notUsed,
   };
 }

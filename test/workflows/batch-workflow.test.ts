@@ -127,6 +127,7 @@ function fakeActivities(store: FakeStore, behaviour: Behaviour = {}): Activities
     attemptReservation: async () => ({ items: ITEMS_PER_CHUNK, path: 'batch', reserveUsd: ITEMS_PER_CHUNK * COST_PER_ITEM * 2 }),
     reconcileChunks: async () => [],
     runRealtimeChunk: notUsed,
+    sampleReservation: notUsed,
     runSample: notUsed,
     deliverWebhook: notUsed,
     reconcileOrphans: notUsed,
