@@ -226,8 +226,14 @@ export class BatchService {
   }
 
   async get(tenantId: string, id: string): Promise<BatchView> {
-    const row = await this.load(tenantId, id);
-    const [live, reruns] = await Promise.all([this.live(row), rerunsOf(this.db, tenantId, id)]);
+    let row = await this.load(tenantId, id);
+    let [live, reruns] = await Promise.all([this.live(row), rerunsOf(this.db, tenantId, id)]);
+    // The batch ended between the read and the query: the workflow closes the row before it says
+    // so, so the row now has the closing counts and the error a view of the ended batch shows.
+    if (live && TERMINAL_BATCH_STATUSES.includes(live.status)) {
+      row = await this.load(tenantId, id);
+      if (TERMINAL_BATCH_STATUSES.includes(row.status)) live = undefined;
+    }
     return this.withSample(row, { ...batchView(row, live), reruns });
   }
 
