@@ -30,7 +30,7 @@ export async function loadBatch(db: Db, batchId: string): Promise<BatchRow> {
   return batch;
 }
 
-export function createBatchActivities(db: Db, metrics: ActivityMetrics = NO_METRICS) {
+export function createBatchActivities(db: Db, metrics: ActivityMetrics = NO_METRICS, emulated: readonly string[] = []) {
   return {
     /**
      * Splits the stored items into chunks by count and bytes and stores the plan. Deterministic,
@@ -82,7 +82,7 @@ export function createBatchActivities(db: Db, metrics: ActivityMetrics = NO_METR
         max_cost_nanos: c.estimate.cost.high_nanos,
       }));
       await saveChunks(db, batch.tenant_id, batchId, chunks);
-      await markBatchRunning(db, batchId, chunks.length);
+      await markBatchRunning(db, batchId, chunks.length, emulated.includes(batch.provider));
       return { chunkCount: chunks.length, expectedUsd: nanosToUsd(sumNanos(chunks.map((c) => c.est_cost_nanos))) };
     },
 

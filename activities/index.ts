@@ -29,7 +29,7 @@ export interface ActivityDeps {
 /** Every activity Drover registers, built from its dependencies (workers/worker.ts makes them). */
 export function createActivities(deps: ActivityDeps) {
   return {
-    ...createBatchActivities(deps.db, deps.metrics ?? NO_METRICS),
+    ...createBatchActivities(deps.db, deps.metrics ?? NO_METRICS, deps.providers.emulated),
     ...createChunkActivities(
       deps.db,
       deps.providers,

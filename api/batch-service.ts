@@ -43,7 +43,16 @@ import { LiveFiguresCache } from './live-figures.js';
 import { openCursor, sealCursor } from './list-cursor.js';
 import { QuotaService } from './quotas/quota-service.js';
 import { visibilityQuery, type Clause } from './visibility-query.js';
-import { batchView, outputColumnsOf, resultView, sampleView, type BatchView, type LiveFigures, type ResultView } from './views.js';
+import {
+  batchView,
+  outputColumnsOf,
+  resultView,
+  sampleView,
+  type BatchView,
+  type ExportShape,
+  type LiveFigures,
+  type ResultView,
+} from './views.js';
 
 const QUERY_DEADLINE_MS = 3000;
 
@@ -221,7 +230,8 @@ export class BatchService {
       );
     }
     const results: ResultView[] = [];
-    for await (const r of iterateResults(this.db, id)) results.push(resultView(r));
+    const synthetic = (await this.load(tenantId, id)).synthetic ?? false;
+    for await (const r of iterateResults(this.db, id)) results.push(resultView(r, synthetic));
     return { object: 'completion', batch_id: id, results };
   }
 
@@ -388,9 +398,9 @@ export class BatchService {
     id: string,
     q: { status?: ResultStatus | undefined; offset: number; limit: number; sample?: boolean | undefined },
   ): Promise<ResultPage> {
-    await this.load(tenantId, id);
+    const synthetic = (await this.load(tenantId, id)).synthetic ?? false;
     const page = q.sample ? await sampleResultPage(this.db, id, q) : await resultPage(this.db, id, q);
-    return { object: 'list', data: page.rows.map(resultView), offset: q.offset, limit: q.limit, total: page.total };
+    return { object: 'list', data: page.rows.map((r) => resultView(r, synthetic)), offset: q.offset, limit: q.limit, total: page.total };
   }
 
   async streamResults(tenantId: string, id: string, status?: ResultStatus): Promise<AsyncGenerator<ResultRow>> {
@@ -404,17 +414,20 @@ export class BatchService {
     return resultChanges(this.db, id, after, settled);
   }
 
-  /** The output columns of a CSV export: the leaves of the batch's JSON schema, if it has one. */
-  async outputColumns(tenantId: string, id: string): Promise<string[] | null> {
+  /** What shapes an export: a CSV's output columns (the leaves of the batch's JSON schema, if it has one), and whether it is synthetic. */
+  async exportShape(tenantId: string, id: string): Promise<ExportShape> {
     const row = await this.load(tenantId, id);
-    return outputColumnsOf(row.spec.response_format?.type === 'json_schema' ? row.spec.response_format.json_schema.schema : null);
+    return {
+      outputColumns: outputColumnsOf(row.spec.response_format?.type === 'json_schema' ? row.spec.response_format.json_schema.schema : null),
+      synthetic: row.synthetic ?? false,
+    };
   }
 
   async item(tenantId: string, id: string, itemId: string): Promise<ResultView> {
-    await this.load(tenantId, id);
+    const batch = await this.load(tenantId, id);
     const row = await resultForItem(this.db, id, itemId);
     if (!row) throw new NotFoundError(`item ${itemId} in batch ${id}`);
-    return resultView(row);
+    return resultView(row, batch.synthetic ?? false);
   }
 
   private async control(tenantId: string, id: string, what: string, update: typeof cancelUpdate): Promise<BatchView> {

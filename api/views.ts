@@ -70,6 +70,7 @@ export function batchView(row: BatchRow, live?: LiveFigures): BatchView {
     eta: ended ? null : iso(etaNow(live, Date.now())),
     ...(row.settings.cache ? { cache: { mode: row.settings.cache, hits: row.cache_hits ?? 0 } } : {}),
     rerun_of: row.rerun_of ?? null,
+    ...(row.synthetic ? { synthetic: true as const } : {}),
   };
 }
 
@@ -104,7 +105,8 @@ export function sampleView(s: SampleRow): NonNullable<BatchView['sample']> {
   };
 }
 
-export function resultView(r: ResultRow): ResultView {
+/** A result as the API shows it; `synthetic` when its batch was served by the emulator. */
+export function resultView(r: ResultRow, synthetic = false): ResultView {
   return {
     id: r.item_id,
     status: r.status,
@@ -117,6 +119,7 @@ export function resultView(r: ResultRow): ResultView {
     ...(r.cached_from ? { cached_from: r.cached_from } : {}),
     ...(r.citations ? { citations: r.citations } : {}),
     metadata: r.metadata,
+    ...(synthetic ? { synthetic: true as const } : {}),
   };
 }
 
@@ -131,6 +134,12 @@ export function fileView(f: FileRow): FileView {
     created_at: f.created_at.toISOString(),
     expires_at: f.expires_at.toISOString(),
   };
+}
+
+/** What an export of a batch's results depends on besides its rows. */
+export interface ExportShape {
+  outputColumns: string[] | null;
+  synthetic: boolean;
 }
 
 export const CSV_COLUMNS = [
@@ -169,10 +178,12 @@ export function outputColumnsOf(schema: Record<string, unknown> | null): string[
   return columns.length > 0 ? columns : null;
 }
 
-export function csvHeader(outputColumns: string[] | null = null): string {
-  const columns = outputColumns
+/** A batch served by the emulator exports a last column, `synthetic`, true on every row. */
+export function csvHeader(outputColumns: string[] | null = null, synthetic = false): string {
+  const columns: string[] = outputColumns
     ? CSV_COLUMNS.flatMap((c) => (c === 'output' ? outputColumns.map((p) => `output.${p}`) : [c]))
-    : CSV_COLUMNS;
+    : [...CSV_COLUMNS];
+  if (synthetic) columns.push('synthetic');
   // Column names start with `output.` or are Drover's own, so none reads as a formula.
   return columns.map(csvCell).join(',') + '\r\n';
 }
@@ -197,7 +208,7 @@ function at(value: unknown, path: string): unknown {
   return v;
 }
 
-export function csvRow(r: ResultRow, outputColumns: string[] | null = null): string {
+export function csvRow(r: ResultRow, outputColumns: string[] | null = null, synthetic = false): string {
   const output = outputColumns ? outputColumns.map((p) => cellOf(at(r.output, p))) : [cellOf(r.output)];
   const cells = [
     inertCell(r.item_id),
@@ -212,6 +223,7 @@ export function csvRow(r: ResultRow, outputColumns: string[] | null = null): str
     // A plain decimal: `String(3.8e-8)` would be an exponent a spreadsheet may read as text.
     nanosToDecimal(usdToNanos(r.cost_usd)),
     r.metadata ? JSON.stringify(r.metadata) : '',
+    ...(synthetic ? ['true'] : []),
   ];
   return cells.map(csvCell).join(',') + '\r\n';
 }

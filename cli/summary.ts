@@ -21,7 +21,10 @@ export function elapsed(b: BatchView, now: number): number {
 export function batchSummary(b: BatchView, now: number, style: Style = PLAIN): string[] {
   const f = figures(b);
   const c = b.counts;
-  const lines = [`${style.bold(b.id)}  ${styleStatus(b.status, style)}`, row('model', `${b.model} (${b.provider})`)];
+  const lines = [
+    `${style.bold(b.id)}  ${styleStatus(b.status, style)}`,
+    row('model', `${b.model} (${b.provider}${b.synthetic ? ', provider emulator: synthetic answers' : ''})`),
+  ];
   const failed = c.failed > 0 ? style.red(`${formatCount(c.failed)} failed`) : '0 failed';
   lines.push(
     row(

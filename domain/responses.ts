@@ -153,6 +153,9 @@ export const BatchView = z
       .string()
       .optional()
       .meta({ description: 'Sent once, in the answer to the submit that set webhook_url: the key that signs its deliveries.' }),
+    synthetic: z.literal(true).optional().meta({
+      description: "Present when the provider emulator served this batch (no API key was set): its answers are synthetic, not a model's.",
+    }),
   })
   .meta({ id: 'Batch' });
 export type BatchView = z.infer<typeof BatchView>;
@@ -181,6 +184,9 @@ export const ResultView = z
     cached_from: z.string().optional().meta({ description: 'For path `cache`: the batch whose paid answer this is.' }),
     citations: z.array(Metadata).optional().meta({ description: 'Present only when the batch asked for citations (Anthropic).' }),
     metadata: Metadata.nullable(),
+    synthetic: z.literal(true).optional().meta({
+      description: "Present when the provider emulator wrote this answer: it is synthetic, not a model's.",
+    }),
   })
   .meta({ id: 'Result' });
 export type ResultView = z.infer<typeof ResultView>;

@@ -23,7 +23,7 @@ export function instrumentProviders(providers: Providers, metrics: DroverMetrics
   const realtime: Providers['realtime'] = {};
   for (const [name, p] of Object.entries(providers.batch)) batch[name as keyof typeof batch] = instrumentBatch(p, metrics);
   for (const [name, p] of Object.entries(providers.realtime)) realtime[name as keyof typeof realtime] = instrumentRealtime(p, metrics);
-  return { batch, realtime };
+  return { ...providers, batch, realtime };
 }
 
 function instrumentBatch(p: BatchProvider, metrics: DroverMetrics): BatchProvider {

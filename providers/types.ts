@@ -117,6 +117,8 @@ export interface RealtimeProvider {
 export interface Providers {
   batch: Partial<Record<ProviderName, BatchProvider>>;
   realtime: Partial<Record<ProviderName, RealtimeProvider>>;
+  /** Providers this worker reaches through the emulator: their answers are synthetic. */
+  emulated?: ProviderName[];
 }
 
 /** How a failed provider call should be retried; activities turn this into an ApplicationFailure. */

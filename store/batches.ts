@@ -112,11 +112,12 @@ export async function findBatchByIdempotencyKey(db: Queryable, tenantId: string,
   return rows[0] ? BatchRow.parse(rows[0]) : null;
 }
 
-export async function markBatchRunning(db: Queryable, id: string, chunkCount: number): Promise<void> {
-  await db.query(`UPDATE batches SET status = 'running', chunk_count = $2, started_at = COALESCE(started_at, now()) WHERE id = $1`, [
-    id,
-    chunkCount,
-  ]);
+/** Planned: running with its chunks; `synthetic` when the emulator serves its provider. */
+export async function markBatchRunning(db: Queryable, id: string, chunkCount: number, synthetic = false): Promise<void> {
+  await db.query(
+    `UPDATE batches SET status = 'running', chunk_count = $2, started_at = COALESCE(started_at, now()), synthetic = $3 WHERE id = $1`,
+    [id, chunkCount, synthetic],
+  );
 }
 
 export interface BatchOutcome {

@@ -59,6 +59,8 @@ export const BatchRow = z.object({
   cache_saved_usd: z.number().optional(),
   /** The batch this one reruns items of, if any. */
   rerun_of: z.string().nullable().optional(),
+  /** Its provider was the emulator: its answers are synthetic (migration 018). */
+  synthetic: z.boolean().optional(),
 });
 export type BatchRow = z.infer<typeof BatchRow>;
 

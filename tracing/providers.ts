@@ -21,7 +21,7 @@ export function traceProviders(providers: Providers): Providers {
           traced(`provider ${name} ${prop}`, name, prop, () => (value as (...a: unknown[]) => unknown).apply(obj, args));
       },
     });
-  const out: Providers = { batch: {}, realtime: {} };
+  const out: Providers = { ...providers, batch: {}, realtime: {} };
   for (const [name, p] of Object.entries(providers.batch)) if (p) out.batch[name as keyof Providers['batch']] = wrap(name, p);
   for (const [name, p] of Object.entries(providers.realtime)) if (p) out.realtime[name as keyof Providers['realtime']] = wrap(name, p);
   return out;

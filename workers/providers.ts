@@ -7,10 +7,15 @@ import type { WorkerEnv } from './config.js';
 
 /**
  * The provider clients this worker can use, from its environment alone. A base URL without a
- * key means the provider emulator (or a keyless local server), which takes any key.
+ * key means the provider emulator, which takes any key: such a provider is listed as emulated,
+ * and the batches it serves are marked synthetic. (A keyless OpenAI-compatible server is
+ * OPENAI_COMPATIBLE_BASE_URL, which is never taken for the emulator.)
  */
 export function createProviders(env: WorkerEnv): Providers {
-  const providers: Providers = { batch: {}, realtime: {} };
+  const providers: Providers = { batch: {}, realtime: {}, emulated: [] };
+  if (!env.OPENAI_API_KEY && env.OPENAI_BASE_URL) providers.emulated!.push('openai');
+  if (!env.ANTHROPIC_API_KEY && env.ANTHROPIC_BASE_URL) providers.emulated!.push('anthropic');
+  if (!env.GEMINI_API_KEY && env.GEMINI_BASE_URL) providers.emulated!.push('gemini');
   if (env.OPENAI_API_KEY || env.OPENAI_BASE_URL) {
     const client = createOpenAIClient({ apiKey: env.OPENAI_API_KEY ?? 'emulator', baseURL: env.OPENAI_BASE_URL });
     providers.batch.openai = new OpenAIBatchProvider(client);

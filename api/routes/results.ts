@@ -6,7 +6,7 @@ import * as R from '../../domain/responses.js';
 import type { ResultRow } from '../../store/rows.js';
 import type { BatchService } from '../batch-service.js';
 import { defineRoute, json, type Route } from '../define-route.js';
-import { csvHeader, csvRow, resultView } from '../views.js';
+import { csvHeader, csvRow, resultView, type ExportShape } from '../views.js';
 import { badInput, batchId, errorResponse, notFound } from './docs.js';
 
 const statusFilter = R.ResultStatus.optional().meta({ description: 'Only the rows in this state.' });
@@ -62,15 +62,15 @@ async function sendExport(
   res: Response,
   format: 'jsonl' | 'csv',
   rows: AsyncIterable<ResultRow>,
-  outputColumns: string[] | null,
+  { outputColumns, synthetic }: ExportShape,
 ): Promise<void> {
   if (format === 'jsonl') {
     res.type('application/x-ndjson');
-    await streamRows(res, rows, (r) => JSON.stringify(resultView(r)) + '\n');
+    await streamRows(res, rows, (r) => JSON.stringify(resultView(r, synthetic)) + '\n');
     return;
   }
   res.type('text/csv; charset=utf-8');
-  await streamRows(res, rows, (r) => csvRow(r, outputColumns), csvHeader(outputColumns));
+  await streamRows(res, rows, (r) => csvRow(r, outputColumns, synthetic), csvHeader(outputColumns, synthetic));
 }
 
 export function resultRoutes(service: BatchService): Route[] {
@@ -102,7 +102,7 @@ export function resultRoutes(service: BatchService): Route[] {
       async ({ caller: { tenant }, params, query, res }) => {
         if (query.format === 'json' || query.sample) return service.results(tenant, params.id, query);
         const rows = await service.streamResults(tenant, params.id, query.status);
-        await sendExport(res, query.format, rows, await service.outputColumns(tenant, params.id));
+        await sendExport(res, query.format, rows, await service.exportShape(tenant, params.id));
       },
     ),
     defineRoute(
@@ -131,7 +131,7 @@ export function resultRoutes(service: BatchService): Route[] {
       async ({ caller: { tenant }, params, query, res }) => {
         const rows = await service.streamResults(tenant, params.id, query.status);
         res.attachment(`${params.id}${query.status ? `-${query.status}` : ''}-results.${query.format}`);
-        await sendExport(res, query.format, rows, await service.outputColumns(tenant, params.id));
+        await sendExport(res, query.format, rows, await service.exportShape(tenant, params.id));
       },
     ),
     defineRoute(

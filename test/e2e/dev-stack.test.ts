@@ -269,6 +269,26 @@ describe('the dev stack', () => {
     );
     assert.match(metrics, /^drover_provider_request_duration_seconds_count\{provider="openai",operation="complete"\} 2$/m);
     assert.match(metrics, /^temporal_worker_task_slots_available\{/m);
+    // No API key: the emulator answered, and every view of the batch and its results says so.
+    const { id } = (await submitted.json()) as { id: string };
+    const auth = { authorization: `Bearer ${key}` };
+    const batch = (await (await fetch(`${batches}/${id}`, { headers: auth })).json()) as { status: string; synthetic?: boolean };
+    assert.deepEqual({ status: batch.status, synthetic: batch.synthetic }, { status: 'completed', synthetic: true });
+    const page = (await (await fetch(`${batches}/${id}/results`, { headers: auth })).json()) as { data: { synthetic?: boolean }[] };
+    assert.deepEqual(
+      page.data.map((r) => r.synthetic),
+      [true, true],
+    );
+    const jsonl = await (await fetch(`${batches}/${id}/results?format=jsonl`, { headers: auth })).text();
+    assert.ok(
+      jsonl
+        .trim()
+        .split('\n')
+        .every((l) => JSON.parse(l).synthetic === true),
+      jsonl,
+    );
+    const csv = (await (await fetch(`${batches}/${id}/results?format=csv`, { headers: auth })).text()).trim().split('\r\n');
+    assert.ok(csv[0]!.endsWith(',synthetic') && csv.slice(1).every((l) => l.endsWith(',true')), csv.join('\n'));
 
     dev.child.kill('SIGKILL');
     const started = Date.now();
