@@ -144,6 +144,12 @@ class AsyncBatches:
     async def resume(self, batch: str | Batch) -> Batch:
         return with_model(await self._t.request(specs.action(batch, "resume"), Batch), getattr(batch, "response_model", None))
 
+    async def approve(self, batch: str | Batch) -> Batch:
+        return with_model(await self._t.request(specs.action(batch, "approve"), Batch), getattr(batch, "response_model", None))
+
+    async def reject(self, batch: str | Batch, *, reason: str | None = None) -> Batch:
+        return with_model(await self._t.request(specs.reject(batch, reason), Batch), getattr(batch, "response_model", None))
+
     async def rerun(self, batch: str | Batch, *, status: Sequence[str] | None = None, **overrides: Any) -> Batch:
         return with_model(await self._t.request(specs.rerun(batch, status, overrides), Batch), getattr(batch, "response_model", None))
 
@@ -159,9 +165,15 @@ class AsyncBatches:
         return with_model(await self._t.request(spec, Batch), getattr(batch, "response_model", None))
 
     async def output(
-        self, batch: str | Batch, *, status: str | None = None, offset: int | None = None, limit: int | None = None
+        self,
+        batch: str | Batch,
+        *,
+        status: str | None = None,
+        offset: int | None = None,
+        limit: int | None = None,
+        sample: bool = False,
     ) -> ResultPage:
-        return await self._t.request(specs.output(batch, status, offset, limit), ResultPage)
+        return await self._t.request(specs.output(batch, status, offset, limit, sample), ResultPage)
 
     async def results(self, batch: str | Batch, *, status: str | None = None, response_model: Any = NOT_GIVEN) -> AsyncIterator[Any]:
         model = getattr(batch, "response_model", None) if response_model is NOT_GIVEN else response_model

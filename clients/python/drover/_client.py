@@ -213,6 +213,16 @@ class Batches:
         """``POST /v1/batches/:id/resume``."""
         return with_model(self._t.request(specs.action(batch, "resume"), Batch), getattr(batch, "response_model", None))
 
+    def approve(self, batch: str | Batch) -> Batch:
+        """``POST /v1/batches/:id/approve``: sample first, the batch awaiting approval runs the rest.
+        ConflictError (``not_awaiting_approval``) unless it awaits approval."""
+        return with_model(self._t.request(specs.action(batch, "approve"), Batch), getattr(batch, "response_model", None))
+
+    def reject(self, batch: str | Batch, *, reason: str | None = None) -> Batch:
+        """``POST /v1/batches/:id/reject``: sample first, the batch ends ``failed`` with ``reason`` in its error,
+        its other items unsent. ConflictError (``not_awaiting_approval``) unless it awaits approval."""
+        return with_model(self._t.request(specs.reject(batch, reason), Batch), getattr(batch, "response_model", None))
+
     def rerun(self, batch: str | Batch, *, status: Sequence[str] | None = None, **overrides: Any) -> Batch:
         """``POST /v1/batches/:id/rerun``: a new batch of the ended batch's failed items (or those of
         ``status``), with its settings unless ``overrides`` (``model``, ``mode``, ``max_attempts``, …)
@@ -232,9 +242,18 @@ class Batches:
         spec = specs.set_limits(batch, max_cost_usd, deadline, time_limit_seconds)
         return with_model(self._t.request(spec, Batch), getattr(batch, "response_model", None))
 
-    def output(self, batch: str | Batch, *, status: str | None = None, offset: int | None = None, limit: int | None = None) -> ResultPage:
-        """``GET /v1/batches/:id/results?format=json``: one page of rows (``limit`` at most 1000) and the ``total``."""
-        return self._t.request(specs.output(batch, status, offset, limit), ResultPage)
+    def output(
+        self,
+        batch: str | Batch,
+        *,
+        status: str | None = None,
+        offset: int | None = None,
+        limit: int | None = None,
+        sample: bool = False,
+    ) -> ResultPage:
+        """``GET /v1/batches/:id/results?format=json``: one page of rows (``limit`` at most 1000) and the ``total``;
+        with ``sample=True``, the rows of the batch's sample only."""
+        return self._t.request(specs.output(batch, status, offset, limit, sample), ResultPage)
 
     def results(self, batch: str | Batch, *, status: str | None = None, response_model: Any = NOT_GIVEN) -> Iterator[Any]:
         """Every row (or every row with ``status``), read from the JSONL export line by line as it arrives.

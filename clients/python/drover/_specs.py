@@ -91,8 +91,12 @@ def set_limits(batch: Any, max_cost_usd: Any, deadline: Any, time_limit_seconds:
     return RequestSpec("PATCH", f"{batch_path(batch)}/limits", json=limits_body(max_cost_usd, deadline, time_limit_seconds))
 
 
-def output(batch: Any, status: str | None, offset: int | None, limit: int | None) -> RequestSpec:
-    query = {"format": "json", "status": status, "offset": offset, "limit": limit}
+def reject(batch: Any, reason: str | None) -> RequestSpec:
+    return RequestSpec("POST", f"{batch_path(batch)}/reject", json={"reason": reason} if reason else {})
+
+
+def output(batch: Any, status: str | None, offset: int | None, limit: int | None, sample: bool = False) -> RequestSpec:
+    query = {"format": "json", "status": status, "offset": offset, "limit": limit, "sample": "true" if sample else None}
     return RequestSpec("GET", f"{batch_path(batch)}/results", query=query)
 
 

@@ -98,6 +98,17 @@ class BatchCache(_Model):
     hits: int
 
 
+class BatchSample(_Model):
+    """Sample first: what the sample showed, and the batch's cost projected from its real usage."""
+
+    size: int
+    succeeded: int
+    failed: int
+    success_rate: float
+    cost_usd: float
+    projected_total_usd: float
+
+
 class BatchChunks(_Model):
     total: int
     completed: int
@@ -132,6 +143,10 @@ class Batch(_Model):
     rerun_of: str | None = None
     #: Batches made from this one by a rerun, oldest first (on a retrieve).
     reruns: list[str] | None = None
+    #: Sample first: what the sample showed, once it has run.
+    sample: BatchSample | None = None
+    #: True when the provider emulator served the batch: its answers are synthetic.
+    synthetic: bool = False
 
     # The Pydantic model given to submit(response_model=…): results(batch) then come back typed.
     _response_model: Any = PrivateAttr(default=None)
@@ -165,6 +180,8 @@ class Result(_Model):
     cached_from: str | None = None
     citations: list[dict[str, Any]] | None = None
     metadata: dict[str, Any] | None
+    #: True when the provider emulator wrote this answer: it is synthetic.
+    synthetic: bool = False
 
 
 class ResultPage(_Model):

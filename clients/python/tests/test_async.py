@@ -85,3 +85,22 @@ async def test_async_errors_are_typed(aclient: AsyncDrover, stack: Stack) -> Non
     key = await aclient.keys.create(tenant="async-py", name="k", scopes=["batches:read"])
     assert [k.id for k in (await aclient.keys.list(tenant="async-py")).data] == [key.id]
     assert (await aclient.keys.revoke(key.id)).revoked_at is not None
+
+
+async def test_async_sample_first_approve_and_reject(aclient: AsyncDrover) -> None:
+    async def awaiting(batch: Batch) -> Batch:
+        for _ in range(300):
+            b = await aclient.batches.retrieve(batch.id)
+            if b.status != "queued" and b.status != "running":
+                return b
+            await asyncio.sleep(0.1)
+        raise AssertionError(f"batch {batch.id} never awaited approval")
+
+    items = [{"id": f"as{i}", "content": f"review {i}: fine"} for i in range(6)]
+    batch = await aclient.batches.submit(model="gpt-4.1-mini", items=items, sample={"size": 2})
+    assert (await awaiting(batch)).status == "awaiting_approval"
+    assert (await aclient.batches.output(batch, sample=True)).total == 2
+    done = await aclient.batches.wait(await aclient.batches.approve(batch), poll_interval=0.2, timeout=60)
+    assert done.status == "completed" and done.sample is not None and done.sample.size == 2
+    with pytest.raises(ConflictError):
+        await aclient.batches.reject(batch, reason="late")

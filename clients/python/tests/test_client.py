@@ -422,3 +422,28 @@ def test_the_response_models_cover_every_field_the_server_sends(client: Drover, 
     assert unknown_keys(BatchList.model_validate(raw("/v1/batches?limit=5"))) == []
     est = raw("/v1/batches/estimate", {"model": "gpt-4.1-mini", "items": reviews(2, "k")})
     assert unknown_keys(BatchEstimate.model_validate(est)) == []
+
+
+def test_sample_first_shows_the_sample_then_approve_runs_the_rest_and_reject_ends_it(client: Drover, stack: Stack) -> None:
+    def awaiting(batch: Batch) -> Batch:
+        return until(lambda: client.batches.retrieve(batch.id), lambda b: b.status in ("awaiting_approval", "failed", "cancelled"))
+
+    batch = client.batches.submit(model="gpt-4.1-mini", items=reviews(12, "s"), chunk_size=6, sample={"size": 4})
+    waiting = awaiting(batch)
+    assert waiting.status == "awaiting_approval"
+    assert waiting.sample is not None and waiting.sample.size == 4 and waiting.sample.succeeded == 4
+    assert waiting.sample.projected_total_usd > waiting.sample.cost_usd > 0
+    page = client.batches.output(batch, sample=True)
+    assert page.total == 4 and all(r.status == "succeeded" and r.path == "realtime" for r in page.data)
+    assert unknown_keys(Batch.model_validate(stack.admin("GET", f"/v1/batches/{batch.id}").json())) == []
+    done = client.batches.wait(client.batches.approve(batch), poll_interval=0.2, timeout=60)
+    assert done.status == "completed" and done.counts.succeeded == 12
+    with pytest.raises(ConflictError) as again:
+        client.batches.approve(batch)
+    assert (again.value.status, again.value.type) == (409, "batch_ended")
+
+    other = client.batches.submit(model="gpt-4.1-mini", items=reviews(6, "sr"), sample={"size": 2})
+    assert awaiting(other).status == "awaiting_approval"
+    rejected = client.batches.wait(client.batches.reject(other, reason="too long"), poll_interval=0.2, timeout=60)
+    assert rejected.status == "failed" and rejected.error is not None and "too long" in rejected.error
+    assert rejected.counts.succeeded == 2 and rejected.counts.total == 6
