@@ -162,7 +162,7 @@ export class BatchService {
       discardBody(request);
       throw err;
     }
-    return this.started(tenantId, await pending.store(), key);
+    return this.started(tenantId, await pending.store(), key, () => pending.requestHash());
   }
 
   /** The chunk plan, tokens and cost of a request; nothing is stored. */
@@ -498,12 +498,14 @@ export class BatchService {
     return { batch: batchView(row, await this.live(row)), replayed: true };
   }
 
-  private async started(tenantId: string, stored: Stored, key: string | undefined): Promise<Submitted> {
+  private async started(tenantId: string, stored: Stored, key: string | undefined, requestHash: () => Promise<string>): Promise<Submitted> {
     if ('estimate' in stored && stored.estimate) return { estimate: stored.estimate };
     if (!stored.created) {
-      // Lost a race with a concurrent request carrying the same key.
+      // Lost a race with a concurrent request carrying the same key (the store stopped before
+      // reading this body): a replay only if it is the same request, as without the race.
       const existing = key ? await findBatchByIdempotencyKey(this.db, tenantId, key) : null;
       if (!existing) throw new Error('idempotency conflict without an existing batch');
+      if (existing.request_hash && existing.request_hash !== (await requestHash())) throw new IdempotencyConflictError(key!, existing.id);
       return this.replay(existing);
     }
     await this.start(stored.batch);

@@ -605,6 +605,31 @@ describe('hostile input', () => {
     await stack.client.workflow.getHandle(created.body.id).terminate('intake test');
   });
 
+  test('two submits racing with one key and different requests: one batch, the other refused, never a replay of the wrong request', async () => {
+    for (let round = 0; round < 4; round++) {
+      const key = `race-${round}`;
+      const body = (content: string) => ({
+        model: 'gpt-4.1-mini',
+        idempotency_key: key,
+        items: Array.from({ length: 300 }, (_, i) => ({ id: `r${i}`, content: `${content} ${i}` })),
+      });
+      const answers = await Promise.all([stack.post('/v1/batches', body('first')), stack.post('/v1/batches', body('second'))]);
+      const statuses = answers.map((a) => a.status).sort();
+      assert.deepEqual(statuses, [202, 409], answers.map((a) => a.text.slice(0, 200)).join('\n'));
+      const refused = answers.find((a) => a.status === 409)!;
+      assert.equal(refused.body.error.type, 'idempotency_conflict');
+      const created = answers.find((a) => a.status === 202)!;
+      await stack.client.workflow.getHandle(created.body.id).terminate('race test');
+    }
+    // The NDJSON form: the loser's body is read only to compare it.
+    const lines = (content: string) =>
+      Array.from({ length: 300 }, (_, i) => JSON.stringify({ id: `n${i}`, content: `${content} ${i}` })).join('\n');
+    const path = '/v1/batches?model=gpt-4.1-mini&idempotency_key=race-nd';
+    const answers = await Promise.all([send(path, lines('first'), NDJSON_TYPE), send(path, lines('second'), NDJSON_TYPE)]);
+    assert.deepEqual(answers.map((a) => a.status).sort(), [202, 409], answers.map((a) => a.text.slice(0, 200)).join('\n'));
+    await stack.client.workflow.getHandle(answers.find((a) => a.status === 202)!.body.id).terminate('race test');
+  });
+
   test('an NDJSON submit replays by key only with the same lines', async () => {
     const body = '{"id":"a","content":"x"}\n{"id":"b","content":"y"}\n';
     const path = '/v1/batches?model=gpt-4.1-mini&idempotency_key=hostile-nd';
