@@ -159,9 +159,10 @@ describe('batch and chunk workflows, time skipping', () => {
   after(async () => env?.teardown(), { timeout: 30_000 });
 
   /**
-   * A test on the time-skipping server. That server is a separate binary that has died mid-run on a
-   * busy CI machine; when it does, the test runs once more on a fresh one (and says so), since a
-   * crashed test server tells nothing about the workflows. Any other failure fails the test.
+   * A test on the time-skipping server. That server is a separate binary that has died mid-run on
+   * a busy CI machine, and has stopped running a workflow on after rejecting a task the real
+   * server takes (see TestServerLost); either way the test runs once more on a fresh server and
+   * says so. A second failure, or any other, fails the test.
    */
   function serverTest(name: string, fn: () => Promise<void>): void {
     test(name, async (t) => {
@@ -169,7 +170,7 @@ describe('batch and chunk workflows, time skipping', () => {
         await fn();
       } catch (err) {
         if (!(err instanceof TestServerLost)) throw err;
-        t.diagnostic(`${err.message}: ran the test again on a new one`);
+        t.diagnostic(`${err.message}: ran the test again on a new test server`);
         const lost = env;
         await startServer();
         void lost.teardown().catch(() => {});
