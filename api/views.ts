@@ -86,7 +86,7 @@ function statusReason(id: string, live: LiveFigures | undefined, tenant: string)
   if (live?.status === 'awaiting_budget' && live.budget?.scope === 'tenant')
     return `waiting for budget: the next attempt needs ${formatUsd(live.budget.neededUsd)} reserved and the tenant's monthly spend cap leaves ${formatUsd(live.budget.freeUsd)} free this month; an admin can raise it (PATCH /v1/admin/tenants/${tenant}/quotas), or it goes on as the tenant's other batches end`;
   if (live?.status === 'awaiting_budget' && live.budget)
-    return `waiting for budget: the next attempt needs ${formatUsd(live.budget.neededUsd)} reserved (its worst case) and the limit leaves ${formatUsd(live.budget.freeUsd)} free; raise max_cost_usd (PATCH /v1/batches/${id}/limits) or cancel`;
+    return `waiting for budget: ${live.budget.forSample ? 'the sample' : 'the next attempt'} needs ${formatUsd(live.budget.neededUsd)} reserved (its worst case) and the limit leaves ${formatUsd(live.budget.freeUsd)} free; raise max_cost_usd (PATCH /v1/batches/${id}/limits) or cancel`;
   if (live?.status === 'awaiting_approval')
     return `awaiting approval: the sample has run (GET /v1/batches/${id}/results?sample=true); POST /v1/batches/${id}/approve runs the rest, /reject ends the batch`;
   if (live?.status === 'paused') return `paused: no new chunk starts until POST /v1/batches/${id}/resume`;

@@ -222,12 +222,16 @@ export class BatchLedger {
     return this.waitingCount === 0 && this.fits(next.reserveUsd);
   }
   /** What the next attempt or chunk needs and what the limit leaves free: what a waiting batch says. */
-  budgetShortfall(): { neededUsd: number; freeUsd: number; scope?: 'tenant' } | null {
+  budgetShortfall(): { neededUsd: number; freeUsd: number; scope?: 'tenant'; forSample?: boolean } | null {
     if (this.tenantShortfall) return { ...this.tenantShortfall, scope: 'tenant' };
     if (this.s.limits.maxCostUsd === null) return null;
+    if (this.sampleWantsUsd !== null) {
+      const free = limitNanos(this.s.limits.maxCostUsd) - this.spentNanos() - this.reservedNanos();
+      return { neededUsd: this.sampleWantsUsd, freeUsd: nanosToUsd(Math.max(free, 0)), forSample: true };
+    }
     const waiting = [...this.inFlight.values()].flatMap((c) => (c.wants ? [c.wants.reserveUsd] : []));
     const next = this.nextEstimate();
-    const neededUsd = this.sampleWantsUsd ?? (waiting.length > 0 ? Math.min(...waiting) : next?.reserveUsd);
+    const neededUsd = waiting.length > 0 ? Math.min(...waiting) : next?.reserveUsd;
     if (neededUsd === undefined) return null;
     if (this.exact) {
       const free = limitNanos(this.s.limits.maxCostUsd) - this.spentNanos() - this.reservedNanos();

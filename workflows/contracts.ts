@@ -199,7 +199,7 @@ export interface BatchProgress extends Tally {
   /** Epoch ms when the batch should finish at its pace so far; null until there is a pace, or while it waits. */
   etaMs: number | null;
   /** While awaiting budget: what the next chunk needs reserved and what the limit leaves free. */
-  budget?: { neededUsd: number; freeUsd: number; scope?: 'tenant' } | null;
+  budget?: { neededUsd: number; freeUsd: number; scope?: 'tenant'; forSample?: boolean } | null;
 }
 
 // Activity contracts

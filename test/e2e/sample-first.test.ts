@@ -184,7 +184,7 @@ describe('sample first, then approve', () => {
       (r) => r.body.status === 'awaiting_budget',
       { timeoutMs: 30_000, what: 'the sample waits for budget' },
     );
-    assert.match(waiting.body.status_reason, /waiting for budget/);
+    assert.match(waiting.body.status_reason, /waiting for budget: the sample needs \$[\d.]+ reserved/);
     assert.equal(stack.emulator.stats().chat_completions, 0);
     limit = estimate.body.cost.high_usd;
     const raised = await stack.request('PATCH', `/v1/batches/${id}/limits`, JSON.stringify({ max_cost_usd: limit }), {

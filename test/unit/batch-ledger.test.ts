@@ -184,7 +184,11 @@ for (const exact of [false, true])
     test('the sample reserves its worst case first; its spend counts until each chunk reports its share', () => {
       const ledger = planned(2, { reserve: 2, limits: { maxCostUsd: 5 } });
       assert.equal(ledger.reserveSample(6), false, 'a sample that may cost 6 does not fit 5');
-      assert.deepEqual(ledger.budgetShortfall(), { neededUsd: 6, freeUsd: 5 }, 'a waiting batch says what the sample needs');
+      assert.deepEqual(
+        ledger.budgetShortfall(),
+        { neededUsd: 6, freeUsd: 5, forSample: true },
+        'a waiting batch says what the sample needs',
+      );
       assert.equal(ledger.reserved(), 0, 'nothing reserved while it waits');
       assert.ok(ledger.reserveSample(3));
       assert.equal(ledger.reserved(), 3);
