@@ -160,21 +160,23 @@ describe('batch and chunk workflows, time skipping', () => {
 
   /**
    * A test on the time-skipping server. That server is a separate binary that has died mid-run on
-   * a busy CI machine, and has stopped running a workflow on after rejecting a task the real
-   * server takes (see TestServerLost); either way the test runs once more on a fresh server and
-   * says so. A second failure, or any other, fails the test.
+   * a busy CI machine, and stops running a chunk on now and then after rejecting the task that
+   * handles its cancel (about one run in four of the 48-hour test here; the real server takes the
+   * same commands, and the e2e cancel and deadline tests run them there). Either way the test runs
+   * again on a fresh server, up to twice, and says so; any other failure fails it at once.
    */
   function serverTest(name: string, fn: () => Promise<void>): void {
     test(name, async (t) => {
-      try {
-        await fn();
-      } catch (err) {
-        if (!(err instanceof TestServerLost)) throw err;
-        t.diagnostic(`${err.message}: ran the test again on a new test server`);
-        const lost = env;
-        await startServer();
-        void lost.teardown().catch(() => {});
-        await fn();
+      for (let tries = 1; ; tries++) {
+        try {
+          return await fn();
+        } catch (err) {
+          if (!(err instanceof TestServerLost) || tries === 3) throw err;
+          t.diagnostic(`${err.message}: ran the test again on a new test server`);
+          const lost = env;
+          await startServer();
+          void lost.teardown().catch(() => {});
+        }
       }
     });
   }
