@@ -273,25 +273,37 @@ export async function resultPage(
  * this one is encoded and sent: at most two pages are held, and each query holds a pooled
  * connection only while it runs (a slow client never pins one).
  */
+/**
+ * Every result of a batch in seq order, a page at a time, the next page asked for while this one
+ * is read. Pages are windows of seqs (items are numbered 0 to item_count - 1), not a LIMIT over
+ * the join: each query joins at most `pageSize` items whatever plan PostgreSQL picks. A batch
+ * just written has no statistics yet, and with a LIMIT the planner then joined and sorted every
+ * item after the cursor for each page (1,000,000 rows exported at 6,000 to 12,000 rows/s).
+ */
 export async function* iterateResults(db: Queryable, batchId: string, status?: ResultStatus, pageSize = 5000): AsyncGenerator<ResultRow> {
-  const page = (after: number) => {
-    const query = db.query(`${RESULT_SELECT} WHERE i.batch_id = $1 AND ${STATUS_FILTER} AND i.seq > $3 ORDER BY i.seq LIMIT $4`, [
+  const { rows: bounds } = await db.query('SELECT max(seq) AS last FROM items WHERE batch_id = $1', [batchId]);
+  const last: number | null = bounds[0].last;
+  if (last === null) return;
+  const page = (from: number) => {
+    const query = db.query(`${RESULT_SELECT} WHERE i.batch_id = $1 AND ${STATUS_FILTER} AND i.seq >= $3 AND i.seq < $4 ORDER BY i.seq`, [
       batchId,
       status ?? null,
-      after,
-      pageSize,
+      from,
+      from + pageSize,
     ]);
     // A reader that stops early leaves the page it asked for unread: its failure is nobody's.
     query.catch(() => {});
     return query;
   };
-  let next = page(-1);
+  let from = 0;
+  let next = page(from);
   for (;;) {
     const { rows } = await next;
-    const full = rows.length === pageSize;
-    if (full) next = page(rows[rows.length - 1].seq);
+    from += pageSize;
+    const more = from <= last;
+    if (more) next = page(from);
     for (const r of rows) yield ResultRow.parse(r);
-    if (!full) return;
+    if (!more) return;
   }
 }
 

@@ -3,7 +3,7 @@ import { after, before, test } from 'node:test';
 import { storeJsonBatch } from '../../api/intake/json-batch.js';
 import { DroverMetrics } from '../../metrics/drover-metrics.js';
 import { createScratchDatabase, type ScratchDatabase } from '../../stack/scratch-database.js';
-import { closeUnfinished, countResults, markUnanswered, upsertResults, type NewResult } from '../../store/results.js';
+import { closeUnfinished, countResults, iterateResults, markUnanswered, upsertResults, type NewResult } from '../../store/results.js';
 
 let database: ScratchDatabase;
 before(async () => {
@@ -78,4 +78,41 @@ test('result writes report each item made final once, and the cost they added', 
   const cost = (await metrics.cost.get()).values[0]!.value;
   assert.equal(cost, store.cost_usd, 'the counter is the spend, exactly');
   assert.equal(cost, 0.0047);
+});
+
+/** Export pages are windows of seqs: rows in order, each once, a status filter kept across windows. */
+test('iterateResults reads every row once, in order, across windows of seqs, with and without a status filter', async () => {
+  const { db } = database;
+  const body = { model: 'gpt-4.1-mini', items: Array.from({ length: 11 }, (_, i) => ({ id: `w${i}`, content: `c${i}` })) };
+  const batch = (await storeJsonBatch(db, 'default', body, { priceOverrides: {} })).batch!;
+  await upsertResults(db, 'default', batch.id, 1, [
+    row(0, 'succeeded', 1),
+    row(4, 'failed', 0),
+    row(5, 'failed', 0),
+    row(10, 'succeeded', 2),
+  ]);
+  const all = [];
+  for await (const r of iterateResults(db, batch.id, undefined, 3)) all.push(`${r.item_id}:${r.status}`);
+  assert.deepEqual(
+    all,
+    [
+      'w0:succeeded',
+      'w1:pending',
+      'w2:pending',
+      'w3:pending',
+      'w4:pending',
+      'w5:pending',
+      'w6:pending',
+      'w7:pending',
+      'w8:pending',
+      'w9:pending',
+      'w10:succeeded',
+    ].map((s, i) => ([4, 5].includes(i) ? `w${i}:failed` : s)),
+  );
+  const succeeded = [];
+  for await (const r of iterateResults(db, batch.id, 'succeeded', 3)) succeeded.push(r.item_id);
+  assert.deepEqual(succeeded, ['w0', 'w10']);
+  const none = [];
+  for await (const r of iterateResults(db, 'batch_none', undefined, 3)) none.push(r);
+  assert.deepEqual(none, []);
 });
