@@ -30,6 +30,9 @@ export async function loadBatch(db: Db, batchId: string): Promise<BatchRow> {
   return batch;
 }
 
+/** Items read at a time while planning. */
+const PLAN_PAGE = 50_000;
+
 export function createBatchActivities(db: Db, metrics: ActivityMetrics = NO_METRICS, emulated: readonly string[] = []) {
   return {
     /**
@@ -54,9 +57,9 @@ export function createBatchActivities(db: Db, metrics: ActivityMetrics = NO_METR
       const skipAnswered = batch.settings.cache === 'use';
       const sizesPage = skipAnswered ? unansweredItemSizesPage : itemSizesPage;
       const planned: number[] = [];
-      let after = -1;
-      for (;;) {
-        const page = await sizesPage(db, batchId, after, 50_000);
+      // Items are numbered 0 to item_count - 1.
+      for (let from = 0; from < batch.item_count; from += PLAN_PAGE) {
+        const page = await sizesPage(db, batchId, from, from + PLAN_PAGE);
         try {
           for (const row of page) {
             if (skipAnswered) planned.push(row.seq);
@@ -66,8 +69,6 @@ export function createBatchActivities(db: Db, metrics: ActivityMetrics = NO_METR
           throw ApplicationFailure.nonRetryable((err as Error).message, FailureType.InvalidBatch);
         }
         Context.current().heartbeat();
-        if (page.length < 50_000) break;
-        after = page[page.length - 1]!.seq;
       }
       const priced = planner.finish();
       if (skipAnswered) {

@@ -26,27 +26,25 @@ export function createResultCacheActivities(db: Db) {
     async resolveCachedResults({ batchId }: { batchId: string }): Promise<CacheResolution> {
       const batch = await loadBatch(db, batchId);
       if (!remembers(batch)) return { hits: 0, savedUsd: 0 };
-      let after = -1;
       let hits = 0;
       let savedUsd = 0;
-      for (;;) {
+      // Windows of seqs (items are numbered 0 to item_count - 1), so every statement touches at
+      // most PAGE items whatever plan PostgreSQL picks for a batch it has no statistics of yet.
+      for (let from = 0; from < batch.item_count; from += PAGE) {
+        const to = from + PAGE;
         const { rows } = await db.query<{ seq: number; input: StoredInput }>(
-          'SELECT seq, input FROM items WHERE batch_id = $1 AND seq > $2 ORDER BY seq LIMIT $3',
-          [batchId, after, PAGE],
+          'SELECT seq, input FROM items WHERE batch_id = $1 AND seq >= $2 AND seq < $3 ORDER BY seq',
+          [batchId, from, to],
         );
-        if (rows.length === 0) break;
         const keys = rows.map((r) => ({ seq: r.seq, key: requestCacheKey(batch.provider, toChatRequest(batch.spec, r.input)) }));
-        await setItemCacheKeys(db, batchId, keys);
-        const upto = rows[rows.length - 1]!.seq;
+        await setItemCacheKeys(db, batchId, keys, { from, to });
         if (batch.settings.cache === 'use') {
-          const page = await answerFromCache(db, batch.tenant_id, batchId, after, upto);
+          const page = await answerFromCache(db, batch.tenant_id, batchId, from - 1, to - 1);
           hits += page.hits;
           savedUsd += page.savedUsd;
         }
-        after = upto;
         Context.current().heartbeat();
         await nextTurn();
-        if (rows.length < PAGE) break;
       }
       const swept = await sweepExpired(db, SWEEP);
       if (swept > 0) log.info('expired result cache entries dropped', { swept });

@@ -124,16 +124,21 @@ export function copyItemPages(client: pg.PoolClient, tenantId: string, batchId: 
   };
 }
 
-/** Sizes in `seq` order after `afterSeq`, for chunk planning without loading item texts. */
+/**
+ * The sizes of the items with seqs in [fromSeq, toSeq), in seq order. A window of seqs, not a
+ * LIMIT: each query reads at most that many items whatever plan PostgreSQL picks (a batch just
+ * written has no statistics yet; with a LIMIT the planner read and sorted every item after the
+ * cursor for each page).
+ */
 export async function itemSizesPage(
   db: Queryable,
   batchId: string,
-  afterSeq: number,
-  limit: number,
+  fromSeq: number,
+  toSeq: number,
 ): Promise<Array<{ seq: number; request_bytes: number; est_input_tokens: number }>> {
   const { rows } = await db.query(
-    'SELECT seq, request_bytes, est_input_tokens FROM items WHERE batch_id = $1 AND seq > $2 ORDER BY seq LIMIT $3',
-    [batchId, afterSeq, limit],
+    'SELECT seq, request_bytes, est_input_tokens FROM items WHERE batch_id = $1 AND seq >= $2 AND seq < $3 ORDER BY seq',
+    [batchId, fromSeq, toSeq],
   );
   return rows;
 }
@@ -142,15 +147,15 @@ export async function itemSizesPage(
 export async function unansweredItemSizesPage(
   db: Queryable,
   batchId: string,
-  afterSeq: number,
-  limit: number,
+  fromSeq: number,
+  toSeq: number,
 ): Promise<Array<{ seq: number; request_bytes: number; est_input_tokens: number }>> {
   const { rows } = await db.query(
     `SELECT i.seq, i.request_bytes, i.est_input_tokens FROM items i
-     WHERE i.batch_id = $1 AND i.seq > $2
+     WHERE i.batch_id = $1 AND i.seq >= $2 AND i.seq < $3
        AND NOT EXISTS (SELECT 1 FROM results r WHERE r.batch_id = i.batch_id AND r.seq = i.seq AND r.status <> 'pending')
-     ORDER BY i.seq LIMIT $3`,
-    [batchId, afterSeq, limit],
+     ORDER BY i.seq`,
+    [batchId, fromSeq, toSeq],
   );
   return rows;
 }
@@ -167,7 +172,7 @@ export interface UnfinishedItem {
 export async function unfinishedItems(db: Queryable, batchId: string, seqStart: number, seqEnd: number): Promise<UnfinishedItem[]> {
   const { rows } = await db.query(
     `SELECT i.seq, i.input, r.error, i.est_input_tokens FROM items i
-     LEFT JOIN results r ON r.batch_id = i.batch_id AND r.seq = i.seq
+     LEFT JOIN results r ON r.batch_id = i.batch_id AND r.seq = i.seq AND r.seq >= $2 AND r.seq < $3
      WHERE i.batch_id = $1 AND i.seq >= $2 AND i.seq < $3 AND (r.seq IS NULL OR r.status = 'pending')
      ORDER BY i.seq`,
     [batchId, seqStart, seqEnd],

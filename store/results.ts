@@ -151,7 +151,7 @@ export async function markUnanswered(
     `WITH up AS (
      INSERT INTO results (tenant_id, batch_id, seq, status, error, attempt)
      SELECT $1, i.batch_id, i.seq, $5, $6::jsonb, $7 FROM items i
-     LEFT JOIN results r ON r.batch_id = i.batch_id AND r.seq = i.seq
+     LEFT JOIN results r ON r.batch_id = i.batch_id AND r.seq = i.seq AND r.seq >= $3 AND r.seq < $4
      WHERE i.batch_id = $2 AND i.seq >= $3 AND i.seq < $4 AND (r.seq IS NULL OR (r.status = 'pending' AND r.attempt < $7))
      ON CONFLICT (batch_id, seq) DO UPDATE SET status = EXCLUDED.status, error = EXCLUDED.error, output = NULL,
        usage = NULL, cost_usd = 0, attempt = EXCLUDED.attempt, updated_at = now(),${CARRY_PRIOR}
@@ -233,7 +233,7 @@ export async function tallyRange(db: Queryable, batchId: string, range?: { seq_s
             count(*) FILTER (WHERE r.seq IS NULL OR r.status = 'pending')::int AS pending,
             COALESCE(sum(r.prior_cost_usd + r.cost_usd), 0) AS cost_usd,
             ${usageSum('input_tokens')}, ${usageSum('cached_input_tokens')}, ${usageSum('output_tokens')}, ${usageSum('reasoning_tokens')}
-     FROM items i LEFT JOIN results r ON r.batch_id = i.batch_id AND r.seq = i.seq
+     FROM items i LEFT JOIN results r ON r.batch_id = i.batch_id AND r.seq = i.seq AND r.seq >= $2 AND r.seq < $3
      WHERE i.batch_id = $1 AND i.seq >= $2 AND i.seq < $3`,
     [batchId, range?.seq_start ?? 0, range?.seq_end ?? 2 ** 31 - 1],
   );
@@ -341,7 +341,7 @@ export async function closeUnfinished(
     `WITH up AS (
      INSERT INTO results (tenant_id, batch_id, seq, status, error, attempt)
      SELECT $1, i.batch_id, i.seq, $4, $3::jsonb, COALESCE(r.attempt, 0) FROM items i
-     LEFT JOIN results r ON r.batch_id = i.batch_id AND r.seq = i.seq
+     LEFT JOIN results r ON r.batch_id = i.batch_id AND r.seq = i.seq AND r.seq >= $5 AND r.seq < $6
      WHERE i.batch_id = $2 AND i.seq >= $5 AND i.seq < $6 AND (r.seq IS NULL OR r.status = 'pending')
      ON CONFLICT (batch_id, seq) DO UPDATE SET status = EXCLUDED.status, error = EXCLUDED.error, updated_at = now()
      RETURNING status, path)
