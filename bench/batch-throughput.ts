@@ -33,6 +33,8 @@ const { values: args } = parseArgs({
     'worker-env': { type: 'string', default: '' },
     /** How often the client polls the batch's status (ms); processing time is read to this resolution. */
     'status-every': { type: 'string', default: '250' },
+    /** The batch's `cache` (use, refresh, off); unset, the server's default (use). */
+    cache: { type: 'string' },
   },
 });
 const ITEMS = Number(args.items);
@@ -220,7 +222,8 @@ async function main(): Promise<void> {
       }, 1000);
       const t0 = performance.now();
       const res = await fetch(
-        `${baseUrl}/v1/batches?model=gpt-4.1-mini&chunk_size=${CHUNK}&max_parallel_chunks=${PARALLEL}&response_format=${LABEL_FORMAT_QUERY}`,
+        `${baseUrl}/v1/batches?model=gpt-4.1-mini&chunk_size=${CHUNK}&max_parallel_chunks=${PARALLEL}&response_format=${LABEL_FORMAT_QUERY}` +
+          (args.cache ? `&cache=${args.cache}` : ''),
         {
           method: 'POST',
           headers: { ...auth, 'content-type': 'application/x-ndjson' },
