@@ -3,7 +3,8 @@ import { batchesByIds, findBatch, findBatchByIdempotencyKey, insertBatch, reruns
 import { copyItemsForRerun } from '../store/items.js';
 import { purgeTenantCache } from '../store/result-cache.js';
 import type { RerunRequest } from '../domain/batch-spec.js';
-import { roundUsd, usdText as formatUsd } from '../domain/money.js';
+import { estimateCost, outputCap } from '../domain/estimate.js';
+import { nanosToUsd, roundUsd, usdText as formatUsd } from '../domain/money.js';
 import { inTransaction, type Db } from '../store/db.js';
 import { countResults, iterateResults, resultChanges, resultPage, resultForItem } from '../store/results.js';
 import {
@@ -28,7 +29,7 @@ import {
   resumeUpdate,
   setLimitsUpdate,
 } from '../workflows/definitions.js';
-import { findSample, sampleResultPage } from '../store/samples.js';
+import { findSample, likelySampleTokens, sampleResultPage } from '../store/samples.js';
 import type { processBatchWorkflow } from '../workflows/process-batch.js';
 import { DroverItemCount, DroverKind, DroverModel, DroverProvider, DroverStatus, DroverTenant } from '../workflows/search-attributes.js';
 import type { IntakeContext } from './intake/batch-draft.js';
@@ -513,8 +514,22 @@ export class BatchService {
     const { id, status, usage } = stored.batch;
     this.liveFigures.set(id, { status, succeeded: 0, failed: 0, cancelled: 0, usage, costUsd: 0 });
     const view = withSecret(batchView(stored.batch), stored.batch);
-    const warnings = budgetWarnings(stored.batch, stored.firstChunkReserveUsd);
+    const warnings = [...budgetWarnings(stored.batch, stored.firstChunkReserveUsd), ...(await this.sampleBudgetWarnings(stored.batch))];
     return { batch: warnings.length > 0 ? { ...view, warnings } : view, replayed: false };
+  }
+
+  /** Sample first under a limit its sample's worst case passes: the batch will wait (or stop) before sending it. */
+  private async sampleBudgetWarnings(row: BatchRow): Promise<string[]> {
+    const size = row.settings.sample?.size;
+    if (!size || row.max_cost_usd === null || !row.pricing) return [];
+    const { items, inputTokens } = await likelySampleTokens(this.db, row.id, size);
+    const cap = outputCap(row.spec);
+    const worst = nanosToUsd(estimateCost(inputTokens, items, { typical: cap, max: cap }, row.pricing, false).cost.high_nanos);
+    if (worst <= row.max_cost_usd) return [];
+    const then = row.on_budget_exhausted === 'stop' ? 'ends budget_exhausted without sending anything' : 'waits in awaiting_budget';
+    return [
+      `max_cost_usd ${formatUsd(row.max_cost_usd)} is below the worst case of the sample (${formatUsd(worst)}: ${items} items realtime, their prompts and output caps), so the batch ${then} before the sample runs; raise max_cost_usd, or lower sample.size or max_output_tokens`,
+    ];
   }
 
   private async start(row: BatchRow): Promise<void> {

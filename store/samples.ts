@@ -25,6 +25,19 @@ export async function pickSample(db: Queryable, batchId: string, size: number): 
   return rows[0].n;
 }
 
+/**
+ * The items a batch's sample will most likely take (pickSample's order, before the result cache
+ * answers any): how many, and their prompt tokens. What the submit answer warns about.
+ */
+export async function likelySampleTokens(db: Queryable, batchId: string, size: number): Promise<{ items: number; inputTokens: number }> {
+  const { rows } = await db.query(
+    `SELECT count(*)::int AS items, COALESCE(sum(est_input_tokens), 0)::bigint AS input_tokens
+     FROM (SELECT est_input_tokens FROM items WHERE batch_id = $1 ORDER BY md5(batch_id || ':' || seq) LIMIT $2) s`,
+    [batchId, size],
+  );
+  return { items: rows[0].items, inputTokens: rows[0].input_tokens };
+}
+
 /** The sampled items still without a final outcome (a retried sample resumes with them). */
 export async function unfinishedSampleItems(db: Queryable, batchId: string): Promise<UnfinishedItem[]> {
   const { rows } = await db.query(

@@ -160,6 +160,12 @@ describe('sample first, then approve', () => {
     const limit = Number((estimate.body.cost.high_usd / 8).toFixed(6));
     const submit = await stack.post('/v1/batches', { ...request, max_cost_usd: limit, on_budget_exhausted: 'stop' });
     assert.equal(submit.status, 202, submit.text);
+    assert.ok(
+      submit.body.warnings?.some((w: string) =>
+        /below the worst case of the sample \(\$[\d.]+: 10 items realtime.*ends budget_exhausted/.test(w),
+      ),
+      JSON.stringify(submit.body.warnings),
+    );
     const done = await watchSpend(submit.body.id, () => limit);
     assert.equal(done.status, 'budget_exhausted', JSON.stringify(done));
     assert.equal(done.cost.spent_usd, 0);
@@ -178,6 +184,10 @@ describe('sample first, then approve', () => {
     let limit = Number((estimate.body.cost.high_usd / 20).toFixed(6));
     const submit = await stack.post('/v1/batches', { ...request, max_cost_usd: limit, on_budget_exhausted: 'wait' });
     assert.equal(submit.status, 202, submit.text);
+    assert.ok(
+      submit.body.warnings?.some((w: string) => /worst case of the sample .* waits in awaiting_budget before the sample runs/.test(w)),
+      JSON.stringify(submit.body.warnings),
+    );
     const id = submit.body.id;
     const waiting = await until(
       () => stack.get(`/v1/batches/${id}`),
