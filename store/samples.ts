@@ -5,6 +5,9 @@ import type { UnfinishedItem } from './items.js';
 import { RESULT_SELECT } from './results.js';
 import { ResultRow } from './rows.js';
 
+/** The order the sample is picked in: a hash of batch id and position, random-looking yet repeatable. */
+const SAMPLE_ORDER = `md5(batch_id || ':' || seq)`;
+
 /**
  * Picks a batch's sample: `size` items ordered by a hash of the batch id and position, so the
  * pick looks random across the batch yet a retry takes the same items. Idempotent: a second call
@@ -17,7 +20,7 @@ export async function pickSample(db: Queryable, batchId: string, size: number): 
        AND NOT EXISTS (SELECT 1 FROM sample_items WHERE batch_id = $1)
        -- Items the result cache already answered cost nothing and tell nothing: not sampled.
        AND NOT EXISTS (SELECT 1 FROM results r WHERE r.batch_id = items.batch_id AND r.seq = items.seq)
-     ORDER BY md5(batch_id || ':' || seq) LIMIT $2
+     ORDER BY ${SAMPLE_ORDER} LIMIT $2
      ON CONFLICT DO NOTHING`,
     [batchId, size],
   );
@@ -32,7 +35,7 @@ export async function pickSample(db: Queryable, batchId: string, size: number): 
 export async function likelySampleTokens(db: Queryable, batchId: string, size: number): Promise<{ items: number; inputTokens: number }> {
   const { rows } = await db.query(
     `SELECT count(*)::int AS items, COALESCE(sum(est_input_tokens), 0)::bigint AS input_tokens
-     FROM (SELECT est_input_tokens FROM items WHERE batch_id = $1 ORDER BY md5(batch_id || ':' || seq) LIMIT $2) s`,
+     FROM (SELECT est_input_tokens FROM items WHERE batch_id = $1 ORDER BY ${SAMPLE_ORDER} LIMIT $2) s`,
     [batchId, size],
   );
   return { items: rows[0].items, inputTokens: rows[0].input_tokens };

@@ -225,19 +225,16 @@ export class BatchLedger {
   budgetShortfall(): { neededUsd: number; freeUsd: number; scope?: 'tenant'; forSample?: boolean } | null {
     if (this.tenantShortfall) return { ...this.tenantShortfall, scope: 'tenant' };
     if (this.s.limits.maxCostUsd === null) return null;
-    if (this.sampleWantsUsd !== null) {
-      const free = limitNanos(this.s.limits.maxCostUsd) - this.spentNanos() - this.reservedNanos();
-      return { neededUsd: this.sampleWantsUsd, freeUsd: nanosToUsd(Math.max(free, 0)), forSample: true };
-    }
     const waiting = [...this.inFlight.values()].flatMap((c) => (c.wants ? [c.wants.reserveUsd] : []));
     const next = this.nextEstimate();
-    const neededUsd = waiting.length > 0 ? Math.min(...waiting) : next?.reserveUsd;
+    const neededUsd = this.sampleWantsUsd ?? (waiting.length > 0 ? Math.min(...waiting) : next?.reserveUsd);
     if (neededUsd === undefined) return null;
+    const forSample = this.sampleWantsUsd !== null ? { forSample: true } : {};
     if (this.exact) {
       const free = limitNanos(this.s.limits.maxCostUsd) - this.spentNanos() - this.reservedNanos();
-      return { neededUsd, freeUsd: nanosToUsd(Math.max(free, 0)) };
+      return { neededUsd, freeUsd: nanosToUsd(Math.max(free, 0)), ...forSample };
     }
-    return { neededUsd, freeUsd: Math.max(this.s.limits.maxCostUsd - this.spent() - this.reserved(), 0) };
+    return { neededUsd, freeUsd: Math.max(this.s.limits.maxCostUsd - this.spent() - this.reserved(), 0), ...forSample };
   }
 
   /**
